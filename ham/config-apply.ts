@@ -1,0 +1,119 @@
+import { readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { watch, type FSWatcher } from "chokidar";
+import { HamError } from "../lib/errors.js";
+import type { Entity } from "../lib/tree/types.js";
+import { LOG_LEVEL } from "./activity-log.js";
+import type { ClientState } from "./clients.js";
+import { parseConfig, type PlannedRequest } from "./config-file.js";
+import type { Ham } from "./ham.js";
+import { dispatch } from "./requests.js";
+
+// Applies config files as a diff: entities whose section is unchanged are left untouched;
+// changed ones get their conditions and policy replaced while their process keeps running
+// (as systemd's daemon-reload); removed ones are detached (their process keeps running).
+export class ConfigSources {
+  // source path → entity name → fingerprint
+  private readonly applied = new Map<string, Map<string, string>>();
+  private readonly globalApplied = new Map<string, string[]>();
+  private watcher: FSWatcher | null = null;
+  private readonly internal: ClientState;
+
+  constructor(private readonly ham: Ham) {
+    this.internal = {
+      connection: { id: 0, send: () => true, close: () => undefined },
+      pid: process.pid, selfEntities: new Set(), channels: new Set(),
+    };
+  }
+
+  load(path: string, watchIt: boolean): void {
+    const source = resolve(path);
+    const text = readFileSync(source, "utf8");
+    this.apply(text, source);
+    if (watchIt) this.watch(source);
+  }
+
+  apply(text: string, source: string): Record<string, unknown> {
+    const plan = parseConfig(text);
+    const previous = this.applied.get(source) ?? new Map<string, string>();
+    for (const entity of plan.entities) {
+      const existing = this.ham.tree.entities.get(entity.name);
+      if (existing !== undefined && !previous.has(entity.name)) {
+        throw new HamError("EEXIST", `entity ${entity.name} exists and was not created by ${source}`);
+      }
+    }
+    const result = { added: [] as string[], changed: [] as string[], removed: [] as string[], unchanged: [] as string[] };
+    const next = new Map<string, string>();
+    for (const entity of plan.entities) {
+      next.set(entity.name, entity.fingerprint);
+      const existing = this.ham.tree.entities.get(entity.name);
+      if (existing !== undefined && previous.get(entity.name) === entity.fingerprint) {
+        result.unchanged.push(entity.name);
+        continue;
+      }
+      if (existing === undefined) {
+        this.run(entity.create);
+        result.added.push(entity.name);
+      } else {
+        this.clearConditions(existing);
+        result.changed.push(entity.name);
+      }
+      const created = this.ham.tree.entities.get(entity.name);
+      if (created !== undefined) created.fromConfig = true;
+      for (const request of entity.setup) this.run(request);
+    }
+    for (const name of previous.keys()) {
+      if (next.has(name)) continue;
+      const entity = this.ham.tree.entities.get(name);
+      if (entity !== undefined) this.run({ op: "detach", args: { ename: name } }, true);
+      result.removed.push(name);
+    }
+    this.replaceGlobal(source, plan.global);
+    this.applied.set(source, next);
+    this.ham.log.write(LOG_LEVEL.events, "info", { event: "config", source, ...result }, `config applied from ${source}`);
+    return result;
+  }
+
+  private replaceGlobal(source: string, requests: readonly PlannedRequest[]): void {
+    for (const name of this.globalApplied.get(source) ?? []) this.ham.tree.global.conditions.delete(name);
+    const names: string[] = [];
+    for (const request of requests) {
+      if (request.op.startsWith("condition")) names.push(String(request.args["cname"]));
+      this.run(request);
+    }
+    this.globalApplied.set(source, names);
+  }
+
+  private clearConditions(entity: Entity): void {
+    for (const condition of entity.conditions.values()) for (const action of condition.actions.values()) action.removed = true;
+    entity.conditions.clear();
+  }
+
+  private run(request: PlannedRequest, tolerate = false): void {
+    try {
+      const result = dispatch(this.ham, this.internal, request.op, request.args);
+      if (result instanceof Promise) result.catch(() => undefined);
+    } catch (error) {
+      if (!tolerate) throw error;
+    }
+  }
+
+  private watch(source: string): void {
+    const name = basename(source);
+    this.watcher = watch(dirname(source), { depth: 0, ignoreInitial: true });
+    const reload = (changed: string) => {
+      if (basename(changed) !== name) return;
+      try {
+        this.apply(readFileSync(source, "utf8"), source);
+      } catch (error) {
+        this.ham.log.write(LOG_LEVEL.events, "error", { event: "config-rejected", source }, `config rejected, running state kept: ${String(error)}`);
+      }
+    };
+    this.watcher.on("change", reload).on("add", reload).on("error", () => undefined);
+  }
+
+  close(): void {
+    void this.watcher?.close();
+    this.watcher = null;
+  }
+}

@@ -1,0 +1,79 @@
+import {
+  CONDABNORMALDEATH, CONDANY, CONDATTACH, CONDDEATH, CONDDETACH, CONDHBEATMISSEDHIGH, CONDHBEATMISSEDLOW,
+  CONDRAISE, CONDRESTART, CONDSTATE, HCONDSTATEFROMINV, HCONDSTATEFROMSET, HCONDSTATETOINV, HCONDSTATETOSET,
+} from "../lib/constants.js";
+import type { Condition } from "../lib/tree/types.js";
+
+// Everything that can make a condition fire.
+export type HamEvent =
+  | { readonly kind: "death"; readonly abnormal: boolean }
+  | { readonly kind: "detach" }
+  | { readonly kind: "attach" }
+  | { readonly kind: "restart" }
+  | { readonly kind: "missed-low" }
+  | { readonly kind: "missed-high" }
+  | { readonly kind: "state"; readonly from: number; readonly to: number }
+  | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number };
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled event ${JSON.stringify(value)}`);
+}
+
+// A state value v belongs to a set when bit (1 << v) is set; states outside 0..31 belong to no set.
+function stateMatches(filter: number, state: number, isSet: boolean, inverted: boolean): boolean {
+  if (filter === 0) return true;
+  const member = isSet ? state >= 0 && state < 32 && ((filter >>> state) & 1) === 1 : filter === state;
+  return inverted ? !member : member;
+}
+
+const anyOrEqual = (filter: number, value: number) => filter === 0 || filter === value;
+
+// Whether `condition` (ignoring its enabled bit) reacts to `event`. CONDANY reacts to every
+// event once, including state changes and raised conditions.
+export function conditionMatches(condition: Condition, event: HamEvent): boolean {
+  if (condition.type === CONDANY) return true;
+  switch (event.kind) {
+    case "death":
+      return condition.type === CONDDEATH || (event.abnormal && condition.type === CONDABNORMALDEATH);
+    case "detach":
+      return condition.type === CONDDETACH;
+    case "attach":
+      return condition.type === CONDATTACH;
+    case "restart":
+      return condition.type === CONDRESTART;
+    case "missed-low":
+      return condition.type === CONDHBEATMISSEDLOW;
+    case "missed-high":
+      return condition.type === CONDHBEATMISSEDHIGH;
+    case "state": {
+      const filter = condition.filter;
+      if (condition.type !== CONDSTATE || filter.kind !== "state") return false;
+      const flags = condition.flags;
+      return (
+        stateMatches(filter.from, event.from, (flags & HCONDSTATEFROMSET) !== 0, (flags & HCONDSTATEFROMINV) !== 0) &&
+        stateMatches(filter.to, event.to, (flags & HCONDSTATETOSET) !== 0, (flags & HCONDSTATETOINV) !== 0)
+      );
+    }
+    case "raise": {
+      const filter = condition.filter;
+      if (condition.type !== CONDRAISE || filter.kind !== "raise") return false;
+      return anyOrEqual(filter.type, event.type) && anyOrEqual(filter.class, event.class) &&
+        anyOrEqual(filter.severity, event.severity);
+    }
+    default:
+      return assertNever(event);
+  }
+}
+
+export function describeEvent(event: HamEvent): string {
+  switch (event.kind) {
+    case "death":
+      return event.abnormal ? "abnormal death" : "death";
+    case "state":
+      return `state ${event.from} -> ${event.to}`;
+    case "raise":
+      return `raise type=${event.type} class=${event.class} severity=${event.severity}`;
+    default:
+      return event.kind;
+  }
+}

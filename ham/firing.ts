@@ -1,0 +1,112 @@
+import { HACTIONBREAKONFAIL, HACTIONKEEPONFAIL, HCONDKEEPONEMPTY } from "../lib/constants.js";
+import { describeSpec, entityPath } from "../lib/tree/render.js";
+import type { Action, ActionSpec, Condition, Entity, FailSpec } from "../lib/tree/types.js";
+import { LOG_LEVEL, type ActivityLog } from "./activity-log.js";
+import type { HamEvent } from "./events.js";
+
+// One condition that fired: its actions, captured when it fired, run FIFO in its queue.
+// Pruning after a restart does not cancel a firing already queued ("fire, then prune");
+// an action removed through the API meanwhile is skipped.
+export interface Firing {
+  // The entity the event happened to.
+  readonly entity: Entity;
+  // The entity owning the condition: `entity` itself or the global entity.
+  readonly owner: Entity;
+  readonly condition: Condition;
+  readonly actions: readonly Action[];
+  readonly event: HamEvent;
+}
+
+// What actions need from the rest of the HAM.
+export interface ActionEffects {
+  restart(entity: Entity, line: string): Promise<boolean>;
+  execute(entity: Entity, line: string): boolean;
+  waitFor(path: string | null, delayMs: number): Promise<boolean>;
+  pulse(pid: number, chid: number, code: number, value: number): boolean;
+  signal(pid: number, signal: number): boolean;
+  healthy(entity: Entity): void;
+}
+
+export class FiringRunner {
+  constructor(private readonly effects: ActionEffects, private readonly log: ActivityLog) {}
+
+  async run(firing: Firing): Promise<void> {
+    for (const action of firing.actions) {
+      if (action.removed || !action.enabled) continue;
+      const ok = await this.runAction(firing, action);
+      if (ok) continue;
+      await this.afterFailure(firing, action);
+      if ((action.flags & HACTIONBREAKONFAIL) !== 0) {
+        this.log.write(LOG_LEVEL.detail, "info", this.fields(firing, action), "rest of the list skipped (HACTIONBREAKONFAIL)");
+        break;
+      }
+    }
+  }
+
+  // Runs one action now (also used for HACTIONDONOW); returns success.
+  async runAction(firing: Firing, action: Action): Promise<boolean> {
+    action.runs += 1;
+    this.log.write(LOG_LEVEL.detail, "info", { ...this.fields(firing, action), event: "action" }, `run ${describeSpec(action.spec)}`);
+    let ok: boolean;
+    try {
+      ok = await this.perform(firing, action.name, action.spec);
+    } catch (error) {
+      this.log.write(LOG_LEVEL.events, "warn", this.fields(firing, action), `action threw: ${String(error)}`);
+      ok = false;
+    }
+    if (!ok) action.failures += 1;
+    return ok;
+  }
+
+  private async afterFailure(firing: Firing, action: Action): Promise<void> {
+    const fields = { ...this.fields(firing, action), event: "action-failed" };
+    this.log.write(LOG_LEVEL.events, "warn", fields, `action failed: ${describeSpec(action.spec)}`);
+    for (const fail of [...action.fails.values()]) {
+      fail.runs += 1;
+      const ok = await Promise.resolve().then(() => this.perform(firing, `${action.name}!${fail.name}`, fail.spec)).catch(() => false);
+      if (!ok) {
+        fail.failures += 1;
+        this.log.write(LOG_LEVEL.events, "warn", { ...fields, fail: fail.name }, `fail-action failed: ${describeSpec(fail.spec)}`);
+      }
+    }
+    if ((action.flags & HACTIONKEEPONFAIL) !== 0) return;
+    const condition = firing.condition;
+    if (condition.actions.get(action.name) === action) {
+      condition.actions.delete(action.name);
+      action.removed = true;
+      this.log.write(LOG_LEVEL.events, "info", fields, "failed action removed (no HACTIONKEEPONFAIL)");
+      if (condition.actions.size === 0 && (condition.flags & HCONDKEEPONEMPTY) === 0 &&
+        firing.owner.conditions.get(condition.name) === condition) {
+        firing.owner.conditions.delete(condition.name);
+        this.log.write(LOG_LEVEL.events, "info", fields, "emptied condition removed (no HCONDKEEPONEMPTY)");
+      }
+    }
+  }
+
+  private perform(firing: Firing, label: string, spec: ActionSpec | FailSpec): Promise<boolean> | boolean {
+    switch (spec.kind) {
+      case "restart":
+        return this.effects.restart(firing.entity, spec.line);
+      case "execute":
+        return this.effects.execute(firing.entity, spec.line);
+      case "waitfor":
+        return this.effects.waitFor(spec.path, spec.delayMs);
+      case "pulse":
+        return this.effects.pulse(spec.pid, spec.chid, spec.code, spec.value);
+      case "signal":
+        return this.effects.signal(spec.pid, spec.signal);
+      case "healthy":
+        this.effects.healthy(firing.entity);
+        return true;
+      case "log": {
+        const prefix = spec.prefix ? `${entityPath(firing.entity)}/${firing.condition.name}/${label}: ` : "";
+        this.log.write(spec.verbosity, "info", { event: "log-action", entity: firing.entity.name }, `${prefix}${spec.message}`);
+        return true;
+      }
+    }
+  }
+
+  private fields(firing: Firing, action: Action): Record<string, unknown> {
+    return { entity: entityPath(firing.entity), condition: `${entityPath(firing.owner)}/${firing.condition.name}`, action: action.name };
+  }
+}

@@ -1,0 +1,60 @@
+import type { Entity } from "../lib/tree/types.js";
+import { tickHeartbeat } from "./heartbeat-clock.js";
+
+// One timer per heartbeating entity, firing at each period boundary. A heartbeat itself
+// only sets a flag and a timestamp; the timer is re-armed with refresh() when on time and
+// re-created only to correct drift, so boundaries stay anchored to the attach time.
+// Measured (feasibility §3): 10,000 such timers, p99 lateness 0.9 ms, +0.9 % CPU.
+interface Armed {
+  timer: NodeJS.Timeout;
+  nextMs: number;
+  readonly periodMs: number;
+}
+
+export class HeartbeatTimers {
+  private readonly armed = new Map<Entity, Armed>();
+
+  constructor(private readonly onMissed: (entity: Entity, kind: "missed-low" | "missed-high") => void) {}
+
+  arm(entity: Entity): void {
+    this.stop(entity);
+    const beat = entity.heartbeat;
+    if (beat === null || beat.periodNs <= 0 || (beat.low === 0 && beat.high === 0)) return;
+    const periodMs = beat.periodNs / 1e6;
+    const armed: Armed = {
+      timer: setTimeout(() => this.tick(entity, armed), periodMs),
+      nextMs: performance.now() + periodMs,
+      periodMs,
+    };
+    this.armed.set(entity, armed);
+  }
+
+  stop(entity: Entity): void {
+    const armed = this.armed.get(entity);
+    if (armed === undefined) return;
+    clearTimeout(armed.timer);
+    this.armed.delete(entity);
+  }
+
+  stopAll(): void {
+    for (const armed of this.armed.values()) clearTimeout(armed.timer);
+    this.armed.clear();
+  }
+
+  private tick(entity: Entity, armed: Armed): void {
+    const beat = entity.heartbeat;
+    if (beat === null || this.armed.get(entity) !== armed) return;
+    const result = tickHeartbeat(beat);
+    if (result.keepTicking) {
+      const now = performance.now();
+      armed.nextMs += armed.periodMs;
+      while (armed.nextMs <= now) armed.nextMs += armed.periodMs;
+      const delay = armed.nextMs - now;
+      if (Math.abs(delay - armed.periodMs) < 1) armed.timer.refresh();
+      else armed.timer = setTimeout(() => this.tick(entity, armed), delay);
+    } else {
+      this.armed.delete(entity);
+    }
+    for (const kind of result.fire) this.onMissed(entity, kind);
+  }
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+import { spawn } from "node:child_process";
+import { openSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { socketPathOf } from "../lib/run-dir.js";
+import { Ham } from "./ham.js";
+import { AlreadyRunning, prepareRunDir, runningPid } from "./instance-lock.js";
+import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./options.js";
+
+// `ham`: starts a HAM. In the foreground it runs here (Ctrl-C stops it); otherwise it
+// starts a detached copy of itself, waits until the socket answers, and exits 0 silently.
+
+function die(message: string, code = 1): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+async function runForeground(options: CliOptions): Promise<void> {
+  const ham = new Ham({
+    runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps,
+    verbosity: options.verbosity, configFile: options.configFile, mount: options.mount,
+  });
+  for (const signal of ["SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
+  const stop = () => void ham.stop("signal").then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  try {
+    await ham.start();
+  } catch (error) {
+    if (error instanceof AlreadyRunning) die(error.message);
+    die(`ham: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  await ham.stopped;
+  process.exit(0);
+}
+
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<void> {
+  prepareRunDir(options.runDir);
+  const pid = await runningPid(options.runDir);
+  if (pid !== null) die(new AlreadyRunning(pid, options.runDir).message);
+  const logFile = options.logFile ?? join(options.runDir, "ham.log");
+  const err = openSync(logFile, "a", 0o600);
+  const script = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [script, ...argv, "--foreground", "-f", logFile], {
+    detached: true, stdio: ["ignore", "ignore", err],
+  });
+  let exited: number | null = null;
+  child.on("exit", (code) => {
+    exited = code ?? 1;
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (exited !== null) break;
+    if (await answers(socketPathOf(options.runDir))) {
+      child.unref();
+      process.exit(0);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  // Give the child's own message (for example "already running") a moment to arrive.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  die(exited === 1 ? `ham: not started, see ${logFile}` : `ham: the HAM did not answer within 10 s, see ${logFile}`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  let options: CliOptions;
+  try {
+    options = parseHamArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) die(`ham: ${error.message}\n${USAGE}`, 2);
+    throw error;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (options.foreground) await runForeground(options);
+  else await runDaemon(options, argv);
+}
+
+void main();

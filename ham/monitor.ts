@@ -1,0 +1,237 @@
+import { HENTITYKEEPONDEATH } from "../lib/constants.js";
+import { HamError } from "../lib/errors.js";
+import { entityPath } from "../lib/tree/render.js";
+import type { Condition, Entity } from "../lib/tree/types.js";
+import { ActionQueues } from "./action-queues.js";
+import { LOG_LEVEL, type ActivityLog } from "./activity-log.js";
+import { conditionMatches, describeEvent, type HamEvent } from "./events.js";
+import { FiringRunner, type ActionEffects, type Firing } from "./firing.js";
+import { markHealthy } from "./heartbeat-clock.js";
+import { HeartbeatTimers } from "./heartbeats.js";
+import { PidPoller } from "./pid-poller.js";
+import { spawnLine, type ExitInfo } from "./processes.js";
+import { pruneAfterRestart } from "./pruning.js";
+import { decideRestart, trimRestartTimes } from "./restart-policy.js";
+import type { HamTree } from "./tree.js";
+
+// Counts the firings a death set off (including the CONDRESTART firings its restart set
+// off); when the last one ends, the entity is pruned (restarted) or removed (not).
+class Episode {
+  private pending = 1;
+  restarted = false;
+  constructor(private readonly onFinish: () => void) {}
+  add(): void {
+    this.pending += 1;
+  }
+  done(): void {
+    this.pending -= 1;
+    if (this.pending === 0) this.onFinish();
+  }
+}
+
+export interface MonitorOptions {
+  readonly runDir: string;
+  readonly pidPollMs: number;
+  readonly selfCloseGraceMs: number;
+}
+
+// Watches entity processes and turns what happens to them into condition firings.
+export class Monitor {
+  readonly heartbeats: HeartbeatTimers;
+  readonly runner: FiringRunner;
+  private readonly queues = new ActionQueues();
+  private readonly poller: PidPoller;
+  private readonly episodes = new Map<Entity, Episode>();
+
+  constructor(
+    private readonly tree: HamTree,
+    private readonly log: ActivityLog,
+    effects: Omit<ActionEffects, "restart" | "execute" | "healthy">,
+    private readonly options: MonitorOptions,
+  ) {
+    this.poller = new PidPoller(options.pidPollMs);
+    this.heartbeats = new HeartbeatTimers((entity, kind) => this.onMissedHeartbeat(entity, kind));
+    this.runner = new FiringRunner({
+      ...effects,
+      restart: (entity, line) => this.restart(entity, line, this.episodes.get(entity) ?? null),
+      execute: (entity, line) => this.execute(entity, line),
+      healthy: (entity) => this.healthy(entity),
+    }, log);
+  }
+
+  // Fires every enabled condition of `entity` and of the global entity that matches.
+  fire(entity: Entity, event: HamEvent, episode: Episode | null = null): number {
+    if (!entity.enabled) return 0;
+    let count = 0;
+    const owners = entity.kind === "global" ? [entity] : [entity, this.tree.global];
+    for (const owner of owners) {
+      if (!owner.enabled) continue;
+      for (const condition of owner.conditions.values()) {
+        if (!condition.enabled || !conditionMatches(condition, event)) continue;
+        this.enqueue({ entity, owner, condition, actions: [...condition.actions.values()], event }, episode);
+        count += 1;
+      }
+    }
+    return count;
+  }
+
+  private enqueue(firing: Firing, episode: Episode | null): void {
+    firing.condition.fired += 1;
+    episode?.add();
+    this.log.write(LOG_LEVEL.detail, "info", {
+      event: "condition", entity: entityPath(firing.entity), condition: `${entityPath(firing.owner)}/${firing.condition.name}`,
+    }, `condition fired on ${describeEvent(firing.event)}`);
+    this.queues.push(firing.owner, firing.condition, () => this.runner.run(firing).finally(() => episode?.done()));
+  }
+
+  // Whether a death of `entity` is still being handled (its restart may be pending).
+  isRecovering(entity: Entity): boolean {
+    return this.episodes.has(entity);
+  }
+
+  // Spawns an entity's process from its command line and watches it.
+  spawn(entity: Entity, line: string): void {
+    let pid = 0;
+    const spawned = spawnLine(line, this.childEnv(entity), (exit) => this.onDeath(entity, pid, exit));
+    pid = spawned.pid;
+    entity.startTime = spawned.startTime;
+    entity.ownChild = true;
+    entity.startedMs = Date.now();
+    this.tree.setPid(entity, pid);
+  }
+
+  // Watches a process the HAM did not spawn, by polling.
+  watchPid(entity: Entity, pid: number, startTime: number | null): void {
+    entity.startTime = startTime;
+    entity.ownChild = false;
+    this.tree.setPid(entity, pid);
+    this.poller.watch(pid, startTime, () => this.onDeath(entity, pid, null));
+  }
+
+  unwatch(entity: Entity): void {
+    if (!entity.ownChild && entity.pid > 0) this.poller.unwatch(entity.pid);
+    this.heartbeats.stop(entity);
+  }
+
+  // A self-attached entity's connection closed without ham_detach_self.
+  connectionLost(entity: Entity, pid: number): void {
+    if (!this.tree.contains(entity) || entity.pid !== pid) return;
+    if (!entity.ownChild) {
+      this.onDeath(entity, pid, null, "connection closed without ham_detach_self");
+      return;
+    }
+    // Our own child: its exit event carries the real status; wait a little for it.
+    setTimeout(() => this.onDeath(entity, pid, null, "connection closed, process still running"), this.options.selfCloseGraceMs).unref();
+  }
+
+  onDeath(entity: Entity, pid: number, exit: ExitInfo | null, unknownReason = "exit status unknown (not the HAM's child)"): void {
+    if (!this.tree.contains(entity) || entity.pid !== pid || pid === 0) return;
+    this.unwatch(entity);
+    this.tree.setPid(entity, 0);
+    const now = Date.now();
+    const abnormal = exit?.abnormal ?? false;
+    entity.lastDeathMs = now;
+    entity.deaths += 1;
+    if (abnormal) entity.abnormalDeaths += 1;
+    entity.lastExit = exit?.description ?? unknownReason;
+    this.log.write(LOG_LEVEL.events, "warn", { event: "death", entity: entity.name, pid, abnormal }, `${entity.name} (pid ${pid}) died: ${entity.lastExit}`);
+    const episode = new Episode(() => this.finishDeath(entity, episode));
+    this.episodes.set(entity, episode);
+    this.fire(entity, { kind: "death", abnormal }, episode);
+    episode.done();
+  }
+
+  private finishDeath(entity: Entity, episode: Episode): void {
+    if (this.episodes.get(entity) === episode) this.episodes.delete(entity);
+    if (!this.tree.contains(entity)) return;
+    if (episode.restarted) {
+      const pruned = pruneAfterRestart(entity);
+      if (pruned.conditions + pruned.actions > 0) {
+        this.log.write(LOG_LEVEL.detail, "info", { event: "prune", entity: entity.name, ...pruned }, "pruned items not re-armed after restart");
+      }
+      return;
+    }
+    if (entity.pid !== 0 || !entity.enabled || entity.gaveUp || (entity.flags & HENTITYKEEPONDEATH) !== 0) return;
+    this.tree.remove(entity);
+    this.log.write(LOG_LEVEL.events, "info", { event: "removed", entity: entity.name }, `${entity.name} removed: died and was not restarted`);
+  }
+
+  private async restart(entity: Entity, line: string, episode: Episode | null): Promise<boolean> {
+    if (entity.kind === "global" || !this.tree.contains(entity)) return false;
+    if (entity.pid !== 0) return true;
+    const now = Date.now();
+    const decision = decideRestart(entity.policy, {
+      startedMs: entity.startedMs, diedMs: entity.lastDeathMs ?? now, backoffMs: entity.backoffMs, restartTimes: entity.restartTimes,
+    }, now);
+    if (decision.kind === "give-up") {
+      entity.gaveUp = true;
+      this.log.write(LOG_LEVEL.events, "error", { event: "gave-up", entity: entity.name }, `${entity.name}: ${decision.reason}; not restarting`);
+      return false;
+    }
+    entity.backoffMs = decision.backoffMs;
+    if (decision.kind === "after") {
+      this.log.write(LOG_LEVEL.events, "warn", { event: "backoff", entity: entity.name, delayMs: decision.delayMs },
+        `${entity.name} died ${now - entity.startedMs} ms after starting; restart in ${decision.delayMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
+      if (!this.tree.contains(entity) || entity.pid !== 0) return false;
+    }
+    try {
+      this.spawn(entity, line);
+    } catch (error) {
+      this.log.write(LOG_LEVEL.events, "error", { event: "restart-failed", entity: entity.name }, `restart of ${entity.name} failed: ${String(error)}`);
+      return false;
+    }
+    // A restarted self-attached process is watched for heartbeats again once it re-attaches.
+    entity.restartedMs = entity.startedMs;
+    entity.restarts += 1;
+    entity.gaveUp = false;
+    entity.restartTimes = [...trimRestartTimes(entity.policy, entity.restartTimes, entity.startedMs), entity.startedMs];
+    if (episode !== null) episode.restarted = true;
+    this.log.write(LOG_LEVEL.events, "info", { event: "restart", entity: entity.name, pid: entity.pid }, `${entity.name} restarted as pid ${entity.pid}`);
+    this.fire(entity, { kind: "restart" }, episode);
+    return true;
+  }
+
+  private execute(entity: Entity, line: string): boolean {
+    try {
+      spawnLine(line, this.childEnv(entity), () => undefined);
+      return true;
+    } catch (error) {
+      this.log.write(LOG_LEVEL.events, "warn", { event: "execute-failed", entity: entity.name }, String(error));
+      return false;
+    }
+  }
+
+  private healthy(entity: Entity): void {
+    if (entity.heartbeat === null) return;
+    markHealthy(entity.heartbeat);
+    if (entity.pid > 0 && this.tree.contains(entity)) this.heartbeats.arm(entity);
+  }
+
+  private onMissedHeartbeat(entity: Entity, kind: "missed-low" | "missed-high"): void {
+    if (kind === "missed-low") entity.missedLow += 1;
+    else entity.missedHigh += 1;
+    this.log.write(LOG_LEVEL.events, "warn", { event: kind, entity: entity.name, pid: entity.pid }, `${entity.name} missed heartbeats (${kind})`);
+    this.fire(entity, { kind });
+  }
+
+  // Runs a condition's action once, now (HACTIONDONOW).
+  runNow(entity: Entity, condition: Condition, actionName: string): void {
+    const action = condition.actions.get(actionName);
+    if (action === undefined) return;
+    void this.runner.runAction({ entity, owner: entity, condition, actions: [action], event: { kind: "attach" } }, action);
+  }
+
+  childEnv(entity: Entity): NodeJS.ProcessEnv {
+    return { ...process.env, HAM_RUN_DIR: this.options.runDir, HAM_ENTITY: entity.name };
+  }
+
+  stop(): void {
+    this.poller.stop();
+    this.heartbeats.stopAll();
+  }
+
+  static noSuchProcess(pid: number): HamError {
+    return new HamError("ESRCH", `no process ${pid}`);
+  }
+}

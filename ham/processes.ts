@@ -1,0 +1,121 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { constants } from "node:os";
+import { splitCommandLine } from "../lib/command-line.js";
+import { HamError } from "../lib/errors.js";
+
+// The one adapter that creates and signals processes. Commands are split like QNX and
+// spawned without a shell, each in its own session and process group (so it outlives the
+// HAM and a kill can reach its whole group).
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly abnormal: boolean;
+  readonly description: string;
+}
+
+// Signals whose default action dumps core: a death by one of them is abnormal.
+const CORE_SIGNALS: ReadonlySet<string> = new Set([
+  "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV", "SIGSYS", "SIGXCPU", "SIGXFSZ",
+]);
+
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
+  const abnormal = signal !== null && CORE_SIGNALS.has(signal);
+  const description = signal !== null ? `killed by ${signal}` : `exited with code ${code ?? "?"}`;
+  return { code, signal, abnormal, description };
+}
+
+export interface Spawned {
+  readonly pid: number;
+  readonly startTime: number | null;
+}
+
+export function spawnLine(line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void): Spawned {
+  const [file, ...args] = splitCommandLine(line);
+  if (file === undefined) throw new HamError("EINVAL", "empty command line");
+  const child = spawn(file, args, { detached: true, stdio: ["ignore", "inherit", "inherit"], env });
+  let spawnError: Error | null = null;
+  child.on("error", (error) => {
+    spawnError = error;
+  });
+  if (child.pid === undefined) {
+    // The exec failure is emitted on the next tick; its errno is already known by libuv.
+    throw new HamError("ENOENT", `cannot spawn ${file}: ${spawnError ?? "exec failed"}`);
+  }
+  child.on("exit", (code, signal) => onExit(describeExit(code, signal)));
+  return { pid: child.pid, startTime: readStartTime(child.pid) };
+}
+
+export interface ProcStat {
+  readonly state: string;
+  readonly startTime: number;
+}
+
+// /proc/PID/stat: state is field 3 and starttime field 22, counted after the ")" that ends
+// the command name (which may itself contain spaces and parentheses).
+export function readProcStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0];
+  const startTime = Number(fields[19]);
+  if (state === undefined || !Number.isFinite(startTime)) return null;
+  return { state, startTime };
+}
+
+export function readStartTime(pid: number): number | null {
+  return readProcStat(pid)?.startTime ?? null;
+}
+
+// Alive means: the pid exists, is not a zombie, and is the same process (same start time).
+export function isSameProcessAlive(pid: number, startTime: number | null): boolean {
+  const stat = readProcStat(pid);
+  if (stat === null || stat.state === "Z" || stat.state === "X") return false;
+  return startTime === null || stat.startTime === startTime;
+}
+
+export function signalNumber(signal: number | string): number {
+  if (typeof signal === "number") return signal;
+  const name = signal.startsWith("SIG") ? signal : `SIG${signal}`;
+  const value = (constants.signals as Record<string, number | undefined>)[name];
+  if (value === undefined) throw new HamError("EINVAL", `unknown signal ${signal}`);
+  return value;
+}
+
+// Sends a signal; false when the target does not exist or may not be signalled.
+export function sendSignal(pid: number, signal: number): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Kill escalation, written once: SIGTERM to the process group (or the process when it
+// leads none), then SIGKILL after graceMs if it is still the same process.
+export async function terminate(pid: number, startTime: number | null, graceMs: number): Promise<void> {
+  const groupOrPid = isGroupLeader(pid) ? -pid : pid;
+  if (!sendSignal(groupOrPid, constants.signals.SIGTERM)) return;
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isSameProcessAlive(pid, startTime)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (isSameProcessAlive(pid, startTime)) sendSignal(groupOrPid, constants.signals.SIGKILL);
+}
+
+function isGroupLeader(pid: number): boolean {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[2]) === pid;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,32 @@
+import { existsSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { watch } from "chokidar";
+
+// waitfor: resolves true when `path` exists (watched with chokidar on its parent
+// directory; watching the file itself loses events after atomic replaces, feasibility §4c),
+// false when `delayMs` passes first. Without a path it is a plain delay that succeeds.
+export function waitFor(path: string | null, delayMs: number): Promise<boolean> {
+  if (path === null) return new Promise((resolve) => setTimeout(() => resolve(true), delayMs));
+  if (existsSync(path)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const name = basename(path);
+    const watcher = watch(dirname(path), { depth: 0, ignoreInitial: true, persistent: true });
+    let settled = false;
+    const settle = (found: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void watcher.close();
+      resolve(found);
+    };
+    const timer = setTimeout(() => settle(existsSync(path)), delayMs);
+    const onAdd = (added: string) => {
+      if (basename(added) === name && existsSync(path)) settle(true);
+    };
+    watcher.on("add", onAdd).on("addDir", onAdd).on("error", () => undefined);
+    // The path may have appeared between the first check and the watch being ready.
+    watcher.on("ready", () => {
+      if (existsSync(path)) settle(true);
+    });
+  });
+}

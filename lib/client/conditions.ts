@@ -1,0 +1,99 @@
+import { HamError } from "../errors.js";
+import {
+  checkHandle, checkNewName, pathArgs, requestConnected, runDirOfNd, type ham_action_t, type ham_condition_t, type ham_entity_t,
+} from "./handles.js";
+import { runDirOfNode } from "./session.js";
+
+// Conditions, *_control and the condition/action handle lookups.
+
+function conditionHandle(entity: ham_entity_t, cname: string): ham_condition_t {
+  return { kind: "condition", runDir: entity.runDir, ename: entity.ename, cname, freed: false };
+}
+
+async function addCondition(ehdl: ham_entity_t, op: string, cname: string, args: Record<string, unknown>): Promise<ham_condition_t> {
+  const entity = checkHandle(ehdl, "entity");
+  checkNewName(cname, "condition");
+  await requestConnected(entity.runDir, op, { ename: entity.ename, cname, ...args });
+  return conditionHandle(entity, cname);
+}
+
+export function ham_condition(ehdl: ham_entity_t, type: number, cname: string, flags = 0): Promise<ham_condition_t> {
+  return Promise.resolve().then(() => addCondition(ehdl, "condition", cname, { type, flags }));
+}
+
+export function ham_condition_state(
+  ehdl: ham_entity_t, cname: string, fromstate: number, tostate: number, flags = 0,
+): Promise<ham_condition_t> {
+  return Promise.resolve().then(() => addCondition(ehdl, "condition_state", cname, { fromstate, tostate, flags }));
+}
+
+export function ham_condition_raise(
+  ehdl: ham_entity_t, cname: string, rtype: number, rclass: number, rseverity: number, flags = 0,
+): Promise<ham_condition_t> {
+  return Promise.resolve().then(() => addCondition(ehdl, "condition_raise", cname, { rtype, rclass, rseverity, flags }));
+}
+
+export async function ham_condition_remove(chdl: ham_condition_t, _flags = 0): Promise<number> {
+  const condition = checkHandle(chdl, "condition");
+  return Number(await requestConnected(condition.runDir, "condition_remove", pathArgs(condition)));
+}
+
+async function control(handle: ham_entity_t | ham_condition_t | ham_action_t, command: number, flags: number): Promise<number> {
+  return Number(await requestConnected(handle.runDir, "control", { ...pathArgs(handle), command, flags }));
+}
+
+export async function ham_entity_control(ehdl: ham_entity_t, command: number, flags = 0): Promise<number> {
+  return control(checkHandle(ehdl, "entity"), command, flags);
+}
+export async function ham_condition_control(chdl: ham_condition_t, command: number, flags = 0): Promise<number> {
+  return control(checkHandle(chdl, "condition"), command, flags);
+}
+export async function ham_action_control(ahdl: ham_action_t, command: number, flags = 0): Promise<number> {
+  return control(checkHandle(ahdl, "action"), command, flags);
+}
+
+function lookupNames(ename: string | null, cname: unknown, aname?: unknown): void {
+  if (ename !== null) checkNewName(ename, "entity");
+  if (cname === null || cname === undefined) throw new HamError("EINVAL", "condition name is required");
+  checkNewName(cname, "condition");
+  if (aname !== undefined) {
+    if (aname === null) throw new HamError("EINVAL", "action name is required");
+    checkNewName(aname, "action");
+  }
+}
+
+async function conditionLookup(runDir: string, ename: string | null, cname: string): Promise<ham_condition_t> {
+  lookupNames(ename, cname);
+  await requestConnected(runDir, "lookup", { ename, cname });
+  return { kind: "condition", runDir, ename, cname, freed: false };
+}
+
+async function actionLookup(runDir: string, ename: string | null, cname: string, aname: string): Promise<ham_action_t> {
+  lookupNames(ename, cname, aname);
+  await requestConnected(runDir, "lookup", { ename, cname, aname });
+  return { kind: "action", runDir, ename, cname, aname, freed: false };
+}
+
+export function ham_condition_handle(nd: number, ename: string | null, cname: string, _flags = 0): Promise<ham_condition_t> {
+  return Promise.resolve().then(() => conditionLookup(runDirOfNd(nd), ename, cname));
+}
+export function ham_condition_handle_node(nodename: string | null, ename: string | null, cname: string, _flags = 0): Promise<ham_condition_t> {
+  return Promise.resolve().then(() => conditionLookup(runDirOfNode(nodename), ename, cname));
+}
+export function ham_action_handle(nd: number, ename: string | null, cname: string, aname: string, _flags = 0): Promise<ham_action_t> {
+  return Promise.resolve().then(() => actionLookup(runDirOfNd(nd), ename, cname, aname));
+}
+export function ham_action_handle_node(
+  nodename: string | null, ename: string | null, cname: string, aname: string, _flags = 0,
+): Promise<ham_action_t> {
+  return Promise.resolve().then(() => actionLookup(runDirOfNode(nodename), ename, cname, aname));
+}
+
+export async function ham_condition_handle_free(chdl: ham_condition_t): Promise<number> {
+  checkHandle(chdl, "condition").freed = true;
+  return 0;
+}
+export async function ham_action_handle_free(ahdl: ham_action_t): Promise<number> {
+  checkHandle(ahdl, "action").freed = true;
+  return 0;
+}

@@ -1,0 +1,32 @@
+import { HamError } from "./errors.js";
+
+// Splits a QNX command line (reference §5.10): whitespace separates tokens, single or
+// double quotes group a token that contains spaces. No shell, no escapes, no expansion.
+export function splitCommandLine(line: string): string[] {
+  const tokens: string[] = [];
+  let current = "";
+  let inToken = false;
+  let quote: "'" | '"' | null = null;
+  for (const char of line) {
+    if (quote !== null) {
+      if (char === quote) quote = null;
+      else current += char;
+      continue;
+    }
+    if (char === "'" || char === '"') {
+      quote = char;
+      inToken = true;
+    } else if (/\s/.test(char)) {
+      if (inToken) tokens.push(current);
+      current = "";
+      inToken = false;
+    } else {
+      current += char;
+      inToken = true;
+    }
+  }
+  if (quote !== null) throw new HamError("EINVAL", `unterminated ${quote} quote in command line`);
+  if (inToken) tokens.push(current);
+  if (tokens.length === 0) throw new HamError("EINVAL", "empty command line");
+  return tokens;
+}

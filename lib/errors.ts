@@ -1,0 +1,42 @@
+import { constants } from "node:os";
+
+// Errno names a HamError may carry; each has the meaning QNX gives it for the same call.
+export type HamErrorCode =
+  | "EBADF"
+  | "EEXIST"
+  | "EINVAL"
+  | "ENAMETOOLONG"
+  | "ENOENT"
+  | "ENOMEM"
+  | "ETIMEDOUT"
+  | "EPERM"
+  | "ESRCH"
+  | "EBUSY"
+  | "EMSGSIZE"
+  | "ENOTSUP"
+  | "EIO";
+
+const codes: ReadonlySet<string> = new Set<HamErrorCode>([
+  "EBADF", "EEXIST", "EINVAL", "ENAMETOOLONG", "ENOENT", "ENOMEM", "ETIMEDOUT",
+  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO",
+]);
+
+export function isHamErrorCode(value: unknown): value is HamErrorCode {
+  return typeof value === "string" && codes.has(value);
+}
+
+export class HamError extends Error {
+  readonly code: HamErrorCode;
+  readonly errno: number;
+
+  constructor(code: HamErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = "HamError";
+    this.code = code;
+    this.errno = constants.errno[code];
+  }
+}
+
+export function fail(code: HamErrorCode, message: string): never {
+  throw new HamError(code, message);
+}

@@ -1,0 +1,16 @@
+import { join, resolve } from "node:path";
+
+// Where a HAM instance lives (contract): --run-dir, else $HAM_RUN_DIR, else /run/ham for
+// root, else ${XDG_RUNTIME_DIR:-/tmp}/ham-$UID. Clients find their HAM the same way.
+export function resolveRunDir(explicit?: string | null): string {
+  if (explicit !== undefined && explicit !== null && explicit !== "") return resolve(explicit);
+  const fromEnv = process.env["HAM_RUN_DIR"];
+  if (fromEnv !== undefined && fromEnv !== "") return resolve(fromEnv);
+  const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+  if (uid === 0) return "/run/ham";
+  return join(process.env["XDG_RUNTIME_DIR"] ?? "/tmp", `ham-${uid}`);
+}
+
+export function socketPathOf(runDir: string): string {
+  return join(runDir, "ham.sock");
+}

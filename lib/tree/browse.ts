@@ -1,0 +1,70 @@
+import { HamError } from "../errors.js";
+import {
+  GLOBAL_DIR, renderAction, renderConditionInfo, renderEntityInfo, renderHamInfo, type TreeView,
+} from "./render.js";
+import type { Entity } from "./types.js";
+
+// Resolves a /ham path to a directory listing or a file's bytes: the one place that maps
+// paths to renderings, for `hamctl ls`/`cat` and the FUSE view alike.
+
+export interface DirEntry {
+  readonly name: string;
+  readonly type: "dir" | "file";
+  // Byte length for files; 0 for directories.
+  readonly size: number;
+}
+
+export type Node =
+  | { readonly type: "dir"; readonly entries: readonly DirEntry[] }
+  | { readonly type: "file"; readonly content: string };
+
+const INFO = ".info";
+
+export function splitTreePath(path: string): string[] {
+  return path.split("/").filter((part) => part.length > 0);
+}
+
+function findEntity(view: TreeView, name: string): Entity | undefined {
+  return name === GLOBAL_DIR ? view.global : view.entities.get(name);
+}
+
+function file(content: string): Node {
+  return { type: "file", content };
+}
+
+function fileEntry(name: string, content: string): DirEntry {
+  return { name, type: "file", size: Buffer.byteLength(content) };
+}
+
+export function resolveTreePath(view: TreeView, path: string): Node {
+  const parts = splitTreePath(path);
+  const missing = () => new HamError("ENOENT", `no such item: /${parts.join("/")}`);
+  if (parts.length === 0) {
+    const entries: DirEntry[] = [fileEntry(INFO, renderHamInfo(view)), { name: GLOBAL_DIR, type: "dir", size: 0 }];
+    for (const name of view.entities.keys()) entries.push({ name, type: "dir", size: 0 });
+    return { type: "dir", entries };
+  }
+  const [entityName, second, third, extra] = parts as [string, string | undefined, string | undefined, string | undefined];
+  if (entityName === INFO && second === undefined) return file(renderHamInfo(view));
+  const entity = findEntity(view, entityName);
+  if (entity === undefined || extra !== undefined) throw missing();
+  if (second === undefined) {
+    const entries: DirEntry[] = [fileEntry(INFO, renderEntityInfo(entity))];
+    for (const name of entity.conditions.keys()) entries.push({ name, type: "dir", size: 0 });
+    return { type: "dir", entries };
+  }
+  if (second === INFO && third === undefined) return file(renderEntityInfo(entity));
+  const condition = entity.conditions.get(second);
+  if (condition === undefined) throw missing();
+  if (third === undefined) {
+    const entries: DirEntry[] = [fileEntry(INFO, renderConditionInfo(entity, condition))];
+    for (const action of condition.actions.values()) {
+      entries.push(fileEntry(action.name, renderAction(entity, condition, action)));
+    }
+    return { type: "dir", entries };
+  }
+  if (third === INFO) return file(renderConditionInfo(entity, condition));
+  const action = condition.actions.get(third);
+  if (action === undefined) throw missing();
+  return file(renderAction(entity, condition, action));
+}

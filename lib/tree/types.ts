@@ -1,0 +1,107 @@
+// The HAM's tree: entity → condition → action (→ fail-actions). Plain data, indexed by
+// name in insertion-ordered Maps (actions run FIFO in that order).
+
+export type EntityKind = "attached" | "self" | "placeholder" | "global";
+export type HeartbeatState = "HEALTHY" | "MISSEDLOW" | "MISSEDHIGH";
+
+export type ActionSpec =
+  | { readonly kind: "restart"; readonly line: string }
+  | { readonly kind: "execute"; readonly line: string }
+  | { readonly kind: "waitfor"; readonly path: string | null; readonly delayMs: number }
+  | { readonly kind: "pulse"; readonly pid: number; readonly chid: number; readonly code: number; readonly value: number }
+  | { readonly kind: "signal"; readonly pid: number; readonly signal: number; readonly code: number; readonly value: number }
+  | { readonly kind: "healthy" }
+  | { readonly kind: "log"; readonly message: string; readonly prefix: boolean; readonly verbosity: number };
+
+export type FailSpec = Exclude<ActionSpec, { kind: "restart" } | { kind: "healthy" }>;
+
+export interface FailAction {
+  readonly name: string;
+  readonly spec: FailSpec;
+  runs: number;
+  failures: number;
+}
+
+export interface Action {
+  readonly name: string;
+  readonly spec: ActionSpec;
+  flags: number;
+  enabled: boolean;
+  // Set when removed by an API call: a queued firing then skips it.
+  removed: boolean;
+  runs: number;
+  failures: number;
+  readonly fails: Map<string, FailAction>;
+}
+
+export type ConditionFilter =
+  | { readonly kind: "plain" }
+  | { readonly kind: "state"; readonly from: number; readonly to: number }
+  | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number };
+
+export interface Condition {
+  readonly name: string;
+  readonly type: number;
+  readonly filter: ConditionFilter;
+  flags: number;
+  enabled: boolean;
+  fired: number;
+  readonly actions: Map<string, Action>;
+}
+
+export interface Heartbeat {
+  readonly periodNs: number;
+  readonly low: number;
+  readonly high: number;
+  state: HeartbeatState;
+  beatInPeriod: boolean;
+  consecutiveMisses: number;
+  lastBeatMs: number | null;
+}
+
+export interface RestartPolicy {
+  readonly minUptimeMs: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly backoffResetMs: number;
+  // Budget: at most `restarts` restarts within `windowMs`; null = unlimited.
+  readonly budget: { readonly restarts: number; readonly windowMs: number } | null;
+}
+
+export interface Entity {
+  readonly name: string;
+  kind: EntityKind;
+  pid: number;
+  // Start time of pid in clock ticks since boot (/proc/PID/stat field 22): its identity.
+  startTime: number | null;
+  // Whether the HAM spawned pid (death seen by 'exit') or polls it.
+  ownChild: boolean;
+  command: string | null;
+  flags: number;
+  enabled: boolean;
+  heartbeat: Heartbeat | null;
+  policy: RestartPolicy;
+  readonly conditions: Map<string, Condition>;
+  createdMs: number;
+  startedMs: number;
+  lastDeathMs: number | null;
+  restartedMs: number | null;
+  restarts: number;
+  deaths: number;
+  abnormalDeaths: number;
+  missedLow: number;
+  missedHigh: number;
+  lastState: number;
+  lastExit: string | null;
+  restartTimes: number[];
+  backoffMs: number;
+  gaveUp: boolean;
+  fromConfig: boolean;
+}
+
+export interface HamInfo {
+  readonly hamPid: number;
+  readonly guardianPid: number;
+  readonly hamFailures: number;
+  readonly guardianFailures: number;
+}

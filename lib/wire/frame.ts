@@ -1,0 +1,69 @@
+// Wire frame, both directions of RUN_DIR/ham.sock:
+//
+//   0               4                               4+length
+//   +---------------+-------------------------------+
+//   | length uint32 | JSON text, UTF-8, `length` B  |
+//   | big-endian    |                               |
+//   +---------------+-------------------------------+
+//
+// A frame longer than the receiver's maximum is skipped byte for byte (never buffered)
+// and reported once, so the connection stays usable.
+
+export const HEADER_BYTES = 4;
+
+export function encodeFrame(message: unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(message), "utf8");
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+  frame.writeUInt32BE(body.length, 0);
+  body.copy(frame, HEADER_BYTES);
+  return frame;
+}
+
+export type DecodedFrame =
+  | { kind: "message"; value: unknown }
+  | { kind: "malformed"; reason: string }
+  | { kind: "oversize"; length: number };
+
+export class FrameDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+  private skipRemaining = 0;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  // Feeds one chunk and returns the frames it completed, in order.
+  push(chunk: Buffer): DecodedFrame[] {
+    const frames: DecodedFrame[] = [];
+    let data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    for (;;) {
+      if (this.skipRemaining > 0) {
+        const skipped = Math.min(this.skipRemaining, data.length);
+        this.skipRemaining -= skipped;
+        data = data.subarray(skipped);
+        if (this.skipRemaining > 0) break;
+      }
+      if (data.length < HEADER_BYTES) break;
+      const length = data.readUInt32BE(0);
+      if (length > this.maxFrameBytes) {
+        frames.push({ kind: "oversize", length });
+        this.skipRemaining = length;
+        data = data.subarray(HEADER_BYTES);
+        continue;
+      }
+      if (data.length < HEADER_BYTES + length) break;
+      const text = data.toString("utf8", HEADER_BYTES, HEADER_BYTES + length);
+      data = data.subarray(HEADER_BYTES + length);
+      frames.push(parseFrame(text));
+    }
+    // Copy so a small remainder never pins a large chunk in memory.
+    this.pending = data.length === 0 ? Buffer.alloc(0) : Buffer.from(data);
+    return frames;
+  }
+}
+
+function parseFrame(text: string): DecodedFrame {
+  try {
+    return { kind: "message", value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { kind: "malformed", reason: error instanceof Error ? error.message : String(error) };
+  }
+}
