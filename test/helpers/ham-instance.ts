@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sessionFor } from "../../dist/lib/client/session.js";
+
+export const ROOT = new URL("../../", import.meta.url).pathname;
+export const HAM_BIN = join(ROOT, "dist/ham/main.js");
+export const HAMCTL_BIN = join(ROOT, "dist/lib/hamctl/main.js");
+export const FIXTURES = join(ROOT, "test/fixtures");
+
+// Waits for `check` to return a truthy value, polling; fails after `timeoutMs`.
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5_000, what = "condition"): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export interface HamInstance {
+  readonly runDir: string;
+  readonly process: ChildProcess;
+  readonly logFile: string;
+  logLines(): Array<Record<string, unknown>>;
+  cat(path: string): Promise<string>;
+  field(path: string, label: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const started = new Set<HamInstance>();
+const spawnedPids = new Set<number>();
+
+// Remembers a pid a test caused to exist (entities), so cleanup can end it.
+export function track(pid: number): number {
+  if (pid > 0) spawnedPids.add(pid);
+  return pid;
+}
+
+export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HamInstance> {
+  const runDir = mkdtempSync(join(tmpdir(), "hamd-test-"));
+  const logFile = join(runDir, "activity.log");
+  const child = spawn(process.execPath, [HAM_BIN, "--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, "-V3", ...extraArgs], {
+    stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env },
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await eventually(() => existsSync(join(runDir, "ham.sock")) || child.exitCode !== null, 10_000, "ham socket");
+  if (child.exitCode !== null) throw new Error(`ham exited: ${stderr}`);
+  const instance: HamInstance = {
+    runDir,
+    process: child,
+    logFile,
+    logLines: () => readFileSync(logFile, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
+    async cat(path) {
+      const session = await sessionFor(runDir);
+      try {
+        return String(await session.request("cat", { path }));
+      } finally {
+        session.close();
+      }
+    },
+    async field(path, label) {
+      const text = await instance.cat(path);
+      const line = text.split("\n").find((row) => row.replace(/ +:/, " :").startsWith(`${label} :`) || row.startsWith(`${label}:`));
+      if (line === undefined) throw new Error(`no ${label} in ${path}`);
+      return line.slice(line.indexOf(":") + 1).trim();
+    },
+    async stop() {
+      started.delete(instance);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await eventually(() => child.exitCode !== null || child.signalCode !== null, 5_000, "ham exit").catch(() => child.kill("SIGKILL"));
+      }
+      rmSync(runDir, { recursive: true, force: true });
+    },
+  };
+  started.add(instance);
+  return instance;
+}
+
+// Ends every HAM and every tracked entity process a test started.
+export async function cleanup(): Promise<void> {
+  for (const pid of spawnedPids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  spawnedPids.clear();
+  await Promise.all([...started].map((instance) => instance.stop()));
+}
+
+export async function entityPid(ham: HamInstance, name: string): Promise<number> {
+  return track(Number(await ham.field(`/${name}/.info`, "Entity Pid")));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, "latin1").includes(") Z ");
+  } catch {
+    return false;
+  }
+}
