@@ -7,6 +7,7 @@ import { encodeFrame, FrameDecoder, type DecodedFrame } from "../lib/wire/frame.
 // (feasibility §1) are neutralised here: silent, maxConnections raised, rawBuffer with our
 // own length-prefixed frames and a maximum frame size, latin1 so bytes pass unchanged,
 // unlink off (the instance lock decides who may serve), identity from our own hello,
+// disconnects seen on the socket itself (node-ipc's "close" event does not say which),
 // and a stuck reader is disconnected instead of buffering without bound.
 
 export interface ServerConnection {
@@ -78,18 +79,19 @@ export function serveSocket(path: string, options: ServerOptions, handlers: Serv
       resolve({ close: () => ipc.server.stop() });
     });
     ipc.server.on("connect", (socket) => {
-      handlers.onOpen(track(socket).connection);
+      const tracked = track(socket);
+      // node-ipc's own "close" event carries the socket's hadError flag, not the socket.
+      socket.once("close", () => {
+        if (tracked.closed) return;
+        tracked.closed = true;
+        handlers.onClose(tracked.connection);
+      });
+      handlers.onOpen(tracked.connection);
     });
     ipc.server.on("data", (data, socket) => {
       const tracked = bySocket.get(socket);
       if (tracked === undefined || tracked.closed) return;
       for (const frame of tracked.decoder.push(data)) handlers.onFrame(tracked.connection, frame);
-    });
-    ipc.server.on("close", (socket) => {
-      const tracked = bySocket.get(socket);
-      if (tracked === undefined || tracked.closed) return;
-      tracked.closed = true;
-      handlers.onClose(tracked.connection);
     });
     ipc.server.on("error", (error) => {
       // Per-socket errors (EPIPE, ECONNRESET) end in "close"; a listen error fails the start.

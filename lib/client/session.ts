@@ -105,7 +105,7 @@ export class Session {
       waiter.reject(new HamError("EBADF", "connection to the HAM lost"));
       this.pending.delete(id);
     }
-    sessions.delete(this.runDir);
+    if (sessions.get(this.runDir) === this) sessions.delete(this.runDir);
   }
 }
 

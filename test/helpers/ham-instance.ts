@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sessionFor } from "../../dist/lib/client/session.js";
+import { Session } from "../../dist/lib/client/session.js";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const HAM_BIN = join(ROOT, "dist/ham/main.js");
@@ -62,7 +62,7 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
     logFile,
     logLines: () => readFileSync(logFile, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
     async cat(path) {
-      const session = await sessionFor(runDir);
+      const session = await Session.open(runDir);
       try {
         return String(await session.request("cat", { path }));
       } finally {
