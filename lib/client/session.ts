@@ -27,10 +27,17 @@ export class Session {
 
   static async open(runDir: string): Promise<Session> {
     let session: Session | null = null;
-    const link = await openLink(socketPathOf(runDir), {
-      onMessage: (value) => session?.onMessage(value),
-      onClose: () => session?.onClose(),
-    });
+    const handlers = { onMessage: (value: unknown) => session?.onMessage(value), onClose: () => session?.onClose() };
+    let link: Link | undefined;
+    // A burst of connects can fill the listen backlog (EAGAIN): transient, so retry briefly.
+    for (let attempt = 0; link === undefined; attempt += 1) {
+      try {
+        link = await openLink(socketPathOf(runDir), handlers);
+      } catch (error) {
+        if (attempt >= 50 || !String(error).includes("EAGAIN")) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+      }
+    }
     session = new Session(runDir, link);
     await session.request("hello", { pid: process.pid, version: PROTOCOL_VERSION });
     return session;
