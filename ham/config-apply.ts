@@ -101,15 +101,34 @@ export class ConfigSources {
   private watch(source: string): void {
     const name = basename(source);
     this.watcher = watch(dirname(source), { depth: 0, ignoreInitial: true });
-    const reload = (changed: string) => {
-      if (basename(changed) !== name) return;
+    let lastText = readFileSync(source, "utf8");
+    let timer: NodeJS.Timeout | null = null;
+    const reloadNow = () => {
+      timer = null;
+      let text: string;
       try {
-        this.apply(readFileSync(source, "utf8"), source);
+        text = readFileSync(source, "utf8");
+      } catch {
+        return;
+      }
+      if (text === lastText) return;
+      lastText = text;
+      try {
+        this.apply(text, source);
       } catch (error) {
         this.ham.log.write(LOG_LEVEL.events, "error", { event: "config-rejected", source }, `config rejected, running state kept: ${String(error)}`);
       }
     };
-    this.watcher.on("change", reload).on("add", reload).on("error", () => undefined);
+    // chokidar drops a second "change" within 50 ms (leading-edge throttle) and an editor's
+    // truncate-then-write raises two: read on a trailing edge, after the writes settle.
+    const reload = (changed: string) => {
+      if (basename(changed) !== name) return;
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(reloadNow, 75);
+    };
+    this.watcher.on("change", reload).on("add", reload).on("error", () => undefined).on("ready", () => {
+      this.ham.log.write(LOG_LEVEL.detail, "info", { event: "config-watch", source }, `watching ${source}`);
+    });
   }
 
   close(): void {

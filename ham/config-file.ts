@@ -1,5 +1,6 @@
 import * as Q from "../lib/constants.js";
 import { HamError } from "../lib/errors.js";
+import { jsonErrorOffset } from "../lib/json-position.js";
 import { checkName } from "../lib/names.js";
 import { readActionSpec, readFailSpec } from "./action-specs.js";
 import { readPolicy } from "./requests-entities.js";
@@ -67,10 +68,9 @@ function checked<T>(field: string, read: () => T): T {
 }
 
 function lineOf(text: string, message: string): string {
-  const position = /position (\d+)/.exec(message);
-  if (position === null) return message;
-  const line = text.slice(0, Number(position[1])).split("\n").length;
-  return `line ${line}: ${message}`;
+  const offset = jsonErrorOffset(text);
+  if (offset < 0) return message;
+  return `line ${text.slice(0, offset).split("\n").length}: ${message}`;
 }
 
 export function parseConfig(text: string): ConfigPlan {

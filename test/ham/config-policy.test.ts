@@ -1,0 +1,101 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import * as ham from "../../dist/lib/index.js";
+import { cleanup, entityPid, eventually, HAMCTL_BIN, isAlive, startHam, track } from "../helpers/ham-instance.js";
+
+afterEach(async () => {
+  await ham.ham_disconnect(0).catch(() => undefined);
+  await cleanup();
+});
+
+const config = (entities: unknown[]) => JSON.stringify({ entities }, null, 2);
+const sleeper = (name: string, extra: Record<string, unknown> = {}) => ({
+  name, command: "/bin/sleep 1000", ...extra,
+  conditions: [{ name: "death", type: "CONDDEATH", flags: ["HREARMAFTERRESTART"], actions: [{ name: "restart", kind: "restart", flags: ["HREARMAFTERRESTART"] }] }],
+});
+
+describe("config file", () => {
+  it("applies edits as a diff while the HAM runs, and rejects a bad file whole", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hamd-config-"));
+    const file = join(dir, "ham.json");
+    writeFileSync(file, config([sleeper("a"), sleeper("b")]));
+    const instance = await startHam(["--config", file]);
+    const a = await eventually(() => entityPid(instance, "a"));
+    await eventually(() => instance.logLines().some((line) => line["event"] === "config-watch"));
+    const b = await entityPid(instance, "b");
+    writeFileSync(file, config([sleeper("a"), sleeper("b", { policy: { minUptimeMs: 0 } }), sleeper("c")]));
+    const c = await eventually(() => entityPid(instance, "c").catch(() => 0), 5_000, "c added");
+    expect(c).toBeGreaterThan(0);
+    expect(await entityPid(instance, "a")).toBe(a);
+    expect(await entityPid(instance, "b")).toBe(b);
+    expect(await instance.field("/b/.info", "Min Uptime")).toBe("0 ms");
+    writeFileSync(file, '{ "entities": [ { "name": "a", "command": 12 } ] }');
+    await eventually(() => instance.logLines().some((line) => line["event"] === "config-rejected"), 5_000, "rejection");
+    expect(String(instance.logLines().find((line) => line["event"] === "config-rejected")?.["msg"])).toContain("entities[0]");
+    expect(await entityPid(instance, "c")).toBe(c);
+    writeFileSync(file, config([sleeper("a")]));
+    await eventually(() => instance.cat("/b/.info").then(() => false, () => true), 5_000, "b removed");
+    expect(isAlive(b)).toBe(true);
+    expect(await entityPid(instance, "a")).toBe(a);
+  });
+
+  it("hamctl apply reports what changed; a bad file exits 1 with one line", async () => {
+    const instance = await startHam();
+    const dir = mkdtempSync(join(tmpdir(), "hamd-apply-"));
+    const file = join(dir, "apply.json");
+    writeFileSync(file, config([sleeper("w")]));
+    const ok = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "--json", "apply", file], { encoding: "utf8" });
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ added: ["w"] });
+    track(await entityPid(instance, "w"));
+    writeFileSync(file, "{\n  \"entities\": [\n    oops\n  ]\n}");
+    const bad = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^hamctl: EINVAL: invalid JSON: line 3: .*\n$/);
+  });
+});
+
+describe("hamctl", () => {
+  it("attaches, lists, cats, raises, restarts and detaches", async () => {
+    const instance = await startHam();
+    const ctl = (...args: string[]) => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, ...args], { encoding: "utf8" });
+    expect(ctl("attach", "svc", "--", "/bin/sleep", "1000").status).toBe(0);
+    const pid = await entityPid(instance, "svc");
+    expect(ctl("ls").stdout).toBe(".info\n.global\nsvc\n");
+    expect(ctl("cat", "/svc/.info").stdout).toBe(await instance.cat("/svc/.info"));
+    expect(JSON.parse(ctl("--json", "status").stdout)).toMatchObject({ entities: 1, runDir: instance.runDir });
+    expect(ctl("state", "svc", "3").status).toBe(0);
+    expect(await instance.field("/svc/.info", "Last State")).toBe("3");
+    expect(ctl("raise", "svc", "1", "2", "3").status).toBe(0);
+    expect(ctl("verbose", "5").stdout).toBe("5\n");
+    const missing = ctl("cat", "/nope/.info");
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe("hamctl: ENOENT: no such item: /nope/.info\n");
+    expect(ctl("bogus").status).toBe(2);
+    expect(ctl("restart", "svc").status).toBe(0);
+    expect(isAlive(pid)).toBe(false);
+    expect(ctl("detach", "svc").status).toBe(1);
+  });
+});
+
+describe("restart storms", () => {
+  it("backs off a process that keeps dying at once, and gives up when the budget is spent", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    const dir = mkdtempSync(join(tmpdir(), "hamd-storm-"));
+    await ham.ham_connect(0);
+    const entity = await ham.ham_attach("flappy", 0, -1, "/bin/sleep 0.3", 0);
+    await ham.ham_entity_policy(entity, { minUptimeMs: 1000, backoffInitialMs: 100, budget: { restarts: 3, windowMs: 60_000 } });
+    const death = await ham.ham_condition(entity, ham.CONDDEATH, "death", ham.HREARMAFTERRESTART);
+    const restart = await ham.ham_action_restart(death, "restart", "/bin/sleep 0.05", ham.HREARMAFTERRESTART | ham.HACTIONKEEPONFAIL);
+    await ham.ham_action_fail_execute(restart, "escalate", `/usr/bin/touch ${dir}/gave-up`, 0);
+    await eventually(async () => (await instance.field("/flappy/.info", "Gave Up")) === "YES", 10_000);
+    expect(await instance.field("/flappy/.info", "Num Restarts")).toBe("3");
+    const backoffs = instance.logLines().filter((line) => line["event"] === "backoff").map((line) => line["delayMs"]);
+    expect(backoffs.slice(0, 3)).toEqual([100, 200, 400]);
+    await eventually(() => spawnSync("test", ["-e", join(dir, "gave-up")]).status === 0);
+  });
+});
