@@ -25,10 +25,10 @@ describe("config file", () => {
     const instance = await startHam(["--config", file]);
     const a = await eventually(() => entityPid(instance, "a"));
     await eventually(() => instance.logLines().some((line) => line["event"] === "config-watch"));
-    const b = await entityPid(instance, "b");
+    const b = track(await entityPid(instance, "b"));
     writeFileSync(file, config([sleeper("a"), sleeper("b", { policy: { minUptimeMs: 0 } }), sleeper("c")]));
     const c = await eventually(() => entityPid(instance, "c").catch(() => 0), 5_000, "c added");
-    expect(c).toBeGreaterThan(0);
+    expect(track(c)).toBeGreaterThan(0);
     expect(await entityPid(instance, "a")).toBe(a);
     expect(await entityPid(instance, "b")).toBe(b);
     expect(await instance.field("/b/.info", "Min Uptime")).toBe("0 ms");

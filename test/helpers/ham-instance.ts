@@ -77,6 +77,27 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
     },
     async stop() {
       started.delete(instance);
+      // End every process the HAM is watching for this test (QNX leaves them running).
+      if (child.exitCode === null && child.signalCode === null) {
+        const session = await Session.open(runDir).catch(() => null);
+        if (session !== null) {
+          const root = (await session.request("ls", { path: "/" }).catch(() => ({ entries: [] }))) as { entries: Array<{ name: string; type: string }> };
+          for (const entry of root.entries) {
+            if (entry.type !== "dir" || entry.name.startsWith(".")) continue;
+            const info = String(await session.request("cat", { path: `/${entry.name}/.info` }).catch(() => ""));
+            const pid = Number(/Entity Pid *: (\d+)/.exec(info)?.[1] ?? 0);
+            if (pid > 0) spawnedPids.add(pid);
+          }
+          session.close();
+        }
+        for (const pid of spawnedPids) {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      }
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
         await eventually(() => child.exitCode !== null || child.signalCode !== null, 5_000, "ham exit").catch(() => child.kill("SIGKILL"));
