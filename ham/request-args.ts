@@ -65,3 +65,9 @@ export class Args {
     return this.record[field];
   }
 }
+
+// Rejects bits not valid for the item kind.
+export function checkFlags(flags: number, valid: number, what: string): number {
+  if ((flags & ~valid) !== 0) throw new HamError("EINVAL", `invalid ${what} flags 0x${flags.toString(16)}`);
+  return flags;
+}

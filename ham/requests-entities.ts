@@ -6,14 +6,9 @@ import { LOG_LEVEL } from "./activity-log.js";
 import type { ClientState } from "./clients.js";
 import type { HamContext } from "./context.js";
 import { readStartTime } from "./processes.js";
-import type { Args } from "./request-args.js";
+import { checkFlags, type Args } from "./request-args.js";
 
 // ham_attach, ham_attach_self, ham_detach*, ham_entity, state and raise reports, policies.
-
-function checkFlags(flags: number, valid: number, what: string): number {
-  if ((flags & ~valid) !== 0) throw new HamError("EINVAL", `invalid ${what} flags 0x${flags.toString(16)}`);
-  return flags;
-}
 
 // A name may be reused when it is a placeholder or a dead entity kept by HENTITYKEEPONDEATH.
 function fillable(ham: HamContext, entity: Entity): boolean {

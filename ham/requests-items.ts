@@ -6,16 +6,11 @@ import { HamError } from "../lib/errors.js";
 import type { Action, Condition, ConditionFilter, Entity } from "../lib/tree/types.js";
 import type { HamContext } from "./context.js";
 import { readActionSpec, readFailSpec } from "./action-specs.js";
-import type { Args } from "./request-args.js";
+import { checkFlags, type Args } from "./request-args.js";
 
 // Conditions, actions, fail-actions, removal and *_control.
 
 const isDeathType = (type: number) => type === CONDDEATH || type === CONDABNORMALDEATH;
-
-function checkFlags(flags: number, valid: number, what: string): number {
-  if ((flags & ~valid) !== 0) throw new HamError("EINVAL", `invalid ${what} flags 0x${flags.toString(16)}`);
-  return flags;
-}
 
 function addCondition(ham: HamContext, args: Args, type: number, filter: ConditionFilter): { cname: string } {
   const entity = ham.tree.entity(args.entityName());
