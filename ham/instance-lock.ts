@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { isSameProcessAlive } from "./processes.js";
 
 // One HAM per run directory. The pid file is created exclusively; a pid file or socket
 // left by a dead HAM is removed silently; a live one makes the start fail.
@@ -28,13 +29,7 @@ function readPid(path: string): number {
 }
 
 function alive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, "latin1").includes(") Z ");
-  } catch {
-    return false;
-  }
+  return pid > 0 && isSameProcessAlive(pid, null);
 }
 
 function socketAnswers(path: string): Promise<boolean> {

@@ -1,5 +1,4 @@
 import { HENTITYKEEPONDEATH } from "../lib/constants.js";
-import { HamError } from "../lib/errors.js";
 import { entityPath } from "../lib/tree/render.js";
 import type { Condition, Entity } from "../lib/tree/types.js";
 import { ActionQueues } from "./action-queues.js";
@@ -229,9 +228,5 @@ export class Monitor {
   stop(): void {
     this.poller.stop();
     this.heartbeats.stopAll();
-  }
-
-  static noSuchProcess(pid: number): HamError {
-    return new HamError("ESRCH", `no process ${pid}`);
   }
 }

@@ -49,10 +49,11 @@ export function spawnLine(line: string, env: NodeJS.ProcessEnv, onExit: (exit: E
 
 export interface ProcStat {
   readonly state: string;
+  readonly processGroup: number;
   readonly startTime: number;
 }
 
-// /proc/PID/stat: state is field 3 and starttime field 22, counted after the ")" that ends
+// /proc/PID/stat: state is field 3, pgrp field 5 and starttime field 22, counted after the ")" that ends
 // the command name (which may itself contain spaces and parentheses).
 export function readProcStat(pid: number): ProcStat | null {
   let text: string;
@@ -63,9 +64,10 @@ export function readProcStat(pid: number): ProcStat | null {
   }
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
+  const processGroup = Number(fields[2]);
   const startTime = Number(fields[19]);
   if (state === undefined || !Number.isFinite(startTime)) return null;
-  return { state, startTime };
+  return { state, processGroup, startTime };
 }
 
 export function readStartTime(pid: number): number | null {
@@ -100,7 +102,7 @@ export function sendSignal(pid: number, signal: number): boolean {
 // Kill escalation, written once: SIGTERM to the process group (or the process when it
 // leads none), then SIGKILL after graceMs if it is still the same process.
 export async function terminate(pid: number, startTime: number | null, graceMs: number): Promise<void> {
-  const groupOrPid = isGroupLeader(pid) ? -pid : pid;
+  const groupOrPid = readProcStat(pid)?.processGroup === pid ? -pid : pid;
   if (!sendSignal(groupOrPid, constants.signals.SIGTERM)) return;
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
@@ -108,14 +110,4 @@ export async function terminate(pid: number, startTime: number | null, graceMs: 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   if (isSameProcessAlive(pid, startTime)) sendSignal(groupOrPid, constants.signals.SIGKILL);
-}
-
-function isGroupLeader(pid: number): boolean {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "latin1");
-    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[2]) === pid;
-  } catch {
-    return false;
-  }
 }

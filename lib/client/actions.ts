@@ -1,5 +1,6 @@
+import { checkName } from "../names.js";
 import {
-  checkHandle, checkNewName, pathArgs, requestConnected, runDirOfNd, type ham_action_t, type ham_condition_t,
+  checkHandle, pathArgs, requestConnected, runDirOfNd, type ham_action_t, type ham_condition_t,
 } from "./handles.js";
 import { runDirOfNode } from "./session.js";
 
@@ -20,7 +21,7 @@ function localNode(nodename: string | null): number {
 
 async function addAction(chdl: ham_condition_t, aname: string, kind: string, spec: Spec, flags: number): Promise<ham_action_t> {
   const condition = checkHandle(chdl, "condition");
-  checkNewName(aname, "action");
+  checkName(aname, "action");
   await requestConnected(condition.runDir, "action", { ...pathArgs(condition), aname, kind, ...spec, flags });
   return { kind: "action", runDir: condition.runDir, ename: condition.ename, cname: condition.cname, aname, freed: false };
 }
@@ -58,7 +59,7 @@ export async function ham_action_remove(ahdl: ham_action_t, _flags = 0): Promise
 
 async function addFail(ahdl: ham_action_t, fname: string, kind: string, spec: Spec, flags: number): Promise<number> {
   const action = checkHandle(ahdl, "action");
-  checkNewName(fname, "fail-action");
+  checkName(fname, "fail-action");
   return Number(await requestConnected(action.runDir, "action_fail", { ...pathArgs(action), fname, kind, ...spec, flags }));
 }
 
@@ -84,6 +85,6 @@ export const ham_action_fail_log = (
 
 export async function ham_action_fail_remove(ahdl: ham_action_t, aname: string, _flags = 0): Promise<number> {
   const action = checkHandle(ahdl, "action");
-  checkNewName(aname, "fail-action");
+  checkName(aname, "fail-action");
   return Number(await requestConnected(action.runDir, "action_fail_remove", { ...pathArgs(action), fname: aname }));
 }

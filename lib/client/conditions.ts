@@ -1,6 +1,7 @@
 import { HamError } from "../errors.js";
+import { checkName } from "../names.js";
 import {
-  checkHandle, checkNewName, pathArgs, requestConnected, runDirOfNd, type ham_action_t, type ham_condition_t, type ham_entity_t,
+  checkHandle, pathArgs, requestConnected, runDirOfNd, type ham_action_t, type ham_condition_t, type ham_entity_t,
 } from "./handles.js";
 import { runDirOfNode } from "./session.js";
 
@@ -12,7 +13,7 @@ function conditionHandle(entity: ham_entity_t, cname: string): ham_condition_t {
 
 async function addCondition(ehdl: ham_entity_t, op: string, cname: string, args: Record<string, unknown>): Promise<ham_condition_t> {
   const entity = checkHandle(ehdl, "entity");
-  checkNewName(cname, "condition");
+  checkName(cname, "condition");
   await requestConnected(entity.runDir, op, { ename: entity.ename, cname, ...args });
   return conditionHandle(entity, cname);
 }
@@ -53,12 +54,12 @@ export async function ham_action_control(ahdl: ham_action_t, command: number, fl
 }
 
 function lookupNames(ename: string | null, cname: unknown, aname?: unknown): void {
-  if (ename !== null) checkNewName(ename, "entity");
+  if (ename !== null) checkName(ename, "entity");
   if (cname === null || cname === undefined) throw new HamError("EINVAL", "condition name is required");
-  checkNewName(cname, "condition");
+  checkName(cname, "condition");
   if (aname !== undefined) {
     if (aname === null) throw new HamError("EINVAL", "action name is required");
-    checkNewName(aname, "action");
+    checkName(aname, "action");
   }
 }
 

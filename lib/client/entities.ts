@@ -1,7 +1,8 @@
 import { HamError } from "../errors.js";
+import { checkName } from "../names.js";
 import { startBeating, stopBeating } from "./beating.js";
 import {
-  checkHandle, checkNewName, requestAuto, requestConnected, runDirOfNd, type ham_entity_t,
+  checkHandle, requestAuto, requestConnected, runDirOfNd, type ham_entity_t,
 } from "./handles.js";
 import { existingSession, releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
 
@@ -20,7 +21,7 @@ function toNumber(value: number | bigint, what: string): number {
 export async function ham_attach_self(
   ename: string, hp: number | bigint, hpdl: number, hpdh: number, flags = 0,
 ): Promise<ham_entity_t> {
-  checkNewName(ename, "entity");
+  checkName(ename, "entity");
   const runDir = runDirOfNode(null);
   const session = await sessionFor(runDir);
   session.holds += 1;
@@ -48,7 +49,7 @@ export async function ham_detach_self(ehdl: ham_entity_t, flags = 0): Promise<nu
 }
 
 async function attach(runDir: string, ename: string, pid: number, line: string | null, flags: number): Promise<ham_entity_t> {
-  checkNewName(ename, "entity");
+  checkName(ename, "entity");
   if (pid <= 0 && (line === null || line === "")) throw new HamError("EINVAL", "ham_attach needs a pid > 0 or a command line");
   await requestAuto(runDir, "attach", { ename, pid, line: pid > 0 ? null : line, flags });
   return entityHandle(runDir, ename);
@@ -68,24 +69,24 @@ export async function ham_detach(ehdl: ham_entity_t, flags = 0): Promise<number>
 }
 
 export async function ham_detach_name(nd: number, ename: string, flags = 0): Promise<number> {
-  checkNewName(ename, "entity");
+  checkName(ename, "entity");
   return Number(await requestAuto(runDirOfNd(nd), "detach", { ename, flags }));
 }
 
 export async function ham_detach_name_node(nodename: string | null, ename: string, flags = 0): Promise<number> {
-  checkNewName(ename, "entity");
+  checkName(ename, "entity");
   return Number(await requestAuto(runDirOfNode(nodename), "detach", { ename, flags }));
 }
 
 export async function ham_entity(ename: string, nd: number, flags = 0): Promise<ham_entity_t> {
-  checkNewName(ename, "entity");
+  checkName(ename, "entity");
   const runDir = runDirOfNd(nd);
   await requestAuto(runDir, "entity", { ename, flags });
   return entityHandle(runDir, ename);
 }
 
 export async function ham_entity_node(ename: string, nodename: string | null, flags = 0): Promise<ham_entity_t> {
-  checkNewName(ename, "entity");
+  checkName(ename, "entity");
   const runDir = runDirOfNode(nodename);
   await requestAuto(runDir, "entity", { ename, flags });
   return entityHandle(runDir, ename);
@@ -126,7 +127,7 @@ export async function ham_entity_handle_node(nodename: string | null, ename: str
 }
 
 async function entityLookup(runDir: string, ename: string | null, flags: number): Promise<ham_entity_t> {
-  if (ename !== null) checkNewName(ename, "entity");
+  if (ename !== null) checkName(ename, "entity");
   if (flags !== 0) throw new HamError("EINVAL", "no flags are defined for handle lookups");
   await requestConnected(runDir, "lookup", { ename });
   return entityHandle(runDir, ename);

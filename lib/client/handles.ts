@@ -1,5 +1,4 @@
 import { HamError } from "../errors.js";
-import { checkName } from "../names.js";
 import { existingSession, runDirOfNode, sessionFor, releaseIfUnused, type Session } from "./session.js";
 
 // Opaque handles naming an item by path (QNX §2.5). Freeing one never removes the item.
@@ -54,9 +53,6 @@ export function runDirOfNd(nd: number): string {
   return runDirOfNode(null);
 }
 
-export function checkNewName(name: unknown, what: string): string {
-  return checkName(name, what);
-}
 
 // Calls that need ham_connect first (or a self-attach): EBADF otherwise, as QNX.
 export function connectedSession(runDir: string): Session {

@@ -1,17 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
-import { cleanup, startHam, type HamInstance } from "../helpers/ham-instance.js";
+import { useHamPerTest, type HamInstance } from "../helpers/ham-instance.js";
 
+const currentHam = useHamPerTest(() => ham.ham_disconnect(0));
 let instance: HamInstance;
-
-beforeEach(async () => {
-  instance = await startHam();
-  process.env["HAM_RUN_DIR"] = instance.runDir;
-});
-
-afterEach(async () => {
-  await ham.ham_disconnect(0).catch(() => undefined);
-  await cleanup();
+beforeEach(() => {
+  instance = currentHam();
 });
 
 const code = (promise: Promise<unknown>) => promise.then(() => "resolved", (error: { code?: string }) => error.code);

@@ -2,20 +2,14 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
-import { cleanup, entityPid, eventually, FIXTURES, isAlive, startHam, track, type HamInstance } from "../helpers/ham-instance.js";
+import { entityPid, eventually, FIXTURES, isAlive, track, useHamPerTest, type HamInstance } from "../helpers/ham-instance.js";
 
+const currentHam = useHamPerTest(() => ham.ham_disconnect(0));
 let instance: HamInstance;
-
-beforeEach(async () => {
-  instance = await startHam();
-  process.env["HAM_RUN_DIR"] = instance.runDir;
-});
-
-afterEach(async () => {
-  await ham.ham_disconnect(0).catch(() => undefined);
-  await cleanup();
+beforeEach(() => {
+  instance = currentHam();
 });
 
 async function attachSleeper(name: string, conditionFlags = ham.HREARMAFTERRESTART, actionFlags = ham.HREARMAFTERRESTART) {
@@ -101,6 +95,7 @@ describe("S3 notifications", () => {
     await eventually(() => pulses.includes(113) && pulses.includes(413));
     expect(pulses).not.toContain(513);
     await eventually(() => pulses.includes(513), 3_000);
+    track(await entityPid(instance, "inetd"));
     await ham.ham_detach_name(0, "inetd", 0);
     await eventually(() => pulses.includes(213));
     await channel.close();

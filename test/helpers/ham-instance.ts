@@ -1,3 +1,4 @@
+import { afterEach, beforeEach } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -133,4 +134,22 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+// A fresh HAM for each test of the calling file, as the default HAM of the ham_* calls;
+// every connection, HAM and process is ended after each test.
+export function useHamPerTest(disconnect: () => Promise<unknown>): () => HamInstance {
+  let current: HamInstance | undefined;
+  beforeEach(async () => {
+    current = await startHam();
+    process.env["HAM_RUN_DIR"] = current.runDir;
+  });
+  afterEach(async () => {
+    await disconnect().catch(() => undefined);
+    await cleanup();
+  });
+  return () => {
+    if (current === undefined) throw new Error("no HAM: useHamPerTest() runs before each test");
+    return current;
+  };
 }
