@@ -49,7 +49,7 @@ export class Monitor {
     private readonly options: MonitorOptions,
   ) {
     this.poller = new PidPoller(options.pidPollMs);
-    this.heartbeats = new HeartbeatTimers((entity, kind) => this.onMissedHeartbeat(entity, kind));
+    this.heartbeats = new HeartbeatTimers((entity, kind, lateMs) => this.onMissedHeartbeat(entity, kind, lateMs));
     this.runner = new FiringRunner({
       ...effects,
       restart: (entity, line) => this.restart(entity, line, this.episodes.get(entity) ?? null),
@@ -207,10 +207,12 @@ export class Monitor {
     if (entity.pid > 0 && this.tree.contains(entity)) this.heartbeats.arm(entity);
   }
 
-  private onMissedHeartbeat(entity: Entity, kind: "missed-low" | "missed-high"): void {
+  private onMissedHeartbeat(entity: Entity, kind: "missed-low" | "missed-high", lateMs: number): void {
     if (kind === "missed-low") entity.missedLow += 1;
     else entity.missedHigh += 1;
-    this.log.write(LOG_LEVEL.events, "warn", { event: kind, entity: entity.name, pid: entity.pid }, `${entity.name} missed heartbeats (${kind})`);
+    const late = Math.round(lateMs * 100) / 100;
+    this.log.write(LOG_LEVEL.events, "warn", { event: kind, entity: entity.name, pid: entity.pid, lateMs: late },
+      `${entity.name} missed heartbeats (${kind}), noticed ${late} ms after the deadline`);
     this.fire(entity, { kind });
   }
 

@@ -1,0 +1,24 @@
+// `npm run bench [-- SECTION...]`: prints every figure next to a baseline measured in the
+// same run. Sections: restart, heartbeat, api, memory (default: all).
+import { killAll } from "./lib.mjs";
+import { heartbeatLateness } from "./heartbeat.mjs";
+import { restartLatency } from "./restart.mjs";
+
+const SECTIONS = {
+  restart: () => restartLatency(),
+  heartbeat: () => heartbeatLateness(),
+};
+
+const wanted = process.argv.slice(2);
+const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
+for (const name of names) {
+  const section = SECTIONS[name];
+  if (section === undefined) {
+    console.error(`bench: unknown section ${name} (known: ${Object.keys(SECTIONS).join(", ")})`);
+    process.exit(2);
+  }
+}
+process.on("exit", killAll);
+console.log(`hamd benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+for (const name of names) await SECTIONS[name]();
+process.exit(0);
