@@ -1,12 +1,14 @@
 // `npm run bench [-- SECTION...]`: prints every figure next to a baseline measured in the
 // same run. Sections: restart, heartbeat, api, memory (default: all).
 import { killAll } from "./lib.mjs";
+import { apiFigures } from "./api.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { restartLatency } from "./restart.mjs";
 
 const SECTIONS = {
   restart: () => restartLatency(),
   heartbeat: () => heartbeatLateness(),
+  api: () => apiFigures(),
 };
 
 const wanted = process.argv.slice(2);

@@ -160,6 +160,10 @@ describe("S4/S5 heartbeats", () => {
     expect(info).toContain("Entity type     : ATTACHEDSELF");
     expect(await instance.field("/beater/.info", "Missed Low")).toBe("1");
     expect(instance.logLines().some((line) => line["msg"] === "beater/low/note: missed low")).toBe(true);
+    // Each miss says how long after the period's end it was noticed, never before it.
+    const misses = instance.logLines().filter((line) => line["event"] === "missed-low" || line["event"] === "missed-high");
+    expect(misses.map((line) => line["event"])).toEqual(["missed-low", "missed-high"]);
+    for (const line of misses) expect(line["lateMs"]).toBeGreaterThanOrEqual(0);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session } from "../../dist/lib/client/session.js";
@@ -103,11 +103,34 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
         child.kill("SIGTERM");
         await eventually(() => child.exitCode !== null || child.signalCode !== null, 5_000, "ham exit").catch(() => child.kill("SIGKILL"));
       }
+      // A restart that was under way when the entities were listed may have started one more
+      // process: every process the HAM started carries HAM_RUN_DIR=runDir in its environment.
+      for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
       rmSync(runDir, { recursive: true, force: true });
     },
   };
   started.add(instance);
   return instance;
+}
+
+// Pids of the processes whose environment holds `entry` (NAME=value).
+function pidsWithEnv(entry: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(entry)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
 }
 
 // Ends every HAM and every tracked entity process a test started.
