@@ -1,7 +1,7 @@
 // Shared parts of the benchmarks: a HAM in its own run directory, statistics, process
 // figures read from /proc, and a FIFO that child processes report into.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, openSync, constants as fsConstants, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, constants as fsConstants, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,14 +27,26 @@ export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `hamd-bench-${prefix}-`));
 }
 
-// Pids a section started; all are SIGKILLed by `killAll` whatever happens.
-const owned = new Set();
+function startTimeOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+// Pids a section started, with their start times; `killAll` SIGKILLs those that still name
+// the same process (a dead pid may have been reused by then).
+const owned = new Map();
 export function own(pid) {
-  if (pid > 0) owned.add(pid);
+  const startTime = pid > 0 ? startTimeOf(pid) : null;
+  if (startTime !== null) owned.set(pid, startTime);
   return pid;
 }
 export function killAll() {
-  for (const pid of owned) {
+  for (const [pid, startTime] of owned) {
+    if (startTimeOf(pid) !== startTime) continue;
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -44,11 +56,27 @@ export function killAll() {
   owned.clear();
 }
 
+// Pids of the processes whose environment holds `entry` (NAME=value): every process a HAM
+// started carries HAM_RUN_DIR=its run dir.
+export function pidsWithEnv(entry) {
+  const pids = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(entry)) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
 // A HAM in the foreground, logging to a file in its own run directory.
 export async function startHam(extraArgs = []) {
   const runDir = tempDir("ham");
   const logFile = join(runDir, "activity.log");
-  const child = spawn(process.execPath, [HAM_BIN, "--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, ...extraArgs], {
+  // Run as a user runs it: the bin itself, whose shebang carries the HAM's node flags.
+  const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, ...extraArgs], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   own(child.pid);
@@ -65,6 +93,8 @@ export async function startHam(extraArgs = []) {
         child.kill("SIGTERM");
         await waitFor(() => child.exitCode !== null || child.signalCode !== null, 5_000, "ham exit").catch(() => child.kill("SIGKILL"));
       }
+      for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) own(pid);
+      killAll();
       rmSync(runDir, { recursive: true, force: true });
     },
   };

@@ -3,12 +3,14 @@
 import { killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
+import { memoryFigures } from "./memory.mjs";
 import { restartLatency } from "./restart.mjs";
 
 const SECTIONS = {
   restart: () => restartLatency(),
   heartbeat: () => heartbeatLateness(),
   api: () => apiFigures(),
+  memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import { watch, type FSWatcher } from "chokidar";
+import type { FSWatcher } from "chokidar";
 import { HamError } from "../lib/errors.js";
 import type { Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
@@ -17,6 +17,7 @@ export class ConfigSources {
   private readonly applied = new Map<string, Map<string, string>>();
   private readonly globalApplied = new Map<string, string[]>();
   private watcher: FSWatcher | null = null;
+  private closed = false;
   private readonly internal: ClientState;
 
   constructor(private readonly ham: Ham) {
@@ -100,7 +101,6 @@ export class ConfigSources {
 
   private watch(source: string): void {
     const name = basename(source);
-    this.watcher = watch(dirname(source), { depth: 0, ignoreInitial: true });
     let lastText = readFileSync(source, "utf8");
     let timer: NodeJS.Timeout | null = null;
     const reloadNow = () => {
@@ -126,12 +126,18 @@ export class ConfigSources {
       if (timer !== null) clearTimeout(timer);
       timer = setTimeout(reloadNow, 75);
     };
-    this.watcher.on("change", reload).on("add", reload).on("error", () => undefined).on("ready", () => {
-      this.ham.log.write(LOG_LEVEL.detail, "info", { event: "config-watch", source }, `watching ${source}`);
+    // chokidar is loaded only when a config file is watched (it costs ~3 MB of RSS).
+    void import("chokidar").then(({ watch }) => {
+      if (this.closed) return;
+      this.watcher = watch(dirname(source), { depth: 0, ignoreInitial: true });
+      this.watcher.on("change", reload).on("add", reload).on("error", () => undefined).on("ready", () => {
+        this.ham.log.write(LOG_LEVEL.detail, "info", { event: "config-watch", source }, `watching ${source}`);
+      });
     });
   }
 
   close(): void {
+    this.closed = true;
     void this.watcher?.close();
     this.watcher = null;
   }

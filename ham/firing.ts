@@ -61,7 +61,7 @@ export class FiringRunner {
   private async afterFailure(firing: Firing, action: Action): Promise<void> {
     const fields = { ...this.fields(firing, action), event: "action-failed" };
     this.log.write(LOG_LEVEL.events, "warn", fields, `action failed: ${describeSpec(action.spec)}`);
-    for (const fail of [...action.fails.values()]) {
+    for (const fail of [...(action.fails?.values() ?? [])]) {
       fail.runs += 1;
       const ok = await Promise.resolve().then(() => this.perform(firing, `${action.name}!${fail.name}`, fail.spec)).catch(() => false);
       if (!ok) {

@@ -133,9 +133,11 @@ export class Ham implements HamContext {
 
   status(): Record<string, unknown> {
     const counts = this.tree.counts();
+    const memory = process.memoryUsage();
     return {
       hamPid: process.pid, guardianPid: 0, hamFailures: 0, guardianFailures: 0, ...counts,
       verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
+      rssBytes: memory.rss, heapUsedBytes: memory.heapUsed,
     };
   }
 

@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The flag caps V8's young generation at 1 MB per semi-space: the HAM allocates little, and
+// the default (up to 16 MB, kept once grown) costs ~20 MB of RSS at 10,000 entities.
 import { spawn } from "node:child_process";
 import { openSync } from "node:fs";
 import { connect } from "node:net";
@@ -8,6 +10,9 @@ import { socketPathOf } from "../lib/run-dir.js";
 import { Ham } from "./ham.js";
 import { AlreadyRunning, prepareRunDir, runningPid } from "./instance-lock.js";
 import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./options.js";
+
+// Node flags of a HAM process (the same as the shebang above).
+const HAM_NODE_FLAGS = ["--max-semi-space-size=1"];
 
 // `ham`: starts a HAM. In the foreground it runs here (Ctrl-C stops it); otherwise it
 // starts a detached copy of itself, waits until the socket answers, and exits 0 silently.
@@ -54,7 +59,7 @@ async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<
   const logFile = options.logFile ?? join(options.runDir, "ham.log");
   const err = openSync(logFile, "a", 0o600);
   const script = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [script, ...argv, "--foreground", "-f", logFile], {
+  const child = spawn(process.execPath, [...HAM_NODE_FLAGS, script, ...argv, "--foreground", "-f", logFile], {
     detached: true, stdio: ["ignore", "ignore", err],
   });
   let exited: number | null = null;

@@ -21,13 +21,16 @@ function addCondition(ham: HamContext, args: Args, type: number, filter: Conditi
   return { cname };
 }
 
+// Conditions without a filter share one (immutable) filter object.
+const PLAIN: ConditionFilter = Object.freeze({ kind: "plain" });
+
 export function condition(ham: HamContext, args: Args): { cname: string } {
   const type = args.int("type");
   if (type < 0 || type > CONDATTACH) {
     const hint = type === CONDSTATE || type === CONDRAISE ? " (use ham_condition_state / ham_condition_raise)" : "";
     throw new HamError("EINVAL", `invalid condition type ${type}${hint}`);
   }
-  return addCondition(ham, args, type, { kind: "plain" });
+  return addCondition(ham, args, type, PLAIN);
 }
 
 export function conditionState(ham: HamContext, args: Args): { cname: string } {
@@ -70,7 +73,7 @@ export function action(ham: HamContext, args: Args): { aname: string } {
     if (!isDeathType(target.type)) throw new HamError("EINVAL", "restart actions belong in CONDDEATH or CONDABNORMALDEATH conditions");
     if (hasRestart(entity)) throw new HamError("EEXIST", `${entity.name} already has a restart action`);
   }
-  const item: Action = { name: aname, spec, flags, enabled: true, removed: false, runs: 0, failures: 0, fails: new Map() };
+  const item: Action = { name: aname, spec, flags, enabled: true, removed: false, runs: 0, failures: 0, fails: null };
   target.actions.set(aname, item);
   const runsNow = spec.kind !== "waitfor" && spec.kind !== "restart" && spec.kind !== "healthy";
   if ((flags & HACTIONDONOW) !== 0 && runsNow) ham.monitor.runNow(entity, target, aname);
@@ -89,18 +92,18 @@ export function actionFail(ham: HamContext, args: Args): number {
   const fname = args.name("fname", "fail-action");
   checkFlags(args.flags(), 0, "fail-action");
   const spec = readFailSpec(args.string("kind"), args);
-  if (found.action.fails.has(fname)) throw new HamError("EEXIST", `fail-action ${fname} exists`);
+  if (found.action.fails?.has(fname) === true) throw new HamError("EEXIST", `fail-action ${fname} exists`);
   if (spec.kind === "waitfor" && (found.condition.flags & HCONDNOWAIT) !== 0) {
     throw new HamError("EINVAL", "no waitfor in an HCONDNOWAIT condition");
   }
-  found.action.fails.set(fname, { name: fname, spec, runs: 0, failures: 0 });
+  (found.action.fails ??= new Map()).set(fname, { name: fname, spec, runs: 0, failures: 0 });
   return 0;
 }
 
 export function actionFailRemove(ham: HamContext, args: Args): number {
   const found = ham.tree.action(args.entityName(), args.name("cname", "condition"), args.name("aname", "action"));
   const fname = args.name("fname", "fail-action");
-  if (!found.action.fails.delete(fname)) throw new HamError("ENOENT", `no fail-action ${fname}`);
+  if (found.action.fails?.delete(fname) !== true) throw new HamError("ENOENT", `no fail-action ${fname}`);
   return 0;
 }
 

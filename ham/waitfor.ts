@@ -1,13 +1,16 @@
 import { existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { watch } from "chokidar";
 
 // waitfor: resolves true when `path` exists (watched with chokidar on its parent
 // directory; watching the file itself loses events after atomic replaces, feasibility §4c),
 // false when `delayMs` passes first. Without a path it is a plain delay that succeeds.
-export function waitFor(path: string | null, delayMs: number): Promise<boolean> {
+// chokidar is loaded at the first waitfor that has to watch (it costs ~3 MB of RSS).
+export async function waitFor(path: string | null, delayMs: number): Promise<boolean> {
   if (path === null) return new Promise((resolve) => setTimeout(() => resolve(true), delayMs));
-  if (existsSync(path)) return Promise.resolve(true);
+  if (existsSync(path)) return true;
+  const started = performance.now();
+  const { watch } = await import("chokidar");
+  const remainingMs = Math.max(0, delayMs - (performance.now() - started));
   return new Promise((resolve) => {
     const name = basename(path);
     const watcher = watch(dirname(path), { depth: 0, ignoreInitial: true, persistent: true });
@@ -19,7 +22,7 @@ export function waitFor(path: string | null, delayMs: number): Promise<boolean> 
       void watcher.close();
       resolve(found);
     };
-    const timer = setTimeout(() => settle(existsSync(path)), delayMs);
+    const timer = setTimeout(() => settle(existsSync(path)), remainingMs);
     const onAdd = (added: string) => {
       if (basename(added) === name && existsSync(path)) settle(true);
     };

@@ -163,9 +163,9 @@ export function renderAction(entity: Entity, condition: Condition, action: Actio
     ["Flags", hex(action.flags)],
     ["Runs", action.runs],
     ["Failures", action.failures],
-    ["Fail Actions", action.fails.size],
+    ["Fail Actions", action.fails?.size ?? 0],
   ];
-  for (const fail of action.fails.values()) rows.push(["Fail Action", renderFail(fail)]);
+  for (const fail of action.fails?.values() ?? []) rows.push(["Fail Action", renderFail(fail)]);
   return lines(13, rows);
 }
 

@@ -144,7 +144,7 @@ describe("the socket", () => {
 describe("one HAM per run directory", () => {
   it("refuses a second ham on the same run directory with exit 1 and its pid", async () => {
     for (const extra of [["--foreground"], []]) {
-      const second = spawnSync(process.execPath, [HAM_BIN, ...extra, "--no-mount", "--run-dir", instance.runDir], { encoding: "utf8" });
+      const second = spawnSync(HAM_BIN, [...extra, "--no-mount", "--run-dir", instance.runDir], { encoding: "utf8" });
       expect(second.status).toBe(1);
       expect(second.stderr).toBe(`ham: already running (pid ${instance.process.pid}) in ${instance.runDir}\n`);
     }
@@ -154,7 +154,7 @@ describe("one HAM per run directory", () => {
   it("cleans up a stale socket and pid file left by a killed HAM", async () => {
     instance.process.kill("SIGKILL");
     await eventually(() => instance.process.signalCode !== null);
-    const started = spawnSync(process.execPath, [HAM_BIN, "--no-mount", "--run-dir", instance.runDir], { encoding: "utf8" });
+    const started = spawnSync(HAM_BIN, ["--no-mount", "--run-dir", instance.runDir], { encoding: "utf8" });
     expect(started.status).toBe(0);
     expect(started.stderr).toBe("");
     const session = await Session.open(instance.runDir);

@@ -37,18 +37,41 @@ export interface HamInstance {
 }
 
 const started = new Set<HamInstance>();
-const spawnedPids = new Set<number>();
+// Pids a test caused to exist (entities), with their start times: a pid is only killed
+// while it still names the same process (pids are reused quickly when tests run in parallel).
+const spawnedPids = new Map<number, string>();
+
+function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
 
 // Remembers a pid a test caused to exist (entities), so cleanup can end it.
 export function track(pid: number): number {
-  if (pid > 0) spawnedPids.add(pid);
+  const startTime = pid > 0 ? startTimeOf(pid) : null;
+  if (startTime !== null) spawnedPids.set(pid, startTime);
   return pid;
+}
+
+function killTracked(): void {
+  for (const [pid, startTime] of spawnedPids) {
+    if (startTimeOf(pid) !== startTime) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 }
 
 export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HamInstance> {
   const runDir = mkdtempSync(join(tmpdir(), "hamd-test-"));
   const logFile = join(runDir, "activity.log");
-  const child = spawn(process.execPath, [HAM_BIN, "--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, "-V3", ...extraArgs], {
+  const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, "-V3", ...extraArgs], {
     stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env },
   });
   let stderr = "";
@@ -87,17 +110,11 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
             if (entry.type !== "dir" || entry.name.startsWith(".")) continue;
             const info = String(await session.request("cat", { path: `/${entry.name}/.info` }).catch(() => ""));
             const pid = Number(/Entity Pid *: (\d+)/.exec(info)?.[1] ?? 0);
-            if (pid > 0) spawnedPids.add(pid);
+            track(pid);
           }
           session.close();
         }
-        for (const pid of spawnedPids) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
+        killTracked();
       }
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
@@ -135,13 +152,7 @@ function pidsWithEnv(entry: string): number[] {
 
 // Ends every HAM and every tracked entity process a test started.
 export async function cleanup(): Promise<void> {
-  for (const pid of spawnedPids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  killTracked();
   spawnedPids.clear();
   await Promise.all([...started].map((instance) => instance.stop()));
 }

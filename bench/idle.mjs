@@ -1,0 +1,3 @@
+// An idle Node process: the RSS baseline.
+setInterval(() => undefined, 1 << 30);
+process.send("ready");
