@@ -65,9 +65,13 @@ async function measure(api, count, withConditions, withLs = false) {
     const buildMs = performance.now() - t0;
     await settle();
     const rss = rssBytes(ham.pid);
+    const { Session } = await import(join(ROOT, "dist/lib/client/session.js"));
+    const session = await Session.open(ham.runDir);
+    const { heapUsedBytes: heap } = await session.request("status", {});
+    session.close();
     const ls = withLs ? await lsTimes(ham.runDir) : null;
     await api.ham_disconnect(0);
-    return { rss, ls, buildMs };
+    return { rss, heap, ls, buildMs };
   } finally {
     await ham.stop();
   }
@@ -84,8 +88,8 @@ export async function memoryFigures({ large = 10_000 } = {}) {
     printTable(`Memory and listing (RSS after ${SETTLE_MS / 1000} s idle)`, [
       ["idle bare Node process (baseline)", mb(idle)],
       ["HAM, no entities", `${mb(empty.rss)} (${ratio(empty.rss, idle)} of baseline)`],
-      ["HAM, 50 entities, 3 cond × 3 actions", `${mb(small.rss)} (goal ≤ 50 MB; PM2's daemon 54–72 MB)`],
-      [`HAM, ${large.toLocaleString("en")} entities, 3 × 3`, `${mb(big.rss)} (goal ≤ 150 MB); built through the API in ${(big.buildMs / 1000).toFixed(1)} s`],
+      ["HAM, 50 entities, 3 cond × 3 actions", `${mb(small.rss)}, heap ${mb(small.heap)} (goal ≤ 50 MB; PM2's daemon 54–72 MB)`],
+      [`HAM, ${large.toLocaleString("en")} entities, 3 × 3`, `${mb(big.rss)}, heap ${mb(big.heap)} (goal ≤ 150 MB); built through the API in ${(big.buildMs / 1000).toFixed(1)} s`],
       ["node -e 0 (baseline)", `p50 ${ms(startup.p50)}  max ${ms(startup.max)}  (${LS_RUNS} runs)`],
       [`hamctl ls / at ${large.toLocaleString("en")}`, `p50 ${ms(big.ls.p50)}  max ${ms(big.ls.max)}  (goal ≤ 200 ms; ${ms(big.ls.p50 - startup.p50)} above node start-up)`],
     ]);
