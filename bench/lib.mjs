@@ -1,8 +1,9 @@
 // Shared parts of the benchmarks: a HAM in its own run directory, statistics, process
 // figures read from /proc, and a FIFO that child processes report into.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, openSync, constants as fsConstants, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, constants as fsConstants, readFileSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
+import { pidsWithEnv, PidKeeper } from "../test/helpers/processes.mjs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -27,49 +28,10 @@ export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), `hamd-bench-${prefix}-`));
 }
 
-function startTimeOf(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-// Pids a section started, with their start times; `killAll` SIGKILLs those that still name
-// the same process (a dead pid may have been reused by then).
-const owned = new Map();
-export function own(pid) {
-  const startTime = pid > 0 ? startTimeOf(pid) : null;
-  if (startTime !== null) owned.set(pid, startTime);
-  return pid;
-}
-export function killAll() {
-  for (const [pid, startTime] of owned) {
-    if (startTimeOf(pid) !== startTime) continue;
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // gone already
-    }
-  }
-  owned.clear();
-}
-
-// Pids of the processes whose environment holds `entry` (NAME=value): every process a HAM
-// started carries HAM_RUN_DIR=its run dir.
-export function pidsWithEnv(entry) {
-  const pids = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(entry)) pids.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
+// Pids a section started; `killAll` SIGKILLs those that still name that process.
+const owned = new PidKeeper();
+export const own = (pid) => owned.add(pid);
+export const killAll = () => owned.killAll();
 
 // A HAM in the foreground, logging to a file in its own run directory.
 export async function startHam(extraArgs = []) {

@@ -57,7 +57,6 @@ export async function restartLatency({ kills = 60 } = {}) {
   } finally {
     baseline?.kill("SIGTERM");
     killAll();
-    if (process.env.BENCH_KEEP) console.log(ham.logLines().slice(0, 30));
     await ham.stop();
     hamFifo.close();
     baseFifo.close();

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session } from "../../dist/lib/client/session.js";
+import { pidsWithEnv, PidKeeper } from "./processes.mjs";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const HAM_BIN = join(ROOT, "dist/ham/main.js");
@@ -37,35 +38,12 @@ export interface HamInstance {
 }
 
 const started = new Set<HamInstance>();
-// Pids a test caused to exist (entities), with their start times: a pid is only killed
-// while it still names the same process (pids are reused quickly when tests run in parallel).
-const spawnedPids = new Map<number, string>();
-
-function startTimeOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
+// Pids a test caused to exist (entities); killed only while they name the same process.
+const spawnedPids = new PidKeeper();
 
 // Remembers a pid a test caused to exist (entities), so cleanup can end it.
 export function track(pid: number): number {
-  const startTime = pid > 0 ? startTimeOf(pid) : null;
-  if (startTime !== null) spawnedPids.set(pid, startTime);
-  return pid;
-}
-
-function killTracked(): void {
-  for (const [pid, startTime] of spawnedPids) {
-    if (startTimeOf(pid) !== startTime) continue;
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  return spawnedPids.add(pid);
 }
 
 export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HamInstance> {
@@ -114,7 +92,7 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
           }
           session.close();
         }
-        killTracked();
+        spawnedPids.killAll();
       }
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
@@ -136,24 +114,9 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
   return instance;
 }
 
-// Pids of the processes whose environment holds `entry` (NAME=value).
-function pidsWithEnv(entry: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(entry)) pids.push(Number(name));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return pids;
-}
-
 // Ends every HAM and every tracked entity process a test started.
 export async function cleanup(): Promise<void> {
-  killTracked();
-  spawnedPids.clear();
+  spawnedPids.killAll();
   await Promise.all([...started].map((instance) => instance.stop()));
 }
 

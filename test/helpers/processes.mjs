@@ -1,0 +1,51 @@
+// Process bookkeeping shared by the tests and the benchmarks (plain JS so both can load it).
+import { readdirSync, readFileSync } from "node:fs";
+
+// Start time of a pid (clock ticks since boot, /proc/PID/stat field 22), or null if gone.
+export function startTimeOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+// Pids of the processes whose environment holds `entry` (NAME=value): every process a HAM
+// started carries HAM_RUN_DIR=its run dir.
+export function pidsWithEnv(entry) {
+  const pids = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(entry)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+// Pids remembered with their start times: `killAll` SIGKILLs only those that still name the
+// process that was remembered (pids are reused quickly when much runs in parallel).
+export class PidKeeper {
+  #pids = new Map();
+
+  add(pid) {
+    const startTime = pid > 0 ? startTimeOf(pid) : null;
+    if (startTime !== null) this.#pids.set(pid, startTime);
+    return pid;
+  }
+
+  killAll() {
+    for (const [pid, startTime] of this.#pids) {
+      if (startTimeOf(pid) !== startTime) continue;
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    this.#pids.clear();
+  }
+}
