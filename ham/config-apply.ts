@@ -23,7 +23,7 @@ export class ConfigSources {
   constructor(private readonly ham: Ham) {
     this.internal = {
       connection: { id: 0, send: () => true, close: () => undefined },
-      pid: process.pid, selfEntities: new Set(), channels: new Set(),
+      pid: process.pid, token: null, selfEntities: new Set(), channels: new Set(),
     };
   }
 

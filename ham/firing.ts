@@ -2,12 +2,15 @@ import { HACTIONBREAKONFAIL, HACTIONKEEPONFAIL, HCONDKEEPONEMPTY } from "../lib/
 import { describeSpec, entityPath } from "../lib/tree/render.js";
 import type { Action, ActionSpec, Condition, Entity, FailSpec } from "../lib/tree/types.js";
 import { LOG_LEVEL, type ActivityLog } from "./activity-log.js";
+import { monoMs } from "./clock.js";
 import type { HamEvent } from "./events.js";
 
 // One condition that fired: its actions, captured when it fired, run FIFO in its queue.
 // Pruning after a restart does not cancel a firing already queued ("fire, then prune");
 // an action removed through the API meanwhile is skipped.
 export interface Firing {
+  // Numbered in the order conditions fired (0: not kept in the state, e.g. HACTIONDONOW).
+  readonly id: number;
   // The entity the event happened to.
   readonly entity: Entity;
   // The entity owning the condition: `entity` itself or the global entity.
@@ -15,6 +18,11 @@ export interface Firing {
   readonly condition: Condition;
   readonly actions: readonly Action[];
   readonly event: HamEvent;
+  // Part of a death's episode (pruning or removal waits for it).
+  readonly episode: boolean;
+  // Index of the first action not completed; a waitfor under way ends at waitUntil (monoMs).
+  next: number;
+  waitUntil: number | null;
 }
 
 // What actions need from the rest of the HAM.
@@ -28,15 +36,25 @@ export interface ActionEffects {
 }
 
 export class FiringRunner {
-  constructor(private readonly effects: ActionEffects, private readonly log: ActivityLog) {}
+  constructor(
+    private readonly effects: ActionEffects,
+    private readonly log: ActivityLog,
+    // Called when a firing moved on (an action completed, a waitfor started): the state keeps it.
+    private readonly onProgress: (firing: Firing) => void = () => undefined,
+  ) {}
 
+  // Runs the firing's actions from the first one not completed (a firing taken over from a
+  // dead HAM continues where it stopped).
   async run(firing: Firing): Promise<void> {
-    for (const action of firing.actions) {
+    for (let index = firing.next; index < firing.actions.length; index += 1) {
+      const action = firing.actions[index] as Action;
       if (action.removed || !action.enabled) continue;
       const ok = await this.runAction(firing, action);
-      if (ok) continue;
-      await this.afterFailure(firing, action);
-      if ((action.flags & HACTIONBREAKONFAIL) !== 0) {
+      if (!ok) await this.afterFailure(firing, action);
+      firing.next = index + 1;
+      firing.waitUntil = null;
+      this.onProgress(firing);
+      if (!ok && (action.flags & HACTIONBREAKONFAIL) !== 0) {
         this.log.write(LOG_LEVEL.detail, "info", this.fields(firing, action), "rest of the list skipped (HACTIONBREAKONFAIL)");
         break;
       }
@@ -89,8 +107,14 @@ export class FiringRunner {
         return this.effects.restart(firing.entity, spec.line);
       case "execute":
         return this.effects.execute(firing.entity, spec.line);
-      case "waitfor":
-        return this.effects.waitFor(spec.path, spec.delayMs);
+      case "waitfor": {
+        // The end of the wait is kept in the state, so a new HAM waits only what is left.
+        if (firing.waitUntil === null) {
+          firing.waitUntil = monoMs() + spec.delayMs;
+          this.onProgress(firing);
+        }
+        return this.effects.waitFor(spec.path, Math.max(0, firing.waitUntil - monoMs()));
+      }
       case "pulse":
         return this.effects.pulse(spec.pid, spec.chid, spec.code, spec.value);
       case "signal":

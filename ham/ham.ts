@@ -14,6 +14,10 @@ import { dispatch } from "./requests.js";
 import { serveSocket, type RunningServer, type ServerConnection } from "./server-transport.js";
 import { waitFor } from "./waitfor.js";
 import { HamTree } from "./tree.js";
+import { GuardianLink } from "./guardian-link.js";
+import { entityFromValue, entityKey, entityValue, firingValue, Journal, type EntityValue, type JournalSource, type MetaValue } from "./persist.js";
+import { StateStore, StoreReader, stateDirOf } from "./store.js";
+import { recoverState } from "./takeover.js";
 
 export interface HamOptions {
   readonly runDir: string;
@@ -22,11 +26,29 @@ export interface HamOptions {
   readonly verbosity: number;
   readonly configFile: string | null;
   readonly mount: string | null;
+  // Start empty, discarding a state left by a HAM and Guardian that died together.
+  readonly fresh: boolean;
 }
 
+// How this HAM came to be: started by `ham`, or a Guardian taking over from a dead HAM
+// (with the reader that has been following the state).
+export interface StartMode {
+  readonly takeover: boolean;
+  readonly reader: StoreReader | null;
+}
+
+// Ops that change nothing: never journaled, never deduplicated.
+const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "lookup", "heartbeat"]);
+const COMPACT_AT_BYTES = 8 * 1024 * 1024;
+
 // The HAM: owns the tree, serves the socket, turns requests and process events into changes.
-export class Ham implements HamContext {
+export class Ham implements HamContext, JournalSource {
   readonly tree = new HamTree(() => Date.now());
+  readonly store: StateStore;
+  readonly journal: Journal;
+  readonly guardian: GuardianLink;
+  // HAM-wide facts kept in the shared state.
+  meta = { hamFailures: 0, guardianFailures: 0, nextFiringId: 1, spawnCount: 0 };
   readonly log: ActivityLog;
   readonly monitor: Monitor;
   readonly channels = new Channels();
@@ -40,33 +62,110 @@ export class Ham implements HamContext {
 
   constructor(readonly options: HamOptions) {
     this.log = createActivityLog({ file: options.logFile, timestamps: options.timestamps, verbosity: options.verbosity });
+    this.store = new StateStore(stateDirOf(options.runDir));
+    this.journal = new Journal(this.store, this, COMPACT_AT_BYTES);
+    this.tree.onChange = (entity, removed) => (removed ? this.journal.removed(entity) : this.journal.entity(entity));
     this.monitor = new Monitor(this.tree, this.log, {
       waitFor,
       pulse: (pid, chid, code, value) => this.channels.pulse(pid, chid, code, value),
       signal: (pid, signal) => sendSignal(pid, signal),
-    }, { runDir: options.runDir, pidPollMs: DEFAULTS.pidPollMs, selfCloseGraceMs: DEFAULTS.selfCloseGraceMs });
+    }, { runDir: options.runDir, pidPollMs: DEFAULTS.pidPollMs, selfCloseGraceMs: DEFAULTS.selfCloseGraceMs }, {
+      changed: (entity) => {
+        if (this.tree.contains(entity)) this.journal.entity(entity);
+      },
+      firing: (firing, done) => this.journal.firing(firing, done),
+      flush: () => this.journal.flush(),
+      nextFiringId: () => {
+        this.journal.metaChanged();
+        return this.meta.nextFiringId++;
+      },
+      nextSpawnToken: (entity) => {
+        this.journal.metaChanged();
+        return `${process.pid}.${++this.meta.spawnCount}.${entity.name}`;
+      },
+    });
+    this.guardian = new GuardianLink(options, this.log, () => {
+      this.meta.guardianFailures += 1;
+      this.journal.metaChanged();
+    });
     this.config = new ConfigSources(this);
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
   }
 
-  async start(): Promise<void> {
+  async start(mode: StartMode = { takeover: false, reader: null }): Promise<void> {
     prepareRunDir(this.options.runDir);
+    // The Guardian and every process the HAM starts carry it (tests find them by it).
+    process.env["HAM_RUN_DIR"] = this.options.runDir;
     this.files = await acquireInstance(this.options.runDir);
+    const reader = mode.reader ?? new StoreReader(this.store.dir);
+    if (this.options.fresh && !mode.takeover) this.store.remove();
+    const recovered = reader.exists();
+    this.store.open(recovered ? reader : null);
+    if (recovered) {
+      const summary = recoverState(this, reader.refresh(), mode.takeover);
+      this.log.write(LOG_LEVEL.events, "info", { event: mode.takeover ? "takeover" : "recovered", ...summary, torn: reader.torn },
+        mode.takeover ? `took over from the dead HAM: ${summary.entities} entities, ${summary.adopted} processes adopted, ${summary.died} died meanwhile`
+          : `recovered the state of a HAM that is gone: ${summary.entities} entities, ${summary.adopted} processes adopted, ${summary.died} died meanwhile`);
+    }
+    this.journal.metaChanged();
+    this.journal.entity(this.tree.global);
+    this.journal.flush();
     this.server = await serveSocket(this.files.socketPath, {
       maxConnections: DEFAULTS.maxConnections,
       maxFrameBytes: SERVER_MAX_FRAME_BYTES,
       maxBufferedBytes: DEFAULTS.maxBufferedReplyBytes,
     }, {
       onOpen: (connection) => {
-        this.clients.set(connection, { connection, pid: 0, selfEntities: new Set(), channels: new Set() });
+        this.clients.set(connection, { connection, pid: 0, token: null, selfEntities: new Set(), channels: new Set() });
       },
       onFrame: (connection, frame) => this.onFrame(connection, frame),
       onClose: (connection) => this.onClose(connection),
     });
-    this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
+    if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
+    this.guardian.start();
     if (this.options.configFile !== null) this.config.load(this.options.configFile, true);
+  }
+
+  // JournalSource: what the shared state holds.
+  entityValue(entity: Entity): EntityValue {
+    return entityValue(entity, this.monitor.episodeOf(entity));
+  }
+
+  metaValue(): MetaValue {
+    return { ...this.meta, verbosity: this.log.verbosity, nextChid: this.channels.nextId, channels: this.channels.list() };
+  }
+
+  keys(): string[] {
+    return ["m", "g", ...[...this.tree.entities.values()].map(entityKey), ...this.monitor.firingIds().map((id) => `f/${id}`),
+      ...this.journal.sentReplies.keys()];
+  }
+
+  valueOf(key: string): unknown {
+    if (key === "m") return this.metaValue();
+    if (key === "g") return this.entityValue(this.tree.global);
+    if (key.startsWith("e/")) {
+      const entity = this.tree.entities.get(key.slice(2));
+      return entity === undefined ? undefined : this.entityValue(entity);
+    }
+    if (key.startsWith("f/")) {
+      const firing = this.monitor.firing(Number(key.slice(2)));
+      return firing === undefined ? undefined : firingValue(firing);
+    }
+    return this.journal.sentReplies.get(key);
+  }
+
+  restoreEntity(value: EntityValue): void {
+    const entity = entityFromValue(value);
+    if (entity.kind === "global") {
+      this.tree.global.conditions.clear();
+      for (const [name, condition] of entity.conditions) this.tree.global.conditions.set(name, condition);
+      this.tree.global.enabled = entity.enabled;
+      return;
+    }
+    this.tree.entities.set(entity.name, entity);
+    this.tree.setPid(entity, entity.pid);
   }
 
   private onFrame(connection: ServerConnection, frame: import("../lib/wire/frame.js").DecodedFrame): void {
@@ -86,15 +185,33 @@ export class Ham implements HamContext {
       return;
     }
     this.log.write(LOG_LEVEL.trace, "info", { event: "request", op: request.op, pid: client.pid }, "request");
-    const reply = (result: unknown) => {
-      if (request.i > 0) connection.send({ i: request.i, r: result ?? 0 });
+    const mutation = !READ_ONLY_OPS.has(request.op);
+    const replyKey = mutation && client.token !== null && request.i > 0 ? `r/${client.token}/${request.i}` : null;
+    const earlier = replyKey === null ? undefined : this.journal.sentReplies.get(replyKey);
+    if (earlier !== undefined) {
+      // A request retried after a takeover: it was applied once; send the same reply again.
+      connection.send({ i: request.i, ...(earlier as object) });
+      return;
+    }
+    // A mutation is in the shared state before its reply leaves.
+    const send = (payload: { r: unknown } | { e: string; m: string }) => {
+      if (mutation) {
+        if (client.token !== null && request.i > 0) this.journal.reply(client.token, request.i, payload);
+        const ename = (request.a as { ename?: unknown } | null)?.ename;
+        if (typeof ename === "string" && this.tree.entities.has(ename)) this.journal.entity(this.tree.entities.get(ename) as Entity);
+        this.journal.entity(this.tree.global);
+        this.journal.metaChanged();
+        this.journal.flush();
+      }
+      if (request.i > 0) connection.send({ i: request.i, ...payload });
     };
+    const reply = (result: unknown) => send({ r: result ?? 0 });
     const replyError = (error: unknown) => {
       const known = error instanceof HamError;
       const code = known ? error.code : "EIO";
       const message = known ? error.message.replace(/^[A-Z]+: /, "") : String(error);
       this.log.write(LOG_LEVEL.detail, "warn", { event: "api-error", op: request.op, code, pid: client.pid }, message);
-      if (request.i > 0) connection.send({ i: request.i, e: code, m: message });
+      send({ e: code, m: message });
     };
     try {
       const result = dispatch(this, client, request.op, request.a);
@@ -110,7 +227,21 @@ export class Ham implements HamContext {
     if (client === undefined) return;
     this.clients.delete(connection);
     this.channels.closeAll(client);
+    if (client.token !== null) this.journal.forgetClient(client.token);
+    this.journal.metaChanged();
     for (const entity of client.selfEntities) this.monitor.connectionLost(entity, client.pid);
+  }
+
+  // A client said hello (again, after a takeover): it gets back its self-attached entities
+  // and its pulse channels.
+  rebind(client: ClientState): void {
+    for (const entity of this.tree.entities.values()) {
+      if (entity.kind !== "self" || entity.pid !== client.pid) continue;
+      if ([...this.clients.values()].some((other) => other !== client && other.selfEntities.has(entity))) continue;
+      client.selfEntities.add(entity);
+      this.monitor.rebound(entity);
+    }
+    this.channels.rebind(client);
   }
 
   *clientsOf(entity: Entity): Iterable<ClientState> {
@@ -128,14 +259,18 @@ export class Ham implements HamContext {
   }
 
   view(): TreeView {
-    return this.tree.view({ hamPid: process.pid, guardianPid: 0, hamFailures: 0, guardianFailures: 0 }, this.log.verbosity);
+    return this.tree.view(this.info(), this.log.verbosity);
+  }
+
+  private info(): { hamPid: number; guardianPid: number; hamFailures: number; guardianFailures: number } {
+    return { hamPid: process.pid, guardianPid: this.guardian.pid, hamFailures: this.meta.hamFailures, guardianFailures: this.meta.guardianFailures };
   }
 
   status(): Record<string, unknown> {
     const counts = this.tree.counts();
     const memory = process.memoryUsage();
     return {
-      hamPid: process.pid, guardianPid: 0, hamFailures: 0, guardianFailures: 0, ...counts,
+      ...this.info(), ...counts,
       verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
       rssBytes: memory.rss, heapUsedBytes: memory.heapUsed,
     };
@@ -152,14 +287,21 @@ export class Ham implements HamContext {
     return this.config.apply(text, source);
   }
 
-  async stop(reason: string): Promise<void> {
+  // ham_stop removes the state (QNX: the only proper way to stop); a signal keeps it, so
+  // the next `ham` on this run directory adopts the processes.
+  async stop(reason: string, removeState: boolean): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason }, "HAM stopping; monitored processes keep running");
+    this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason, stateKept: !removeState },
+      `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
+    await this.guardian.stop();
     this.config.close();
     this.monitor.stop();
     for (const client of this.clients.values()) client.connection.close("HAM stopping");
     this.server?.close();
+    this.journal.flush();
+    if (removeState) this.store.remove();
+    else this.store.close();
     if (this.files !== null) releaseInstance(this.files);
     this.log.flush();
     this.resolveStopped();

@@ -18,15 +18,17 @@ export class HeartbeatTimers {
   // `lateMs`: how long after the period boundary (the deadline) the miss was noticed.
   constructor(private readonly onMissed: (entity: Entity, kind: "missed-low" | "missed-high", lateMs: number) => void) {}
 
-  arm(entity: Entity): void {
+  // `graceMs` delays the first boundary (after a takeover: one period, so the beats lost
+  // while no HAM listened never count as missed).
+  arm(entity: Entity, graceMs = 0): void {
     this.stop(entity);
     const beat = entity.heartbeat;
     if (beat === null || beat.periodNs <= 0 || (beat.low === 0 && beat.high === 0)) return;
     const periodMs = beat.periodNs / 1e6;
     const armed: Armed = {
-      timer: setTimeout(() => this.tick(entity, armed), periodMs),
-      timerMs: periodMs,
-      nextMs: performance.now() + periodMs,
+      timer: setTimeout(() => this.tick(entity, armed), periodMs + graceMs),
+      timerMs: periodMs + graceMs,
+      nextMs: performance.now() + periodMs + graceMs,
       periodMs,
     };
     this.armed.set(entity, armed);

@@ -7,12 +7,11 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { socketPathOf } from "../lib/run-dir.js";
+import { HAM_NODE_FLAGS } from "./guardian-link.js";
 import { Ham } from "./ham.js";
 import { AlreadyRunning, prepareRunDir, runningPid } from "./instance-lock.js";
 import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./options.js";
 
-// Node flags of a HAM process (the same as the shebang above).
-const HAM_NODE_FLAGS = ["--max-semi-space-size=1"];
 
 // `ham`: starts a HAM. In the foreground it runs here (Ctrl-C stops it); otherwise it
 // starts a detached copy of itself, waits until the socket answers, and exits 0 silently.
@@ -25,10 +24,10 @@ function die(message: string, code = 1): never {
 async function runForeground(options: CliOptions): Promise<void> {
   const ham = new Ham({
     runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps,
-    verbosity: options.verbosity, configFile: options.configFile, mount: options.mount,
+    verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh,
   });
   for (const signal of ["SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
-  const stop = () => void ham.stop("signal").then(() => process.exit(0));
+  const stop = () => void ham.stop("signal", false).then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   try {

@@ -11,14 +11,24 @@ import { PidPoller } from "./pid-poller.js";
 import { spawnLine, type ExitInfo } from "./processes.js";
 import { pruneAfterRestart } from "./pruning.js";
 import { decideRestart, trimRestartTimes } from "./restart-policy.js";
+import { monoMs } from "./clock.js";
 import type { HamTree } from "./tree.js";
+
+// What the monitor tells the shared state (persist.ts, through the HAM).
+export interface StateHooks {
+  changed(entity: Entity): void;
+  firing(firing: Firing, done: boolean): void;
+  // Writes what changed now (before a side effect a new HAM must know about).
+  flush(): void;
+  nextFiringId(): number;
+  nextSpawnToken(entity: Entity): string;
+}
 
 // Counts the firings a death set off (including the CONDRESTART firings its restart set
 // off); when the last one ends, the entity is pruned (restarted) or removed (not).
 class Episode {
   private pending = 1;
-  restarted = false;
-  constructor(private readonly onFinish: () => void) {}
+  constructor(private readonly onFinish: () => void, public restarted = false) {}
   add(): void {
     this.pending += 1;
   }
@@ -41,12 +51,15 @@ export class Monitor {
   private readonly queues = new ActionQueues();
   private readonly poller: PidPoller;
   private readonly episodes = new Map<Entity, Episode>();
+  // Firings queued or running, by id (the shared state keeps them).
+  private readonly firings = new Map<number, Firing>();
 
   constructor(
     private readonly tree: HamTree,
     private readonly log: ActivityLog,
     effects: Omit<ActionEffects, "restart" | "execute" | "healthy">,
     private readonly options: MonitorOptions,
+    private readonly state: StateHooks,
   ) {
     this.poller = new PidPoller(options.pidPollMs);
     this.heartbeats = new HeartbeatTimers((entity, kind, lateMs) => this.onMissedHeartbeat(entity, kind, lateMs));
@@ -55,7 +68,11 @@ export class Monitor {
       restart: (entity, line) => this.restart(entity, line, this.episodes.get(entity) ?? null),
       execute: (entity, line) => this.execute(entity, line),
       healthy: (entity) => this.healthy(entity),
-    }, log);
+    }, log, (firing) => {
+      this.state.firing(firing, false);
+      this.state.changed(firing.owner);
+      this.state.changed(firing.entity);
+    });
   }
 
   // Fires every enabled condition of `entity` and of the global entity that matches.
@@ -67,7 +84,10 @@ export class Monitor {
       if (!owner.enabled) continue;
       for (const condition of owner.conditions.values()) {
         if (!condition.enabled || !conditionMatches(condition, event)) continue;
-        this.enqueue({ entity, owner, condition, actions: [...condition.actions.values()], event }, episode);
+        const actions = [...condition.actions.values()];
+        condition.fired += 1;
+        this.state.changed(owner);
+        this.enqueue({ id: this.state.nextFiringId(), entity, owner, condition, actions, event, episode: episode !== null, next: 0, waitUntil: null }, episode);
         count += 1;
       }
     }
@@ -75,12 +95,64 @@ export class Monitor {
   }
 
   private enqueue(firing: Firing, episode: Episode | null): void {
-    firing.condition.fired += 1;
     episode?.add();
+    if (firing.id !== 0) this.firings.set(firing.id, firing);
+    this.state.firing(firing, false);
     this.log.write(LOG_LEVEL.detail, "info", {
       event: "condition", entity: entityPath(firing.entity), condition: `${entityPath(firing.owner)}/${firing.condition.name}`,
     }, `condition fired on ${describeEvent(firing.event)}`);
-    this.queues.push(firing.owner, firing.condition, () => this.runner.run(firing).finally(() => episode?.done()));
+    this.queues.push(firing.owner, firing.condition, () => this.runner.run(firing).finally(() => {
+      this.firings.delete(firing.id);
+      this.state.firing(firing, true);
+      episode?.done();
+    }));
+  }
+
+  // Takeover: a death whose handling the old HAM had not finished, and its firings under way
+  // (in the order they fired), continue here.
+  resumeEpisode(entity: Entity, restarted: boolean): void {
+    const episode = new Episode(() => this.finishDeath(entity, episode), restarted);
+    this.episodes.set(entity, episode);
+  }
+
+  resumeFiring(firing: Firing): void {
+    this.enqueue(firing, firing.episode ? this.episodes.get(firing.entity) ?? null : null);
+  }
+
+  // Takeover: every resumed firing is queued; an episode with none left ends now.
+  endResumedEpisodes(): void {
+    for (const episode of [...this.episodes.values()]) episode.done();
+  }
+
+  firing(id: number): Firing | undefined {
+    return this.firings.get(id);
+  }
+
+  firingIds(): number[] {
+    return [...this.firings.keys()];
+  }
+
+  episodeOf(entity: Entity): { restarted: boolean } | null {
+    const episode = this.episodes.get(entity);
+    return episode === undefined ? null : { restarted: episode.restarted };
+  }
+
+  // Takeover: a process a dead HAM watched, alive, is watched by polling from now on (it is
+  // not our child); heartbeat deadlines restart with one period of grace.
+  adopt(entity: Entity): void {
+    const pid = entity.pid;
+    entity.ownChild = false;
+    this.poller.watch(pid, entity.startTime, () => this.onDeath(entity, pid, null, "exit status unknown (adopted after a takeover)"));
+    if (entity.heartbeat !== null && entity.heartbeat.state !== "MISSEDHIGH") {
+      entity.heartbeat.beatInPeriod = false;
+      this.heartbeats.arm(entity, entity.heartbeat.periodNs / 1e6);
+    }
+  }
+
+  // A self-attached entity's process said hello again after a takeover: its connection
+  // tells of its death from now on, and its heartbeat deadlines get one period of grace.
+  rebound(entity: Entity): void {
+    if (!entity.ownChild && entity.pid > 0) this.poller.unwatch(entity.pid);
   }
 
   // Whether a death of `entity` is still being handled (its restart may be pending).
@@ -91,12 +163,19 @@ export class Monitor {
   // Spawns an entity's process from its command line and watches it.
   spawn(entity: Entity, line: string): void {
     let pid = 0;
-    const spawned = spawnLine(line, this.childEnv(entity), (exit) => this.onDeath(entity, pid, exit));
+    // The token is in the shared state before the process exists: a HAM that takes over
+    // finds the process by it even if this one dies before noting its pid.
+    entity.spawnToken = this.state.nextSpawnToken(entity);
+    this.state.changed(entity);
+    this.state.flush();
+    const env = { ...this.childEnv(entity), HAM_SPAWN: entity.spawnToken };
+    const spawned = spawnLine(line, env, (exit) => this.onDeath(entity, pid, exit));
     pid = spawned.pid;
     entity.startTime = spawned.startTime;
     entity.ownChild = true;
     entity.startedMs = Date.now();
     this.tree.setPid(entity, pid);
+    this.state.changed(entity);
   }
 
   // Watches a process the HAM did not spawn, by polling.
@@ -127,6 +206,8 @@ export class Monitor {
     if (!this.tree.contains(entity) || entity.pid !== pid || pid === 0) return;
     this.unwatch(entity);
     this.tree.setPid(entity, 0);
+    entity.spawnToken = null;
+    this.state.changed(entity);
     const now = Date.now();
     const abnormal = exit?.abnormal ?? false;
     entity.lastDeathMs = now;
@@ -143,6 +224,7 @@ export class Monitor {
   private finishDeath(entity: Entity, episode: Episode): void {
     if (this.episodes.get(entity) === episode) this.episodes.delete(entity);
     if (!this.tree.contains(entity)) return;
+    this.state.changed(entity);
     if (episode.restarted) {
       const pruned = pruneAfterRestart(entity);
       if (pruned.conditions + pruned.actions > 0) {
@@ -162,16 +244,24 @@ export class Monitor {
     const decision = decideRestart(entity.policy, {
       startedMs: entity.startedMs, diedMs: entity.lastDeathMs ?? now, backoffMs: entity.backoffMs, restartTimes: entity.restartTimes,
     }, now);
-    if (decision.kind === "give-up") {
+    this.state.changed(entity);
+    if (decision.kind === "give-up" && entity.restartAt === null) {
       entity.gaveUp = true;
       this.log.write(LOG_LEVEL.events, "error", { event: "gave-up", entity: entity.name }, `${entity.name}: ${decision.reason}; not restarting`);
       return false;
     }
-    entity.backoffMs = decision.backoffMs;
-    if (decision.kind === "after") {
-      this.log.write(LOG_LEVEL.events, "warn", { event: "backoff", entity: entity.name, delayMs: decision.delayMs },
-        `${entity.name} died ${now - entity.startedMs} ms after starting; restart in ${decision.delayMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
+    if (entity.restartAt === null && decision.kind !== "give-up") {
+      entity.backoffMs = decision.backoffMs;
+      if (decision.kind === "after") {
+        this.log.write(LOG_LEVEL.events, "warn", { event: "backoff", entity: entity.name, delayMs: decision.delayMs },
+          `${entity.name} died ${now - entity.startedMs} ms after starting; restart in ${decision.delayMs} ms`);
+        entity.restartAt = monoMs() + decision.delayMs;
+      }
+    }
+    // A backoff under way (also one a HAM that died had started) is waited out to its end.
+    if (entity.restartAt !== null) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, (entity.restartAt ?? 0) - monoMs())));
+      entity.restartAt = null;
       if (!this.tree.contains(entity) || entity.pid !== 0) return false;
     }
     try {
@@ -186,6 +276,7 @@ export class Monitor {
     entity.gaveUp = false;
     entity.restartTimes = [...trimRestartTimes(entity.policy, entity.restartTimes, entity.startedMs), entity.startedMs];
     if (episode !== null) episode.restarted = true;
+    this.state.changed(entity);
     this.log.write(LOG_LEVEL.events, "info", { event: "restart", entity: entity.name, pid: entity.pid }, `${entity.name} restarted as pid ${entity.pid}`);
     this.fire(entity, { kind: "restart" }, episode);
     return true;
@@ -204,12 +295,14 @@ export class Monitor {
   private healthy(entity: Entity): void {
     if (entity.heartbeat === null) return;
     markHealthy(entity.heartbeat);
+    this.state.changed(entity);
     if (entity.pid > 0 && this.tree.contains(entity)) this.heartbeats.arm(entity);
   }
 
   private onMissedHeartbeat(entity: Entity, kind: "missed-low" | "missed-high", lateMs: number): void {
     if (kind === "missed-low") entity.missedLow += 1;
     else entity.missedHigh += 1;
+    this.state.changed(entity);
     const late = Math.round(lateMs * 100) / 100;
     this.log.write(LOG_LEVEL.events, "warn", { event: kind, entity: entity.name, pid: entity.pid, lateMs: late },
       `${entity.name} missed heartbeats (${kind}), noticed ${late} ms after the deadline`);
@@ -220,7 +313,8 @@ export class Monitor {
   runNow(entity: Entity, condition: Condition, actionName: string): void {
     const action = condition.actions.get(actionName);
     if (action === undefined) return;
-    void this.runner.runAction({ entity, owner: entity, condition, actions: [action], event: { kind: "attach" } }, action);
+    const firing = { id: 0, entity, owner: entity, condition, actions: [action], event: { kind: "attach" } as const, episode: false, next: 0, waitUntil: null };
+    void this.runner.runAction(firing, action);
   }
 
   childEnv(entity: Entity): NodeJS.ProcessEnv {

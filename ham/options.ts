@@ -12,11 +12,12 @@ export interface CliOptions {
   readonly mount: string | null;
   readonly group: string | null;
   readonly foreground: boolean;
+  readonly fresh: boolean;
   readonly help: boolean;
 }
 
 export const USAGE = `usage: ham [-?dh] [-f file] [-t none|relative|absolute|shortabs] [-V level] [-v[v...]]
-           [--run-dir DIR] [--mount DIR] [--no-mount] [--config FILE] [--group NAME] [--foreground]`;
+           [--run-dir DIR] [--mount DIR] [--no-mount] [--config FILE] [--group NAME] [--foreground] [--fresh]`;
 
 export class UsageError extends Error {}
 
@@ -32,6 +33,7 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
   let mount: string | null | undefined;
   let group: string | null = null;
   let foreground = false;
+  let fresh = false;
   let help = false;
   const args = [...argv];
   const value = (flag: string, inline: string): string => {
@@ -49,6 +51,7 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
     else if (flag === "--config") configFile = value(flag, inlineLong);
     else if (flag === "--group") group = value(flag, inlineLong);
     else if (flag === "--foreground") foreground = true;
+    else if (flag === "--fresh") fresh = true;
     else if (flag === "-h" || flag === "-?" || flag === "--help") help = true;
     else if (flag === "-d") verbosity = 0;
     else if (flag.startsWith("-f")) logFile = value("-f", flag.slice(2));
@@ -68,6 +71,6 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
   const defaultMount = isRoot ? "/ham" : join(resolvedRunDir, "ham");
   return {
     runDir: resolvedRunDir, logFile, timestamps, verbosity, configFile,
-    mount: mount === undefined ? defaultMount : mount, group, foreground, help,
+    mount: mount === undefined ? defaultMount : mount, group, foreground, fresh, help,
   };
 }

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { splitCommandLine } from "../lib/command-line.js";
 import { HamError } from "../lib/errors.js";
@@ -110,4 +110,18 @@ export async function terminate(pid: number, startTime: number | null, graceMs: 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   if (isSameProcessAlive(pid, startTime)) sendSignal(groupOrPid, constants.signals.SIGKILL);
+}
+
+// The live process whose environment holds `entry` (NAME=value), if any: how a HAM that took
+// over finds a process its predecessor spawned (HAM_SPAWN=token) but did not note.
+export function findPidByEnv(entry: string): number | null {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(entry)) return Number(name);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return null;
 }

@@ -12,10 +12,14 @@ type Handler = (ham: Ham, client: ClientState, args: Args) => unknown;
 
 // Every operation of the socket protocol, by name.
 const handlers: Readonly<Record<string, Handler>> = {
-  hello: (_ham, client, args) => {
+  hello: (ham, client, args) => {
     const pid = args.int("pid");
     if (pid <= 0) throw new HamError("EINVAL", "hello pid must be > 0");
     client.pid = pid;
+    // A client names its session with a token, so a request it retries after a takeover is
+    // recognised (and its self-attached entities and channels come back to it).
+    client.token = args.optionalString("token");
+    ham.rebind(client);
     return { version: PROTOCOL_VERSION, hamPid: process.pid };
   },
   attach: (ham, _client, args) => entities.attach(ham, args),
@@ -47,7 +51,7 @@ const handlers: Readonly<Record<string, Handler>> = {
   },
   verbose: (ham, _client, args) => verbose(ham, args.int("op"), args.int("value", 0)),
   stop: (ham) => {
-    setImmediate(() => void ham.stop("ham_stop"));
+    setImmediate(() => void ham.stop("ham_stop", true));
     return 0;
   },
   status: (ham) => ham.status(),

@@ -8,6 +8,8 @@ export class HamTree {
   readonly entities = new Map<string, Entity>();
   readonly global: Entity;
   private readonly byPid = new Map<number, Entity>();
+  // Told of every entity added, removed or given a new pid (the shared state follows).
+  onChange: (entity: Entity, removed: boolean) => void = () => undefined;
 
   constructor(private readonly now: () => number) {
     this.global = this.newEntity("", "global");
@@ -20,18 +22,21 @@ export class HamTree {
       heartbeat: null, policy: DEFAULTS.restartPolicy, conditions: new Map(), createdMs: now, startedMs: now,
       lastDeathMs: null, restartedMs: null, restarts: 0, deaths: 0, abnormalDeaths: 0, missedLow: 0,
       missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false, fromConfig: false,
+      spawnToken: null, restartAt: null,
     };
   }
 
   add(entity: Entity): void {
     this.entities.set(entity.name, entity);
     if (entity.pid > 0) this.byPid.set(entity.pid, entity);
+    this.onChange(entity, false);
   }
 
   remove(entity: Entity): void {
     if (this.entities.get(entity.name) !== entity) return;
     this.entities.delete(entity.name);
     if (entity.pid > 0 && this.byPid.get(entity.pid) === entity) this.byPid.delete(entity.pid);
+    this.onChange(entity, true);
   }
 
   contains(entity: Entity): boolean {
@@ -42,6 +47,7 @@ export class HamTree {
     if (entity.pid > 0 && this.byPid.get(entity.pid) === entity) this.byPid.delete(entity.pid);
     entity.pid = pid;
     if (pid > 0 && this.contains(entity)) this.byPid.set(pid, entity);
+    if (this.contains(entity)) this.onChange(entity, false);
   }
 
   entityByPid(pid: number): Entity | undefined {

@@ -98,6 +98,11 @@ export interface Entity {
   backoffMs: number;
   gaveUp: boolean;
   fromConfig: boolean;
+  // Set before the HAM spawns the entity's process (its env carries HAM_SPAWN=token), so a
+  // HAM that takes over can find a process spawned just before the old one died.
+  spawnToken: string | null;
+  // A restart waiting out its backoff: when it is due (monoMs).
+  restartAt: number | null;
 }
 
 export interface HamInfo {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session } from "../../dist/lib/client/session.js";
+import { stateDirOf } from "../../dist/ham/store.js";
 import { pidsWithEnv, PidKeeper } from "./processes.mjs";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -80,26 +81,25 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
     async stop() {
       started.delete(instance);
       // End every process the HAM is watching for this test (QNX leaves them running).
-      if (child.exitCode === null && child.signalCode === null) {
-        const session = await Session.open(runDir).catch(() => null);
-        if (session !== null) {
-          const root = (await session.request("ls", { path: "/" }).catch(() => ({ entries: [] }))) as { entries: Array<{ name: string; type: string }> };
-          for (const entry of root.entries) {
-            if (entry.type !== "dir" || entry.name.startsWith(".")) continue;
-            const info = String(await session.request("cat", { path: `/${entry.name}/.info` }).catch(() => ""));
-            const pid = Number(/Entity Pid *: (\d+)/.exec(info)?.[1] ?? 0);
-            track(pid);
-          }
-          session.close();
+      const session = await Session.open(runDir).catch(() => null);
+      if (session !== null) {
+        const root = (await session.request("ls", { path: "/" }).catch(() => ({ entries: [] }))) as { entries: Array<{ name: string; type: string }> };
+        for (const entry of root.entries) {
+          if (entry.type !== "dir" || entry.name.startsWith(".")) continue;
+          const info = String(await session.request("cat", { path: `/${entry.name}/.info` }).catch(() => ""));
+          track(Number(/Entity Pid *: (\d+)/.exec(info)?.[1] ?? 0));
         }
-        spawnedPids.killAll();
+        session.close();
       }
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        await eventually(() => child.exitCode !== null || child.signalCode !== null, 5_000, "ham exit").catch(() => child.kill("SIGKILL"));
-      }
-      // A restart that was under way when the entities were listed may have started one more
-      // process: every process the HAM started carries HAM_RUN_DIR=runDir in its environment.
+      spawnedPids.killAll();
+      // The HAM now serving may be a former Guardian: stop it and the one we started.
+      const hams = [...new Set([currentHamPid(runDir), child.pid ?? 0])].filter((pid) => pid > 0 && isAlive(pid));
+      for (const pid of hams) process.kill(pid, "SIGTERM");
+      await eventually(() => hams.every((pid) => !isAlive(pid)), 5_000, "ham exit").catch(() => {
+        for (const pid of hams) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+      });
+      // Guardians, and a process a restart under way may have started after the listing:
+      // every one of them carries HAM_RUN_DIR=runDir in its environment.
       for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) {
         try {
           process.kill(pid, "SIGKILL");
@@ -108,6 +108,7 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
         }
       }
       rmSync(runDir, { recursive: true, force: true });
+      rmSync(stateDirOf(runDir), { recursive: true, force: true });
     },
   };
   started.add(instance);
@@ -118,6 +119,15 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
 export async function cleanup(): Promise<void> {
   spawnedPids.killAll();
   await Promise.all([...started].map((instance) => instance.stop()));
+}
+
+// The pid in RUN_DIR/ham.pid: the HAM serving the run directory now.
+export function currentHamPid(runDir: string): number {
+  try {
+    return Number.parseInt(readFileSync(join(runDir, "ham.pid"), "utf8"), 10) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 export async function entityPid(ham: HamInstance, name: string): Promise<number> {

@@ -1,0 +1,72 @@
+import { watch } from "node:fs";
+import { Ham, type HamOptions } from "../ham/ham.js";
+import { isSameProcessAlive, readStartTime } from "../ham/processes.js";
+import { StoreReader, stateDirOf } from "../ham/store.js";
+
+// The Guardian: spawned by the HAM with an IPC channel. It follows the shared state as it
+// changes, and when the channel closes without a stop message (the HAM died) it checks the
+// HAM is really gone, becomes the HAM from that state and spawns a Guardian of its own.
+// It ignores the signals a terminal or a service manager sends; the HAM stops it.
+const [optionsJson, hamPidText] = process.argv.slice(2);
+const options = JSON.parse(optionsJson ?? "{}") as HamOptions;
+const hamPid = Number(hamPidText);
+const hamStartTime = readStartTime(hamPid);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
+
+const reader = new StoreReader(stateDirOf(options.runDir));
+let following: ReturnType<typeof watch> | null = null;
+let refreshTimer: NodeJS.Timeout | null = null;
+const refresh = () => {
+  refreshTimer = null;
+  try {
+    reader.refresh();
+  } catch {
+    // a file replaced while read: the next change reads again
+  }
+};
+try {
+  refresh();
+  following = watch(reader.dir, () => {
+    refreshTimer ??= setTimeout(refresh, 20);
+  });
+  following.on("error", () => undefined);
+} catch {
+  // no state directory yet: read it at takeover
+}
+
+let stopping = false;
+process.on("message", (message: { stop?: boolean }) => {
+  if (message.stop === true) {
+    stopping = true;
+    process.exit(0);
+  }
+});
+
+process.on("disconnect", () => {
+  if (stopping) return;
+  void takeOver();
+});
+
+async function takeOver(): Promise<void> {
+  // The channel closes when the HAM's process ends; a zombie counts as gone.
+  const deadline = Date.now() + 2_000;
+  while (isSameProcessAlive(hamPid, hamStartTime)) {
+    if (Date.now() > deadline) process.exit(1); // alive but deaf: it will start a new Guardian
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  following?.close();
+  if (refreshTimer !== null) clearTimeout(refreshTimer);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
+  const ham = new Ham(options);
+  const stop = () => void ham.stop("signal", false).then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  try {
+    await ham.start({ takeover: true, reader });
+  } catch (error) {
+    process.stderr.write(`ham (guardian ${process.pid}): takeover failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+  await ham.stopped;
+  process.exit(0);
+}

@@ -1,0 +1,97 @@
+import type { StateMap } from "../lib/store/format.js";
+import type { Action, Entity } from "../lib/tree/types.js";
+import { LOG_LEVEL } from "./activity-log.js";
+import type { Firing } from "./firing.js";
+import type { Ham } from "./ham.js";
+import type { EntityValue, FiringValue, MetaValue } from "./persist.js";
+import { findPidByEnv, isSameProcessAlive, readStartTime } from "./processes.js";
+
+export interface RecoverySummary {
+  readonly entities: number;
+  readonly adopted: number;
+  readonly died: number;
+  readonly resumed: number;
+}
+
+// Rebuilds a HAM from the shared state of one that is gone: the tree, the HAM-wide facts,
+// the deaths and firings under way; then every entity process still alive is adopted (by
+// pid and start time, or by its spawn token if the old HAM died before noting its pid),
+// and every one that died meanwhile gets its death conditions run.
+export function recoverState(ham: Ham, state: StateMap, takeover: boolean): RecoverySummary {
+  const meta = state.values.get("m") as MetaValue | undefined;
+  if (meta !== undefined) {
+    ham.meta = {
+      hamFailures: meta.hamFailures + (takeover ? 1 : 0), guardianFailures: meta.guardianFailures,
+      nextFiringId: meta.nextFiringId, spawnCount: meta.spawnCount,
+    };
+    ham.log.verbosity = meta.verbosity;
+    ham.channels.restore(meta.channels, meta.nextChid);
+  } else if (takeover) {
+    ham.meta.hamFailures = 1;
+  }
+
+  // Rebuilding is not a change: the values are in the state already.
+  const onChange = ham.tree.onChange;
+  ham.tree.onChange = () => undefined;
+  const episodes: Array<[Entity, boolean]> = [];
+  try {
+    for (const [key, value] of state.values) {
+      if (key === "g" || key.startsWith("e/")) {
+        ham.restoreEntity(value as EntityValue);
+        const episode = (value as EntityValue).episode;
+        if (episode !== null && key !== "g") episodes.push([ham.tree.entity((value as EntityValue).name), episode.restarted]);
+      } else if (key.startsWith("r/")) {
+        ham.journal.sentReplies.set(key, value);
+      }
+    }
+  } finally {
+    ham.tree.onChange = onChange;
+  }
+  for (const [entity, restarted] of episodes) ham.monitor.resumeEpisode(entity, restarted);
+
+  const firings = [...state.values].filter(([key]) => key.startsWith("f/")).map(([, value]) => value as FiringValue)
+    .sort((a, b) => a.id - b.id);
+  let resumed = 0;
+  for (const value of firings) {
+    const firing = firingFrom(ham, value);
+    if (firing === null) continue;
+    ham.monitor.resumeFiring(firing);
+    resumed += 1;
+  }
+
+  let adopted = 0;
+  let died = 0;
+  for (const entity of [...ham.tree.entities.values()]) {
+    if (entity.pid === 0 && entity.spawnToken !== null) {
+      // Spawned by the old HAM just before it died, pid not yet noted.
+      const pid = findPidByEnv(`HAM_SPAWN=${entity.spawnToken}`);
+      if (pid !== null) {
+        entity.startTime = readStartTime(pid);
+        ham.tree.setPid(entity, pid);
+        ham.log.write(LOG_LEVEL.events, "info", { event: "adopt", entity: entity.name, pid }, `${entity.name}: found pid ${pid} by its spawn token`);
+      }
+    }
+    if (entity.pid <= 0) continue;
+    if (isSameProcessAlive(entity.pid, entity.startTime)) {
+      ham.monitor.adopt(entity);
+      adopted += 1;
+    } else {
+      died += 1;
+      ham.monitor.onDeath(entity, entity.pid, null, "died while no HAM was watching; exit status unknown");
+    }
+  }
+  ham.monitor.endResumedEpisodes();
+  return { entities: ham.tree.entities.size, adopted, died, resumed };
+}
+
+function firingFrom(ham: Ham, value: FiringValue): Firing | null {
+  const entity = value.entity === "" ? ham.tree.global : ham.tree.entities.get(value.entity);
+  const owner = value.owner === null ? ham.tree.global : ham.tree.entities.get(value.owner);
+  const condition = owner?.conditions.get(value.condition);
+  if (entity === undefined || owner === undefined || condition === undefined) return null;
+  // Actions pruned or removed since the condition fired are skipped, as they would have been.
+  const actions = value.actions.map((name) => condition.actions.get(name))
+    .filter((action): action is Action => action !== undefined);
+  const next = Math.min(actions.length, value.actions.slice(0, value.next).filter((name) => condition.actions.has(name)).length);
+  return { id: value.id, entity, owner, condition, actions, event: value.event, episode: value.episode, next, waitUntil: value.waitUntil };
+}
