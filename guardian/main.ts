@@ -47,7 +47,10 @@ process.on("disconnect", () => {
   void takeOver();
 });
 
+let takingOver = false;
 async function takeOver(): Promise<void> {
+  if (takingOver) return;
+  takingOver = true;
   // The channel closes when the HAM's process ends; a zombie counts as gone.
   const deadline = Date.now() + 2_000;
   while (isSameProcessAlive(hamPid, hamStartTime)) {
@@ -70,3 +73,8 @@ async function takeOver(): Promise<void> {
   await ham.stopped;
   process.exit(0);
 }
+
+// The channel may have closed while this module was still loading (the HAM died young): the
+// 'disconnect' event is gone by then, so look. Otherwise tell the HAM we are ready.
+if (process.connected) process.send?.({ ready: true });
+else void takeOver();

@@ -25,8 +25,12 @@ export class GuardianLink {
       execArgv: HAM_NODE_FLAGS, stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
     this.child = child;
-    this.pid = child.pid ?? 0;
+    this.pid = 0;
     child.on("error", () => undefined);
+    // Its pid shows once it follows the state and watches this HAM.
+    child.on("message", (message: { ready?: boolean }) => {
+      if (message.ready === true && this.child === child) this.pid = child.pid ?? 0;
+    });
     child.on("exit", (code, signal) => {
       if (this.child !== child) return;
       this.child = null;
@@ -39,7 +43,7 @@ export class GuardianLink {
         `Guardian (pid ${child.pid}) died (${signal ?? `code ${code}`}); a new one in ${delay} ms`);
       setTimeout(() => this.start(), delay);
     });
-    this.log.write(LOG_LEVEL.detail, "info", { event: "guardian", pid: this.pid }, `Guardian started (pid ${this.pid})`);
+    this.log.write(LOG_LEVEL.detail, "info", { event: "guardian", pid: child.pid }, `Guardian started (pid ${child.pid})`);
   }
 
   // Ends the Guardian without a takeover; resolves once it is gone.

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { HamError } from "../errors.js";
 import { resolveRunDir, socketPathOf } from "../run-dir.js";
 import { parseIncoming, PROTOCOL_VERSION } from "../wire/protocol.js";
@@ -5,13 +6,18 @@ import { openLink, type Link } from "./connection.js";
 
 // One connection per process per HAM (QNX §3.2), reference counted by ham_connect /
 // ham_disconnect; every request is answered or rejected with ETIMEDOUT, never lost.
+// When the connection drops without the HAM saying goodbye (it died; its Guardian is taking
+// over), the session reconnects by itself, says hello with the same token, and sends again
+// every request not yet answered: the HAM applies a mutation once and repeats its reply.
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+const RECONNECT_WINDOW_MS = 5_000;
 
 interface Pending {
   resolve(value: unknown): void;
   reject(error: HamError): void;
   timer: NodeJS.Timeout;
+  readonly frame: { i: number; op: string; a: unknown };
 }
 
 export class Session {
@@ -22,44 +28,99 @@ export class Session {
   holds = 0;
   closed = false;
   readonly pulseHandlers = new Map<number, (pulse: { code: number; value: number }) => void>();
+  readonly token = randomUUID();
+  private saidBye = false;
+  private reconnecting = false;
+  // Told after each reconnection (the cover library re-opens its handles then).
+  onReconnect: (() => void) | null = null;
 
   private constructor(readonly runDir: string, private link: Link | null) {}
 
-  static async open(runDir: string): Promise<Session> {
-    let session: Session | null = null;
-    const handlers = { onMessage: (value: unknown) => session?.onMessage(value), onClose: () => session?.onClose() };
-    let link: Link | undefined;
+  private static async connect(runDir: string, handlers: { onMessage(value: unknown): void; onClose(): void }): Promise<Link> {
     // A burst of connects can fill the listen backlog (EAGAIN): transient, so retry briefly.
-    for (let attempt = 0; link === undefined; attempt += 1) {
+    for (let attempt = 0; ; attempt += 1) {
       try {
-        link = await openLink(socketPathOf(runDir), handlers);
+        return await openLink(socketPathOf(runDir), handlers);
       } catch (error) {
         if (attempt >= 50 || !String(error).includes("EAGAIN")) throw error;
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
       }
     }
-    session = new Session(runDir, link);
-    await session.request("hello", { pid: process.pid, version: PROTOCOL_VERSION });
+  }
+
+  private handlers() {
+    return { onMessage: (value: unknown) => this.onMessage(value), onClose: () => this.onLinkClosed() };
+  }
+
+  static async open(runDir: string): Promise<Session> {
+    const session = new Session(runDir, null);
+    session.link = await Session.connect(runDir, session.handlers());
+    await session.request("hello", session.hello());
     return session;
   }
 
+  private hello(): { pid: number; version: number; token: string } {
+    return { pid: process.pid, version: PROTOCOL_VERSION, token: this.token };
+  }
+
   request(op: string, args: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<unknown> {
-    if (this.closed || this.link === null) return Promise.reject(new HamError("EBADF", "not connected to the HAM"));
+    if (this.closed || (this.link === null && !this.reconnecting)) return Promise.reject(new HamError("EBADF", "not connected to the HAM"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new HamError("ETIMEDOUT", `no reply to ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      const frame = { i: id, op, a: args };
+      this.pending.set(id, { resolve, reject, timer, frame });
+      if (this.link === null) return; // sent once reconnected
       try {
-        this.link?.send({ i: id, op, a: args });
+        this.link.send(frame);
       } catch (error) {
         clearTimeout(timer);
         this.pending.delete(id);
         reject(error instanceof HamError ? error : new HamError("EBADF", String(error)));
       }
     });
+  }
+
+  // The connection dropped: unless the HAM said goodbye, reconnect and resend.
+  private onLinkClosed(): void {
+    if (this.closed) return;
+    this.link = null;
+    if (this.saidBye || this.reconnecting) {
+      if (!this.reconnecting) this.onClose();
+      return;
+    }
+    this.reconnecting = true;
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    const deadline = Date.now() + RECONNECT_WINDOW_MS;
+    let delay = 2;
+    while (!this.closed && Date.now() < deadline) {
+      try {
+        const link = await Session.connect(this.runDir, this.handlers());
+        if (this.closed) {
+          link.close();
+          return;
+        }
+        this.link = link;
+        this.reconnecting = false;
+        // hello first: the HAM gives back this process's entities and channels, then sees
+        // every unanswered request again, in order.
+        link.send({ i: 0, op: "hello", a: this.hello() });
+        for (const waiter of this.pending.values()) link.send(waiter.frame);
+        this.onReconnect?.();
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(50, delay * 2);
+      }
+    }
+    this.reconnecting = false;
+    this.onClose();
   }
 
   // One-way message (heartbeats): no reply, no timer.
@@ -74,6 +135,7 @@ export class Session {
 
   close(): void {
     if (this.closed) return;
+    this.saidBye = true;
     this.link?.close();
     this.onClose();
   }
@@ -92,6 +154,7 @@ export class Session {
         return;
       }
       case "event":
+        if (message.event.ev === "bye") this.saidBye = true;
         if (message.event.ev === "pulse") {
           const { chid, code, value: pulseValue } = message.event;
           const handler = this.pulseHandlers.get(chid);

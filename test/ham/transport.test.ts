@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Session } from "../../dist/lib/client/session.js";
 import { encodeFrame, FrameDecoder } from "../../dist/lib/wire/frame.js";
-import { cleanup, eventually, HAM_BIN, startHam, type HamInstance } from "../helpers/ham-instance.js";
+import { cleanup, eventually, HAM_BIN, isAlive, startHam, type HamInstance } from "../helpers/ham-instance.js";
 
 let instance: HamInstance;
 const sockets: Socket[] = [];
@@ -151,9 +151,16 @@ describe("one HAM per run directory", () => {
     await stillServes(instance.runDir);
   });
 
-  it("cleans up a stale socket and pid file left by a killed HAM", async () => {
+  it("cleans up a stale socket and pid file left by a killed HAM and Guardian", async () => {
+    const probe = await Session.open(instance.runDir);
+    const { guardianPid } = await eventually(async () => {
+      const now = (await probe.request("status", {})) as { guardianPid: number };
+      return now.guardianPid > 0 ? now : null;
+    });
+    probe.close();
     instance.process.kill("SIGKILL");
-    await eventually(() => instance.process.signalCode !== null);
+    process.kill(guardianPid, "SIGKILL");
+    await eventually(() => instance.process.signalCode !== null && !isAlive(guardianPid));
     const started = spawnSync(HAM_BIN, ["--no-mount", "--run-dir", instance.runDir], { encoding: "utf8" });
     expect(started.status).toBe(0);
     expect(started.stderr).toBe("");

@@ -1,0 +1,276 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ham from "../../dist/lib/index.js";
+import { Session } from "../../dist/lib/client/session.js";
+import { stateDirOf } from "../../dist/ham/store.js";
+import {
+  cleanup, currentHamPid, entityPid, eventually, FIXTURES, HAM_BIN, isAlive, startHam, track, type HamInstance,
+} from "../helpers/ham-instance.js";
+
+// Guardian takeover (issue 3): every kill is a SIGKILL; after each, the tree is the same,
+// no entity process is duplicated, none is left unwatched, and the counters are right.
+
+interface Status {
+  hamPid: number;
+  guardianPid: number;
+  hamFailures: number;
+  guardianFailures: number;
+  entities: number;
+  conditions: number;
+  actions: number;
+}
+
+async function status(runDir: string): Promise<Status> {
+  const session = await Session.open(runDir);
+  try {
+    return (await session.request("status", {})) as Status;
+  } finally {
+    session.close();
+  }
+}
+
+// Every path of the /ham tree, with the QNX lines that must survive a takeover unchanged.
+async function treeOf(runDir: string): Promise<string[]> {
+  const session = await Session.open(runDir);
+  const out: string[] = [];
+  const walk = async (path: string): Promise<void> => {
+    const node = (await session.request("ls", { path })) as { entries: Array<{ name: string; type: string }> };
+    for (const entry of node.entries) {
+      const child = `${path === "/" ? "" : path}/${entry.name}`;
+      if (entry.type === "dir") await walk(child);
+      else if (child !== "/.info") {
+        const text = String(await session.request("cat", { path: child }));
+        out.push(`${child}: ${text.split("\n").filter((line) => /^(Entity Pid|Num|Entity type|Condition type|Restart Line|Re-arm)/.test(line)).join("; ")}`);
+      }
+    }
+  };
+  try {
+    await walk("/");
+  } finally {
+    session.close();
+  }
+  return out.sort();
+}
+
+// Live processes started for `entity` by the HAMs of runDir.
+function processesOf(runDir: string, entity: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, "latin1").split("\0");
+      if (env.includes(`HAM_RUN_DIR=${runDir}`) && env.includes(`HAM_ENTITY=${entity}`) && isAlive(Number(name))) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+// The Guardian shows its pid once it is ready to take over.
+function guardianReady(runDir: string): Promise<Status> {
+  return eventually(async () => {
+    const now = await status(runDir);
+    return now.guardianPid > 0 ? now : null;
+  }, 10_000, "the Guardian to be ready");
+}
+
+async function killHam(instance: HamInstance): Promise<{ before: Status; after: Status }> {
+  const before = await guardianReady(instance.runDir);
+  process.kill(before.hamPid, "SIGKILL");
+  const after = await eventually(async () => {
+    const now = await status(instance.runDir).catch(() => null);
+    return now !== null && now.hamPid !== before.hamPid ? now : null;
+  }, 10_000, "the Guardian to take over");
+  return { before, after };
+}
+
+async function attachSleeper(name: string): Promise<void> {
+  await ham.ham_connect(0);
+  const entity = await ham.ham_attach(name, 0, -1, "/bin/sleep 1000", 0);
+  await ham.ham_entity_policy(entity, { minUptimeMs: 0 });
+  const death = await ham.ham_condition(entity, ham.CONDDEATH, "death", ham.HREARMAFTERRESTART);
+  await ham.ham_action_restart(death, "restart", "/bin/sleep 1000", ham.HREARMAFTERRESTART);
+}
+
+afterEach(async () => {
+  await ham.ham_disconnect(0).catch(() => undefined);
+  await cleanup();
+});
+
+describe("Guardian takeover", () => {
+  it("S8: a killed idle HAM is replaced by its Guardian, with the same tree and the same processes", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await attachSleeper("inetd");
+    const pid = await entityPid(instance, "inetd");
+    const tree = await treeOf(instance.runDir);
+    const { before, after } = await killHam(instance);
+    expect(after.hamPid).toBe(before.guardianPid);
+    expect(after.hamFailures).toBe(1);
+    expect(after.guardianFailures).toBe(0);
+    expect((await guardianReady(instance.runDir)).guardianPid).not.toBe(before.guardianPid);
+    expect([after.entities, after.conditions, after.actions]).toEqual([before.entities, before.conditions, before.actions]);
+    expect(await treeOf(instance.runDir)).toEqual(tree);
+    expect(processesOf(instance.runDir, "inetd")).toEqual([pid]);
+    expect(await instance.field("/.info", "Ham Failures")).toBe("1");
+    // The adopted process is still watched: its death is noticed and it is restarted once.
+    process.kill(pid, "SIGKILL");
+    const next = await eventually(async () => {
+      const now = await entityPid(instance, "inetd");
+      return now !== pid && now > 0 ? now : 0;
+    }, 5_000, "restart of the adopted process");
+    expect(processesOf(instance.runDir, "inetd")).toEqual([next]);
+    expect(await instance.field("/inetd/.info", "Num Restarts")).toBe("1");
+  });
+
+  it("applies every acknowledged mutation of a burst exactly once across a takeover", async () => {
+    const instance = await startHam();
+    const clients = ["a", "b", "c", "d"].map((prefix) => {
+      const child = spawn(process.execPath, [join(FIXTURES, "mutator.mjs"), prefix, "250"], {
+        stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, HAM_RUN_DIR: instance.runDir },
+      });
+      track(child.pid ?? 0);
+      let out = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      return new Promise<{ done: string[]; errors: string[] }>((resolve) => child.on("exit", () => resolve(JSON.parse(out) as { done: string[]; errors: string[] })));
+    });
+    await eventually(async () => (await status(instance.runDir)).entities >= 100, 10_000, "the burst to be under way");
+    await killHam(instance);
+    const results = await Promise.all(clients);
+    expect(results.flatMap((result) => result.errors)).toEqual([]);
+    const done = results.flatMap((result) => result.done);
+    expect(done).toHaveLength(1_000);
+    const after = await status(instance.runDir);
+    expect([after.entities, after.conditions, after.actions]).toEqual([1_000, 1_000, 1_000]);
+    for (const name of ["a-0", "b-249", "c-125", "d-17"]) await expect(instance.cat(`/${name}/death/note`)).resolves.toContain(name);
+  });
+
+  it("continues a multistage recovery from the first action not completed", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    const dir = mkdtempSync(join(tmpdir(), "hamd-s2t-"));
+    await ham.ham_connect(0);
+    const entity = await ham.ham_attach("fs-sys", 0, -1, "/bin/sleep 1000", 0);
+    await ham.ham_entity_policy(entity, { minUptimeMs: 0 });
+    const death = await ham.ham_condition(entity, ham.CONDDEATH, "death", ham.HREARMAFTERRESTART);
+    const flags = ham.HREARMAFTERRESTART;
+    await ham.ham_action_restart(death, "restart", "/bin/sleep 1000", flags);
+    await ham.ham_action_waitfor(death, "wait1", null, 1_500, flags);
+    await ham.ham_action_execute(death, "first", `/bin/sh -c "echo x >> ${dir}/first"`, flags);
+    await ham.ham_action_waitfor(death, "wait2", null, 300, flags);
+    await ham.ham_action_execute(death, "second", `/bin/sh -c "echo x >> ${dir}/second"`, flags);
+    const pid = await entityPid(instance, "fs-sys");
+    const died = Date.now();
+    process.kill(pid, "SIGKILL");
+    await eventually(async () => (await entityPid(instance, "fs-sys")) !== pid, 5_000, "restart");
+    await killHam(instance); // during wait1
+    await eventually(() => existsSync(join(dir, "second")), 6_000, "the rest of the sequence");
+    expect(Date.now() - died).toBeGreaterThanOrEqual(1_800);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // nothing more may run
+    expect(readFileSync(join(dir, "first"), "utf8")).toBe("x\n");
+    expect(readFileSync(join(dir, "second"), "utf8")).toBe("x\n");
+    expect(await instance.field("/fs-sys/.info", "Num Restarts")).toBe("1");
+    expect(processesOf(instance.runDir, "fs-sys")).toHaveLength(1);
+  });
+
+  it("keeps 100 heartbeating self-attached entities attached, with no false missed heartbeat", async () => {
+    const instance = await startHam();
+    const clients = Array.from({ length: 10 }, (_, index) => {
+      const child = spawn(process.execPath, [join(FIXTURES, "beaters.mjs"), `hb${index}`, "10", "100"], {
+        stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, HAM_RUN_DIR: instance.runDir },
+      });
+      track(child.pid ?? 0);
+      return child;
+    });
+    await Promise.all(clients.map((child) => eventually(() => child.stdout?.read() !== null, 20_000, "beaters attached")));
+    const tree = await treeOf(instance.runDir);
+    await killHam(instance);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // 10 periods
+    const after = await status(instance.runDir);
+    expect(after.entities).toBe(100);
+    expect(await treeOf(instance.runDir)).toEqual(tree);
+    const lines = instance.logLines();
+    const takeover = lines.findIndex((line) => line["event"] === "takeover");
+    expect(takeover).toBeGreaterThan(0);
+    const missed = lines.slice(takeover)
+      .filter((line) => String(line["event"]).startsWith("missed") || line["event"] === "death");
+    expect(missed.map((line) => `${String(line["event"])} ${String(line["entity"])} ${String(line["msg"])}`)).toEqual([]);
+    expect(clients.every((child) => child.exitCode === null)).toBe(true);
+  });
+
+  it("survives twenty kills in a row", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await attachSleeper("inetd");
+    const pid = await entityPid(instance, "inetd");
+    const tree = await treeOf(instance.runDir);
+    for (let round = 1; round <= 20; round += 1) {
+      const { after } = await killHam(instance);
+      expect(after.hamFailures).toBe(round);
+      await guardianReady(instance.runDir);
+    }
+    expect(await treeOf(instance.runDir)).toEqual(tree);
+    expect(processesOf(instance.runDir, "inetd")).toEqual([pid]);
+  }, 60_000);
+
+  it("replaces a killed Guardian and counts it", async () => {
+    const instance = await startHam();
+    const before = await guardianReady(instance.runDir);
+    process.kill(before.guardianPid, "SIGKILL");
+    const after = await eventually(async () => {
+      const now = await status(instance.runDir);
+      return now.guardianPid > 0 && now.guardianPid !== before.guardianPid ? now : null;
+    }, 5_000, "a new Guardian");
+    expect(after.hamPid).toBe(before.hamPid);
+    expect(after.guardianFailures).toBe(1);
+    expect(await instance.field("/.info", "Guardian Failures")).toBe("1");
+  });
+
+  it("recovers when HAM and Guardian die together: adopts the living, runs death conditions for the dead", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await attachSleeper("alive");
+    await attachSleeper("victim");
+    const alive = await entityPid(instance, "alive");
+    const victim = await entityPid(instance, "victim");
+    await ham.ham_disconnect(0);
+    const before = await guardianReady(instance.runDir);
+    process.kill(before.hamPid, "SIGKILL");
+    process.kill(before.guardianPid, "SIGKILL");
+    await eventually(() => !isAlive(before.hamPid) && !isAlive(before.guardianPid), 5_000, "both gone");
+    process.kill(victim, "SIGKILL"); // dies while no HAM is alive
+    await eventually(() => !isAlive(victim), 5_000, "victim gone");
+    const started = spawnSync(HAM_BIN, ["--no-mount", "--run-dir", instance.runDir], { encoding: "utf8" });
+    expect(started.stderr).toBe("");
+    expect(started.status).toBe(0);
+    await eventually(async () => (await entityPid(instance, "victim")) > 0, 5_000, "victim restarted");
+    expect(processesOf(instance.runDir, "alive")).toEqual([alive]);
+    expect(processesOf(instance.runDir, "victim")).toHaveLength(1);
+    expect(await instance.field("/victim/.info", "Num Restarts")).toBe("1");
+    expect(currentHamPid(instance.runDir)).not.toBe(before.hamPid);
+  });
+
+  it("ham --fresh starts empty; ham_stop removes the state and leaves the processes running", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await attachSleeper("left");
+    const left = await entityPid(instance, "left");
+    const before = await guardianReady(instance.runDir);
+    process.kill(before.hamPid, "SIGKILL");
+    process.kill(before.guardianPid, "SIGKILL");
+    await eventually(() => !isAlive(before.hamPid) && !isAlive(before.guardianPid), 5_000, "both gone");
+    expect(spawnSync(HAM_BIN, ["--no-mount", "--fresh", "--run-dir", instance.runDir], { encoding: "utf8" }).status).toBe(0);
+    expect((await status(instance.runDir)).entities).toBe(0);
+    expect(isAlive(left)).toBe(true);
+    track(left);
+    await ham.ham_disconnect(0).catch(() => undefined);
+    await ham.ham_stop();
+    await eventually(() => !existsSync(stateDirOf(instance.runDir)), 5_000, "state removed");
+  });
+});
