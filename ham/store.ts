@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
-  closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync,
+  closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync,
+  writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import {
@@ -60,23 +61,36 @@ export class StoreReader {
     return this.offsets.get(generation) ?? HEADER_BYTES;
   }
 
+  // Reads only what was appended since the last read (from the end of the last whole record).
   private readJournal(generation: number): void {
-    let data: Buffer;
+    let fd: number;
     try {
-      data = readFileSync(join(this.dir, `journal.${generation}`));
+      fd = openSync(join(this.dir, `journal.${generation}`), "r");
     } catch {
       return; // removed by a compaction meanwhile
     }
-    let offset = this.offsets.get(generation);
-    if (offset === undefined) {
-      if (data.length < HEADER_BYTES) return;
-      decodeHeader(data);
-      offset = HEADER_BYTES;
+    try {
+      let offset = this.offsets.get(generation);
+      if (offset === undefined) {
+        const header = Buffer.alloc(HEADER_BYTES);
+        if (readSync(fd, header, 0, HEADER_BYTES, 0) < HEADER_BYTES) return;
+        decodeHeader(header);
+        offset = HEADER_BYTES;
+      }
+      const size = fstatSync(fd).size;
+      if (size <= offset) {
+        this.offsets.set(generation, Math.min(offset, size));
+        return;
+      }
+      const data = Buffer.alloc(size - offset);
+      const read = readSync(fd, data, 0, data.length, offset);
+      const decoded = decodeRecords(data.subarray(0, read), 0);
+      for (const change of decoded.changes) this.state.apply(change);
+      this.offsets.set(generation, offset + decoded.validBytes);
+      this.torn = decoded.torn;
+    } finally {
+      closeSync(fd);
     }
-    const decoded = decodeRecords(data, offset);
-    for (const change of decoded.changes) this.state.apply(change);
-    this.offsets.set(generation, decoded.validBytes);
-    this.torn = decoded.torn;
   }
 }
 
