@@ -55,8 +55,11 @@ export async function startHam(extraArgs = []) {
         child.kill("SIGTERM");
         await waitFor(() => child.exitCode !== null || child.signalCode !== null, 5_000, "ham exit").catch(() => child.kill("SIGKILL"));
       }
+      // A Guardian that took over, and every process a HAM started, carry HAM_RUN_DIR.
       for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) own(pid);
       killAll();
+      const { stateDirOf } = await import(join(ROOT, "dist/ham/store.js"));
+      rmSync(stateDirOf(runDir), { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });
     },
   };

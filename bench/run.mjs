@@ -5,11 +5,13 @@ import { apiFigures } from "./api.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { memoryFigures } from "./memory.mjs";
 import { restartLatency } from "./restart.mjs";
+import { takeoverFigures } from "./takeover.mjs";
 
 const SECTIONS = {
   restart: () => restartLatency(),
   heartbeat: () => heartbeatLateness(),
   api: () => apiFigures(),
+  takeover: () => takeoverFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 

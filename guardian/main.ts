@@ -1,6 +1,6 @@
 import { watch } from "node:fs";
 import { Ham, type HamOptions } from "../ham/ham.js";
-import { isSameProcessAlive, readStartTime } from "../ham/processes.js";
+import { isProcessGone, readStartTime } from "../ham/processes.js";
 import { StoreReader, stateDirOf } from "../ham/store.js";
 
 // The Guardian: spawned by the HAM with an IPC channel. It follows the shared state as it
@@ -53,7 +53,7 @@ async function takeOver(): Promise<void> {
   takingOver = true;
   // The channel closes when the HAM's process ends; a zombie counts as gone.
   const deadline = Date.now() + 2_000;
-  while (isSameProcessAlive(hamPid, hamStartTime)) {
+  while (!isProcessGone(hamPid, hamStartTime)) {
     if (Date.now() > deadline) process.exit(1); // alive but deaf: it will start a new Guardian
     await new Promise((resolve) => setTimeout(resolve, 1));
   }

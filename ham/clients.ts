@@ -11,29 +11,38 @@ export interface ClientState {
   readonly channels: Set<number>;
 }
 
-// Pulse channels by (pid, chid). After a takeover a channel has no client until its
-// process says hello again; a pulse sent meanwhile waits for it (up to UNBOUND_WAIT_MS).
+// Pulse channels by (pid, chid), each owned by one client session (its token). After a
+// takeover a channel has no client until that session says hello again; a pulse sent
+// meanwhile waits for it (up to UNBOUND_WAIT_MS).
 const UNBOUND_WAIT_MS = 5_000;
 
+interface Channel {
+  client: ClientState | null;
+  readonly token: string | null;
+}
+
 export class Channels {
-  private readonly byKey = new Map<string, ClientState | null>();
+  private readonly byKey = new Map<string, Channel>();
   private readonly waiting = new Map<string, Array<{ code: number; value: number; at: number }>>();
   nextId = 1;
 
-  list(): Array<[number, number]> {
-    return [...this.byKey.keys()].map((key) => key.split(":").map(Number) as [number, number]);
+  list(): Array<[number, number, string | null]> {
+    return [...this.byKey].map(([key, channel]) => {
+      const [pid, chid] = key.split(":").map(Number) as [number, number];
+      return [pid, chid, channel.token];
+    });
   }
 
   // Takeover: channels from the shared state, waiting for their clients.
-  restore(channels: ReadonlyArray<[number, number]>, nextId: number): void {
-    for (const [pid, chid] of channels) this.byKey.set(`${pid}:${chid}`, null);
+  restore(channels: ReadonlyArray<[number, number, string | null]>, nextId: number): void {
+    for (const [pid, chid, token] of channels) this.byKey.set(`${pid}:${chid}`, { client: null, token });
     this.nextId = nextId;
   }
 
   rebind(client: ClientState): void {
-    for (const [key, owner] of this.byKey) {
-      if (owner !== null || Number(key.split(":")[0]) !== client.pid) continue;
-      this.byKey.set(key, client);
+    for (const [key, channel] of this.byKey) {
+      if (channel.client !== null || channel.token !== client.token || Number(key.split(":")[0]) !== client.pid) continue;
+      channel.client = client;
       const chid = Number(key.split(":")[1]);
       client.channels.add(chid);
       const now = Date.now();
@@ -47,7 +56,7 @@ export class Channels {
   create(client: ClientState): number {
     const chid = this.nextId++;
     client.channels.add(chid);
-    this.byKey.set(`${client.pid}:${chid}`, client);
+    this.byKey.set(`${client.pid}:${chid}`, { client, token: client.token });
     return chid;
   }
 
@@ -65,14 +74,14 @@ export class Channels {
   // Delivers a pulse; false when no such channel is open (the action then fails).
   pulse(pid: number, chid: number, code: number, value: number): boolean {
     const key = `${pid}:${chid}`;
-    const client = this.byKey.get(key);
-    if (client === undefined) return false;
-    if (client === null) {
+    const channel = this.byKey.get(key);
+    if (channel === undefined) return false;
+    if (channel.client === null) {
       let queue = this.waiting.get(key);
       if (queue === undefined) this.waiting.set(key, (queue = []));
       queue.push({ code, value, at: Date.now() });
       return true;
     }
-    return client.connection.send({ ev: "pulse", chid, code, value });
+    return channel.client.connection.send({ ev: "pulse", chid, code, value });
   }
 }

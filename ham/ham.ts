@@ -63,7 +63,10 @@ export class Ham implements HamContext, JournalSource {
   constructor(readonly options: HamOptions) {
     this.log = createActivityLog({ file: options.logFile, timestamps: options.timestamps, verbosity: options.verbosity });
     this.store = new StateStore(stateDirOf(options.runDir));
-    this.journal = new Journal(this.store, this, COMPACT_AT_BYTES);
+    this.journal = new Journal(this.store, this, COMPACT_AT_BYTES, (stats) => {
+      this.log.write(LOG_LEVEL.detail, "info", { event: "compaction", ...stats },
+        `state compacted: ${stats.keys} keys, ${stats.bytes} bytes in ${Math.round(stats.wallMs)} ms (longest step ${stats.longestStepMs.toFixed(1)} ms)`);
+    });
     this.tree.onChange = (entity, removed) => (removed ? this.journal.removed(entity) : this.journal.entity(entity));
     this.monitor = new Monitor(this.tree, this.log, {
       waitFor,
@@ -236,7 +239,7 @@ export class Ham implements HamContext, JournalSource {
   // and its pulse channels.
   rebind(client: ClientState): void {
     for (const entity of this.tree.entities.values()) {
-      if (entity.kind !== "self" || entity.pid !== client.pid) continue;
+      if (entity.kind !== "self" || entity.pid !== client.pid || (entity.clientToken !== null && entity.clientToken !== client.token)) continue;
       if ([...this.clients.values()].some((other) => other !== client && other.selfEntities.has(entity))) continue;
       client.selfEntities.add(entity);
       this.monitor.rebound(entity);

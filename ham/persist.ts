@@ -1,7 +1,7 @@
 import type { Action, Condition, Entity, FailAction } from "../lib/tree/types.js";
 import type { HamEvent } from "./events.js";
 import type { Firing } from "./firing.js";
-import type { StateStore } from "./store.js";
+import type { CompactionStats, StateStore } from "./store.js";
 
 // What of the HAM goes into the shared state, and how it comes back. Keys (format.ts):
 // "g" the global entity, "e/<name>" an entity, "f/<id>" a firing under way, "m" HAM-wide
@@ -39,7 +39,7 @@ export interface MetaValue {
   readonly nextChid: number;
   readonly spawnCount: number;
   // Pulse channels: [pid, chid] (their clients reconnect after a takeover).
-  readonly channels: Array<[number, number]>;
+  readonly channels: Array<[number, number, string | null]>;
 }
 
 export const entityKey = (entity: Entity): string => (entity.kind === "global" ? "g" : `e/${entity.name}`);
@@ -103,7 +103,12 @@ export class Journal {
   // The replies already sent for mutations, by "r/<token>/<id>".
   readonly sentReplies = new Map<string, unknown>();
 
-  constructor(private readonly store: StateStore, private readonly source: JournalSource, private readonly compactAtBytes: number) {}
+  constructor(
+    private readonly store: StateStore,
+    private readonly source: JournalSource,
+    private readonly compactAtBytes: number,
+    private readonly onCompacted: (stats: CompactionStats) => void,
+  ) {}
 
   entity(entity: Entity): void {
     this.entities.add(entity);
@@ -172,7 +177,7 @@ export class Journal {
     if (Object.keys(set).length === 0 && del.length === 0) return;
     this.store.commit(Object.keys(set).length > 0 ? set : undefined, del.length > 0 ? del : undefined);
     if (this.store.journalBytes > this.compactAtBytes && !this.store.busy) {
-      void this.store.compact(() => this.source.keys(), (key) => this.source.valueOf(key)).catch(() => undefined);
+      void this.store.compact(() => this.source.keys(), (key) => this.source.valueOf(key)).then(this.onCompacted, () => undefined);
     }
   }
 }

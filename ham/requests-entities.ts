@@ -74,6 +74,7 @@ export function attachSelf(ham: HamContext, client: ClientState, args: Args): { 
     periodNs: hp, low, high, state: "HEALTHY", beatInPeriod: false, consecutiveMisses: 0, lastBeatMs: null,
   };
   client.selfEntities.add(entity);
+  entity.clientToken = client.token;
   ham.monitor.heartbeats.arm(entity);
   ham.log.write(LOG_LEVEL.events, "info", { event: "attach-self", entity: ename, pid: client.pid }, `${ename} self-attached (pid ${client.pid})`);
   if (fired) ham.monitor.fire(entity, { kind: "attach" });

@@ -22,7 +22,7 @@ export class HamTree {
       heartbeat: null, policy: DEFAULTS.restartPolicy, conditions: new Map(), createdMs: now, startedMs: now,
       lastDeathMs: null, restartedMs: null, restarts: 0, deaths: 0, abnormalDeaths: 0, missedLow: 0,
       missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false, fromConfig: false,
-      spawnToken: null, restartAt: null,
+      spawnToken: null, restartAt: null, clientToken: null,
     };
   }
 

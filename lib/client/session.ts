@@ -97,8 +97,8 @@ export class Session {
   }
 
   private async reconnect(): Promise<void> {
-    const deadline = Date.now() + RECONNECT_WINDOW_MS;
-    let delay = 2;
+    const started = Date.now();
+    const deadline = started + RECONNECT_WINDOW_MS;
     while (!this.closed && Date.now() < deadline) {
       try {
         const link = await Session.connect(this.runDir, this.handlers());
@@ -115,8 +115,8 @@ export class Session {
         this.onReconnect?.();
         return;
       } catch {
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(50, delay * 2);
+        // A takeover takes tens of ms: try often at first (a refused connect costs little).
+        await new Promise((resolve) => setTimeout(resolve, Date.now() - started < 1_000 ? 3 : 25));
       }
     }
     this.reconnecting = false;

@@ -103,6 +103,8 @@ export interface Entity {
   spawnToken: string | null;
   // A restart waiting out its backoff: when it is due (monoMs).
   restartAt: number | null;
+  // Self-attached: the client session that attached it (it gets it back after a takeover).
+  clientToken: string | null;
 }
 
 export interface HamInfo {

@@ -204,6 +204,27 @@ describe("Guardian takeover", () => {
     expect(clients.every((child) => child.exitCode === null)).toBe(true);
   });
 
+  it("keeps delivering to a pulse channel and answering a connected client after a takeover", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    const pulses: number[] = [];
+    const channel = await ham.ham_channel_create(({ value }) => pulses.push(value));
+    await attachSleeper("inetd");
+    const death = await ham.ham_condition_handle(0, "inetd", "death", 0);
+    await ham.ham_action_notify_pulse(death, "tell", 0, channel.pid, channel.chid, 7, 42, ham.HREARMAFTERRESTART);
+    const pid = await entityPid(instance, "inetd");
+    await killHam(instance);
+    process.kill(pid, "SIGKILL");
+    await eventually(() => pulses.length === 1, 5_000, "the death pulse").catch((error) => {
+      console.error(instance.logLines().slice(-25).map((line) => `${String(line["event"])} ${String(line["msg"])} ${String(line["op"] ?? "")} ${String(line["pid"] ?? "")}`).join("\n"));
+      throw error;
+    });
+    expect(pulses).toEqual([42]);
+    // The same ham_connect session goes on working without being told anything.
+    expect(await ham.ham_verbose(null, ham.VERBOSE_GET, 0)).toBe(3);
+    await channel.close();
+  });
+
   it("survives twenty kills in a row", async () => {
     const instance = await startHam();
     process.env["HAM_RUN_DIR"] = instance.runDir;
