@@ -1,7 +1,8 @@
 import { HamError } from "../lib/errors.js";
 import type { TreeView } from "../lib/tree/render.js";
 import type { Entity } from "../lib/tree/types.js";
-import { parseRequest, SERVER_MAX_FRAME_BYTES } from "../lib/wire/protocol.js";
+import type { DecodedFrame } from "../lib/wire/frame.js";
+import { SERVER_MAX_FRAME_BYTES } from "../lib/wire/protocol.js";
 import { createActivityLog, LOG_LEVEL, type ActivityLog, type TimestampMode } from "./activity-log.js";
 import { Channels, type ClientState } from "./clients.js";
 import { ConfigSources } from "./config-apply.js";
@@ -10,7 +11,7 @@ import { DEFAULTS } from "./defaults.js";
 import { acquireInstance, prepareRunDir, releaseInstance } from "./instance-lock.js";
 import { Monitor } from "./monitor.js";
 import { sendSignal, terminate } from "./processes.js";
-import { dispatch } from "./requests.js";
+import { answerFrame } from "./frames.js";
 import { serveSocket, type RunningServer, type ServerConnection } from "./server-transport.js";
 import { waitFor } from "./waitfor.js";
 import { HamTree } from "./tree.js";
@@ -37,8 +38,6 @@ export interface StartMode {
   readonly reader: StoreReader | null;
 }
 
-// Ops that change nothing: never journaled, never deduplicated.
-const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "lookup", "heartbeat"]);
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
 
 // The HAM: owns the tree, serves the socket, turns requests and process events into changes.
@@ -141,7 +140,7 @@ export class Ham implements HamContext, JournalSource {
   }
 
   keys(): string[] {
-    return ["m", "g", ...[...this.tree.entities.values()].map(entityKey), ...this.monitor.firingIds().map((id) => `f/${id}`),
+    return ["m", "g", ...[...this.tree.entities.values()].map(entityKey), ...[...this.monitor.firings.keys()].map((id) => `f/${id}`),
       ...this.journal.sentReplies.keys()];
   }
 
@@ -153,7 +152,7 @@ export class Ham implements HamContext, JournalSource {
       return entity === undefined ? undefined : this.entityValue(entity);
     }
     if (key.startsWith("f/")) {
-      const firing = this.monitor.firing(Number(key.slice(2)));
+      const firing = this.monitor.firings.get(Number(key.slice(2)));
       return firing === undefined ? undefined : firingValue(firing);
     }
     return this.journal.sentReplies.get(key);
@@ -171,58 +170,9 @@ export class Ham implements HamContext, JournalSource {
     this.tree.setPid(entity, entity.pid);
   }
 
-  private onFrame(connection: ServerConnection, frame: import("../lib/wire/frame.js").DecodedFrame): void {
+  private onFrame(connection: ServerConnection, frame: DecodedFrame): void {
     const client = this.clients.get(connection);
-    if (client === undefined) return;
-    if (frame.kind === "oversize") {
-      connection.send({ i: -1, e: "EMSGSIZE", m: `frame of ${frame.length} bytes exceeds ${SERVER_MAX_FRAME_BYTES}` });
-      return;
-    }
-    if (frame.kind === "malformed") {
-      connection.send({ i: -1, e: "EINVAL", m: `malformed frame: ${frame.reason}` });
-      return;
-    }
-    const request = parseRequest(frame.value);
-    if (typeof request === "string") {
-      connection.send({ i: -1, e: "EINVAL", m: request });
-      return;
-    }
-    this.log.write(LOG_LEVEL.trace, "info", { event: "request", op: request.op, pid: client.pid }, "request");
-    const mutation = !READ_ONLY_OPS.has(request.op);
-    const replyKey = mutation && client.token !== null && request.i > 0 ? `r/${client.token}/${request.i}` : null;
-    const earlier = replyKey === null ? undefined : this.journal.sentReplies.get(replyKey);
-    if (earlier !== undefined) {
-      // A request retried after a takeover: it was applied once; send the same reply again.
-      connection.send({ i: request.i, ...(earlier as object) });
-      return;
-    }
-    // A mutation is in the shared state before its reply leaves.
-    const send = (payload: { r: unknown } | { e: string; m: string }) => {
-      if (mutation) {
-        if (client.token !== null && request.i > 0) this.journal.reply(client.token, request.i, payload);
-        const ename = (request.a as { ename?: unknown } | null)?.ename;
-        if (typeof ename === "string" && this.tree.entities.has(ename)) this.journal.entity(this.tree.entities.get(ename) as Entity);
-        this.journal.entity(this.tree.global);
-        this.journal.metaChanged();
-        this.journal.flush();
-      }
-      if (request.i > 0) connection.send({ i: request.i, ...payload });
-    };
-    const reply = (result: unknown) => send({ r: result ?? 0 });
-    const replyError = (error: unknown) => {
-      const known = error instanceof HamError;
-      const code = known ? error.code : "EIO";
-      const message = known ? error.message.replace(/^[A-Z]+: /, "") : String(error);
-      this.log.write(LOG_LEVEL.detail, "warn", { event: "api-error", op: request.op, code, pid: client.pid }, message);
-      send({ e: code, m: message });
-    };
-    try {
-      const result = dispatch(this, client, request.op, request.a);
-      if (result instanceof Promise) result.then(reply, replyError);
-      else reply(result);
-    } catch (error) {
-      replyError(error);
-    }
+    if (client !== undefined) answerFrame(this, client, frame);
   }
 
   private onClose(connection: ServerConnection): void {

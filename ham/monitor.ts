@@ -12,31 +12,8 @@ import { spawnLine, type ExitInfo } from "./processes.js";
 import { pruneAfterRestart } from "./pruning.js";
 import { decideRestart, trimRestartTimes } from "./restart-policy.js";
 import { monoMs } from "./clock.js";
+import { Episode, type StateHooks } from "./episodes.js";
 import type { HamTree } from "./tree.js";
-
-// What the monitor tells the shared state (persist.ts, through the HAM).
-export interface StateHooks {
-  changed(entity: Entity): void;
-  firing(firing: Firing, done: boolean): void;
-  // Writes what changed now (before a side effect a new HAM must know about).
-  flush(): void;
-  nextFiringId(): number;
-  nextSpawnToken(entity: Entity): string;
-}
-
-// Counts the firings a death set off (including the CONDRESTART firings its restart set
-// off); when the last one ends, the entity is pruned (restarted) or removed (not).
-class Episode {
-  private pending = 1;
-  constructor(private readonly onFinish: () => void, public restarted = false) {}
-  add(): void {
-    this.pending += 1;
-  }
-  done(): void {
-    this.pending -= 1;
-    if (this.pending === 0) this.onFinish();
-  }
-}
 
 export interface MonitorOptions {
   readonly runDir: string;
@@ -52,7 +29,7 @@ export class Monitor {
   private readonly poller: PidPoller;
   private readonly episodes = new Map<Entity, Episode>();
   // Firings queued or running, by id (the shared state keeps them).
-  private readonly firings = new Map<number, Firing>();
+  readonly firings = new Map<number, Firing>();
 
   constructor(
     private readonly tree: HamTree,
@@ -122,14 +99,6 @@ export class Monitor {
   // Takeover: every resumed firing is queued; an episode with none left ends now.
   endResumedEpisodes(): void {
     for (const episode of [...this.episodes.values()]) episode.done();
-  }
-
-  firing(id: number): Firing | undefined {
-    return this.firings.get(id);
-  }
-
-  firingIds(): number[] {
-    return [...this.firings.keys()];
   }
 
   episodeOf(entity: Entity): { restarted: boolean } | null {

@@ -176,9 +176,8 @@ export class StateStore {
         let i = 0;
         while (i < all.length) {
           const stepStart = performance.now();
-          const set: Record<string, unknown> = {};
           let inStep = 0;
-          // Each key carries the seq of its last change, so the journal can follow in any overlap.
+          // Each key carries the seq as of now: a journal record about it is newer, or older and skipped.
           while (i < all.length && (inStep < 16 || performance.now() - stepStart < stepMs)) {
             const key = all[i++] as string;
             const value = valueOf(key);
