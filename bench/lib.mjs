@@ -31,11 +31,18 @@ export function tempDir(prefix) {
 // Pids a section started; `killAll` SIGKILLs those that still name that process.
 const owned = new PidKeeper();
 export const own = (pid) => owned.add(pid);
-export const killAll = () => owned.killAll();
+const runDirs = new Set();
+// Ends every process a section started, including Guardians that took over and the
+// processes of every HAM still running (all carry their HAM's HAM_RUN_DIR).
+export const killAll = () => {
+  for (const runDir of runDirs) for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) owned.add(pid);
+  owned.killAll();
+};
 
 // A HAM in the foreground, logging to a file in its own run directory.
 export async function startHam(extraArgs = []) {
   const runDir = tempDir("ham");
+  runDirs.add(runDir);
   const logFile = join(runDir, "activity.log");
   // Run as a user runs it: the bin itself, whose shebang carries the HAM's node flags.
   const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, ...extraArgs], {

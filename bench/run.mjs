@@ -25,6 +25,12 @@ for (const name of names) {
   }
 }
 process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
 console.log(`hamd benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 for (const name of names) await SECTIONS[name]();
 process.exit(0);

@@ -12,6 +12,11 @@ import { dispatch } from "./requests.js";
 // Applies config files as a diff: entities whose section is unchanged are left untouched;
 // changed ones get their conditions and policy replaced while their process keeps running
 // (as systemd's daemon-reload); removed ones are detached (their process keeps running).
+export interface ConfigState {
+  readonly applied: Array<[string, Array<[string, string]>]>;
+  readonly global: Array<[string, string[]]>;
+}
+
 export class ConfigSources {
   // source path → entity name → fingerprint
   private readonly applied = new Map<string, Map<string, string>>();
@@ -25,6 +30,20 @@ export class ConfigSources {
       connection: { id: 0, send: () => true, close: () => undefined },
       pid: process.pid, token: null, selfEntities: new Set(), channels: new Set(),
     };
+  }
+
+  // What was applied from which file, for the shared state: a HAM that takes over knows
+  // which entities its config file made, and re-applies it as a diff.
+  state(): ConfigState {
+    return {
+      applied: [...this.applied].map(([source, names]) => [source, [...names]]),
+      global: [...this.globalApplied],
+    };
+  }
+
+  restore(state: ConfigState): void {
+    for (const [source, names] of state.applied) this.applied.set(source, new Map(names));
+    for (const [source, names] of state.global) this.globalApplied.set(source, names);
   }
 
   load(path: string, watchIt: boolean): void {
@@ -71,6 +90,7 @@ export class ConfigSources {
     }
     this.replaceGlobal(source, plan.global);
     this.applied.set(source, next);
+    this.ham.changedAll();
     this.ham.log.write(LOG_LEVEL.events, "info", { event: "config", source, ...result }, `config applied from ${source}`);
     return result;
   }

@@ -1,9 +1,10 @@
-import type { Entity } from "../lib/tree/types.js";
+import type { Condition, Entity } from "../lib/tree/types.js";
 import type { Firing } from "./firing.js";
 
 // What the monitor tells the shared state (persist.ts, through the HAM).
 export interface StateHooks {
   changed(entity: Entity): void;
+  conditionChanged(owner: Entity, condition: Condition): void;
   firing(firing: Firing, done: boolean): void;
   // Writes what changed now (before a side effect a new HAM must know about).
   flush(): void;

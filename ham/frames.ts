@@ -39,9 +39,7 @@ export function answerFrame(ham: Ham, client: ClientState, frame: DecodedFrame):
   const send = (payload: { r: unknown } | { e: string; m: string }) => {
     if (mutation) {
       if (client.token !== null && request.i > 0) ham.journal.reply(client.token, request.i, payload);
-      const ename = (request.a as { ename?: unknown } | null)?.ename;
-      if (typeof ename === "string" && ham.tree.entities.has(ename)) ham.journal.entity(ham.tree.entities.get(ename) as Entity);
-      ham.journal.entity(ham.tree.global);
+      touchNamed(ham, request.op, request.a);
       ham.journal.metaChanged();
       ham.journal.flush();
     }
@@ -62,4 +60,17 @@ export function answerFrame(ham: Ham, client: ClientState, frame: DecodedFrame):
   } catch (error) {
     replyError(error);
   }
+}
+
+// What a mutation may have changed: the entity and condition it names (null entity: the
+// global one); a config file, everything.
+function touchNamed(ham: Ham, op: string, args: unknown): void {
+  const { ename, cname } = (typeof args === "object" && args !== null ? args : {}) as { ename?: unknown; cname?: unknown };
+  ham.journal.entity(ham.tree.global);
+  if (op === "apply") return; // ConfigSources marks everything itself
+  const owner: Entity | undefined = typeof ename === "string" ? ham.tree.entities.get(ename) : ename === null ? ham.tree.global : undefined;
+  if (owner === undefined) return;
+  ham.journal.entity(owner);
+  const condition = typeof cname === "string" ? owner.conditions.get(cname) : undefined;
+  if (condition !== undefined) ham.journal.condition(owner, condition);
 }

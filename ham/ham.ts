@@ -16,7 +16,10 @@ import { serveSocket, type RunningServer, type ServerConnection } from "./server
 import { waitFor } from "./waitfor.js";
 import { HamTree } from "./tree.js";
 import { GuardianLink } from "./guardian-link.js";
-import { entityFromValue, entityKey, entityValue, firingValue, Journal, type EntityValue, type JournalSource, type MetaValue } from "./persist.js";
+import {
+  conditionKey, conditionValue, entityFromValue, entityKey, entityValue, firingValue, Journal,
+  type ConditionValue, type EntityValue, type JournalSource, type MetaValue,
+} from "./persist.js";
 import { StateStore, StoreReader, stateDirOf } from "./store.js";
 import { recoverState } from "./takeover.js";
 
@@ -52,7 +55,7 @@ export class Ham implements HamContext, JournalSource {
   readonly monitor: Monitor;
   readonly channels = new Channels();
   private readonly clients = new Map<ServerConnection, ClientState>();
-  private readonly config: ConfigSources;
+  readonly config: ConfigSources;
   private server: RunningServer | null = null;
   private files: { pidFile: string; socketPath: string } | null = null;
   private stopping = false;
@@ -74,6 +77,9 @@ export class Ham implements HamContext, JournalSource {
     }, { runDir: options.runDir, pidPollMs: DEFAULTS.pidPollMs, selfCloseGraceMs: DEFAULTS.selfCloseGraceMs }, {
       changed: (entity) => {
         if (this.tree.contains(entity)) this.journal.entity(entity);
+      },
+      conditionChanged: (owner, condition) => {
+        if (this.tree.contains(owner)) this.journal.condition(owner, condition);
       },
       firing: (firing, done) => this.journal.firing(firing, done),
       flush: () => this.journal.flush(),
@@ -136,11 +142,27 @@ export class Ham implements HamContext, JournalSource {
   }
 
   metaValue(): MetaValue {
-    return { ...this.meta, verbosity: this.log.verbosity, nextChid: this.channels.nextId, channels: this.channels.list() };
+    return {
+      ...this.meta, verbosity: this.log.verbosity, nextChid: this.channels.nextId, channels: this.channels.list(),
+      config: this.config.state(),
+    };
+  }
+
+  // After a change too wide to follow piece by piece (a config file applied).
+  changedAll(): void {
+    for (const entity of [this.tree.global, ...this.tree.entities.values()]) {
+      this.journal.entity(entity);
+      this.journal.allConditions(entity);
+    }
+    this.journal.metaChanged();
   }
 
   keys(): string[] {
-    return ["m", "g", ...[...this.tree.entities.values()].map(entityKey), ...[...this.monitor.firings.keys()].map((id) => `f/${id}`),
+    const conditionKeys: string[] = [];
+    for (const owner of [this.tree.global, ...this.tree.entities.values()]) {
+      for (const condition of owner.conditions.values()) conditionKeys.push(conditionKey(owner, condition));
+    }
+    return ["m", "g", ...[...this.tree.entities.values()].map(entityKey), ...conditionKeys, ...[...this.monitor.firings.keys()].map((id) => `f/${id}`),
       ...this.journal.sentReplies.keys()];
   }
 
@@ -151,6 +173,12 @@ export class Ham implements HamContext, JournalSource {
       const entity = this.tree.entities.get(key.slice(2));
       return entity === undefined ? undefined : this.entityValue(entity);
     }
+    if (key.startsWith("c/")) {
+      const [, ename = "", cname = ""] = key.split("/");
+      const owner = ename === "" ? this.tree.global : this.tree.entities.get(ename);
+      const condition = owner?.conditions.get(cname);
+      return condition === undefined ? undefined : conditionValue(condition);
+    }
     if (key.startsWith("f/")) {
       const firing = this.monitor.firings.get(Number(key.slice(2)));
       return firing === undefined ? undefined : firingValue(firing);
@@ -158,8 +186,8 @@ export class Ham implements HamContext, JournalSource {
     return this.journal.sentReplies.get(key);
   }
 
-  restoreEntity(value: EntityValue): void {
-    const entity = entityFromValue(value);
+  restoreEntity(value: EntityValue, conditionOf: (name: string) => ConditionValue | undefined): void {
+    const entity = entityFromValue(value, conditionOf);
     if (entity.kind === "global") {
       this.tree.global.conditions.clear();
       for (const [name, condition] of entity.conditions) this.tree.global.conditions.set(name, condition);

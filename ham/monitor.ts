@@ -48,6 +48,7 @@ export class Monitor {
     }, log, (firing) => {
       this.state.firing(firing, false);
       this.state.changed(firing.owner);
+      this.state.conditionChanged(firing.owner, firing.condition);
       this.state.changed(firing.entity);
     });
   }
@@ -63,7 +64,7 @@ export class Monitor {
         if (!condition.enabled || !conditionMatches(condition, event)) continue;
         const actions = [...condition.actions.values()];
         condition.fired += 1;
-        this.state.changed(owner);
+        this.state.conditionChanged(owner, condition);
         this.enqueue({ id: this.state.nextFiringId(), entity, owner, condition, actions, event, episode: episode !== null, next: 0, waitUntil: null }, episode);
         count += 1;
       }
@@ -196,6 +197,7 @@ export class Monitor {
     this.state.changed(entity);
     if (episode.restarted) {
       const pruned = pruneAfterRestart(entity);
+      for (const condition of entity.conditions.values()) this.state.conditionChanged(entity, condition);
       if (pruned.conditions + pruned.actions > 0) {
         this.log.write(LOG_LEVEL.detail, "info", { event: "prune", entity: entity.name, ...pruned }, "pruned items not re-armed after restart");
       }

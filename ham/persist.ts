@@ -1,18 +1,22 @@
 import type { Action, Condition, Entity, FailAction } from "../lib/tree/types.js";
 import type { HamEvent } from "./events.js";
+import type { ConfigState } from "./config-apply.js";
 import type { Firing } from "./firing.js";
 import type { CompactionStats, StateStore } from "./store.js";
 
 // What of the HAM goes into the shared state, and how it comes back. Keys (format.ts):
-// "g" the global entity, "e/<name>" an entity, "f/<id>" a firing under way, "m" HAM-wide
-// facts, "r/<token>/<id>" the reply to a client's mutation (a retried request gets it again).
+// "g" the global entity, "e/<name>" an entity, "c/<entity>/<condition>" one condition with
+// its actions ("c//<condition>" for the global entity), "f/<id>" a firing under way, "m"
+// HAM-wide facts, "r/<token>/<id>" the reply to a client's mutation (a retried request gets
+// it again). An entity lists its conditions by name, in order: a condition key it does not
+// list is stale (removed) and ignored. A change to one condition writes only that condition.
 
 export interface EntityValue extends Omit<Entity, "conditions"> {
-  readonly conditions: ConditionValue[];
+  readonly conditions: string[];
   // The death being handled: whether it restarted the entity yet (null: none).
   readonly episode: { readonly restarted: boolean } | null;
 }
-interface ConditionValue extends Omit<Condition, "actions"> {
+export interface ConditionValue extends Omit<Condition, "actions"> {
   readonly actions: ActionValue[];
 }
 interface ActionValue extends Omit<Action, "fails"> {
@@ -40,33 +44,39 @@ export interface MetaValue {
   readonly spawnCount: number;
   // Pulse channels: [pid, chid] (their clients reconnect after a takeover).
   readonly channels: Array<[number, number, string | null]>;
+  readonly config: ConfigState;
 }
 
 export const entityKey = (entity: Entity): string => (entity.kind === "global" ? "g" : `e/${entity.name}`);
+export const conditionKey = (owner: Entity, condition: Condition): string => `c/${owner.name}/${condition.name}`;
 export const firingKey = (id: number): string => `f/${id}`;
 
 export function entityValue(entity: Entity, episode: { restarted: boolean } | null): EntityValue {
+  return { ...entity, episode, conditions: [...entity.conditions.keys()] };
+}
+
+export function conditionValue(condition: Condition): ConditionValue {
   return {
-    ...entity,
-    episode,
-    conditions: [...entity.conditions.values()].map((condition) => ({
-      ...condition,
-      actions: [...condition.actions.values()].map((action) => ({ ...action, fails: action.fails === null ? null : [...action.fails.values()] })),
-    })),
+    ...condition,
+    actions: [...condition.actions.values()].map((action) => ({ ...action, fails: action.fails === null ? null : [...action.fails.values()] })),
   };
 }
 
-export function entityFromValue(value: EntityValue): Entity {
-  const { episode: _episode, conditions, ...rest } = value;
-  return {
-    ...rest,
-    conditions: new Map(conditions.map((condition) => [condition.name, {
+// The entity without its conditions; `conditionOf` finds each listed one.
+export function entityFromValue(value: EntityValue, conditionOf: (name: string) => ConditionValue | undefined): Entity {
+  const { episode: _episode, conditions: names, ...rest } = value;
+  const conditions = new Map<string, Condition>();
+  for (const name of names) {
+    const condition = conditionOf(name);
+    if (condition === undefined) continue;
+    conditions.set(name, {
       ...condition,
       actions: new Map(condition.actions.map((action) => [action.name, {
         ...action, removed: false, fails: action.fails === null ? null : new Map(action.fails.map((fail) => [fail.name, fail])),
       }])),
-    }])),
-  };
+    });
+  }
+  return { ...rest, conditions };
 }
 
 export function firingValue(firing: Firing): FiringValue {
@@ -95,6 +105,7 @@ export interface JournalSource {
 // event loop (a microtask), or at once with flush() (before a reply, before a spawn).
 export class Journal {
   private readonly entities = new Set<Entity>();
+  private readonly conditions = new Map<string, [Entity, Condition]>();
   private readonly removedKeys = new Set<string>();
   private readonly firings = new Map<number, Firing | null>();
   private readonly replies = new Map<string, unknown>();
@@ -114,6 +125,16 @@ export class Journal {
     this.entities.add(entity);
     this.removedKeys.delete(entityKey(entity));
     this.schedule();
+  }
+
+  condition(owner: Entity, condition: Condition): void {
+    this.conditions.set(conditionKey(owner, condition), [owner, condition]);
+    this.schedule();
+  }
+
+  // Every condition of an entity (after pruning, a config change, a restore).
+  allConditions(owner: Entity): void {
+    for (const condition of owner.conditions.values()) this.condition(owner, condition);
   }
 
   removed(entity: Entity): void {
@@ -162,6 +183,10 @@ export class Journal {
     this.scheduled = false;
     const set: Record<string, unknown> = {};
     for (const entity of this.entities) set[entityKey(entity)] = this.source.entityValue(entity);
+    for (const [key, [owner, condition]] of this.conditions) {
+      // One removed meanwhile needs no record: its entity no longer lists it.
+      if (owner.conditions.get(condition.name) === condition) set[key] = conditionValue(condition);
+    }
     for (const [id, firing] of this.firings) {
       if (firing === null) this.removedKeys.add(firingKey(id));
       else set[firingKey(id)] = firingValue(firing);
@@ -170,6 +195,7 @@ export class Journal {
     if (this.meta) set["m"] = this.source.metaValue();
     const del = [...this.removedKeys].filter((key) => !(key in set));
     this.entities.clear();
+    this.conditions.clear();
     this.firings.clear();
     this.replies.clear();
     this.removedKeys.clear();

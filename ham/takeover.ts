@@ -3,7 +3,7 @@ import type { Action, Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import type { Firing } from "./firing.js";
 import type { Ham } from "./ham.js";
-import type { EntityValue, FiringValue, MetaValue } from "./persist.js";
+import type { ConditionValue, EntityValue, FiringValue, MetaValue } from "./persist.js";
 import { findPidByEnv, isSameProcessAlive, readStartTime } from "./processes.js";
 
 export interface RecoverySummary {
@@ -26,6 +26,7 @@ export function recoverState(ham: Ham, state: StateMap, takeover: boolean): Reco
     };
     ham.log.verbosity = meta.verbosity;
     ham.channels.restore(meta.channels, meta.nextChid);
+    ham.config.restore(meta.config);
   } else if (takeover) {
     ham.meta.hamFailures = 1;
   }
@@ -37,7 +38,8 @@ export function recoverState(ham: Ham, state: StateMap, takeover: boolean): Reco
   try {
     for (const [key, value] of state.values) {
       if (key === "g" || key.startsWith("e/")) {
-        ham.restoreEntity(value as EntityValue);
+        const owner = key === "g" ? "" : key.slice(2);
+        ham.restoreEntity(value as EntityValue, (name) => state.values.get(`c/${owner}/${name}`) as ConditionValue | undefined);
         const episode = (value as EntityValue).episode;
         if (episode !== null && key !== "g") episodes.push([ham.tree.entity((value as EntityValue).name), episode.restarted]);
       } else if (key.startsWith("r/")) {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
@@ -223,6 +223,27 @@ describe("Guardian takeover", () => {
     // The same ham_connect session goes on working without being told anything.
     expect(await ham.ham_verbose(null, ham.VERBOSE_GET, 0)).toBe(3);
     await channel.close();
+  });
+
+  it("takes over a HAM started with a config file, which it keeps watching, as a diff", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hamd-configt-"));
+    const file = join(dir, "ham.json");
+    const sleeper = (name: string) => ({
+      name, command: "/bin/sleep 1000",
+      conditions: [{ name: "death", type: "CONDDEATH", flags: ["HREARMAFTERRESTART"], actions: [{ name: "restart", kind: "restart", flags: ["HREARMAFTERRESTART"] }] }],
+    });
+    writeFileSync(file, JSON.stringify({ entities: [sleeper("a")] }));
+    const instance = await startHam(["--config", file]);
+    const a = await eventually(() => entityPid(instance, "a"));
+    const tree = await treeOf(instance.runDir);
+    await killHam(instance);
+    await eventually(() => instance.logLines().filter((line) => line["event"] === "config-watch").length === 2, 5_000, "watching again");
+    expect(instance.logLines().filter((line) => line["event"] === "config-rejected")).toEqual([]);
+    expect(await treeOf(instance.runDir)).toEqual(tree);
+    expect(processesOf(instance.runDir, "a")).toEqual([a]);
+    writeFileSync(file, JSON.stringify({ entities: [sleeper("a"), sleeper("b")] }));
+    await eventually(async () => (await entityPid(instance, "b").catch(() => 0)) > 0, 5_000, "b added by the new HAM");
+    expect(processesOf(instance.runDir, "a")).toEqual([a]);
   });
 
   it("survives twenty kills in a row", async () => {
