@@ -1,4 +1,3 @@
-import { watch } from "node:fs";
 import { Ham, type HamOptions } from "../ham/ham.js";
 import { isProcessGone, readStartTime } from "../ham/processes.js";
 import { StoreReader, stateDirOf } from "../ham/store.js";
@@ -13,26 +12,20 @@ const hamPid = Number(hamPidText);
 const hamStartTime = readStartTime(hamPid);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
 
+// Follows the state by reading what was appended every FOLLOW_MS (a watch would wake this
+// process at every append and slow the HAM's writes on a busy machine); a takeover reads
+// the last few records left.
+const FOLLOW_MS = 50;
 const reader = new StoreReader(stateDirOf(options.runDir));
-let following: ReturnType<typeof watch> | null = null;
-let refreshTimer: NodeJS.Timeout | null = null;
 const refresh = () => {
-  refreshTimer = null;
   try {
     reader.refresh();
   } catch {
-    // a file replaced while read: the next change reads again
+    // a file replaced while read: the next turn reads again
   }
 };
-try {
-  refresh();
-  following = watch(reader.dir, () => {
-    refreshTimer ??= setTimeout(refresh, 20);
-  });
-  following.on("error", () => undefined);
-} catch {
-  // no state directory yet: read it at takeover
-}
+refresh();
+const following = setInterval(refresh, FOLLOW_MS);
 
 let stopping = false;
 process.on("message", (message: { stop?: boolean }) => {
@@ -57,8 +50,7 @@ async function takeOver(): Promise<void> {
     if (Date.now() > deadline) process.exit(1); // alive but deaf: it will start a new Guardian
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
-  following?.close();
-  if (refreshTimer !== null) clearTimeout(refreshTimer);
+  clearInterval(following);
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
   const ham = new Ham(options);
   const stop = () => void ham.stop("signal", false).then(() => process.exit(0));

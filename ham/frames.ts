@@ -7,6 +7,8 @@ import type { ClientState } from "./clients.js";
 import type { Ham } from "./ham.js";
 import { dispatch } from "./requests.js";
 
+// Ops that change HAM-wide facts (verbosity, pulse channels).
+const HAM_WIDE_OPS: ReadonlySet<string> = new Set(["verbose", "channel_create", "channel_close"]);
 // Ops that change nothing: never journaled, never deduplicated.
 const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "lookup", "heartbeat"]);
 
@@ -30,8 +32,7 @@ export function answerFrame(ham: Ham, client: ClientState, frame: DecodedFrame):
   }
   ham.log.write(LOG_LEVEL.trace, "info", { event: "request", op: request.op, pid: client.pid }, "request");
   const mutation = !READ_ONLY_OPS.has(request.op);
-  const replyKey = mutation && client.token !== null && request.i > 0 ? `r/${client.token}/${request.i}` : null;
-  const earlier = replyKey === null ? undefined : ham.journal.sentReplies.get(replyKey);
+  const earlier = mutation && client.token !== null && request.i > 0 ? ham.journal.sentReply(client.token, request.i) : undefined;
   if (earlier !== undefined) {
     connection.send({ i: request.i, ...(earlier as object) });
     return;
@@ -40,7 +41,6 @@ export function answerFrame(ham: Ham, client: ClientState, frame: DecodedFrame):
     if (mutation) {
       if (client.token !== null && request.i > 0) ham.journal.reply(client.token, request.i, payload);
       touchNamed(ham, request.op, request.a);
-      ham.journal.metaChanged();
       ham.journal.flush();
     }
     if (request.i > 0) connection.send({ i: request.i, ...payload });
@@ -66,7 +66,7 @@ export function answerFrame(ham: Ham, client: ClientState, frame: DecodedFrame):
 // global one); a config file, everything.
 function touchNamed(ham: Ham, op: string, args: unknown): void {
   const { ename, cname } = (typeof args === "object" && args !== null ? args : {}) as { ename?: unknown; cname?: unknown };
-  ham.journal.entity(ham.tree.global);
+  if (HAM_WIDE_OPS.has(op)) ham.journal.metaChanged();
   if (op === "apply") return; // ConfigSources marks everything itself
   const owner: Entity | undefined = typeof ename === "string" ? ham.tree.entities.get(ename) : ename === null ? ham.tree.global : undefined;
   if (owner === undefined) return;

@@ -18,7 +18,7 @@ import { HamTree } from "./tree.js";
 import { GuardianLink } from "./guardian-link.js";
 import {
   conditionKey, conditionValue, entityFromValue, entityKey, entityValue, firingValue, Journal,
-  type ConditionValue, type EntityValue, type JournalSource, type MetaValue,
+  type EntityValue, type JournalSource, type MetaValue,
 } from "./persist.js";
 import { StateStore, StoreReader, stateDirOf } from "./store.js";
 import { recoverState } from "./takeover.js";
@@ -83,14 +83,10 @@ export class Ham implements HamContext, JournalSource {
       },
       firing: (firing, done) => this.journal.firing(firing, done),
       flush: () => this.journal.flush(),
-      nextFiringId: () => {
-        this.journal.metaChanged();
-        return this.meta.nextFiringId++;
-      },
-      nextSpawnToken: (entity) => {
-        this.journal.metaChanged();
-        return `${process.pid}.${++this.meta.spawnCount}.${entity.name}`;
-      },
+      // Neither needs writing at once: a HAM that takes over starts above every firing id in
+      // the state, and a token carries the pid of the HAM that made it.
+      nextFiringId: () => this.meta.nextFiringId++,
+      nextSpawnToken: (entity) => `${process.pid}.${++this.meta.spawnCount}.${entity.name}`,
     });
     this.guardian = new GuardianLink(options, this.log, () => {
       this.meta.guardianFailures += 1;
@@ -163,7 +159,7 @@ export class Ham implements HamContext, JournalSource {
       for (const condition of owner.conditions.values()) conditionKeys.push(conditionKey(owner, condition));
     }
     return ["m", "g", ...[...this.tree.entities.values()].map(entityKey), ...conditionKeys, ...[...this.monitor.firings.keys()].map((id) => `f/${id}`),
-      ...this.journal.sentReplies.keys()];
+      ...this.journal.replyKeys()];
   }
 
   valueOf(key: string): unknown {
@@ -177,25 +173,25 @@ export class Ham implements HamContext, JournalSource {
       const [, ename = "", cname = ""] = key.split("/");
       const owner = ename === "" ? this.tree.global : this.tree.entities.get(ename);
       const condition = owner?.conditions.get(cname);
-      return condition === undefined ? undefined : conditionValue(condition);
+      return condition === undefined ? undefined : conditionValue(condition, this.journal.orderOf(condition));
     }
     if (key.startsWith("f/")) {
       const firing = this.monitor.firings.get(Number(key.slice(2)));
       return firing === undefined ? undefined : firingValue(firing);
     }
-    return this.journal.sentReplies.get(key);
+    const [, token = "", id = ""] = key.split("/");
+    return this.journal.sentReply(token, Number(id));
   }
 
-  restoreEntity(value: EntityValue, conditionOf: (name: string) => ConditionValue | undefined): void {
-    const entity = entityFromValue(value, conditionOf);
+  restoreEntity(value: EntityValue): Entity {
+    const entity = entityFromValue(value);
     if (entity.kind === "global") {
-      this.tree.global.conditions.clear();
-      for (const [name, condition] of entity.conditions) this.tree.global.conditions.set(name, condition);
       this.tree.global.enabled = entity.enabled;
-      return;
+      return this.tree.global;
     }
     this.tree.entities.set(entity.name, entity);
     this.tree.setPid(entity, entity.pid);
+    return entity;
   }
 
   private onFrame(connection: ServerConnection, frame: DecodedFrame): void {

@@ -8,15 +8,15 @@ import type { CompactionStats, StateStore } from "./store.js";
 // "g" the global entity, "e/<name>" an entity, "c/<entity>/<condition>" one condition with
 // its actions ("c//<condition>" for the global entity), "f/<id>" a firing under way, "m"
 // HAM-wide facts, "r/<token>/<id>" the reply to a client's mutation (a retried request gets
-// it again). An entity lists its conditions by name, in order: a condition key it does not
-// list is stale (removed) and ignored. A change to one condition writes only that condition.
+// it again). A change to one condition writes only that condition; a condition carries its
+// place among its entity's conditions (`order`), and a removed one gets a delete record.
 
 export interface EntityValue extends Omit<Entity, "conditions"> {
-  readonly conditions: string[];
   // The death being handled: whether it restarted the entity yet (null: none).
   readonly episode: { readonly restarted: boolean } | null;
 }
 export interface ConditionValue extends Omit<Condition, "actions"> {
+  readonly order: number;
   readonly actions: ActionValue[];
 }
 interface ActionValue extends Omit<Action, "fails"> {
@@ -52,31 +52,31 @@ export const conditionKey = (owner: Entity, condition: Condition): string => `c/
 export const firingKey = (id: number): string => `f/${id}`;
 
 export function entityValue(entity: Entity, episode: { restarted: boolean } | null): EntityValue {
-  return { ...entity, episode, conditions: [...entity.conditions.keys()] };
+  const { conditions: _conditions, ...rest } = entity;
+  return { ...rest, episode };
 }
 
-export function conditionValue(condition: Condition): ConditionValue {
+export function conditionValue(condition: Condition, order: number): ConditionValue {
   return {
     ...condition,
+    order,
     actions: [...condition.actions.values()].map((action) => ({ ...action, fails: action.fails === null ? null : [...action.fails.values()] })),
   };
 }
 
-// The entity without its conditions; `conditionOf` finds each listed one.
-export function entityFromValue(value: EntityValue, conditionOf: (name: string) => ConditionValue | undefined): Entity {
-  const { episode: _episode, conditions: names, ...rest } = value;
-  const conditions = new Map<string, Condition>();
-  for (const name of names) {
-    const condition = conditionOf(name);
-    if (condition === undefined) continue;
-    conditions.set(name, {
-      ...condition,
-      actions: new Map(condition.actions.map((action) => [action.name, {
-        ...action, removed: false, fails: action.fails === null ? null : new Map(action.fails.map((fail) => [fail.name, fail])),
-      }])),
-    });
-  }
-  return { ...rest, conditions };
+export function entityFromValue(value: EntityValue): Entity {
+  const { episode: _episode, ...rest } = value;
+  return { ...rest, conditions: new Map() };
+}
+
+export function conditionFromValue(value: ConditionValue): Condition {
+  const { order: _order, actions, ...rest } = value;
+  return {
+    ...rest,
+    actions: new Map(actions.map((action) => [action.name, {
+      ...action, removed: false, fails: action.fails === null ? null : new Map(action.fails.map((fail) => [fail.name, fail])),
+    }])),
+  };
 }
 
 export function firingValue(firing: Firing): FiringValue {
@@ -111,8 +111,13 @@ export class Journal {
   private readonly replies = new Map<string, unknown>();
   private meta = false;
   private scheduled = false;
-  // The replies already sent for mutations, by "r/<token>/<id>".
-  readonly sentReplies = new Map<string, unknown>();
+  // The replies already sent for mutations: token → request id → reply.
+  readonly sentReplies = new Map<string, Map<number, unknown>>();
+  // Which condition keys the state holds for each entity (so a removal gets a delete
+  // record), and each condition's place in its entity.
+  private readonly known = new Map<Entity, Set<string>>();
+  private readonly order = new WeakMap<Condition, number>();
+  private nextOrder = 1;
 
   constructor(
     private readonly store: StateStore,
@@ -129,7 +134,23 @@ export class Journal {
 
   condition(owner: Entity, condition: Condition): void {
     this.conditions.set(conditionKey(owner, condition), [owner, condition]);
+    this.entities.add(owner); // a removal among its conditions shows there
     this.schedule();
+  }
+
+  orderOf(condition: Condition): number {
+    let order = this.order.get(condition);
+    if (order === undefined) this.order.set(condition, (order = this.nextOrder++));
+    return order;
+  }
+
+  // Takeover: a condition read back from the state.
+  restored(owner: Entity, condition: Condition, order: number): void {
+    this.order.set(condition, order);
+    this.nextOrder = Math.max(this.nextOrder, order + 1);
+    let names = this.known.get(owner);
+    if (names === undefined) this.known.set(owner, (names = new Set()));
+    names.add(condition.name);
   }
 
   // Every condition of an entity (after pruning, a config change, a restore).
@@ -140,6 +161,8 @@ export class Journal {
   removed(entity: Entity): void {
     this.entities.delete(entity);
     this.removedKeys.add(entityKey(entity));
+    for (const name of this.known.get(entity) ?? []) this.removedKeys.add(`c/${entity.name}/${name}`);
+    this.known.delete(entity);
     this.schedule();
   }
 
@@ -154,23 +177,27 @@ export class Journal {
     this.schedule();
   }
 
+  sentReply(token: string, id: number): unknown {
+    return this.sentReplies.get(token)?.get(id);
+  }
+
   reply(token: string, id: number, reply: unknown): void {
-    const key = `r/${token}/${id}`;
-    this.replies.set(key, reply);
-    this.sentReplies.set(key, reply);
+    let replies = this.sentReplies.get(token);
+    if (replies === undefined) this.sentReplies.set(token, (replies = new Map()));
+    replies.set(id, reply);
+    this.replies.set(`r/${token}/${id}`, reply);
     // A client has a handful of requests in flight at most: forget all but the last 64.
-    const old = `r/${token}/${id - 64}`;
-    if (this.sentReplies.delete(old)) this.removedKeys.add(old);
+    if (replies.delete(id - 64)) this.removedKeys.add(`r/${token}/${id - 64}`);
   }
 
   forgetClient(token: string): void {
-    const prefix = `r/${token}/`;
-    for (const key of this.sentReplies.keys()) {
-      if (!key.startsWith(prefix)) continue;
-      this.sentReplies.delete(key);
-      this.removedKeys.add(key);
-    }
+    for (const id of this.sentReplies.get(token)?.keys() ?? []) this.removedKeys.add(`r/${token}/${id}`);
+    this.sentReplies.delete(token);
     this.schedule();
+  }
+
+  replyKeys(): string[] {
+    return [...this.sentReplies].flatMap(([token, replies]) => [...replies.keys()].map((id) => `r/${token}/${id}`));
   }
 
   private schedule(): void {
@@ -182,10 +209,23 @@ export class Journal {
   flush(): void {
     this.scheduled = false;
     const set: Record<string, unknown> = {};
-    for (const entity of this.entities) set[entityKey(entity)] = this.source.entityValue(entity);
     for (const [key, [owner, condition]] of this.conditions) {
-      // One removed meanwhile needs no record: its entity no longer lists it.
-      if (owner.conditions.get(condition.name) === condition) set[key] = conditionValue(condition);
+      if (owner.conditions.get(condition.name) !== condition) continue; // removed meanwhile
+      set[key] = conditionValue(condition, this.orderOf(condition));
+      let names = this.known.get(owner);
+      if (names === undefined) this.known.set(owner, (names = new Set()));
+      names.add(condition.name);
+    }
+    for (const entity of this.entities) {
+      if (entity.kind !== "global") set[entityKey(entity)] = this.source.entityValue(entity);
+      else set["g"] = this.source.entityValue(entity);
+      const names = this.known.get(entity);
+      if (names === undefined || names.size <= entity.conditions.size) continue;
+      for (const name of names) {
+        if (entity.conditions.has(name)) continue;
+        names.delete(name);
+        this.removedKeys.add(`c/${entity.name}/${name}`);
+      }
     }
     for (const [id, firing] of this.firings) {
       if (firing === null) this.removedKeys.add(firingKey(id));

@@ -3,7 +3,7 @@ import type { Action, Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import type { Firing } from "./firing.js";
 import type { Ham } from "./ham.js";
-import type { ConditionValue, EntityValue, FiringValue, MetaValue } from "./persist.js";
+import { conditionFromValue, type ConditionValue, type EntityValue, type FiringValue, type MetaValue } from "./persist.js";
 import { findPidByEnv, isSameProcessAlive, readStartTime } from "./processes.js";
 
 export interface RecoverySummary {
@@ -35,16 +35,28 @@ export function recoverState(ham: Ham, state: StateMap, takeover: boolean): Reco
   const onChange = ham.tree.onChange;
   ham.tree.onChange = () => undefined;
   const episodes: Array<[Entity, boolean]> = [];
+  const conditions: Array<[string, ConditionValue]> = [];
   try {
     for (const [key, value] of state.values) {
       if (key === "g" || key.startsWith("e/")) {
-        const owner = key === "g" ? "" : key.slice(2);
-        ham.restoreEntity(value as EntityValue, (name) => state.values.get(`c/${owner}/${name}`) as ConditionValue | undefined);
+        const entity = ham.restoreEntity(value as EntityValue);
         const episode = (value as EntityValue).episode;
-        if (episode !== null && key !== "g") episodes.push([ham.tree.entity((value as EntityValue).name), episode.restarted]);
+        if (episode !== null && entity.kind !== "global") episodes.push([entity, episode.restarted]);
+      } else if (key.startsWith("c/")) {
+        conditions.push([key.split("/")[1] ?? "", value as ConditionValue]);
       } else if (key.startsWith("r/")) {
-        ham.journal.sentReplies.set(key, value);
+        const [, token = "", id = ""] = key.split("/");
+        ham.journal.reply(token, Number(id), value);
       }
+    }
+    // Each entity's conditions in the order they were made.
+    conditions.sort((a, b) => a[1].order - b[1].order);
+    for (const [ename, value] of conditions) {
+      const owner = ename === "" ? ham.tree.global : ham.tree.entities.get(ename);
+      if (owner === undefined) continue;
+      const condition = conditionFromValue(value);
+      owner.conditions.set(condition.name, condition);
+      ham.journal.restored(owner, condition, value.order);
     }
   } finally {
     ham.tree.onChange = onChange;
@@ -53,6 +65,7 @@ export function recoverState(ham: Ham, state: StateMap, takeover: boolean): Reco
 
   const firings = [...state.values].filter(([key]) => key.startsWith("f/")).map(([, value]) => value as FiringValue)
     .sort((a, b) => a.id - b.id);
+  ham.meta.nextFiringId = Math.max(ham.meta.nextFiringId, ...firings.map((value) => value.id + 1));
   let resumed = 0;
   for (const value of firings) {
     const firing = firingFrom(ham, value);
