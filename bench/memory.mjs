@@ -6,7 +6,8 @@ import { fork } from "node:child_process";
 import { join } from "node:path";
 import { killAll, mb, ms, own, printTable, ratio, rssBytes, ROOT, HAMCTL_BIN, startHam, stats, timeRun } from "./lib.mjs";
 
-const SETTLE_MS = 3_000;
+// Idle: V8 shrinks its heap some 8–10 s after allocation stops (its memory reducer).
+const SETTLE_MS = 15_000;
 const LS_RUNS = 7;
 const CONCURRENCY = 64;
 

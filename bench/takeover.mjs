@@ -53,7 +53,7 @@ async function guardianReady(session) {
 
 async function compactionFigures() {
   const { HamTree } = await import(join(ROOT, "dist/ham/tree.js"));
-  const { entityValue } = await import(join(ROOT, "dist/ham/persist.js"));
+  const { conditionValue, entityValue } = await import(join(ROOT, "dist/ham/persist.js"));
   const { StateStore } = await import(join(ROOT, "dist/ham/store.js"));
   const tree = new HamTree(() => Date.now());
   for (let i = 0; i < 10_000; i += 1) {
@@ -82,10 +82,12 @@ async function compactionFigures() {
   for (let i = 0; i < 5_000; i += 1) {
     const entity = entities[i % entities.length];
     const t0 = performance.now();
-    store.commit({ [`e/${entity.name}`]: entityValue(entity, null) }, undefined);
+    // A ham_condition: the condition, its entity, and the reply.
+    const condition = entity.conditions.get("death");
+    store.commit({ [`e/${entity.name}`]: entityValue(entity, null), [`c/${entity.name}/death`]: conditionValue(condition, 1), "r/token/1": { r: 0 } }, undefined);
     appends.push(performance.now() - t0);
   }
-  const raw = encodeRecord({ q: 1, set: { [`e/${entities[0].name}`]: entityValue(entities[0], null) } });
+  const raw = encodeRecord({ q: 1, set: { [`e/${entities[0].name}`]: entityValue(entities[0], null), [`c/${entities[0].name}/death`]: conditionValue(entities[0].conditions.get("death"), 1), "r/token/1": { r: 0 } } });
   const fd = openSync(join(dir, "raw"), "a");
   const rawTimes = [];
   for (let i = 0; i < 5_000; i += 1) {
@@ -102,9 +104,16 @@ async function compactionFigures() {
     worstGap = Math.max(worstGap, at - last - 1);
     last = at;
   }, 1);
-  const compaction = await store.compact(() => ["m", ...entities.map((e) => `e/${e.name}`)], (key) => {
+  const keys = ["m"];
+  for (const entity of entities) {
+    keys.push(`e/${entity.name}`);
+    for (const name of entity.conditions.keys()) keys.push(`c/${entity.name}/${name}`);
+  }
+  const compaction = await store.compact(() => keys, (key) => {
     if (key === "m") return { note: "meta" };
-    return entityValue(tree.entities.get(key.slice(2)), null);
+    const [kind, ename, cname] = key.split("/");
+    const entity = tree.entities.get(ename);
+    return kind === "e" ? entityValue(entity, null) : conditionValue(entity.conditions.get(cname), 1);
   });
   clearInterval(ticker);
   store.close();
@@ -181,8 +190,8 @@ export async function takeoverFigures() {
       ["restart, no takeover (baseline)", `p50 ${ms(base.p50)}  max ${ms(base.max)}`],
       ["entity killed with the HAM → replacement running", `p50 ${ms(died.p50)}  max ${ms(died.max)}  (${died.n} rounds)`],
       ["Guardian RSS", mb(guardianRss)],
-      ["journal append, one entity (3 × 3) per mutation", `p50 ${us(costs.append.p50)}  p99 ${us(costs.append.p99)}  (${costs.recordBytes} B; bare write of the same bytes p50 ${us(costs.raw.p50)})`],
-      ["compaction of 10,000 entities", `${Math.round(costs.compaction.wallMs)} ms, ${mb(costs.compaction.bytes)}; longest step ${ms(costs.compaction.longestStepMs)}, worst 1 ms-ticker delay ${ms(costs.worstGap)}`],
+      ["journal append per mutation (entity + condition + reply)", `p50 ${us(costs.append.p50)}  p99 ${us(costs.append.p99)}  (${costs.recordBytes} B; bare write of the same bytes p50 ${us(costs.raw.p50)})`],
+      ["compaction of 10,000 entities × 3 conditions", `${Math.round(costs.compaction.wallMs)} ms, ${mb(costs.compaction.bytes)}; longest step ${ms(costs.compaction.longestStepMs)}, worst 1 ms-ticker delay ${ms(costs.worstGap)}`],
     ]);
     await api.ham_disconnect(0);
     return { take, died, base, cold, guardianRss, costs };

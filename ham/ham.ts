@@ -249,7 +249,7 @@ export class Ham implements HamContext, JournalSource {
     return {
       ...this.info(), ...counts,
       verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
-      rssBytes: memory.rss, heapUsedBytes: memory.heapUsed,
+      rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,
     };
   }
 

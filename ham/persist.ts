@@ -242,7 +242,7 @@ export class Journal {
     this.meta = false;
     if (Object.keys(set).length === 0 && del.length === 0) return;
     this.store.commit(Object.keys(set).length > 0 ? set : undefined, del.length > 0 ? del : undefined);
-    if (this.store.journalBytes > this.compactAtBytes && !this.store.busy) {
+    if (this.store.journalBytes > Math.max(this.compactAtBytes, 2 * this.store.snapshotBytes) && !this.store.busy) {
       void this.store.compact(() => this.source.keys(), (key) => this.source.valueOf(key)).then(this.onCompacted, () => undefined);
     }
   }

@@ -107,6 +107,9 @@ export class StateStore {
   private seq = 0;
   private compacting = false;
   journalBytes = 0;
+  // Size of the last snapshot written: compacting again only once the journal is twice that
+  // keeps the cost of compaction proportional to what was appended.
+  snapshotBytes = 0;
 
   constructor(readonly dir: string) {}
 
@@ -201,6 +204,7 @@ export class StateStore {
       rmSync(tmp, { force: true });
       this.compacting = false;
     }
+    this.snapshotBytes = bytes;
     return { keys: count, bytes, wallMs: performance.now() - started, longestStepMs: longest };
   }
 
