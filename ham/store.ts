@@ -145,6 +145,7 @@ export class StateStore {
 
   // Appends one change; it is in shared memory when this returns.
   commit(set: Record<string, unknown> | undefined, del: readonly string[] | undefined): number {
+    if (this.fd < 0) return this.seq; // closed: the HAM is stopping
     const q = ++this.seq;
     const change: Change = { q, ...(set === undefined ? {} : { set }), ...(del === undefined ? {} : { del }) };
     const record = encodeRecord(change);
