@@ -70,7 +70,8 @@ const ops = {
     lookup(path).then((node) => {
       if (node.type !== "dir") return cb(Fuse.ENOTDIR);
       const entries = (node.entries as unknown as { entries: Array<{ name: string; type: "dir" | "file"; size: number }> }).entries;
-      cb(0, entries.map((entry) => entry.name), entries.map((entry) => attr(entry.type, entry.size)));
+      const dir = attr("dir", 0);
+      cb(0, [".", "..", ...entries.map((entry) => entry.name)], [dir, dir, ...entries.map((entry) => attr(entry.type, entry.size))]);
     }, (error) => cb(errno(error)));
   },
   open(path: string, flags: number, cb: (code: number, fd?: number) => void) {
@@ -120,7 +121,7 @@ const stop = () => {
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 // No HAM any more (the session gave up reconnecting): never leave a mount that answers nothing.
-const keepAlive = setInterval(() => {
+setInterval(() => {
   if (session.closed) stop();
 }, 200);
 

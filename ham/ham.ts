@@ -22,6 +22,7 @@ import {
 } from "./persist.js";
 import { StateStore, StoreReader, stateDirOf } from "./store.js";
 import { recoverState } from "./takeover.js";
+import { startMount, stopMount } from "./mount.js";
 
 export interface HamOptions {
   readonly runDir: string;
@@ -129,6 +130,7 @@ export class Ham implements HamContext, JournalSource {
     });
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
     this.guardian.start();
+    if (this.options.mount !== null) startMount(this, this.options.mount);
     if (this.options.configFile !== null) this.config.load(this.options.configFile, true);
   }
 
@@ -274,6 +276,7 @@ export class Ham implements HamContext, JournalSource {
     await this.guardian.stop();
     this.config.close();
     this.monitor.stop();
+    stopMount(this);
     for (const client of this.clients.values()) client.connection.close("HAM stopping");
     this.server?.close();
     this.journal.flush();

@@ -30,6 +30,7 @@ export class Monitor {
   private readonly episodes = new Map<Entity, Episode>();
   // Firings queued or running, by id (the shared state keeps them).
   readonly firings = new Map<number, Firing>();
+  private stopped = false; // after stop(), deaths are the next HAM's business
 
   constructor(
     private readonly tree: HamTree,
@@ -173,7 +174,7 @@ export class Monitor {
   }
 
   onDeath(entity: Entity, pid: number, exit: ExitInfo | null, unknownReason = "exit status unknown (not the HAM's child)"): void {
-    if (!this.tree.contains(entity) || entity.pid !== pid || pid === 0) return;
+    if (this.stopped || !this.tree.contains(entity) || entity.pid !== pid || pid === 0) return;
     this.unwatch(entity);
     this.tree.setPid(entity, 0);
     entity.spawnToken = null;
@@ -293,6 +294,7 @@ export class Monitor {
   }
 
   stop(): void {
+    this.stopped = true;
     this.poller.stop();
     this.heartbeats.stopAll();
   }

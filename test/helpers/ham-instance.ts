@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,7 +50,9 @@ export function track(pid: number): number {
 export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HamInstance> {
   const runDir = mkdtempSync(join(tmpdir(), "hamd-test-"));
   const logFile = join(runDir, "activity.log");
-  const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, "-V3", ...extraArgs], {
+  // "{RUN_DIR}" in an argument stands for the run directory made here.
+  const args = extraArgs.map((arg) => arg.replaceAll("{RUN_DIR}", runDir));
+  const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, "-V3", ...args], {
     stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env },
   });
   let stderr = "";
@@ -107,6 +109,7 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
           // already gone
         }
       }
+      unmountUnder(runDir);
       rmSync(runDir, { recursive: true, force: true });
       rmSync(stateDirOf(runDir), { recursive: true, force: true });
     },
@@ -119,6 +122,14 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
 export async function cleanup(): Promise<void> {
   spawnedPids.killAll();
   await Promise.all([...started].map((instance) => instance.stop()));
+}
+
+// A FUSE mount a test left under `dir` (its server killed) is removed, lazily.
+export function unmountUnder(dir: string): void {
+  for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const mountPoint = line.split(" ")[1];
+    if (mountPoint !== undefined && mountPoint.startsWith(`${dir}/`)) spawnSync("fusermount", ["-u", "-z", mountPoint]);
+  }
 }
 
 // The pid in RUN_DIR/ham.pid: the HAM serving the run directory now.

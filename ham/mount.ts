@@ -1,0 +1,72 @@
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CONDDEATH, HREARMAFTERRESTART } from "../lib/constants.js";
+import { LOG_LEVEL } from "./activity-log.js";
+import type { ClientState } from "./clients.js";
+import type { Ham } from "./ham.js";
+import { dispatch } from "./requests.js";
+
+// The /ham view: its own process (fs/main.js), attached as the entity "hamfs" with a death
+// condition that restarts it, so the HAM supervises it like any other; a Guardian that takes
+// over adopts it with the rest.
+export const FS_ENTITY = "hamfs";
+const FS_SCRIPT = fileURLToPath(new URL("../fs/main.js", import.meta.url));
+const LIB_DIRS = ["/lib", "/usr/lib", "/lib64", "/usr/lib64"];
+
+// Why there can be no FUSE mount here, or null. HAMD_FUSE_DEVICE names another device node
+// (tests use it to play a machine without FUSE; nothing else should set it).
+export function fuseProblem(): string | null {
+  const device = process.env["HAMD_FUSE_DEVICE"] ?? "/dev/fuse";
+  if (!existsSync(device)) return `${device} does not exist (load the fuse module, or give the container the device)`;
+  try {
+    closeSync(openSync(device, "r+"));
+  } catch (error) {
+    return `${device} cannot be opened (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
+  const arch = process.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+  const dirs = LIB_DIRS.flatMap((dir) => [dir, join(dir, arch)]);
+  if (!dirs.some((dir) => existsSync(join(dir, "libfuse.so.2")))) return "libfuse2 is not installed (apt-get install libfuse2)";
+  const path = (process.env["PATH"] ?? "").split(delimiter);
+  if (!path.some((dir) => existsSync(join(dir, "fusermount")))) return "fusermount is not installed (apt-get install fuse3)";
+  return null;
+}
+
+// A command line argument, quoted when it holds a space (reference §5.10: no escapes).
+function quoted(arg: string): string {
+  if (arg.includes('"')) throw new Error(`cannot pass ${arg} on a command line`);
+  return /\s/.test(arg) ? `"${arg}"` : arg;
+}
+
+export function startMount(ham: Ham, mount: string): void {
+  const problem = fuseProblem();
+  if (problem !== null) {
+    ham.log.write(LOG_LEVEL.events, "warn", { event: "no-mount", mount, reason: problem },
+      `no /ham view at ${mount}: ${problem}; hamctl ls and cat still work (install libfuse2 and fuse3, or start ham with --no-mount)`);
+    return;
+  }
+  if (ham.tree.entities.has(FS_ENTITY)) return; // recovered from the state: adopted or restarted there
+  mkdirSync(mount, { recursive: true, mode: 0o700 });
+  const line = [process.execPath, FS_SCRIPT, ham.options.runDir, mount].map(quoted).join(" ");
+  const internal: ClientState = {
+    connection: { id: 0, send: () => true, close: () => undefined }, pid: process.pid, token: null, selfEntities: new Set(), channels: new Set(),
+  };
+  const run = (op: string, args: Record<string, unknown>) => dispatch(ham, internal, op, args);
+  run("attach", { ename: FS_ENTITY, pid: -1, line, flags: 0 });
+  run("condition", { ename: FS_ENTITY, cname: "death", type: CONDDEATH, flags: HREARMAFTERRESTART });
+  run("action", { ename: FS_ENTITY, cname: "death", aname: "restart", kind: "restart", line, flags: HREARMAFTERRESTART });
+  ham.changedAll();
+  ham.log.write(LOG_LEVEL.events, "info", { event: "mount", mount }, `/ham view served at ${mount} by the entity ${FS_ENTITY}`);
+}
+
+// Stopping: the view goes with the HAM (it unmounts on SIGTERM).
+export function stopMount(ham: Ham): void {
+  const entity = ham.tree.entities.get(FS_ENTITY);
+  if (entity !== undefined && entity.pid > 0) {
+    try {
+      process.kill(entity.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+}
