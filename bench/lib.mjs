@@ -1,6 +1,6 @@
 // Shared parts of the benchmarks: a HAM in its own run directory, statistics, process
 // figures read from /proc, and a FIFO that child processes report into.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, constants as fsConstants, readFileSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
 import { pidsWithEnv, PidKeeper } from "../test/helpers/processes.mjs";
@@ -45,7 +45,9 @@ export async function startHam(extraArgs = []) {
   runDirs.add(runDir);
   const logFile = join(runDir, "activity.log");
   // Run as a user runs it: the bin itself, whose shebang carries the HAM's node flags.
-  const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, ...extraArgs], {
+  // "{RUN_DIR}" in an argument stands for the run directory made here.
+  const args = extraArgs.map((arg) => arg.replaceAll("{RUN_DIR}", runDir));
+  const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, ...args], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   own(child.pid);
@@ -65,6 +67,10 @@ export async function startHam(extraArgs = []) {
       // A Guardian that took over, and every process a HAM started, carry HAM_RUN_DIR.
       for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) own(pid);
       killAll();
+      for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+        const mountPoint = line.split(" ")[1];
+        if (mountPoint?.startsWith(`${runDir}/`)) spawnSync("fusermount", ["-u", "-z", mountPoint]);
+      }
       const { stateDirOf } = await import(join(ROOT, "dist/ham/store.js"));
       rmSync(stateDirOf(runDir), { recursive: true, force: true });
       rmSync(runDir, { recursive: true, force: true });

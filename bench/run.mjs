@@ -2,6 +2,7 @@
 // same run. Sections: restart, heartbeat, api, memory (default: all).
 import { killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
+import { fsFigures } from "./fs.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { memoryFigures } from "./memory.mjs";
 import { restartLatency } from "./restart.mjs";
@@ -12,6 +13,7 @@ const SECTIONS = {
   heartbeat: () => heartbeatLateness(),
   api: () => apiFigures(),
   takeover: () => takeoverFigures(),
+  fs: () => fsFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 

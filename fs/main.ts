@@ -15,9 +15,10 @@ const Fuse = createRequire(import.meta.url)("fuse-native") as FuseCtor;
 (Fuse as unknown as { unmount: (mnt: string, cb: (error: Error | null) => void) => void }).unmount = fusermountLazy;
 
 const [runDir, mount] = process.argv.slice(2) as [string, string];
-// Long enough to spare the HAM a request per getattr of one `ls -l`, short enough that no
-// change stays unseen for more than 100 ms.
-const CACHE_MS = 50;
+// Directories are cached until the HAM says their entity changed (it sends the names of
+// the entities each change touched); file sizes for FILE_CACHE_MS (some file lines, like
+// the last heartbeat, change without a change event). The kernel caches for as long.
+const FILE_CACHE_MS = 50;
 const EX_NOFUSE = 78;
 
 function fusermountLazy(mnt: string, cb: (error: Error | null) => void): void {
@@ -25,7 +26,30 @@ function fusermountLazy(mnt: string, cb: (error: Error | null) => void): void {
 }
 
 const session = await Session.open(runDir);
-const cache = new Map<string, { at: number; value: { type: "dir" | "file"; size: number; entries?: Node } }>();
+interface Cached {
+  readonly at: number;
+  readonly value: { type: "dir" | "file"; size: number; entries?: Node };
+}
+// By entity (the first path segment; "" for the root's own files), then by path.
+const cache = new Map<string, Map<string, Cached>>();
+const segmentOf = (path: string) => path.split("/")[1] ?? "";
+const cached = (path: string) => cache.get(segmentOf(path))?.get(path);
+function remember(path: string, value: Cached["value"], at: number): void {
+  const segment = segmentOf(path);
+  let entries = cache.get(segment);
+  if (entries === undefined) cache.set(segment, (entries = new Map()));
+  entries.set(path, { at, value });
+}
+function forget(names: readonly string[]): void {
+  cache.delete(""); // the root listing and /.info (its counts)
+  for (const name of names) cache.delete(name === "" ? ".global" : name);
+}
+session.onChanged = forget;
+session.onReconnect = () => {
+  cache.clear();
+  void session.request("watch", {}).catch(() => undefined);
+};
+await session.request("watch", {});
 const open = new Map<number, Buffer>();
 let nextFd = 1;
 const started = new Date();
@@ -44,17 +68,19 @@ function errno(error: unknown): number {
   return Fuse.EIO;
 }
 
-async function lookup(path: string): Promise<{ type: "dir" | "file"; size: number; entries?: Node }> {
-  const hit = cache.get(path);
-  if (hit !== undefined && Date.now() - hit.at < CACHE_MS) return hit.value;
+async function lookup(path: string): Promise<Cached["value"]> {
+  const hit = cached(path);
+  if (hit !== undefined && (hit.value.type === "dir" || Date.now() - hit.at < FILE_CACHE_MS)) return hit.value;
   const node = (await session.request("ls", { path })) as { type: "dir"; entries: Array<{ name: string; type: "dir" | "file"; size: number }> } | { type: "file"; size: number };
   const now = Date.now();
   const value = node.type === "dir" ? { type: "dir" as const, size: 0, entries: node as unknown as Node } : { type: "file" as const, size: node.size };
-  cache.set(path, { at: now, value });
+  remember(path, value, now);
   if (node.type === "dir") {
     for (const entry of node.entries) {
       const child = `${path === "/" ? "" : path}/${entry.name}`;
-      if (entry.type === "file") cache.set(child, { at: now, value: { type: "file", size: entry.size } });
+      // A child directory is known to exist; its own listing is fetched when asked for.
+      if (entry.type === "file") remember(child, { type: "file", size: entry.size }, now);
+      else if (cached(child) === undefined) remember(child, { type: "dir", size: 0 }, now);
     }
   }
   return value;
@@ -66,7 +92,8 @@ const ops = {
     lookup(path).then((node) => cb(0, attr(node.type, node.size)), (error) => cb(errno(error)));
   },
   readdir(path: string, cb: (code: number, names?: string[], stats?: unknown[]) => void) {
-    cache.delete(path);
+    const hit = cached(path);
+    if (hit !== undefined && hit.value.entries === undefined) cache.get(segmentOf(path))?.delete(path); // known to exist, not listed yet
     lookup(path).then((node) => {
       if (node.type !== "dir") return cb(Fuse.ENOTDIR);
       const entries = (node.entries as unknown as { entries: Array<{ name: string; type: "dir" | "file"; size: number }> }).entries;
@@ -103,7 +130,7 @@ await stat(mount).catch(async (error: NodeJS.ErrnoException) => {
   if (error.code === "ENOTCONN") await new Promise((resolve) => fusermountLazy(mount, resolve));
 });
 const fuse = new Fuse(mount, ops as unknown as Record<string, (...args: unknown[]) => void>, {
-  autoUnmount: true, attrTimeout: CACHE_MS / 1000, entryTimeout: CACHE_MS / 1000, fsname: "hamd",
+  autoUnmount: true, attrTimeout: FILE_CACHE_MS / 1000, entryTimeout: FILE_CACHE_MS / 1000, fsname: "hamd",
 });
 fuse.mount((error) => {
   if (error === null) return;

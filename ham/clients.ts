@@ -7,6 +7,8 @@ export interface ClientState {
   readonly connection: ServerConnection;
   pid: number;
   token: string | null;
+  // Sent {ev: "changed"} when entities change (the /ham view).
+  watching?: boolean;
   readonly selfEntities: Set<Entity>;
   readonly channels: Set<number>;
 }

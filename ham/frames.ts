@@ -10,7 +10,7 @@ import { dispatch } from "./requests.js";
 // Ops that change HAM-wide facts (verbosity, pulse channels).
 const HAM_WIDE_OPS: ReadonlySet<string> = new Set(["verbose", "channel_create", "channel_close"]);
 // Ops that change nothing: never journaled, never deduplicated.
-const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "lookup", "heartbeat"]);
+const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "lookup", "heartbeat", "watch"]);
 
 // One frame from a client → one reply (or none for a one-way message). A mutation is in the
 // shared state before its reply leaves, with the reply itself: a request the client sends

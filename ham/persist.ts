@@ -124,6 +124,8 @@ export class Journal {
     private readonly source: JournalSource,
     private readonly compactAtBytes: number,
     private readonly onCompacted: (stats: CompactionStats) => void,
+    // Told the keys each record set or deleted.
+    private readonly onCommitted: (keys: readonly string[]) => void = () => undefined,
   ) {}
 
   entity(entity: Entity): void {
@@ -242,6 +244,7 @@ export class Journal {
     this.meta = false;
     if (Object.keys(set).length === 0 && del.length === 0) return;
     this.store.commit(Object.keys(set).length > 0 ? set : undefined, del.length > 0 ? del : undefined);
+    this.onCommitted([...Object.keys(set), ...del]);
     if (this.store.journalBytes > Math.max(this.compactAtBytes, 2 * this.store.snapshotBytes) && !this.store.busy) {
       void this.store.compact(() => this.source.keys(), (key) => this.source.valueOf(key)).then(this.onCompacted, () => undefined);
     }

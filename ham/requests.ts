@@ -55,6 +55,10 @@ const handlers: Readonly<Record<string, Handler>> = {
     return 0;
   },
   status: (ham) => ham.status(),
+  watch: (_ham, client) => {
+    client.watching = true;
+    return 0;
+  },
   ls: (ham, _client, args) => {
     const node = resolveTreePath(ham.view(), args.optionalString("path") ?? "/");
     return node.type === "dir" ? node : { type: "file", size: Buffer.byteLength(node.content) };

@@ -33,6 +33,8 @@ export class Session {
   private reconnecting = false;
   // Told after each reconnection (the cover library re-opens its handles then).
   onReconnect: (() => void) | null = null;
+  // Told which entities changed, after a "watch" request (the /ham view's cache).
+  onChanged: ((names: readonly string[]) => void) | null = null;
 
   private constructor(readonly runDir: string, private link: Link | null) {}
 
@@ -155,6 +157,7 @@ export class Session {
       }
       case "event":
         if (message.event.ev === "bye") this.saidBye = true;
+        if (message.event.ev === "changed") this.onChanged?.(message.event.names);
         if (message.event.ev === "pulse") {
           const { chid, code, value: pulseValue } = message.event;
           const handler = this.pulseHandlers.get(chid);

@@ -23,7 +23,9 @@ export type Reply =
 
 export type ServerEvent =
   | { readonly ev: "pulse"; readonly chid: number; readonly code: number; readonly value: number }
-  | { readonly ev: "bye"; readonly reason: string };
+  | { readonly ev: "bye"; readonly reason: string }
+  // To clients that asked ("watch"): these entities changed ("" is the global entity).
+  | { readonly ev: "changed"; readonly names: readonly string[] };
 
 export function parseRequest(value: unknown): Request | string {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "a request must be an object";
@@ -55,6 +57,9 @@ export function parseIncoming(value: unknown): Incoming {
       kind: "event",
       event: { ev: "pulse", chid: record["chid"], code: Number(record["code"]), value: Number(record["value"]) },
     };
+  }
+  if (record["ev"] === "changed" && Array.isArray(record["names"])) {
+    return { kind: "event", event: { ev: "changed", names: record["names"].map(String) } };
   }
   if (record["ev"] === "bye") return { kind: "event", event: { ev: "bye", reason: String(record["reason"] ?? "") } };
   return { kind: "invalid" };
