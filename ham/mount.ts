@@ -46,7 +46,15 @@ export function startMount(ham: Ham, mount: string): void {
     return;
   }
   if (ham.tree.entities.has(FS_ENTITY)) return; // recovered from the state: adopted or restarted there
-  mkdirSync(mount, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(mount, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    // A mount point left stale by a crashed server (ENOTCONN) is cleared by hamfs itself.
+    if ((error as NodeJS.ErrnoException).code !== "ENOTCONN") {
+      ham.log.write(LOG_LEVEL.events, "warn", { event: "no-mount", mount }, `no /ham view at ${mount}: ${String(error)}`);
+      return;
+    }
+  }
   const line = [process.execPath, FS_SCRIPT, ham.options.runDir, mount].map(quoted).join(" ");
   const internal: ClientState = {
     connection: { id: 0, send: () => true, close: () => undefined }, pid: process.pid, token: null, selfEntities: new Set(), channels: new Set(),

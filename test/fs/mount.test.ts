@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
-import { cleanup, entityPid, eventually, isAlive, startHam, type HamInstance } from "../helpers/ham-instance.js";
+import { cleanup, entityPid, eventually, FIXTURES, isAlive, startHam, unmountUnder, type HamInstance } from "../helpers/ham-instance.js";
 import { attachSleeper, guardianReady, killHam } from "../helpers/takeover.js";
 
 // The /ham view on a real FUSE mount (CI installs libfuse2 and fuse3), inside the test's run
@@ -90,6 +91,26 @@ describe("the /ham view", () => {
     expect(info.status).toBe(0);
     expect(info.stdout).toContain(`Ham Pid            : ${after.hamPid}`);
     expect(await entityPid(instance, "hamfs")).toBe(fsPid);
+  });
+
+  it("clears a stale mount left by a crashed server before mounting", async () => {
+    const base = mkdtempSync(join(tmpdir(), "hamd-stale-"));
+    const mnt = join(base, "ham");
+    mkdirSync(mnt);
+    const server = spawn(process.execPath, [join(FIXTURES, "stale-mount.cjs"), mnt], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await eventually(() => server.stdout?.read() !== null, 10_000, "the old mount");
+      server.kill("SIGKILL");
+      await eventually(() => run("ls", mnt).stderr.includes("Transport endpoint is not connected"), 5_000, "a stale mount");
+      const instance = await startHam(["--mount", mnt]);
+      await eventually(() => run("cat", join(mnt, ".info")).stdout.includes("Ham Pid"), 10_000, "the view on the cleared mount point");
+      expect(instance.logLines().some((line) => line["event"] === "mount")).toBe(true);
+    } finally {
+      server.kill("SIGKILL");
+      await cleanup();
+      unmountUnder(base);
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it("unmounts when the HAM stops", async () => {
