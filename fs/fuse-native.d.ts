@@ -9,6 +9,8 @@ declare module "fuse-native" {
     readonly gid?: number;
     readonly fsname?: string;
     readonly force?: boolean;
+    readonly allowOther?: boolean;
+    readonly defaultPermissions?: boolean;
   }
   class Fuse {
     constructor(mnt: string, ops: Record<string, Callback>, opts?: FuseOptions);

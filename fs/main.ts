@@ -14,7 +14,9 @@ const Fuse = createRequire(import.meta.url)("fuse-native") as FuseCtor;
 // fuse-native unmounts through a shell (`exec("fusermount -uz " + path)`): no shell here.
 (Fuse as unknown as { unmount: (mnt: string, cb: (error: Error | null) => void) => void }).unmount = fusermountLazy;
 
-const [runDir, mount] = process.argv.slice(2) as [string, string];
+// A third argument: the gid of --group, to which the view opens (0440 files, 0550 dirs).
+const [runDir, mount, groupArg] = process.argv.slice(2) as [string, string, string | undefined];
+const group = groupArg === undefined ? null : Number(groupArg);
 // Directories are cached until the HAM says their entity changed (it sends the names of
 // the entities each change touched); file sizes for FILE_CACHE_MS (some file lines, like
 // the last heartbeat, change without a change event). The kernel caches for as long.
@@ -54,10 +56,10 @@ const open = new Map<number, Buffer>();
 let nextFd = 1;
 const started = new Date();
 const uid = process.getuid?.() ?? 0;
-const gid = process.getgid?.() ?? 0;
+const gid = group ?? process.getgid?.() ?? 0;
 
 function attr(type: "dir" | "file", size: number) {
-  const mode = type === "dir" ? 0o40500 : 0o100400;
+  const mode = type === "dir" ? (group === null ? 0o40500 : 0o40550) : (group === null ? 0o100400 : 0o100440);
   return { mode, size, uid, gid, mtime: started, atime: started, ctime: started, nlink: type === "dir" ? 2 : 1 };
 }
 
@@ -131,6 +133,8 @@ await stat(mount).catch(async (error: NodeJS.ErrnoException) => {
 });
 const fuse = new Fuse(mount, ops as unknown as Record<string, (...args: unknown[]) => void>, {
   autoUnmount: true, attrTimeout: FILE_CACHE_MS / 1000, entryTimeout: FILE_CACHE_MS / 1000, fsname: "hamd",
+  // Others than the mounting user may look only with --group, and then the kernel checks the modes.
+  ...(group === null ? {} : { allowOther: true, defaultPermissions: true }),
 });
 fuse.mount((error) => {
   if (error === null) return;

@@ -33,6 +33,8 @@ export interface HamOptions {
   readonly mount: string | null;
   // Start empty, discarding a state left by a HAM and Guardian that died together.
   readonly fresh: boolean;
+  // --group: the run directory, socket and /ham view open to this group (else owner only).
+  readonly gid: number | null;
 }
 
 // How this HAM came to be: started by `ham`, or a Guardian taking over from a dead HAM
@@ -102,7 +104,7 @@ export class Ham implements HamContext, JournalSource {
   }
 
   async start(mode: StartMode = { takeover: false, reader: null }): Promise<void> {
-    prepareRunDir(this.options.runDir);
+    prepareRunDir(this.options.runDir, this.options.gid);
     // The Guardian and every process the HAM starts carry it (tests find them by it).
     process.env["HAM_RUN_DIR"] = this.options.runDir;
     this.files = await acquireInstance(this.options.runDir);
@@ -123,6 +125,7 @@ export class Ham implements HamContext, JournalSource {
       maxConnections: DEFAULTS.maxConnections,
       maxFrameBytes: SERVER_MAX_FRAME_BYTES,
       maxBufferedBytes: DEFAULTS.maxBufferedReplyBytes,
+      gid: this.options.gid,
     }, {
       onOpen: (connection) => {
         this.clients.set(connection, { connection, pid: 0, token: null, selfEntities: new Set(), channels: new Set() });

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { isSameProcessAlive } from "./processes.js";
@@ -11,13 +11,15 @@ export class AlreadyRunning extends Error {
   }
 }
 
-export function prepareRunDir(runDir: string): void {
+// 0700, or 0750 with the group of --group.
+export function prepareRunDir(runDir: string, gid: number | null = null): void {
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const stat = statSync(runDir);
   if (typeof process.getuid === "function" && stat.uid !== process.getuid()) {
     throw new Error(`ham: run directory ${runDir} is owned by uid ${stat.uid}, not by us`);
   }
-  chmodSync(runDir, 0o700);
+  if (gid !== null) chownSync(runDir, stat.uid, gid);
+  chmodSync(runDir, gid === null ? 0o700 : 0o750);
 }
 
 function readPid(path: string): number {

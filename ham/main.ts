@@ -24,7 +24,7 @@ function die(message: string, code = 1): never {
 async function runForeground(options: CliOptions): Promise<void> {
   const ham = new Ham({
     runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps,
-    verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh,
+    verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh, gid: options.gid,
   });
   for (const signal of ["SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
   const stop = () => void ham.stop("signal", false).then(() => process.exit(0));
@@ -52,7 +52,7 @@ function answers(socketPath: string): Promise<boolean> {
 }
 
 async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<void> {
-  prepareRunDir(options.runDir);
+  prepareRunDir(options.runDir, options.gid);
   const pid = await runningPid(options.runDir);
   if (pid !== null) die(new AlreadyRunning(pid, options.runDir).message);
   const logFile = options.logFile ?? join(options.runDir, "ham.log");

@@ -55,7 +55,8 @@ export function startMount(ham: Ham, mount: string): void {
       return;
     }
   }
-  const line = [process.execPath, FS_SCRIPT, ham.options.runDir, mount].map(quoted).join(" ");
+  const groupArgs = ham.options.gid === null ? [] : [String(ham.options.gid)];
+  const line = [process.execPath, FS_SCRIPT, ham.options.runDir, mount, ...groupArgs].map(quoted).join(" ");
   const internal: ClientState = {
     connection: { id: 0, send: () => true, close: () => undefined }, pid: process.pid, token: null, selfEntities: new Set(), channels: new Set(),
   };

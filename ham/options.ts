@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveRunDir } from "../lib/run-dir.js";
 import type { TimestampMode } from "./activity-log.js";
@@ -11,6 +12,8 @@ export interface CliOptions {
   readonly configFile: string | null;
   readonly mount: string | null;
   readonly group: string | null;
+  // The group's id, when --group names one.
+  readonly gid: number | null;
   readonly foreground: boolean;
   readonly fresh: boolean;
   readonly help: boolean;
@@ -71,6 +74,22 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
   const defaultMount = isRoot ? "/ham" : join(resolvedRunDir, "ham");
   return {
     runDir: resolvedRunDir, logFile, timestamps, verbosity, configFile,
-    mount: mount === undefined ? defaultMount : mount, group, foreground, fresh, help,
+    mount: mount === undefined ? defaultMount : mount, group, gid: group === null ? null : groupId(group), foreground, fresh, help,
   };
+}
+
+// A group name (or number) → its gid, from /etc/group.
+export function groupId(name: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  let text = "";
+  try {
+    text = readFileSync("/etc/group", "utf8");
+  } catch {
+    // no /etc/group: only numbers work
+  }
+  for (const line of text.split("\n")) {
+    const [groupName, , gid] = line.split(":");
+    if (groupName === name && gid !== undefined) return Number(gid);
+  }
+  throw new UsageError(`unknown group ${name}`);
 }

@@ -1,4 +1,4 @@
-import { chmodSync } from "node:fs";
+import { chmodSync, chownSync } from "node:fs";
 import type { Socket } from "node:net";
 import { IPCModule } from "node-ipc";
 import { encodeFrame, FrameDecoder, type DecodedFrame } from "../lib/wire/frame.js";
@@ -26,6 +26,8 @@ export interface ServerOptions {
   readonly maxConnections: number;
   readonly maxFrameBytes: number;
   readonly maxBufferedBytes: number;
+  // The socket's group (mode 0660) with --group; null: owner only (0600).
+  readonly gid: number | null;
 }
 
 export interface RunningServer {
@@ -75,7 +77,8 @@ export function serveSocket(path: string, options: ServerOptions, handlers: Serv
 
   return new Promise((resolve, reject) => {
     ipc.serve(path, () => {
-      chmodSync(path, 0o600);
+      if (options.gid !== null) chownSync(path, process.getuid?.() ?? 0, options.gid);
+      chmodSync(path, options.gid === null ? 0o600 : 0o660);
       resolve({ close: () => ipc.server.stop() });
     });
     ipc.server.on("connect", (socket) => {

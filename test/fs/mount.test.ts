@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
-import { cleanup, entityPid, eventually, FIXTURES, isAlive, startHam, unmountUnder, type HamInstance } from "../helpers/ham-instance.js";
+import { cleanup, entityPid, eventually, FIXTURES, HAM_BIN, isAlive, startHam, unmountUnder, type HamInstance } from "../helpers/ham-instance.js";
 import { attachSleeper, guardianReady, killHam } from "../helpers/takeover.js";
 
 // The /ham view on a real FUSE mount (CI installs libfuse2 and fuse3), inside the test's run
@@ -111,6 +111,18 @@ describe("the /ham view", () => {
       unmountUnder(base);
       rmSync(base, { recursive: true, force: true });
     }
+  });
+
+  it("opens the run directory, the socket and the view to the group of --group", async () => {
+    const instance = await startHam(["--group", "daemon", "--mount", "{RUN_DIR}/ham"]);
+    const mnt = join(instance.runDir, "ham");
+    await eventually(() => mounted(mnt) && run("ls", "-a", mnt).stdout.includes(".info"), 10_000, "the mount");
+    const daemonGid = 1; // Debian's "daemon" group
+    for (const [path, mode] of [[instance.runDir, 0o750], [join(instance.runDir, "ham.sock"), 0o660], [join(mnt, ".info"), 0o440], [join(mnt, ".global"), 0o550]] as const) {
+      const info = statSync(path);
+      expect([path, info.mode & 0o777, info.gid]).toEqual([path, mode, daemonGid]);
+    }
+    expect(run(HAM_BIN, "--group", "no-such-group-here", "--no-mount").stderr).toMatch(/^ham: unknown group no-such-group-here/);
   });
 
   it("unmounts when the HAM stops", async () => {
