@@ -87,3 +87,26 @@ export class Channels {
     return channel.client.connection.send({ ev: "pulse", chid, code, value });
   }
 }
+
+// Tells watching clients (the /ham view) which entities the last changes touched ("" is the
+// global entity), at most every 5 ms, from the keys of the state records written.
+export class ChangeAnnouncer {
+  private readonly names = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly clients: () => Iterable<ClientState>) {}
+
+  changed(keys: readonly string[]): void {
+    for (const key of keys) {
+      if (key === "g") this.names.add("");
+      else if (key.startsWith("e/") || key.startsWith("c/")) this.names.add(key.split("/")[1] ?? "");
+    }
+    if (this.names.size === 0 || this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const names = [...this.names];
+      this.names.clear();
+      for (const client of this.clients()) if (client.watching === true) client.connection.send({ ev: "changed", names });
+    }, 5);
+  }
+}

@@ -4,7 +4,7 @@ import type { Entity } from "../lib/tree/types.js";
 import type { DecodedFrame } from "../lib/wire/frame.js";
 import { SERVER_MAX_FRAME_BYTES } from "../lib/wire/protocol.js";
 import { createActivityLog, LOG_LEVEL, type ActivityLog, type TimestampMode } from "./activity-log.js";
-import { Channels, type ClientState } from "./clients.js";
+import { ChangeAnnouncer, Channels, type ClientState } from "./clients.js";
 import { ConfigSources } from "./config-apply.js";
 import type { HamContext } from "./context.js";
 import { DEFAULTS } from "./defaults.js";
@@ -62,8 +62,7 @@ export class Ham implements HamContext, JournalSource {
   private server: RunningServer | null = null;
   private files: { pidFile: string; socketPath: string } | null = null;
   private stopping = false;
-  private readonly changedNames = new Set<string>();
-  private announceTimer: NodeJS.Timeout | null = null;
+  private readonly announcer = new ChangeAnnouncer(() => this.clients.values());
   readonly stopped: Promise<void>;
   private resolveStopped: () => void = () => undefined;
 
@@ -73,7 +72,7 @@ export class Ham implements HamContext, JournalSource {
     this.journal = new Journal(this.store, this, COMPACT_AT_BYTES, (stats) => {
       this.log.write(LOG_LEVEL.detail, "info", { event: "compaction", ...stats },
         `state compacted: ${stats.keys} keys, ${stats.bytes} bytes in ${Math.round(stats.wallMs)} ms (longest step ${stats.longestStepMs.toFixed(1)} ms)`);
-    }, (keys) => this.announce(keys));
+    }, (keys) => this.announcer.changed(keys));
     this.tree.onChange = (entity, removed) => (removed ? this.journal.removed(entity) : this.journal.entity(entity));
     this.monitor = new Monitor(this.tree, this.log, {
       waitFor,
@@ -137,21 +136,6 @@ export class Ham implements HamContext, JournalSource {
     this.guardian.start();
     if (this.options.mount !== null) startMount(this, this.options.mount);
     if (this.options.configFile !== null) this.config.load(this.options.configFile, true);
-  }
-
-  // Tells watching clients which entities changed, at most every 5 ms.
-  private announce(keys: readonly string[]): void {
-    for (const key of keys) {
-      if (key === "g") this.changedNames.add("");
-      else if (key.startsWith("e/") || key.startsWith("c/")) this.changedNames.add(key.split("/")[1] ?? "");
-    }
-    if (this.changedNames.size === 0 || this.announceTimer !== null) return;
-    this.announceTimer = setTimeout(() => {
-      this.announceTimer = null;
-      const names = [...this.changedNames];
-      this.changedNames.clear();
-      for (const client of this.clients.values()) if (client.watching === true) client.connection.send({ ev: "changed", names });
-    }, 5);
   }
 
   // JournalSource: what the shared state holds.

@@ -87,8 +87,7 @@ export class Monitor {
     }));
   }
 
-  // Takeover: a death whose handling the old HAM had not finished, and its firings under way
-  // (in the order they fired), continue here.
+  // Takeover: an unfinished death and its firings under way (in firing order) continue here.
   resumeEpisode(entity: Entity, restarted: boolean): void {
     const episode = new Episode(() => this.finishDeath(entity, episode), restarted);
     this.episodes.set(entity, episode);
@@ -108,8 +107,8 @@ export class Monitor {
     return episode === undefined ? null : { restarted: episode.restarted };
   }
 
-  // Takeover: a process a dead HAM watched, alive, is watched by polling from now on (it is
-  // not our child); heartbeat deadlines restart with one period of grace.
+  // Takeover: a live process of the dead HAM is polled from now on (not our child);
+  // heartbeat deadlines restart with one period of grace.
   adopt(entity: Entity): void {
     const pid = entity.pid;
     entity.ownChild = false;
