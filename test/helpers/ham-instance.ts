@@ -95,7 +95,9 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
       }
       spawnedPids.killAll();
       // The HAM now serving may be a former Guardian: stop it and the one we started.
-      const hams = [...new Set([currentHamPid(runDir), child.pid ?? 0])].filter((pid) => pid > 0 && isAlive(pid));
+      // ham.pid may name a HAM long dead whose pid another test's process has since been given:
+      // only a process whose command line names this run directory is ours.
+      const hams = [...new Set([currentHamPid(runDir), child.pid ?? 0])].filter((pid) => pid > 0 && isAlive(pid) && commandLineOf(pid).includes(runDir));
       for (const pid of hams) process.kill(pid, "SIGTERM");
       await eventually(() => hams.every((pid) => !isAlive(pid)), 5_000, "ham exit").catch(() => {
         for (const pid of hams) if (isAlive(pid)) process.kill(pid, "SIGKILL");
@@ -129,6 +131,14 @@ export function unmountUnder(dir: string): void {
   for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
     const mountPoint = line.split(" ")[1];
     if (mountPoint !== undefined && mountPoint.startsWith(`${dir}/`)) spawnSync("fusermount", ["-u", "-z", mountPoint]);
+  }
+}
+
+function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1");
+  } catch {
+    return "";
   }
 }
 

@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readSync, openSync, closeSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  ha_close, ha_connection_ctrl, ha_dup, ha_attach, ha_open, ha_read, ha_recoveries, ha_reopen, ha_lseek,
+  HA_RECOVERY_ACOUNT, HA_RECOVERY_ENABLE, HA_RECOVERY_SUSPEND, HAREPLACERECOVERYFN,
+} from "../../dist/lib/cover/index.js";
+import { eventually, FIXTURES, unmountUnder } from "../helpers/ham-instance.js";
+
+// HA file handles against a real FUSE file server that is SIGKILLed and started again: reads
+// past the kernel's cache then fail with ENOTCONN, the connection-gone error of a dead server.
+const SIZE = 4_000_000;
+const servers: ChildProcess[] = [];
+const restarts: Array<Promise<unknown>> = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await Promise.allSettled(restarts.splice(0));
+  for (const server of servers.splice(0)) server.kill("SIGKILL");
+  for (const dir of dirs.splice(0)) {
+    unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function startServer(mnt: string): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [join(FIXTURES, "file-server.cjs"), mnt, String(SIZE)], { stdio: ["ignore", "pipe", "inherit"] });
+  servers.push(server);
+  await eventually(() => server.stdout?.read() !== null, 10_000, "the file server");
+  return server;
+}
+
+async function setup(): Promise<{ mnt: string; data: string; server: ChildProcess }> {
+  const dir = mkdtempSync(join(tmpdir(), "hamd-cover-"));
+  dirs.push(dir);
+  const mnt = join(dir, "mnt");
+  mkdirSync(mnt);
+  return { mnt, data: join(mnt, "data"), server: await startServer(mnt) };
+}
+
+// A dead server's fd fails with ENOTCONN, or ECONNABORTED for an operation caught in flight.
+const GONE = expect.stringMatching(/^(ENOTCONN|ECONNABORTED)$/);
+const expected = (from: number, length: number) => Buffer.from(Array.from({ length }, (_, i) => (from + i) % 251));
+
+// The seed's recovery: wait for the server's file to be back, open it again.
+function reopenWhenBack(path: string) {
+  return async (handle: number, state: { recoveries: number }) => {
+    await eventually(() => existsSync(path), 5_000, "the file back");
+    state.recoveries += 1;
+    return ha_reopen(handle, path, "r");
+  };
+}
+
+async function killAndRestart(server: ChildProcess, mnt: string): Promise<void> {
+  server.kill("SIGKILL");
+  await eventually(() => !existsSync(join(mnt, "data")), 5_000, "the mount gone");
+  restarts.push(new Promise((resolve) => setTimeout(resolve, 200)).then(() => startServer(mnt)));
+}
+
+describe("ha_open and friends over a server that dies", () => {
+  it("reads a file to its last byte across a server kill: nothing repeated, nothing missing (S9)", async () => {
+    const { mnt, data, server } = await setup();
+    const state = { recoveries: 0 };
+    const handle = await ha_open(data, "r", reopenWhenBack(data), state);
+    const dup = ha_dup(handle);
+    const out = Buffer.alloc(SIZE);
+    let at = 0;
+    let killed = false;
+    while (at < SIZE) {
+      // Alternate between the handle and its dup: they share the position.
+      const bytes = await ha_read(at % 2 === 0 ? handle : dup, out, at, Math.min(65_536, SIZE - at));
+      if (bytes === 0) break;
+      at += bytes;
+      if (!killed && at >= SIZE / 2) {
+        killed = true;
+        await killAndRestart(server, mnt);
+      }
+    }
+    expect(at).toBe(SIZE);
+    expect(out.equals(expected(0, SIZE))).toBe(true);
+    expect(state.recoveries).toBeGreaterThanOrEqual(1);
+    expect(ha_recoveries(dup)).toBe(state.recoveries);
+    await ha_close(handle);
+    await ha_close(dup);
+  });
+
+  it("gives the original error when the recovery returns -1, throws, or has no limit left", async () => {
+    const { data, server } = await setup();
+    const giveUp = await ha_open(data, "r", () => -1, null);
+    const thrower = await ha_open(data, "r", () => {
+      throw new Error("no server");
+    }, null);
+    const limited = await ha_open(data, "r", reopenWhenBack(data), { recoveries: 0 });
+    ha_connection_ctrl(limited, HA_RECOVERY_ACOUNT, 0);
+    server.kill("SIGKILL");
+    for (const handle of [giveUp, thrower, limited]) {
+      await expect(ha_read(handle, Buffer.alloc(4096), 0, 4096, 2_000_000)).rejects.toMatchObject({ code: GONE });
+      await ha_close(handle);
+    }
+  });
+
+  it("does not recover while suspended, and does again once enabled; a plain fd just fails", async () => {
+    const { mnt, data, server } = await setup();
+    const state = { recoveries: 0 };
+    const handle = await ha_open(data, "r", reopenWhenBack(data), state);
+    const plain = openSync(data, "r");
+    ha_connection_ctrl(handle, HA_RECOVERY_SUSPEND);
+    await killAndRestart(server, mnt);
+    await expect(ha_read(handle, Buffer.alloc(4096), 0, 4096, 1_000_000)).rejects.toMatchObject({ code: GONE });
+    expect(() => readSync(plain, Buffer.alloc(4096), 0, 4096, 1_000_000)).toThrow(/ENOTCONN|ECONNABORTED/);
+    try {
+      closeSync(plain);
+    } catch {
+      // closing an fd of a dead FUSE server fails with ENOTCONN too
+    }
+    ha_connection_ctrl(handle, HA_RECOVERY_ENABLE);
+    const buffer = Buffer.alloc(4096);
+    expect(await ha_read(handle, buffer, 0, 4096, 1_000_000)).toBe(4096);
+    expect(buffer.equals(expected(1_000_000, 4096))).toBe(true);
+    expect(state.recoveries).toBe(1);
+    await ha_close(handle);
+  });
+
+  it("replaces the recovery function through a dup for both, and recovers once for concurrent reads", async () => {
+    const { mnt, data, server } = await setup();
+    const first = { recoveries: 0 };
+    const second = { recoveries: 0 };
+    const handle = await ha_open(data, "r", reopenWhenBack(data), first);
+    const dup = ha_dup(handle);
+    ha_attach(dup, reopenWhenBack(data), second, HAREPLACERECOVERYFN);
+    await ha_lseek(handle, 3_000_000);
+    await killAndRestart(server, mnt);
+    const buffers = [0, 1, 2, 3].map(() => Buffer.alloc(4096));
+    const reads = buffers.map((buffer, i) => ha_read(i % 2 === 0 ? handle : dup, buffer, 0, 4096, 2_000_000 + i * 100_000));
+    expect(await Promise.all(reads)).toEqual([4096, 4096, 4096, 4096]);
+    buffers.forEach((buffer, i) => expect(buffer.equals(expected(2_000_000 + i * 100_000, 4096))).toBe(true));
+    expect([first.recoveries, second.recoveries]).toEqual([0, 1]);
+    expect(await ha_lseek(dup, 0, 1)).toBe(3_000_000);
+    await ha_close(handle);
+    await ha_close(dup);
+  });
+});
