@@ -2,3 +2,4 @@
 // operations survive a server's restart through the application's recovery function.
 export * from "./recovery.js";
 export * from "./files.js";
+export * from "./msg.js";
