@@ -7,7 +7,7 @@ import {
   ha_close, ha_connection_ctrl, ha_dup, ha_attach, ha_open, ha_read, ha_recoveries, ha_reopen, ha_lseek,
   HA_RECOVERY_ACOUNT, HA_RECOVERY_ENABLE, HA_RECOVERY_SUSPEND, HAREPLACERECOVERYFN,
 } from "../../dist/lib/cover/index.js";
-import { eventually, FIXTURES, unmountUnder } from "../helpers/ham-instance.js";
+import { eventually, ROOT, unmountUnder } from "../helpers/ham-instance.js";
 
 // HA file handles against a real FUSE file server that is SIGKILLed and started again: reads
 // past the kernel's cache then fail with ENOTCONN, the connection-gone error of a dead server.
@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 async function startServer(mnt: string): Promise<ChildProcess> {
-  const server = spawn(process.execPath, [join(FIXTURES, "file-server.cjs"), mnt, String(SIZE)], { stdio: ["ignore", "pipe", "inherit"] });
+  const server = spawn(process.execPath, [join(ROOT, "examples/nfs-recovery/server.cjs"), mnt, String(SIZE)], { stdio: ["ignore", "pipe", "inherit"] });
   servers.push(server);
   await eventually(() => server.stdout?.read() !== null, 10_000, "the file server");
   return server;
