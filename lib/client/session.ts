@@ -2,13 +2,16 @@ import { randomUUID } from "node:crypto";
 import { HamError } from "../errors.js";
 import { resolveRunDir, socketPathOf } from "../run-dir.js";
 import { parseIncoming, PROTOCOL_VERSION } from "../wire/protocol.js";
+import { covered, newRecovery, type Covered, type Recovery } from "../cover/recovery.js";
 import { openLink, type Link } from "./connection.js";
 
 // One connection per process per HAM (QNX §3.2), reference counted by ham_connect /
 // ham_disconnect; every request is answered or rejected with ETIMEDOUT, never lost.
 // When the connection drops without the HAM saying goodbye (it died; its Guardian is taking
-// over), the session reconnects by itself, says hello with the same token, and sends again
-// every request not yet answered: the HAM applies a mutation once and repeats its reply.
+// over), every request not yet answered fails with EBADF inside the cover library's
+// recovery (lib/cover/recovery.ts, the one way in the project to survive a restarted
+// server): the session reconnects, says hello with the same token, and each request is sent
+// again with its id: the HAM applies a mutation once and repeats its reply.
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const RECONNECT_WINDOW_MS = 5_000;
@@ -17,10 +20,9 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: HamError): void;
   timer: NodeJS.Timeout;
-  readonly frame: { i: number; op: string; a: unknown };
 }
 
-export class Session {
+export class Session implements Covered {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   refs = 0;
@@ -30,7 +32,9 @@ export class Session {
   readonly pulseHandlers = new Map<number, (pulse: { code: number; value: number }) => void>();
   readonly token = randomUUID();
   private saidBye = false;
-  private reconnecting = false;
+  // Covered (lib/cover): reconnecting is this connection's recovery.
+  recovery: Recovery | null = newRecovery(() => this.reconnect(), null, ["EBADF"]);
+  recovering: Promise<void> | null = null;
   // Told after each reconnection (the cover library re-opens its handles then).
   onReconnect: (() => void) | null = null;
   // Told which entities changed, after a "watch" request (the /ham view's cache).
@@ -65,19 +69,25 @@ export class Session {
     return { pid: process.pid, version: PROTOCOL_VERSION, token: this.token };
   }
 
+  // Sends a request and waits for its reply; one id for every attempt, one deadline.
   request(op: string, args: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<unknown> {
-    if (this.closed || (this.link === null && !this.reconnecting)) return Promise.reject(new HamError("EBADF", "not connected to the HAM"));
+    if (this.closed) return Promise.reject(new HamError("EBADF", "not connected to the HAM"));
     const id = this.nextId++;
+    const deadline = Date.now() + timeoutMs;
+    return covered(0, this, () => undefined, () => this.sendOnce(id, op, args, deadline, timeoutMs));
+  }
+
+  private sendOnce(id: number, op: string, args: unknown, deadline: number, timeoutMs: number): Promise<unknown> {
+    const link = this.link;
+    if (this.closed || link === null) return Promise.reject(new HamError("EBADF", "not connected to the HAM"));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new HamError("ETIMEDOUT", `no reply to ${op} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const frame = { i: id, op, a: args };
-      this.pending.set(id, { resolve, reject, timer, frame });
-      if (this.link === null) return; // sent once reconnected
+      }, Math.max(0, deadline - Date.now()));
+      this.pending.set(id, { resolve, reject, timer });
       try {
-        this.link.send(frame);
+        link.send({ i: id, op, a: args });
       } catch (error) {
         clearTimeout(timer);
         this.pending.delete(id);
@@ -86,43 +96,46 @@ export class Session {
     });
   }
 
-  // The connection dropped: unless the HAM said goodbye, reconnect and resend.
+  // The connection dropped: its requests fail with EBADF, which recovers (reconnect()) unless
+  // the HAM said goodbye.
   private onLinkClosed(): void {
     if (this.closed) return;
     this.link = null;
-    if (this.saidBye || this.reconnecting) {
-      if (!this.reconnecting) this.onClose();
+    if (this.saidBye) {
+      this.onClose();
       return;
     }
-    this.reconnecting = true;
-    void this.reconnect();
+    for (const [id, waiter] of this.pending) {
+      this.pending.delete(id);
+      clearTimeout(waiter.timer);
+      waiter.reject(new HamError("EBADF", "connection to the HAM lost"));
+    }
+    // No request under way: recover now all the same, so heartbeats and pulses resume.
+    if (this.recovering === null) void this.request("hello", this.hello()).catch(() => undefined);
   }
 
-  private async reconnect(): Promise<void> {
+  // The recovery: connect again (a takeover takes tens of ms: try often at first), say hello
+  // with the same token; 0 when connected, -1 when no HAM answered for RECONNECT_WINDOW_MS.
+  private async reconnect(): Promise<number> {
     const started = Date.now();
-    const deadline = started + RECONNECT_WINDOW_MS;
-    while (!this.closed && Date.now() < deadline) {
+    while (!this.closed && !this.saidBye && Date.now() - started < RECONNECT_WINDOW_MS) {
       try {
         const link = await Session.connect(this.runDir, this.handlers());
         if (this.closed) {
           link.close();
-          return;
+          return -1;
         }
         this.link = link;
-        this.reconnecting = false;
-        // hello first: the HAM gives back this process's entities and channels, then sees
-        // every unanswered request again, in order.
+        // hello first: the HAM gives back this process's entities and channels.
         link.send({ i: 0, op: "hello", a: this.hello() });
-        for (const waiter of this.pending.values()) link.send(waiter.frame);
         this.onReconnect?.();
-        return;
+        return 0;
       } catch {
-        // A takeover takes tens of ms: try often at first (a refused connect costs little).
         await new Promise((resolve) => setTimeout(resolve, Date.now() - started < 1_000 ? 3 : 25));
       }
     }
-    this.reconnecting = false;
     this.onClose();
+    return -1;
   }
 
   // One-way message (heartbeats): no reply, no timer.

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readSync, openSync, closeSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readSync, openSync, closeSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -55,7 +55,9 @@ function reopenWhenBack(path: string) {
 
 async function killAndRestart(server: ChildProcess, mnt: string): Promise<void> {
   server.kill("SIGKILL");
-  await eventually(() => !existsSync(join(mnt, "data")), 5_000, "the mount gone");
+  // Gone from /proc/mounts (auto_unmount done), not only unreadable: a server started on a
+  // mount point still mounted fails with "Mountpoint in use".
+  await eventually(() => !readFileSync("/proc/mounts", "utf8").split("\n").some((line) => line.split(" ")[1] === mnt), 5_000, "the mount gone");
   restarts.push(new Promise((resolve) => setTimeout(resolve, 200)).then(() => startServer(mnt)));
 }
 
