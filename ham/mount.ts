@@ -5,6 +5,7 @@ import { CONDDEATH, HREARMAFTERRESTART } from "../lib/constants.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import type { ClientState } from "./clients.js";
 import type { Ham } from "./ham.js";
+import { isSameProcessAlive } from "./processes.js";
 import { dispatch } from "./requests.js";
 
 // The /ham view: its own process (fs/main.js), attached as the entity "hamfs" with a death
@@ -71,7 +72,7 @@ export function startMount(ham: Ham, mount: string): void {
 // Stopping: the view goes with the HAM (it unmounts on SIGTERM).
 export function stopMount(ham: Ham): void {
   const entity = ham.tree.entities.get(FS_ENTITY);
-  if (entity !== undefined && entity.pid > 0) {
+  if (entity !== undefined && entity.pid > 0 && isSameProcessAlive(entity.pid, entity.startTime)) {
     try {
       process.kill(entity.pid, "SIGTERM");
     } catch {

@@ -116,6 +116,8 @@ export function sendSignal(pid: number, signal: number): boolean {
 // Kill escalation, written once: SIGTERM to the process group (or the process when it
 // leads none), then SIGKILL after graceMs if it is still the same process.
 export async function terminate(pid: number, startTime: number | null, graceMs: number): Promise<void> {
+  // A pid whose process is gone may already name another one: never signal that.
+  if (!isSameProcessAlive(pid, startTime)) return;
   const groupOrPid = readProcStat(pid)?.processGroup === pid ? -pid : pid;
   if (!sendSignal(groupOrPid, constants.signals.SIGTERM)) return;
   const deadline = Date.now() + graceMs;
