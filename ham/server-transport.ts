@@ -75,6 +75,9 @@ export function serveSocket(path: string, options: ServerOptions, handlers: Serv
     return tracked;
   };
 
+  // The socket is created with its final mode (no window in which others could connect):
+  // the umask is narrowed around the bind, which happens synchronously in start().
+  const mask = options.gid === null ? 0o177 : 0o117;
   return new Promise((resolve, reject) => {
     ipc.serve(path, () => {
       if (options.gid !== null) chownSync(path, process.getuid?.() ?? 0, options.gid);
@@ -100,6 +103,11 @@ export function serveSocket(path: string, options: ServerOptions, handlers: Serv
       // Per-socket errors (EPIPE, ECONNRESET) end in "close"; a listen error fails the start.
       if (ipc.server.server === false || !ipc.server.server.listening) reject(error);
     });
-    ipc.server.start();
+    const previous = process.umask(mask);
+    try {
+      ipc.server.start();
+    } finally {
+      process.umask(previous);
+    }
   });
 }
