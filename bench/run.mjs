@@ -2,6 +2,7 @@
 // same run. Sections: restart, heartbeat, api, memory (default: all).
 import { killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
+import { coverFigures } from "./cover.mjs";
 import { fsFigures } from "./fs.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { memoryFigures } from "./memory.mjs";
@@ -14,6 +15,7 @@ const SECTIONS = {
   api: () => apiFigures(),
   takeover: () => takeoverFigures(),
   fs: () => fsFigures(),
+  cover: () => coverFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 
