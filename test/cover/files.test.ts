@@ -92,6 +92,39 @@ describe("ha_open and friends over a server that dies", () => {
     await ha_close(dup);
   });
 
+  it("S10: a recovery that reopens and seeks to its saved offset continues without repeat or gap; a plain fd fails", async () => {
+    const { mnt, data, server } = await setup();
+    const hdl = { nr: 0, currOffset: 0 };
+    const fd = await ha_open(data, "r", async (handle: number, state: typeof hdl) => {
+      await eventually(() => existsSync(data), 5_000, "the file back");
+      const newfd = await ha_reopen(handle, data, "r");
+      await ha_lseek(handle, state.currOffset);
+      state.nr += 1;
+      return newfd;
+    }, hdl);
+    const fd2 = openSync(data, "r"); // plain, not HA-aware
+    const piece = Buffer.alloc(15);
+    expect(await ha_read(fd, piece)).toBe(15);
+    expect(piece.equals(expected(0, 15))).toBe(true);
+    // Past what the kernel read ahead, so the next read really goes to the server.
+    hdl.currOffset = await ha_lseek(fd, 2_000_000);
+    const fd3 = ha_dup(fd);
+    await killAndRestart(server, mnt);
+    expect(await ha_read(fd, piece)).toBe(15);
+    expect(piece.equals(expected(2_000_000, 15))).toBe(true);
+    expect(() => readSync(fd2, Buffer.alloc(15), 0, 15, 3_000_000)).toThrow(/ENOTCONN|ECONNABORTED/);
+    expect(hdl.nr).toBe(1);
+    expect(await ha_read(fd3, piece)).toBe(15); // the dup shares the position
+    expect(piece.equals(expected(2_000_015, 15))).toBe(true);
+    await ha_close(fd);
+    await ha_close(fd3);
+    try {
+      closeSync(fd2);
+    } catch {
+      // a dead server's fd fails to close too
+    }
+  });
+
   it("gives the original error when the recovery returns -1, throws, or has no limit left", async () => {
     const { data, server } = await setup();
     const giveUp = await ha_open(data, "r", () => -1, null);
