@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readSync, openSync, closeSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +33,8 @@ async function startServer(mnt: string): Promise<ChildProcess> {
     servers.push(server);
     const up = await eventually(() => server.stdout?.read() !== null || server.exitCode !== null, 10_000, "the file server");
     if (up === true && server.exitCode === null) return server;
-    if (attempt >= 20) throw new Error("the file server does not start");
+    if (attempt >= 100) throw new Error("the file server does not start");
+    spawnSync("fusermount", ["-u", "-z", mnt]); // a dead mount the kernel has not dropped yet
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -53,7 +54,7 @@ const expected = (from: number, length: number) => Buffer.from(Array.from({ leng
 // The seed's recovery: wait for the server's file to be back, open it again.
 function reopenWhenBack(path: string) {
   return async (handle: number, state: { recoveries: number }) => {
-    await eventually(() => existsSync(path), 5_000, "the file back");
+    await eventually(() => existsSync(path), 15_000, "the file back");
     state.recoveries += 1;
     return ha_reopen(handle, path, "r");
   };
@@ -96,7 +97,7 @@ describe("ha_open and friends over a server that dies", () => {
     const { mnt, data, server } = await setup();
     const hdl = { nr: 0, currOffset: 0 };
     const fd = await ha_open(data, "r", async (handle: number, state: typeof hdl) => {
-      await eventually(() => existsSync(data), 5_000, "the file back");
+      await eventually(() => existsSync(data), 15_000, "the file back");
       const newfd = await ha_reopen(handle, data, "r");
       await ha_lseek(handle, state.currOffset);
       state.nr += 1;
