@@ -1,15 +1,16 @@
 // The seed's client (QNX's ha_open example, for real): reads MOUNT/data through ha_open and
 // ha_dup, taking turns, in 64 KB pieces with a pause between them. When the server dies, a
 // read fails; the recovery function waits for the file to be back, reopens it, and the read
-// goes on from the handle's position. Prints what it read and how many recoveries it took.
+// goes on from the saved offset (the recovery seeks there, as the seed's does). Prints what it read and how many recoveries it took.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ha_close, ha_dup, ha_open, ha_read, ha_reopen } from "../../dist/lib/cover/index.js";
+import { ha_close, ha_dup, ha_lseek, ha_open, ha_read, ha_reopen } from "../../dist/lib/cover/index.js";
 
 const [mount, sizeText, pauseText = "5"] = process.argv.slice(2);
 const size = Number(sizeText);
 const path = join(mount, "data");
-const state = { recoveries: 0 };
+// The seed's handle: how many recoveries, and the offset to resume from.
+const state = { recoveries: 0, offset: 0 };
 
 async function recoverConnection(handle, hdl) {
   process.stdout.write(`recovering for handle ${handle} inside function\n`);
@@ -18,7 +19,9 @@ async function recoverConnection(handle, hdl) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   hdl.recoveries += 1;
-  return ha_reopen(handle, path, "r");
+  const fd = await ha_reopen(handle, path, "r");
+  await ha_lseek(handle, hdl.offset); // as the seed: back to the saved offset
+  return fd;
 }
 
 const fd = await ha_open(path, "r", recoverConnection, state);
@@ -30,6 +33,7 @@ for (let turn = 0; at < size; turn += 1) {
   const bytes = await ha_read(turn % 2 === 0 ? fd : fd2, data, at, Math.min(65_536, size - at));
   if (bytes === 0) break;
   at += bytes;
+  state.offset = at;
   await new Promise((resolve) => setTimeout(resolve, Number(pauseText)));
 }
 await ha_close(fd);
