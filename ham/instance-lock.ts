@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { isSameProcessAlive } from "./processes.js";
+import { socketAnswers } from "../lib/wire/probe.js";
 
 // One HAM per run directory. The pid file is created exclusively; a pid file or socket
 // left by a dead HAM is removed silently; a live one makes the start fail.
@@ -32,18 +32,6 @@ function readPid(path: string): number {
 
 function alive(pid: number): boolean {
   return pid > 0 && isSameProcessAlive(pid, null);
-}
-
-function socketAnswers(path: string): Promise<boolean> {
-  if (!existsSync(path)) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 export async function acquireInstance(runDir: string): Promise<{ pidFile: string; socketPath: string }> {

@@ -3,7 +3,6 @@
 // the default (up to 16 MB, kept once grown) costs ~20 MB of RSS at 10,000 entities.
 import { spawn } from "node:child_process";
 import { openSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { socketPathOf } from "../lib/run-dir.js";
@@ -11,6 +10,7 @@ import { HAM_NODE_FLAGS } from "./guardian-link.js";
 import { Ham } from "./ham.js";
 import { AlreadyRunning, prepareRunDir, runningPid } from "./instance-lock.js";
 import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./options.js";
+import { socketAnswers } from "../lib/wire/probe.js";
 
 
 // `ham`: starts a HAM. In the foreground it runs here (Ctrl-C stops it); otherwise it
@@ -40,17 +40,6 @@ async function runForeground(options: CliOptions): Promise<void> {
   process.exit(0);
 }
 
-function answers(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(socketPath);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<void> {
   prepareRunDir(options.runDir, options.gid);
   const pid = await runningPid(options.runDir);
@@ -68,7 +57,7 @@ async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (exited !== null) break;
-    if (await answers(socketPathOf(options.runDir))) {
+    if (await socketAnswers(socketPathOf(options.runDir))) {
       child.unref();
       process.exit(0);
     }

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
-import { connect } from "node:net";
 import { serveSocket } from "../../ham/server-transport.js";
 import { openLink, type Link } from "../client/connection.js";
 import { HamError } from "../errors.js";
 import { parseIncoming, parseRequest } from "../wire/protocol.js";
 import { covered, newRecovery, register, registry, type Covered, type RecoveryFn } from "./recovery.js";
+import { socketAnswers } from "../wire/probe.js";
 
 // Request/reply services for applications (QNX ChannelCreate / ConnectAttach / MsgSend /
 // ConnectDetach), over node-ipc with the project's frames, and their HA covers.
@@ -28,20 +28,9 @@ const MAX_FRAME = 1024 * 1024;
 const REMEMBERED = 64;
 const DEFAULT_TRIGGERS = ["EBADF", "ECONNRESET", "EPIPE", "ENOTCONN"];
 
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 export async function ChannelCreate(path: string, handler: MessageHandler): Promise<Channel> {
   if (existsSync(path)) {
-    if (await answers(path)) throw new HamError("EEXIST", `a server already answers at ${path}`);
+    if (await socketAnswers(path)) throw new HamError("EEXIST", `a server already answers at ${path}`);
     unlinkSync(path); // left by a server that died
   }
   const replies = new Map<string, Map<number, unknown>>();
