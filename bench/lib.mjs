@@ -2,7 +2,7 @@
 // figures read from /proc, and a FIFO that child processes report into.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, constants as fsConstants, readFileSync, rmSync } from "node:fs";
-import { connect, Socket } from "node:net";
+import { Socket } from "node:net";
 import { pidsWithEnv, PidKeeper } from "../test/helpers/processes.mjs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,14 +53,8 @@ export async function startHam(extraArgs = []) {
   own(child.pid);
   await waitFor(() => existsSync(join(runDir, "ham.sock")) || child.exitCode !== null, 10_000, "the HAM's socket");
   // The socket file exists from bind(); a HAM descheduled before listen() still refuses.
-  await waitFor(() => new Promise((resolve) => {
-    const probe = connect(join(runDir, "ham.sock"));
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once("error", () => resolve(false));
-  }), 10_000, "the HAM listening");
+  const { socketAnswers } = await import(join(ROOT, "dist/lib/wire/probe.js"));
+  await waitFor(() => socketAnswers(join(runDir, "ham.sock")), 10_000, "the HAM listening");
   if (child.exitCode !== null) throw new Error(`ham exited with ${child.exitCode}`);
   process.env.HAM_RUN_DIR = runDir;
   return {

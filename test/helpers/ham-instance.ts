@@ -2,10 +2,10 @@ import { afterEach, beforeEach } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { Session } from "../../dist/lib/client/session.js";
 import { stateDirOf } from "../../dist/ham/store.js";
+import { socketAnswers } from "../../dist/lib/wire/probe.js";
 import { pidsWithEnv, PidKeeper } from "./processes.mjs";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -63,7 +63,7 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
   await eventually(() => existsSync(join(runDir, "ham.sock")) || child.exitCode !== null, 10_000, "ham socket");
   if (child.exitCode !== null) throw new Error(`ham exited: ${stderr}`);
   // The socket file exists from bind(); a HAM descheduled before listen() still refuses.
-  await eventually(() => socketAccepts(join(runDir, "ham.sock")), 10_000, "ham listening");
+  await eventually(() => socketAnswers(join(runDir, "ham.sock")), 10_000, "ham listening");
   const instance: HamInstance = {
     runDir,
     process: child,
@@ -143,17 +143,6 @@ function commandLineOf(pid: number): string {
   } catch {
     return "";
   }
-}
-
-function socketAccepts(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 // The pid in RUN_DIR/ham.pid: the HAM serving the run directory now.
