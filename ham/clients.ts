@@ -13,6 +13,14 @@ export interface ClientState {
   readonly channels: Set<number>;
 }
 
+// The HAM itself as a client: requests it makes of itself (a config file, the /ham view).
+export function internalClient(): ClientState {
+  return {
+    connection: { id: 0, send: () => true, close: () => undefined },
+    pid: process.pid, token: null, selfEntities: new Set(), channels: new Set(),
+  };
+}
+
 // Pulse channels by (pid, chid), each owned by one client session (its token). After a
 // takeover a channel has no client until that session says hello again; a pulse sent
 // meanwhile waits for it (up to UNBOUND_WAIT_MS).

@@ -4,7 +4,7 @@ import type { FSWatcher } from "chokidar";
 import { HamError } from "../lib/errors.js";
 import type { Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
-import type { ClientState } from "./clients.js";
+import { internalClient, type ClientState } from "./clients.js";
 import { parseConfig, type PlannedRequest } from "./config-file.js";
 import type { Ham } from "./ham.js";
 import { dispatch } from "./requests.js";
@@ -23,14 +23,9 @@ export class ConfigSources {
   private readonly globalApplied = new Map<string, string[]>();
   private watcher: FSWatcher | null = null;
   private closed = false;
-  private readonly internal: ClientState;
+  private readonly internal: ClientState = internalClient();
 
-  constructor(private readonly ham: Ham) {
-    this.internal = {
-      connection: { id: 0, send: () => true, close: () => undefined },
-      pid: process.pid, token: null, selfEntities: new Set(), channels: new Set(),
-    };
-  }
+  constructor(private readonly ham: Ham) {}
 
   // What was applied from which file, for the shared state: a HAM that takes over knows
   // which entities its config file made, and re-applies it as a diff.

@@ -3,7 +3,7 @@ import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CONDDEATH, HREARMAFTERRESTART } from "../lib/constants.js";
 import { LOG_LEVEL } from "./activity-log.js";
-import type { ClientState } from "./clients.js";
+import { internalClient } from "./clients.js";
 import type { Ham } from "./ham.js";
 import { isSameProcessAlive } from "./processes.js";
 import { dispatch } from "./requests.js";
@@ -58,9 +58,7 @@ export function startMount(ham: Ham, mount: string): void {
   }
   const groupArgs = ham.options.gid === null ? [] : [String(ham.options.gid)];
   const line = [process.execPath, FS_SCRIPT, ham.options.runDir, mount, ...groupArgs].map(quoted).join(" ");
-  const internal: ClientState = {
-    connection: { id: 0, send: () => true, close: () => undefined }, pid: process.pid, token: null, selfEntities: new Set(), channels: new Set(),
-  };
+  const internal = internalClient();
   const run = (op: string, args: Record<string, unknown>) => dispatch(ham, internal, op, args);
   run("attach", { ename: FS_ENTITY, pid: -1, line, flags: 0 });
   run("condition", { ename: FS_ENTITY, cname: "death", type: CONDDEATH, flags: HREARMAFTERRESTART });

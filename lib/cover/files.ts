@@ -93,23 +93,20 @@ function coveredFile<R>(handle: number, op: (entry: Shared) => Promise<R>): Prom
 
 // Covered I/O, in the style of node:fs/promises. `position` null: the handle's own position,
 // which advances (and which dups share).
-export function ha_read(handle: number, buffer: Buffer, offset = 0, length = buffer.length - offset, position: number | null = null): Promise<number> {
+function positioned(handle: number, position: number | null, io: (fd: number, at: number) => Promise<number>): Promise<number> {
   return coveredFile(handle, async (entry) => {
     const at = position ?? entry.position;
-    const { bytesRead } = await readP(entry.fd, buffer, offset, length, at);
-    if (position === null) entry.position = at + bytesRead;
-    return bytesRead;
+    const bytes = await io(entry.fd, at);
+    if (position === null) entry.position = at + bytes;
+    return bytes;
   });
 }
 
-export function ha_write(handle: number, buffer: Buffer, offset = 0, length = buffer.length - offset, position: number | null = null): Promise<number> {
-  return coveredFile(handle, async (entry) => {
-    const at = position ?? entry.position;
-    const { bytesWritten } = await writeP(entry.fd, buffer, offset, length, at);
-    if (position === null) entry.position = at + bytesWritten;
-    return bytesWritten;
-  });
-}
+export const ha_read = (handle: number, buffer: Buffer, offset = 0, length = buffer.length - offset, position: number | null = null): Promise<number> =>
+  positioned(handle, position, async (fd, at) => (await readP(fd, buffer, offset, length, at)).bytesRead);
+
+export const ha_write = (handle: number, buffer: Buffer, offset = 0, length = buffer.length - offset, position: number | null = null): Promise<number> =>
+  positioned(handle, position, async (fd, at) => (await writeP(fd, buffer, offset, length, at)).bytesWritten);
 
 export const ha_pread = (handle: number, buffer: Buffer, offset: number, length: number, position: number) => ha_read(handle, buffer, offset, length, position);
 export const ha_pwrite = (handle: number, buffer: Buffer, offset: number, length: number, position: number) => ha_write(handle, buffer, offset, length, position);

@@ -1,15 +1,9 @@
 // Process bookkeeping shared by the tests and the benchmarks (plain JS so both can load it).
 import { readdirSync, readFileSync } from "node:fs";
+import { readStartTime } from "../../dist/ham/processes.js";
 
-// Start time of a pid (clock ticks since boot, /proc/PID/stat field 22), or null if gone.
-export function startTimeOf(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
+// Start time of a pid (the HAM's own reading of /proc/PID/stat), or null if gone.
+export const startTimeOf = (pid) => readStartTime(pid);
 
 // Pids of the processes whose environment holds `entry` (NAME=value): every process a HAM
 // started carries HAM_RUN_DIR=its run dir.
