@@ -183,10 +183,12 @@ export class Journal {
     return this.sentReplies.get(token)?.get(id);
   }
 
-  reply(token: string, id: number, reply: unknown): void {
+  // `fromState`: read back at a takeover, already in the state (nothing to write).
+  reply(token: string, id: number, reply: unknown, fromState = false): void {
     let replies = this.sentReplies.get(token);
     if (replies === undefined) this.sentReplies.set(token, (replies = new Map()));
     replies.set(id, reply);
+    if (fromState) return;
     this.replies.set(`r/${token}/${id}`, reply);
     // A client has a handful of requests in flight at most: forget all but the last 64.
     if (replies.delete(id - 64)) this.removedKeys.add(`r/${token}/${id - 64}`);

@@ -46,7 +46,7 @@ export function recoverState(ham: Ham, state: StateMap, takeover: boolean): Reco
         conditions.push([key.split("/")[1] ?? "", value as ConditionValue]);
       } else if (key.startsWith("r/")) {
         const [, token = "", id = ""] = key.split("/");
-        ham.journal.reply(token, Number(id), value);
+        ham.journal.reply(token, Number(id), value, true);
       }
     }
     // Each entity's conditions in the order they were made.
