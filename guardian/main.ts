@@ -1,16 +1,27 @@
 import { Ham, type HamOptions } from "../ham/ham.js";
-import { isProcessGone, readStartTime } from "../ham/processes.js";
+import { isProcessGone, readStartTime } from "../lib/proc.js";
 import { StoreReader, stateDirOf } from "../ham/store.js";
+import { Watchdog } from "./watchdog.js";
 
 // The Guardian: spawned by the HAM with an IPC channel. It follows the shared state as it
 // changes, and when the channel closes without a stop message (the HAM died) it checks the
-// HAM is really gone, becomes the HAM from that state and spawns a Guardian of its own.
+// HAM is really gone, becomes the HAM from that state and spawns a Guardian of its own. A HAM
+// that stops answering its pings (hung) is SIGKILLed, then taken over the same way.
 // It ignores the signals a terminal or a service manager sends; the HAM stops it.
 const [optionsJson, hamPidText] = process.argv.slice(2);
 const options = JSON.parse(optionsJson ?? "{}") as HamOptions;
 const hamPid = Number(hamPidText);
 const hamStartTime = readStartTime(hamPid);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
+// The HAM's stderr (its log, a terminal, a pipe) may close under us: never a reason to die.
+process.stderr.on("error", () => undefined);
+const say = (line: string) => {
+  try {
+    process.stderr.write(`${JSON.stringify({ level: "warn", event: "guardian", pid: process.pid, msg: line })}\n`);
+  } catch {
+    // nothing to tell it to
+  }
+};
 
 // Follows the state by reading what was appended every FOLLOW_MS (a watch would wake this
 // process at every append and slow the HAM's writes on a busy machine); a takeover reads
@@ -27,12 +38,30 @@ const refresh = () => {
 refresh();
 const following = setInterval(refresh, FOLLOW_MS);
 
+// Every message to the HAM may meet a closed channel (it just died): that is the takeover's
+// business, never an unhandled EPIPE.
+const send = (message: object) => {
+  if (!process.connected) return;
+  process.send?.(message, undefined, {}, () => undefined);
+};
+
+const watchdog = new Watchdog(options.watchdogMs ?? 1_000, send, (silentMs) => {
+  if (isProcessGone(hamPid, hamStartTime)) return;
+  say(`the HAM (pid ${hamPid}) has not answered for ${Math.round(silentMs)} ms: SIGKILL, then takeover`);
+  try {
+    process.kill(hamPid, "SIGKILL");
+  } catch {
+    // gone meanwhile: the channel closing starts the takeover all the same
+  }
+});
+
 let stopping = false;
-process.on("message", (message: { stop?: boolean }) => {
+process.on("message", (message: { stop?: boolean; pong?: number }) => {
   if (message.stop === true) {
     stopping = true;
     process.exit(0);
   }
+  if (typeof message.pong === "number") watchdog.answered(message.pong);
 });
 
 process.on("disconnect", () => {
@@ -44,10 +73,18 @@ let takingOver = false;
 async function takeOver(): Promise<void> {
   if (takingOver) return;
   takingOver = true;
+  watchdog.stop();
   // The channel closes when the HAM's process ends; a zombie counts as gone.
   const deadline = Date.now() + 2_000;
   while (!isProcessGone(hamPid, hamStartTime)) {
-    if (Date.now() > deadline) process.exit(1); // alive but deaf: it will start a new Guardian
+    if (Date.now() > deadline) {
+      // Deaf to its channel yet alive: end it, or nothing would ever take over.
+      try {
+        process.kill(hamPid, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
+    }
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   clearInterval(following);
@@ -59,7 +96,7 @@ async function takeOver(): Promise<void> {
   try {
     await ham.start({ takeover: true, reader });
   } catch (error) {
-    process.stderr.write(`ham (guardian ${process.pid}): takeover failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    say(`takeover failed: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
   await ham.stopped;
@@ -67,6 +104,8 @@ async function takeOver(): Promise<void> {
 }
 
 // The channel may have closed while this module was still loading (the HAM died young): the
-// 'disconnect' event is gone by then, so look. Otherwise tell the HAM we are ready.
-if (process.connected) process.send?.({ ready: true });
-else void takeOver();
+// 'disconnect' event is gone by then, so look. Otherwise tell the HAM we are ready, and watch it.
+if (process.connected) {
+  send({ ready: true });
+  watchdog.start();
+} else void takeOver();

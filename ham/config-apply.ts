@@ -45,7 +45,7 @@ export class ConfigSources {
     const source = resolve(path);
     const text = readFileSync(source, "utf8");
     this.apply(text, source);
-    if (watchIt) this.watch(source);
+    if (watchIt) this.watch(source, text);
   }
 
   apply(text: string, source: string): Record<string, unknown> {
@@ -114,9 +114,10 @@ export class ConfigSources {
     }
   }
 
-  private watch(source: string): void {
+  // `applied`: the text applied last; an edit made before the watcher is ready is read then.
+  private watch(source: string, applied: string): void {
     const name = basename(source);
-    let lastText = readFileSync(source, "utf8");
+    let lastText = applied;
     let timer: NodeJS.Timeout | null = null;
     const reloadNow = () => {
       timer = null;
@@ -147,6 +148,7 @@ export class ConfigSources {
       this.watcher = watch(dirname(source), { depth: 0, ignoreInitial: true });
       this.watcher.on("change", reload).on("add", reload).on("error", () => undefined).on("ready", () => {
         this.ham.log.write(LOG_LEVEL.detail, "info", { event: "config-watch", source }, `watching ${source}`);
+        reload(source);
       });
     });
   }

@@ -11,6 +11,8 @@ export const DEFAULTS = {
   selfCloseGraceMs: 1_000,
   // Kill escalation: SIGTERM, then SIGKILL of the process group after this long.
   killGraceMs: 5_000,
+  // The Guardian ends a HAM that leaves its ping unanswered this long, then takes over.
+  watchdogMs: 1_000,
   // A writer whose unread output passes this is disconnected (slow or stuck client).
   maxBufferedReplyBytes: 64 * 1024 * 1024,
   restartPolicy: {

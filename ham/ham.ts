@@ -35,6 +35,9 @@ export interface HamOptions {
   readonly fresh: boolean;
   // --group: the run directory, socket and /ham view open to this group (else owner only).
   readonly gid: number | null;
+  // The Guardian SIGKILLs (then takes over from) a HAM that leaves its ping unanswered this
+  // long (0: never).
+  readonly watchdogMs: number;
 }
 
 // How this HAM came to be: started by `ham`, or a Guardian taking over from a dead HAM
@@ -45,6 +48,7 @@ export interface StartMode {
 }
 
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
+const GUARDIAN_READY_MS = 10_000;
 
 // The HAM: owns the tree, serves the socket, turns requests and process events into changes.
 export class Ham implements HamContext, JournalSource {
@@ -136,6 +140,11 @@ export class Ham implements HamContext, JournalSource {
     this.guardian.start();
     if (this.options.mount !== null) startMount(this, this.options.mount);
     if (this.options.configFile !== null) this.config.load(this.options.configFile, true);
+    // Started (or taken over) means protected: a Guardian stands ready behind this HAM.
+    const since = performance.now();
+    const ready = await this.guardian.ready(GUARDIAN_READY_MS);
+    this.log.write(LOG_LEVEL.events, ready ? "info" : "error", { event: "protected", ready, ms: Math.round(performance.now() - since) },
+      ready ? `Guardian ready (pid ${this.guardian.pid})` : `no Guardian became ready within ${GUARDIAN_READY_MS} ms; running unprotected until one does`);
   }
 
   // JournalSource: what the shared state holds.

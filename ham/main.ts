@@ -11,6 +11,7 @@ import { Ham } from "./ham.js";
 import { AlreadyRunning, prepareRunDir, runningPid } from "./instance-lock.js";
 import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./options.js";
 import { socketAnswers } from "../lib/wire/probe.js";
+import { Session } from "../lib/client/session.js";
 
 
 // `ham`: starts a HAM. In the foreground it runs here (Ctrl-C stops it); otherwise it
@@ -25,6 +26,7 @@ async function runForeground(options: CliOptions): Promise<void> {
   const ham = new Ham({
     runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps,
     verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh, gid: options.gid,
+    watchdogMs: options.watchdogMs,
   });
   for (const signal of ["SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
   const stop = () => void ham.stop("signal", false).then(() => process.exit(0));
@@ -58,7 +60,10 @@ async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<
   while (Date.now() < deadline) {
     if (exited !== null) break;
     if (await socketAnswers(socketPathOf(options.runDir))) {
+      // Up means protected: wait until a ready Guardian stands behind the HAM.
+      const guarded = await guardianReady(options.runDir, deadline);
       child.unref();
+      if (!guarded) process.stderr.write(`ham: running, but no Guardian became ready within 10 s (the HAM is unprotected), see ${logFile}\n`);
       process.exit(0);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -66,6 +71,24 @@ async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<
   // Give the child's own message (for example "already running") a moment to arrive.
   await new Promise((resolve) => setTimeout(resolve, 50));
   die(exited === 1 ? `ham: not started, see ${logFile}` : `ham: the HAM did not answer within 10 s, see ${logFile}`);
+}
+
+// Whether the HAM's status names a ready Guardian before `deadline` (Date.now()).
+async function guardianReady(runDir: string, deadline: number): Promise<boolean> {
+  const session = await Session.open(runDir).catch(() => null);
+  if (session === null) return false;
+  try {
+    while (Date.now() < deadline) {
+      const status = (await session.request("status", {}, Math.max(1, deadline - Date.now()))) as { guardianPid: number };
+      if (status.guardianPid > 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    session.close();
+  }
 }
 
 async function main(): Promise<void> {

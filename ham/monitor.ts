@@ -80,7 +80,7 @@ export class Monitor {
     this.log.write(LOG_LEVEL.detail, "info", {
       event: "condition", entity: entityPath(firing.entity), condition: `${entityPath(firing.owner)}/${firing.condition.name}`,
     }, `condition fired on ${describeEvent(firing.event)}`);
-    this.queues.push(firing.owner, firing.condition, () => this.runner.run(firing).finally(() => {
+    this.queues.push(firing.entity, firing.owner, firing.condition, () => this.runner.run(firing).finally(() => {
       this.firings.delete(firing.id);
       this.state.firing(firing, true);
       episode?.done();

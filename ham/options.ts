@@ -16,11 +16,13 @@ export interface CliOptions {
   readonly gid: number | null;
   readonly foreground: boolean;
   readonly fresh: boolean;
+  readonly watchdogMs: number;
   readonly help: boolean;
 }
 
 export const USAGE = `usage: ham [-?dh] [-f file] [-t none|relative|absolute|shortabs] [-V level] [-v[v...]]
-           [--run-dir DIR] [--mount DIR] [--no-mount] [--config FILE] [--group NAME] [--foreground] [--fresh]`;
+           [--run-dir DIR] [--mount DIR] [--no-mount] [--config FILE] [--group NAME] [--foreground] [--fresh]
+           [--watchdog-ms MS]`;
 
 export class UsageError extends Error {}
 
@@ -37,6 +39,7 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
   let group: string | null = null;
   let foreground = false;
   let fresh = false;
+  let watchdogMs: number = DEFAULTS.watchdogMs;
   let help = false;
   const args = [...argv];
   const value = (flag: string, inline: string): string => {
@@ -55,6 +58,11 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
     else if (flag === "--group") group = value(flag, inlineLong);
     else if (flag === "--foreground") foreground = true;
     else if (flag === "--fresh") fresh = true;
+    else if (flag === "--watchdog-ms") {
+      const ms = Number(value(flag, inlineLong));
+      if (!Number.isSafeInteger(ms) || ms < 0) throw new UsageError("--watchdog-ms takes a number of milliseconds >= 0 (0: no watchdog)");
+      watchdogMs = ms;
+    }
     else if (flag === "-h" || flag === "-?" || flag === "--help") help = true;
     else if (flag === "-d") verbosity = 0;
     else if (flag.startsWith("-f")) logFile = value("-f", flag.slice(2));
@@ -74,7 +82,7 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
   const defaultMount = isRoot ? "/ham" : join(resolvedRunDir, "ham");
   return {
     runDir: resolvedRunDir, logFile, timestamps, verbosity, configFile,
-    mount: mount === undefined ? defaultMount : mount, group, gid: group === null ? null : groupId(group), foreground, fresh, help,
+    mount: mount === undefined ? defaultMount : mount, group, gid: group === null ? null : groupId(group), foreground, fresh, watchdogMs, help,
   };
 }
 

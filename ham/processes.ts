@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { splitCommandLine } from "../lib/command-line.js";
 import { HamError } from "../lib/errors.js";
+import { isSameProcessAlive, pidsWithEnv, readProcStat, readStartTime } from "../lib/proc.js";
+
+export { isProcessGone, isSameProcessAlive, readProcStat, readStartTime } from "../lib/proc.js";
 
 // The one adapter that creates and signals processes. Commands are split like QNX and
 // spawned without a shell, each in its own session and process group (so it outlives the
@@ -47,54 +49,6 @@ export function spawnLine(line: string, env: NodeJS.ProcessEnv, onExit: (exit: E
   return { pid: child.pid, startTime: readStartTime(child.pid) };
 }
 
-export interface ProcStat {
-  readonly state: string;
-  readonly processGroup: number;
-  readonly startTime: number;
-}
-
-// /proc/PID/stat: state is field 3, pgrp field 5 and starttime field 22, counted after the ")" that ends
-// the command name (which may itself contain spaces and parentheses).
-export function readProcStat(pid: number): ProcStat | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return null;
-  }
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  const processGroup = Number(fields[2]);
-  const startTime = Number(fields[19]);
-  if (state === undefined || !Number.isFinite(startTime)) return null;
-  return { state, processGroup, startTime };
-}
-
-export function readStartTime(pid: number): number | null {
-  return readProcStat(pid)?.startTime ?? null;
-}
-
-// Alive means: the pid exists, is not a zombie, and is the same process (same start time).
-export function isSameProcessAlive(pid: number, startTime: number | null): boolean {
-  const stat = readProcStat(pid);
-  if (stat === null || stat.state === "Z" || stat.state === "X") return false;
-  return startTime === null || stat.startTime === startTime;
-}
-
-// Gone for good: no such process (or another one under that pid), or a zombie whose other
-// threads have all exited too. A killed multi-threaded process shows its main thread as a
-// zombie while its other threads still hold its files (its listening socket) for a while.
-export function isProcessGone(pid: number, startTime: number | null): boolean {
-  const stat = readProcStat(pid);
-  if (stat === null || (startTime !== null && stat.startTime !== startTime)) return true;
-  if (stat.state !== "Z" && stat.state !== "X") return false;
-  try {
-    return readdirSync(`/proc/${pid}/task`).length <= 1;
-  } catch {
-    return true;
-  }
-}
-
 export function signalNumber(signal: number | string): number {
   if (typeof signal === "number") return signal;
   const name = signal.startsWith("SIG") ? signal : `SIG${signal}`;
@@ -128,16 +82,7 @@ export async function terminate(pid: number, startTime: number | null, graceMs: 
   if (isSameProcessAlive(pid, startTime)) sendSignal(groupOrPid, constants.signals.SIGKILL);
 }
 
-// The live process whose environment holds `entry` (NAME=value), if any: how a HAM that took
-// over finds a process its predecessor spawned (HAM_SPAWN=token) but did not note.
+// The live process whose environment holds `entry`, if any (see lib/proc.ts).
 export function findPidByEnv(entry: string): number | null {
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(entry)) return Number(name);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return null;
+  return pidsWithEnv(entry)[0] ?? null;
 }

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import {
   closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync,
   writeSync,
@@ -8,16 +7,13 @@ import {
   decodeFile, decodeHeader, decodeRecords, encodeHeader, encodeRecord, HEADER_BYTES, StateMap, type Change,
 } from "../lib/store/format.js";
 
+export { stateDirOf } from "../lib/run-dir.js";
+
 // The HAM's state on shared memory: `snapshot.<g>` + `journal.<g>`, `journal.<g+1>`, ...
 // in one directory under /dev/shm named from the run directory (layout: lib/store/format.ts).
 // The state is snapshot <G> (the newest) followed by every journal numbered G or more.
 // Compaction starts journal <G+1>, writes snapshot <G+1> a few keys per turn of the event
 // loop, renames it into place and deletes what it replaced.
-
-export function stateDirOf(runDir: string): string {
-  const name = `hamd-${createHash("sha256").update(runDir).digest("hex").slice(0, 16)}`;
-  return existsSync("/dev/shm") ? join("/dev/shm", name) : join(runDir, "state");
-}
 
 const numbered = (dir: string, prefix: string): number[] =>
   readdirSync(dir).filter((name) => name.startsWith(`${prefix}.`) && /^\d+$/.test(name.slice(prefix.length + 1)))

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 // Where a HAM instance lives (contract): --run-dir, else $HAM_RUN_DIR, else /run/ham for
@@ -13,4 +15,10 @@ export function resolveRunDir(explicit?: string | null): string {
 
 export function socketPathOf(runDir: string): string {
   return join(runDir, "ham.sock");
+}
+
+// The HAM's shared state of a run directory: under /dev/shm, else the run directory's state/.
+export function stateDirOf(runDir: string): string {
+  const name = `hamd-${createHash("sha256").update(runDir).digest("hex").slice(0, 16)}`;
+  return existsSync("/dev/shm") ? join("/dev/shm", name) : join(runDir, "state");
 }

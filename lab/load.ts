@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+// The load the lab puts on a HAM: the config file it starts with (the default one, or the
+// user's), and what the lab needs to know of it to check the HAM's promises.
+
+export const MARKER_SCRIPT = fileURLToPath(new URL("./marker.js", import.meta.url));
+export const BEATER_SCRIPT = fileURLToPath(new URL("./beater.js", import.meta.url));
+export const MUTATOR_SCRIPT = fileURLToPath(new URL("./mutator.js", import.meta.url));
+
+export interface Load {
+  // The config as the HAM first reads it (the lab edits a copy of it).
+  readonly config: Record<string, unknown>;
+  // Entities with a restart action: each must have exactly one live process at a quiet moment.
+  readonly restartable: readonly string[];
+  // Those whose restart is never delayed by their own policy (minUptimeMs 0): their restart
+  // latency is judged against the normal figure.
+  readonly prompt: readonly string[];
+  // The crash-looping entity and the one with a multistage recovery, when the lab made them.
+  readonly flapper: string | null;
+  readonly staged: string | null;
+}
+
+const REARM = ["HREARMAFTERRESTART"];
+const restartOnDeath = (extra: readonly Record<string, unknown>[] = []) => [{
+  name: "death", type: "CONDDEATH", flags: REARM,
+  actions: [{ name: "restart", kind: "restart", flags: REARM }, ...extra],
+}];
+
+// 50 sleeping services restarted at once, one entity that exits 0.3 s after each start (its
+// backoff grows to 30 s), and one whose recovery is restart → waitfor 300 ms → execute.
+export function defaultLoad(entities: number, marksFile: string): Load {
+  const services = Array.from({ length: entities }, (_, index) => `svc-${index + 1}`);
+  const config = {
+    entities: [
+      ...services.map((name) => ({ name, command: "/bin/sleep 86400", policy: { minUptimeMs: 0 }, conditions: restartOnDeath() })),
+      { name: "flapper", command: "/bin/sleep 0.3", conditions: restartOnDeath() },
+      {
+        name: "staged", command: "/bin/sleep 86400", policy: { minUptimeMs: 0 }, conditions: restartOnDeath([
+          { name: "settle", kind: "waitfor", delay: 300, flags: REARM },
+          { name: "mark", kind: "execute", line: `${process.execPath} ${MARKER_SCRIPT} ${marksFile}`, flags: REARM },
+        ]),
+      },
+    ],
+  };
+  return { config, restartable: [...services, "flapper", "staged"], prompt: [...services, "staged"], flapper: "flapper", staged: "staged" };
+}
+
+// A user's config file: every entity with a command and a restart action is restartable;
+// its restart latency is judged when its policy restarts it at once (minUptimeMs 0).
+export function userLoad(path: string): Load {
+  const config = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  const restartable: string[] = [];
+  const prompt: string[] = [];
+  for (const entity of (config["entities"] ?? []) as Array<Record<string, unknown>>) {
+    const name = String(entity["name"]);
+    const conditions = (entity["conditions"] ?? []) as Array<{ actions?: Array<{ kind?: string }> }>;
+    const restarts = conditions.some((condition) => (condition.actions ?? []).some((action) => action.kind === "restart"));
+    if (typeof entity["command"] !== "string" || !restarts) continue;
+    restartable.push(name);
+    if ((entity["policy"] as { minUptimeMs?: number } | undefined)?.minUptimeMs === 0) prompt.push(name);
+  }
+  return { config, restartable, prompt, flapper: null, staged: null };
+}
+
+// The config with `extras` placeholder entities added: the lab's config edits.
+export function withExtras(config: Record<string, unknown>, extras: readonly string[]): Record<string, unknown> {
+  const entities = [...((config["entities"] ?? []) as unknown[]), ...extras.map((name) => ({ name, placeholder: true }))];
+  return { ...config, entities };
+}

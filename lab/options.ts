@@ -1,0 +1,64 @@
+import { randomSeed } from "./random.js";
+
+export interface LabOptions {
+  readonly seed: number;
+  readonly seconds: number;
+  readonly steps: number | null;
+  readonly entities: number;
+  readonly clients: number;
+  readonly config: string | null;
+  readonly json: boolean;
+  readonly mount: boolean;
+  readonly watchdogMs: number;
+  readonly help: boolean;
+}
+
+export const USAGE = `usage: ham-lab [--seed N] [--seconds N] [--steps N] [--entities N] [--clients N]
+               [--config FILE] [--no-mount] [--watchdog-ms N] [--json]
+  Starts a HAM in a temporary run directory under a load (default: N restartable entities,
+  self-attached heartbeating clients, a crash-looping entity, the /ham view when FUSE is here,
+  a client mutating the tree, a config file), injects faults chosen from the seed at random
+  moments 50 ms to 1 s apart, checks the HAM's promises at every quiet moment, and reports.
+  Exit 1 on any violation. --config FILE tortures your configuration instead of the default
+  entities; --steps N stops after step N (to replay a violation with its seed).`;
+
+export class UsageError extends Error {}
+
+export function parseLabArgs(argv: readonly string[]): LabOptions {
+  const options = { seed: randomSeed(), seconds: 60, steps: null as number | null, entities: 50, clients: 10, config: null as string | null,
+    json: false, mount: true, watchdogMs: 1_000, help: false };
+  const args = [...argv];
+  const number = (flag: string, min: number): number => {
+    const text = args.shift();
+    const value = Number(text);
+    if (text === undefined || !Number.isSafeInteger(value) || value < min) throw new UsageError(`${flag} takes an integer >= ${min}`);
+    return value;
+  };
+  while (args.length > 0) {
+    const flag = args.shift() ?? "";
+    if (flag === "--seed") options.seed = number(flag, 0);
+    else if (flag === "--seconds") options.seconds = number(flag, 1);
+    else if (flag === "--steps") options.steps = number(flag, 1);
+    else if (flag === "--entities") options.entities = number(flag, 1);
+    else if (flag === "--clients") options.clients = number(flag, 0);
+    else if (flag === "--watchdog-ms") options.watchdogMs = number(flag, 100);
+    else if (flag === "--config") {
+      const file = args.shift();
+      if (file === undefined) throw new UsageError("--config takes a file");
+      options.config = file;
+    } else if (flag === "--no-mount") options.mount = false;
+    else if (flag === "--json") options.json = true;
+    else if (flag === "--help" || flag === "-h") options.help = true;
+    else throw new UsageError(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+// The options that shape a run, to print in a replay command line.
+export function replayArgs(options: LabOptions): string[] {
+  const args = ["--seconds", String(options.seconds), "--entities", String(options.entities), "--clients", String(options.clients)];
+  if (options.config !== null) args.push("--config", options.config);
+  if (!options.mount) args.push("--no-mount");
+  if (options.watchdogMs !== 1_000) args.push("--watchdog-ms", String(options.watchdogMs));
+  return args;
+}

@@ -1,0 +1,187 @@
+import { writeFileSync } from "node:fs";
+import { constants } from "node:os";
+import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
+import type { Beater, Mutator } from "./clients.js";
+import { withExtras, type Load } from "./load.js";
+import type { Random } from "./random.js";
+import type { System } from "./system.js";
+
+// One run of the lab: the HAM under test, what the lab did to it, and what it saw.
+
+export interface Violation {
+  readonly step: number;
+  readonly atMs: number;
+  readonly invariant: string;
+  readonly detail: string;
+}
+
+export interface RunOptions {
+  readonly seed: number;
+  readonly seconds: number;
+  readonly steps: number | null;
+  readonly watchdogMs: number;
+  readonly mount: boolean;
+}
+
+// A healthy entity's restart (SIGKILL → the HAM names a new live pid) judged against this.
+export const RESTART_LIMIT_MS = 500;
+// The HAM answers, with a ready Guardian behind it, this long after the last fault.
+export const REPROTECT_LIMIT_MS = 1_000;
+
+export class Run {
+  readonly started = performance.now();
+  step = 0;
+  // What the HAM's counters must say: every death of the HAM and of its Guardian the lab caused.
+  hamDeaths = 0;
+  guardianDeaths = 0;
+  // SIGKILLs that hit a live entity process the HAM named, by entity.
+  readonly kills = new Map<string, number>();
+  readonly faults = new Map<string, number>();
+  readonly violations: Violation[] = [];
+  checks = 0;
+  quietMoments = 0;
+  // Bumped by every fault that touches the HAM or its Guardian: a measurement that spans one
+  // is not judged against the calm figure.
+  hamFaultGeneration = 0;
+  lastFaultEndMs = 0;
+  // Takeovers from a HAM whose Guardian was ready, and from one whose Guardian was still starting.
+  readonly takeoverMs: number[] = [];
+  readonly takeoverStartingMs: number[] = [];
+  readonly reprotectMs: number[] = [];
+  readonly restartMs: number[] = [];
+  readonly restartDuringHamFaultMs: number[] = [];
+  readonly watching = new Set<Promise<void>>();
+  extras: string[] = [];
+  beaters: Beater[] = [];
+  mutator: Mutator | null = null;
+  lost = false;
+
+  constructor(
+    readonly options: RunOptions,
+    readonly system: System,
+    readonly random: Random,
+    readonly load: Load,
+    readonly configPath: string,
+    readonly marksFile: string,
+  ) {}
+
+  now(): number {
+    return performance.now() - this.started;
+  }
+
+  violate(invariant: string, detail: string): void {
+    this.violations.push({ step: this.step, atMs: this.now(), invariant, detail });
+  }
+
+  count(kind: string): void {
+    this.faults.set(kind, (this.faults.get(kind) ?? 0) + 1);
+  }
+
+  // SIGKILL, only while `pid` still names the live process it named when chosen (this
+  // machine's init reaps no orphans: a dead process may stay a zombie).
+  kill(pid: number, startTime: number | null, signal: keyof typeof constants.signals = "SIGKILL"): boolean {
+    if (pid <= 0 || startTime === null || !isSameProcessAlive(pid, startTime)) return false;
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // Kills the HAM, once a Guardian (ready or starting) stands behind it: a HAM with no
+  // Guardian process at all is a double fault nothing survives, and the lab does not cause it.
+  async killHam(): Promise<number> {
+    const pid = await this.until(() => {
+      const ham = this.system.hamPid();
+      return ham > 0 && this.system.guardianOf(ham) > 0 ? ham : 0;
+    }, 3_000);
+    const guardianReady = (await this.system.status(300))?.guardianPid === this.system.guardianOf(pid);
+    if (pid === 0 || !this.kill(pid, readStartTime(pid))) return 0;
+    this.hamDeaths += 1;
+    this.hamFaultGeneration += 1;
+    this.watch(this.measureTakeover(pid, performance.now(), this.hamFaultGeneration, guardianReady ? this.takeoverMs : this.takeoverStartingMs));
+    return pid;
+  }
+
+  async killGuardian(): Promise<number> {
+    const guardian = await this.until(() => this.system.guardianOf(this.system.hamPid()), 3_000);
+    if (guardian === 0 || !this.kill(guardian, readStartTime(guardian))) return 0;
+    this.guardianDeaths += 1;
+    this.hamFaultGeneration += 1;
+    return guardian;
+  }
+
+  // Kills the live process the HAM names for `name`; measures its restart in the background.
+  async killEntity(name: string): Promise<boolean> {
+    const info = await this.system.entity(name);
+    if (info === null || info.pid <= 0) return false;
+    const live = this.system.processes().get(name) ?? [];
+    if (!live.includes(info.pid) || !this.kill(info.pid, readStartTime(info.pid))) return false;
+    this.kills.set(name, (this.kills.get(name) ?? 0) + 1);
+    this.watch(this.measureRestart(name, info.pid, performance.now(), this.hamFaultGeneration));
+    return true;
+  }
+
+  editConfig(): void {
+    const extra = `lab-extra-${this.random.int(1, 3)}`;
+    this.extras = this.extras.includes(extra) ? this.extras.filter((name) => name !== extra) : [...this.extras, extra].sort();
+    writeFileSync(this.configPath, `${JSON.stringify(withExtras(this.load.config, this.extras), null, 2)}\n`);
+  }
+
+  private watch(measuring: Promise<void>): void {
+    this.watching.add(measuring);
+    void measuring.finally(() => this.watching.delete(measuring));
+  }
+
+  private async measureTakeover(oldPid: number, killedAt: number, generation: number, samples: number[]): Promise<void> {
+    let answeredAt = 0;
+    const deadline = killedAt + 15_000;
+    while (performance.now() < deadline && generation === this.hamFaultGeneration) {
+      const status = await this.system.status(500);
+      if (status !== null && status.hamPid !== oldPid) {
+        if (answeredAt === 0) {
+          answeredAt = performance.now();
+          samples.push(answeredAt - killedAt);
+        }
+        if (status.guardianPid > 0) {
+          this.reprotectMs.push(performance.now() - answeredAt);
+          return;
+        }
+      }
+      await sleep(2);
+    }
+  }
+
+  private async measureRestart(name: string, oldPid: number, killedAt: number, generation: number): Promise<void> {
+    const deadline = killedAt + 40_000;
+    while (performance.now() < deadline) {
+      const info = await this.system.entity(name);
+      if (info !== null && info.pid > 0 && info.pid !== oldPid) {
+        const latency = performance.now() - killedAt;
+        if (generation !== this.hamFaultGeneration || !this.load.prompt.includes(name)) {
+          this.restartDuringHamFaultMs.push(latency);
+        } else {
+          this.restartMs.push(latency);
+          if (latency > RESTART_LIMIT_MS) {
+            this.violate("restart held up", `${name} (pid ${oldPid} SIGKILLed) was restarted ${Math.round(latency)} ms later, beyond ${RESTART_LIMIT_MS} ms, with no HAM fault meanwhile`);
+          }
+        }
+        return;
+      }
+      await sleep(3);
+    }
+    this.violate("restart held up", `${name} (pid ${oldPid} SIGKILLed) was not restarted within 40 s`);
+  }
+
+  async until<T>(check: () => T | Promise<T>, timeoutMs: number, everyMs = 5): Promise<T> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const value = await check();
+      if (value || performance.now() > deadline) return value;
+      await sleep(everyMs);
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,72 @@
+import { readdirSync, readFileSync } from "node:fs";
+
+// What the HAM, its Guardian and the fault lab read of other processes, from /proc.
+
+export interface ProcStat {
+  readonly state: string;
+  readonly parentPid: number;
+  readonly processGroup: number;
+  readonly startTime: number;
+}
+
+// /proc/PID/stat: state is field 3, ppid field 4, pgrp field 5 and starttime field 22,
+// counted after the ")" that ends the command name (which may itself hold spaces and parentheses).
+export function readProcStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0];
+  const startTime = Number(fields[19]);
+  if (state === undefined || !Number.isFinite(startTime)) return null;
+  return { state, parentPid: Number(fields[1]), processGroup: Number(fields[2]), startTime };
+}
+
+export function readStartTime(pid: number): number | null {
+  return readProcStat(pid)?.startTime ?? null;
+}
+
+// Alive means: the pid exists, is not a zombie, and is the same process (same start time).
+export function isSameProcessAlive(pid: number, startTime: number | null): boolean {
+  const stat = readProcStat(pid);
+  if (stat === null || stat.state === "Z" || stat.state === "X") return false;
+  return startTime === null || stat.startTime === startTime;
+}
+
+// Gone for good: no such process (or another one under that pid), or a zombie whose other
+// threads have all exited too. A killed multi-threaded process shows its main thread as a
+// zombie while its other threads still hold its files (its listening socket) for a while.
+export function isProcessGone(pid: number, startTime: number | null): boolean {
+  const stat = readProcStat(pid);
+  if (stat === null || (startTime !== null && stat.startTime !== startTime)) return true;
+  if (stat.state !== "Z" && stat.state !== "X") return false;
+  try {
+    return readdirSync(`/proc/${pid}/task`).length <= 1;
+  } catch {
+    return true;
+  }
+}
+
+// A process's environment as NAME=value entries (empty when gone, a zombie, or not ours).
+export function environOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+  } catch {
+    return [];
+  }
+}
+
+// Every live pid whose environment holds `entry` (NAME=value): how a HAM that took over finds
+// a process its predecessor spawned (HAM_SPAWN=token) but did not note, and how tests and
+// the fault lab find every process a HAM started (HAM_RUN_DIR=its run directory).
+export function pidsWithEnv(entry: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    if (environOf(Number(name)).includes(entry)) pids.push(Number(name));
+  }
+  return pids;
+}
