@@ -3,7 +3,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, constants as fsConstants, readFileSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
-import { pidsWithEnv, PidKeeper } from "../test/helpers/processes.mjs";
+import { pidsWithEnv, PidKeeper, startTimeOf } from "../test/helpers/processes.mjs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -24,13 +24,28 @@ export async function waitFor(check, timeoutMs, what) {
   }
 }
 
+// Temporary directories not yet removed; `endSection` removes what a section left.
+const scratch = new Set();
 export function tempDir(prefix) {
-  return mkdtempSync(join(tmpdir(), `hamd-bench-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `hamd-bench-${prefix}-`));
+  scratch.add(dir);
+  return dir;
+}
+
+// Removes a temporary directory, first detaching any mount left inside it.
+function removeDir(dir) {
+  for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const mountPoint = line.split(" ")[1];
+    if (mountPoint?.startsWith(`${dir}/`)) spawnSync("fusermount", ["-u", "-z", mountPoint]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  scratch.delete(dir);
 }
 
 // Pids a section started; `killAll` SIGKILLs those that still name that process.
 const owned = new PidKeeper();
 export const own = (pid) => owned.add(pid);
+export { startTimeOf };
 const runDirs = new Set();
 // Ends every process a section started, including Guardians that took over and the
 // processes of every HAM still running (all carry their HAM's HAM_RUN_DIR).
@@ -39,10 +54,41 @@ export const killAll = () => {
   owned.killAll();
 };
 
+// SIGKILLs, by pid, every process that carries this run directory (a HAM's Guardian and children).
+export function killRunDir(runDir) {
+  const keeper = new PidKeeper();
+  for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) keeper.add(pid);
+  keeper.killAll();
+}
+
+// A temporary run directory for a HAM: `killAll` also ends every process that carries it
+// (a HAM's Guardian and children), and `endSection` removes it with the HAM's state.
+export function runDirFor(prefix) {
+  const runDir = tempDir(prefix);
+  runDirs.add(runDir);
+  return runDir;
+}
+
+// Removes a run directory (after its HAM is gone): a /ham view still mounted in it, the
+// HAM's state in /dev/shm, the directory.
+export async function removeRunDir(runDir) {
+  const { stateDirOf } = await import(join(ROOT, "dist/ham/store.js"));
+  rmSync(stateDirOf(runDir), { recursive: true, force: true });
+  removeDir(runDir);
+  runDirs.delete(runDir);
+}
+
+// After every section, passed or failed: ends every process it started (by pid) and removes
+// the run directories (with their HAMs' states) and temporary directories it left.
+export async function endSection() {
+  killAll();
+  for (const runDir of [...runDirs]) await removeRunDir(runDir);
+  for (const dir of [...scratch]) removeDir(dir);
+}
+
 // A HAM in the foreground, logging to a file in its own run directory.
 export async function startHam(extraArgs = []) {
-  const runDir = tempDir("ham");
-  runDirs.add(runDir);
+  const runDir = runDirFor("ham");
   const logFile = join(runDir, "activity.log");
   // Run as a user runs it: the bin itself, whose shebang carries the HAM's node flags.
   // "{RUN_DIR}" in an argument stands for the run directory made here.
@@ -70,13 +116,7 @@ export async function startHam(extraArgs = []) {
       // A Guardian that took over, and every process a HAM started, carry HAM_RUN_DIR.
       for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) own(pid);
       killAll();
-      for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
-        const mountPoint = line.split(" ")[1];
-        if (mountPoint?.startsWith(`${runDir}/`)) spawnSync("fusermount", ["-u", "-z", mountPoint]);
-      }
-      const { stateDirOf } = await import(join(ROOT, "dist/ham/store.js"));
-      rmSync(stateDirOf(runDir), { recursive: true, force: true });
-      rmSync(runDir, { recursive: true, force: true });
+      await removeRunDir(runDir);
     },
   };
 }
@@ -142,11 +182,16 @@ export function openFifo(dir, name) {
       const line = lines.shift();
       if (line) return Promise.resolve(line);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`nothing written to ${name} within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push((value) => {
+        const waiter = (value) => {
           clearTimeout(timer);
           resolve(value);
-        });
+        };
+        // A waiter that timed out leaves the queue: a line written later goes to the next one.
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`nothing written to ${name} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.push(waiter);
       });
     },
     close: () => socket.destroy(),

@@ -1,6 +1,7 @@
 // `npm run bench [-- SECTION...]`: prints every figure next to a baseline measured in the
-// same run. Sections: restart, heartbeat, api, memory (default: all).
-import { killAll } from "./lib.mjs";
+// same run (default: every section). A section that fails is reported in one line and the
+// run goes on; every process it started is ended by pid. Exit code 1 if any section failed.
+import { endSection, killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
 import { coverFigures } from "./cover.mjs";
 import { fsFigures } from "./fs.mjs";
@@ -35,6 +36,34 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
     process.exit(130);
   });
 }
+
+const failed = new Set();
+let current = "(between sections)";
+function reportFailure(name, error) {
+  failed.add(name);
+  const message = error instanceof Error ? error.message : String(error);
+  console.log(`\nbench: section ${name} FAILED: ${message.replace(/\s*\n\s*/g, " | ")}`);
+  if (process.env.BENCH_STACKS === "1" && error instanceof Error) console.error(error.stack);
+}
+// A stray rejection or exception (a callback a section left behind) fails the section under
+// way instead of ending the run.
+process.on("unhandledRejection", (error) => reportFailure(current, error));
+process.on("uncaughtException", (error) => reportFailure(current, error));
+
 console.log(`hamd benchmarks — node ${process.version}, ${new Date().toISOString()}`);
-for (const name of names) await SECTIONS[name]();
+for (const name of names) {
+  current = name;
+  try {
+    await SECTIONS[name]();
+  } catch (error) {
+    reportFailure(name, error);
+  } finally {
+    await endSection().catch((error) => reportFailure(name, error));
+  }
+}
+current = "(after the last section)";
+if (failed.size > 0) {
+  console.log(`\nbench: ${failed.size} of ${names.length} sections failed: ${[...failed].join(", ")}`);
+  process.exit(1);
+}
 process.exit(0);

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { killAll, mb, ms, now, openFifo, own, printTable, ratio, rssBytes, ROOT, startHam, stats, tempDir, us, waitFor, HAM_BIN } from "./lib.mjs";
+import { killAll, mb, ms, now, openFifo, own, printTable, ratio, removeRunDir, rssBytes, ROOT, runDirFor, startHam, stats, tempDir, us, waitFor, HAM_BIN } from "./lib.mjs";
 
 const KILLS = 25;
 
@@ -19,9 +19,11 @@ async function statusOf(session) {
 async function coldStart(runs) {
   const samples = [];
   for (let i = 0; i < runs; i += 1) {
-    const runDir = tempDir("cold");
+    const runDir = runDirFor("cold");
     const t0 = now();
-    const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", join(runDir, "log")], { stdio: "ignore" });
+    const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", join(runDir, "log")], {
+      stdio: "ignore", env: { ...process.env, HAM_RUN_DIR: runDir },
+    });
     own(child.pid);
     const { Session } = await import(join(ROOT, "dist/lib/client/session.js"));
     await waitFor(async () => {
@@ -37,9 +39,7 @@ async function coldStart(runs) {
     samples.push(now() - t0);
     child.kill("SIGTERM");
     await waitFor(() => child.exitCode !== null || child.signalCode !== null, 5_000, "cold HAM exit");
-    const { stateDirOf } = await import(join(ROOT, "dist/ham/store.js"));
-    rmSync(stateDirOf(runDir), { recursive: true, force: true });
-    rmSync(runDir, { recursive: true, force: true });
+    await removeRunDir(runDir);
   }
   return stats(samples);
 }
