@@ -1,3 +1,4 @@
+import { createActivityLog, LOG_LEVEL } from "../ham/activity-log.js";
 import { Ham, type HamOptions } from "../ham/ham.js";
 import { isProcessGone, readStartTime } from "../lib/proc.js";
 import { StoreReader, stateDirOf } from "../ham/store.js";
@@ -13,15 +14,11 @@ const options = JSON.parse(optionsJson ?? "{}") as HamOptions;
 const hamPid = Number(hamPidText);
 const hamStartTime = readStartTime(hamPid);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
-// The HAM's stderr (its log, a terminal, a pipe) may close under us: never a reason to die.
+// The HAM's stderr (a terminal, a pipe) may close under us: never a reason to die.
 process.stderr.on("error", () => undefined);
-const say = (line: string) => {
-  try {
-    process.stderr.write(`${JSON.stringify({ level: "warn", event: "guardian", pid: process.pid, msg: line })}\n`);
-  } catch {
-    // nothing to tell it to
-  }
-};
+// What the Guardian has to say goes to the HAM's activity log.
+const log = createActivityLog({ file: options.logFile, timestamps: options.timestamps, verbosity: options.verbosity });
+const say = (event: string, line: string) => log.write(LOG_LEVEL.events, "warn", { event, guardianPid: process.pid }, line);
 
 // Follows the state by reading what was appended every FOLLOW_MS (a watch would wake this
 // process at every append and slow the HAM's writes on a busy machine); a takeover reads
@@ -47,7 +44,7 @@ const send = (message: object) => {
 
 const watchdog = new Watchdog(options.watchdogMs ?? 1_000, send, (silentMs) => {
   if (isProcessGone(hamPid, hamStartTime)) return;
-  say(`the HAM (pid ${hamPid}) has not answered for ${Math.round(silentMs)} ms: SIGKILL, then takeover`);
+  say("hang", `the HAM (pid ${hamPid}) has not answered for ${Math.round(silentMs)} ms: SIGKILL, then takeover`);
   try {
     process.kill(hamPid, "SIGKILL");
   } catch {
@@ -96,7 +93,7 @@ async function takeOver(): Promise<void> {
   try {
     await ham.start({ takeover: true, reader });
   } catch (error) {
-    say(`takeover failed: ${error instanceof Error ? error.message : String(error)}`);
+    say("takeover-failed", `takeover failed: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
   await ham.stopped;

@@ -56,9 +56,27 @@ export class HeartbeatTimers {
       this.schedule(entity, armed, early);
       return;
     }
-    const result = tickHeartbeat(beat);
+    // Judged after this turn's I/O: beats that arrived while the HAM was busy or stopped sit
+    // unread in their sockets when the timer fires, and must count first.
+    this.due.push([entity, armed]);
+    if (this.due.length === 1) setImmediate(() => this.judgeDue());
+  }
+
+  private readonly due: Array<[Entity, Armed]> = [];
+
+  private judgeDue(): void {
+    for (const [entity, armed] of this.due.splice(0)) this.judge(entity, armed);
+  }
+
+  private judge(entity: Entity, armed: Armed): void {
+    const beat = entity.heartbeat;
+    if (beat === null || this.armed.get(entity) !== armed) return;
     const now = performance.now();
     const lateMs = now - armed.nextMs;
+    // A period that ended more than a period ago was not watched (the HAM itself was stopped
+    // or starved): like the periods no HAM watched during a takeover, it is not held against
+    // the client, and the next one is judged as usual.
+    const result = lateMs > armed.periodMs ? { fire: [], keepTicking: true } : tickHeartbeat(beat);
     if (result.keepTicking) {
       armed.nextMs += armed.periodMs;
       while (armed.nextMs <= now) armed.nextMs += armed.periodMs;

@@ -80,7 +80,7 @@ async function main(): Promise<number> {
   await stop(system);
   cleanUp(system, run);
   const failed = report.violations.length > 0;
-  process.stdout.write(options.json ? `${JSON.stringify({ ...report, runDir: failed ? runDir : null })}\n` : formatReport(report));
+  process.stdout.write(options.json ? `${JSON.stringify({ ...report, runDir, logKept: failed })}\n` : formatReport(report));
   if (failed) process.stderr.write(`ham-lab: the HAM's activity log is kept in ${join(runDir, "ham.log")}\n`);
   else rmSync(runDir, { recursive: true, force: true });
   return failed ? 1 : 0;

@@ -142,6 +142,8 @@ export class Run {
       if (status !== null && status.hamPid !== oldPid) {
         if (answeredAt === 0) {
           answeredAt = performance.now();
+          // A sample that spans another fault of the HAM (a hang) is not a takeover time.
+          if (generation !== this.hamFaultGeneration) return;
           samples.push(answeredAt - killedAt);
         }
         if (status.guardianPid > 0) {

@@ -58,10 +58,15 @@ export class Session implements Covered {
     return { onMessage: (value: unknown) => this.onMessage(value), onClose: () => this.onLinkClosed() };
   }
 
-  static async open(runDir: string): Promise<Session> {
+  static async open(runDir: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Session> {
     const session = new Session(runDir, null);
     session.link = await Session.connect(runDir, session.handlers());
-    await session.request("hello", session.hello());
+    try {
+      await session.request("hello", session.hello(), timeoutMs);
+    } catch (error) {
+      session.close();
+      throw error;
+    }
     return session;
   }
 

@@ -1,0 +1,114 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as ham from "../../dist/lib/index.js";
+import { stateDirOf } from "../../dist/ham/store.js";
+import { cleanup, entityPid, eventually, HAM_BIN, isAlive, startHam } from "../helpers/ham-instance.js";
+import { pidsWithEnv } from "../helpers/processes.mjs";
+import { attachSleeper, guardianReady, killHam, processesOf, status } from "../helpers/takeover.js";
+
+// What the fault lab found (issue 8), each pinned by a test at its worst moment.
+
+const daemons: string[] = [];
+
+afterEach(async () => {
+  await ham.ham_disconnect(0).catch(() => undefined);
+  await cleanup();
+  // HAMs started by the `ham` bin itself: SIGKILL the HAM and its Guardian (both carry the
+  // run directory on their command line or in their environment), then every entity.
+  for (const runDir of daemons.splice(0)) {
+    const now = await status(runDir).catch(() => null);
+    for (const pid of [now?.guardianPid ?? 0, now?.hamPid ?? 0, ...pidsWithEnv(`HAM_RUN_DIR=${runDir}`)]) {
+      if (pid > 0 && isAlive(pid)) process.kill(pid, "SIGKILL");
+    }
+    rmSync(runDir, { recursive: true, force: true });
+    rmSync(stateDirOf(runDir), { recursive: true, force: true });
+  }
+});
+
+describe("faults at the worst moment", () => {
+  it("ham returns only once a ready Guardian stands behind the HAM", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "hamd-test-"));
+    daemons.push(runDir);
+    const started = spawnSync(HAM_BIN, ["--run-dir", runDir, "--no-mount"], { encoding: "utf8", timeout: 20_000 });
+    expect(started.stderr).toBe("");
+    expect(started.status).toBe(0);
+    const now = await status(runDir);
+    expect(now.guardianPid).toBeGreaterThan(0);
+    expect(isAlive(now.guardianPid)).toBe(true);
+  });
+
+  it("a HAM killed right after a takeover, while its own Guardian starts, is taken over by that Guardian", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await attachSleeper("inetd");
+    const pid = await entityPid(instance, "inetd");
+    const { after } = await killHam(instance);
+    // The new HAM's Guardian is still loading now.
+    expect(after.guardianPid).toBe(0);
+    process.kill(after.hamPid, "SIGKILL");
+    const third = await eventually(async () => {
+      const now = await status(instance.runDir).catch(() => null);
+      return now !== null && now.hamPid !== after.hamPid && now.guardianPid > 0 ? now : null;
+    }, 10_000, "the starting Guardian to take over");
+    expect(third.hamFailures).toBe(2);
+    expect(processesOf(instance.runDir, "inetd")).toEqual([pid]);
+    expect(await instance.field("/inetd/.info", "Entity Pid")).toBe(String(pid));
+  });
+
+  it("a hung HAM (SIGSTOP) is SIGKILLed by its Guardian's watchdog, which takes over", async () => {
+    const instance = await startHam(["--watchdog-ms", "300"]);
+    const before = await guardianReady(instance.runDir);
+    process.kill(before.hamPid, "SIGSTOP");
+    const after = await eventually(async () => {
+      const now = await status(instance.runDir).catch(() => null);
+      return now !== null && now.hamPid !== before.hamPid ? now : null;
+    }, 10_000, "the watchdog to end the hung HAM");
+    expect(after.hamPid).toBe(before.guardianPid);
+    expect(after.hamFailures).toBe(1);
+    expect(isAlive(before.hamPid)).toBe(false);
+    const log = instance.logLines().map((line) => String(line["msg"] ?? ""));
+    expect(log.some((line) => line.includes("has not answered"))).toBe(true);
+  });
+
+  it("a short hang, within the watchdog's limit, is waited out", async () => {
+    const instance = await startHam(["--watchdog-ms", "1000"]);
+    const before = await guardianReady(instance.runDir);
+    process.kill(before.hamPid, "SIGSTOP");
+    await new Promise((resolve) => setTimeout(resolve, 250)); // the hang itself, not a wait for an event
+    process.kill(before.hamPid, "SIGCONT");
+    // Long enough for a watchdog that misjudged to have acted.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const after = await status(instance.runDir);
+    expect(after.hamPid).toBe(before.hamPid);
+    expect(after.hamFailures).toBe(0);
+  });
+
+  it("a healthy entity is restarted at once while another sits in a crash loop's backoff", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await ham.ham_connect(0);
+    const flapper = await ham.ham_attach("flapper", 0, -1, "/bin/sleep 0.2", 0);
+    const death = await ham.ham_condition(flapper, ham.CONDDEATH, "death", ham.HREARMAFTERRESTART);
+    await ham.ham_action_restart(death, "restart", "/bin/sleep 0.2", ham.HREARMAFTERRESTART);
+    await attachSleeper("healthy");
+    // The flapper dies 0.2 s after each start: 100, 200, 400, 800, 1,600 ms of backoff.
+    await eventually(async () => {
+      const backoff = Number((await instance.field("/flapper/.info", "Backoff")).replace(" ms", ""));
+      return backoff >= 1_600 && (await instance.field("/flapper/.info", "Entity Pid")) === "0";
+    }, 15_000, "the flapper to sit in a backoff of 1.6 s or more");
+    const pid = await entityPid(instance, "healthy");
+    const killedAt = Date.now();
+    process.kill(pid, "SIGKILL");
+    const next = await eventually(async () => {
+      const now = await entityPid(instance, "healthy");
+      return now !== pid && now > 0 ? now : 0;
+    }, 10_000, "the healthy entity's restart");
+    const restartMs = Date.now() - killedAt;
+    // Back while the flapper is still waiting out its backoff (today: a few ms).
+    expect(restartMs).toBeLessThan(1_000);
+    expect(processesOf(instance.runDir, "healthy")).toEqual([next]);
+  });
+});

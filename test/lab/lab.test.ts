@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../helpers/ham-instance.js";
+import { pidsWithEnv } from "../helpers/processes.mjs";
+
+// The fault lab, briefly, with fixed seeds: a real HAM under its default load (smaller) and
+// random faults; it must find no violation and leave nothing behind.
+const LAB_BIN = join(ROOT, "dist/lab/main.js");
+
+function runLab(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [LAB_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("ham-lab", () => {
+  for (const seed of [8, 21]) {
+    it(`finds no violation with seed ${seed} and ends everything it started`, async () => {
+      const { code, stdout, stderr } = await runLab(["--seed", String(seed), "--seconds", "15", "--entities", "10", "--clients", "3", "--json"]);
+      expect(stderr).toBe("");
+      const report = JSON.parse(stdout) as { violations: unknown[]; checks: number; faults: Record<string, number>; runDir: string };
+      expect(report.violations).toEqual([]);
+      expect(code).toBe(0);
+      expect(report.checks).toBeGreaterThan(0);
+      expect(Object.values(report.faults).reduce((sum, n) => sum + n, 0)).toBeGreaterThan(5);
+      // Nothing is left: no process of its run directory, no mount, no directory.
+      expect(pidsWithEnv(`HAM_RUN_DIR=${report.runDir}`)).toEqual([]);
+      expect(readFileSync("/proc/mounts", "utf8")).not.toContain(report.runDir);
+      expect(existsSync(report.runDir)).toBe(false);
+    }, 120_000);
+  }
+
+  it("rejects an unknown option with its usage and exit 2", async () => {
+    const { code, stderr } = await runLab(["--bogus"]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("unknown option --bogus");
+    expect(stderr).toContain("usage: ham-lab");
+    expect(existsSync(LAB_BIN)).toBe(true);
+  });
+});
