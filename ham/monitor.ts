@@ -91,15 +91,21 @@ export class Monitor {
   resumeEpisode(entity: Entity, restarted: boolean): void {
     const episode = new Episode(() => this.finishDeath(entity, episode), restarted);
     this.episodes.set(entity, episode);
+    this.resumed.push(episode);
   }
+
+  // The episodes taken over from the state, until endResumedEpisodes.
+  private resumed: Episode[] = [];
 
   resumeFiring(firing: Firing): void {
     this.enqueue(firing, firing.episode ? this.episodes.get(firing.entity) ?? null : null);
   }
 
   // Takeover: every resumed firing is queued; an episode with none left ends now.
+  // Only those: a death found at the takeover itself has an episode of its own, already
+  // counted down (ending it again would prune or remove the entity before it was restarted).
   endResumedEpisodes(): void {
-    for (const episode of [...this.episodes.values()]) episode.done();
+    for (const episode of this.resumed.splice(0)) episode.done();
   }
 
   episodeOf(entity: Entity): { restarted: boolean } | null {

@@ -49,11 +49,20 @@ export const FAULTS: Readonly<Record<FaultKind, Fault>> = {
     return (await run.killEntity("hamfs")) ? "hamfs" : null;
   },
 
+  // Together, in either order: the entity dies while its HAM watches, or while none does.
   "kill-ham-and-entity": async (run) => {
     const name = victim(run);
-    if (name === null || !(await run.killEntity(name))) return null;
+    if (name === null) return null;
+    if (run.random.next() < 0.5) {
+      if (!(await run.killEntity(name))) return null;
+      const pid = await run.killHam();
+      return pid === 0 ? `${name} only` : `${name}, then HAM ${pid}`;
+    }
+    const info = await run.system.entity(name);
     const pid = await run.killHam();
-    return pid === 0 ? `${name} only` : `${name} and HAM ${pid}`;
+    if (pid === 0) return null;
+    const killed = info !== null && (await run.killEntity(name, info.pid));
+    return `HAM ${pid}, then ${killed ? name : "no entity"}`;
   },
 
   // The HAM that just took over dies while its own new Guardian is still starting.

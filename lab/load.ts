@@ -19,6 +19,8 @@ export interface Load {
   // The crash-looping entity and the one with a multistage recovery, when the lab made them.
   readonly flapper: string | null;
   readonly staged: string | null;
+  // Its processes die only by the lab's hand, so their deaths and restarts must equal its kills.
+  readonly countDeaths: boolean;
 }
 
 const REARM = ["HREARMAFTERRESTART"];
@@ -27,13 +29,18 @@ const restartOnDeath = (extra: readonly Record<string, unknown>[] = []) => [{
   actions: [{ name: "restart", kind: "restart", flags: REARM }, ...extra],
 }];
 
-// 50 sleeping services restarted at once, one entity that exits 0.3 s after each start (its
-// backoff grows to 30 s), and one whose recovery is restart → waitfor 300 ms → execute.
+// 50 sleeping services, four in five restarted at once (minUptimeMs 0) and one in five with
+// the default policy (a death within 1 s of its start waits a backoff), one entity that exits
+// 0.3 s after each start (its backoff grows to 30 s), and one whose recovery is restart →
+// waitfor 300 ms → execute.
 export function defaultLoad(entities: number, marksFile: string): Load {
   const services = Array.from({ length: entities }, (_, index) => `svc-${index + 1}`);
+  const prompt = services.filter((_, index) => index % 5 !== 4);
   const config = {
     entities: [
-      ...services.map((name) => ({ name, command: "/bin/sleep 86400", policy: { minUptimeMs: 0 }, conditions: restartOnDeath() })),
+      ...services.map((name) => ({
+        name, command: "/bin/sleep 86400", ...(prompt.includes(name) ? { policy: { minUptimeMs: 0 } } : {}), conditions: restartOnDeath(),
+      })),
       { name: "flapper", command: "/bin/sleep 0.3", conditions: restartOnDeath() },
       {
         name: "staged", command: "/bin/sleep 86400", policy: { minUptimeMs: 0 }, conditions: restartOnDeath([
@@ -43,7 +50,7 @@ export function defaultLoad(entities: number, marksFile: string): Load {
       },
     ],
   };
-  return { config, restartable: [...services, "flapper", "staged"], prompt: [...services, "staged"], flapper: "flapper", staged: "staged" };
+  return { config, restartable: [...services, "flapper", "staged"], prompt: [...prompt, "staged"], flapper: "flapper", staged: "staged", countDeaths: true };
 }
 
 // A user's config file: every entity with a command and a restart action is restartable;
@@ -60,7 +67,7 @@ export function userLoad(path: string): Load {
     restartable.push(name);
     if ((entity["policy"] as { minUptimeMs?: number } | undefined)?.minUptimeMs === 0) prompt.push(name);
   }
-  return { config, restartable, prompt, flapper: null, staged: null };
+  return { config, restartable, prompt, flapper: null, staged: null, countDeaths: false };
 }
 
 // The config with `extras` placeholder entities added: the lab's config edits.

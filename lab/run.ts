@@ -113,13 +113,14 @@ export class Run {
   }
 
   // Kills the live process the HAM names for `name`; measures its restart in the background.
-  async killEntity(name: string): Promise<boolean> {
-    const info = await this.system.entity(name);
-    if (info === null || info.pid <= 0) return false;
+  // `knownPid`: the pid the HAM named before (when it cannot be asked: it was just killed).
+  async killEntity(name: string, knownPid: number | null = null): Promise<boolean> {
+    const pid = knownPid ?? (await this.system.entity(name))?.pid ?? 0;
+    if (pid <= 0) return false;
     const live = this.system.processes().get(name) ?? [];
-    if (!live.includes(info.pid) || !this.kill(info.pid, readStartTime(info.pid))) return false;
+    if (!live.includes(pid) || !this.kill(pid, readStartTime(pid))) return false;
     this.kills.set(name, (this.kills.get(name) ?? 0) + 1);
-    this.watch(this.measureRestart(name, info.pid, performance.now(), this.hamFaultGeneration));
+    this.watch(this.measureRestart(name, pid, performance.now(), this.hamFaultGeneration));
     return true;
   }
 

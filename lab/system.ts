@@ -38,7 +38,7 @@ export class System {
 
   // One request through a fresh connection, so a dead HAM is seen as refused at once.
   async ask(op: string, args: unknown = {}, timeoutMs = 1_000): Promise<unknown> {
-    const session = await Session.open(this.runDir, timeoutMs);
+    const session = await Session.open(this.runDir, timeoutMs, false);
     try {
       return await session.request(op, args, timeoutMs);
     } finally {
@@ -57,7 +57,7 @@ export class System {
   // Through one kept connection (cheap enough to poll every few ms); reopened after a failure.
   async cat(path: string, timeoutMs = 2_000): Promise<string | null> {
     try {
-      this.probe ??= await Session.open(this.runDir, timeoutMs);
+      this.probe ??= await Session.open(this.runDir, timeoutMs, false);
       return String(await this.probe.request("cat", { path }, timeoutMs));
     } catch {
       this.probe?.close();

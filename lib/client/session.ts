@@ -58,8 +58,11 @@ export class Session implements Covered {
     return { onMessage: (value: unknown) => this.onMessage(value), onClose: () => this.onLinkClosed() };
   }
 
-  static async open(runDir: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Session> {
+  // `recover: false`: a probe (hamctl-like tools, the fault lab) that wants to see a dead HAM
+  // as a failed request at once, not wait out a reconnection to its successor.
+  static async open(runDir: string, timeoutMs = DEFAULT_TIMEOUT_MS, recover = true): Promise<Session> {
     const session = new Session(runDir, null);
+    if (!recover) session.recovery = null;
     session.link = await Session.connect(runDir, session.handlers());
     try {
       await session.request("hello", session.hello(), timeoutMs);

@@ -58,6 +58,27 @@ describe("faults at the worst moment", () => {
     expect(await instance.field("/inetd/.info", "Entity Pid")).toBe(String(pid));
   });
 
+  it("an entity that dies while no HAM watches, inside its backoff window, is restarted by the HAM that takes over, not removed", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await ham.ham_connect(0);
+    // The default policy: a process that dies within 1 s of its start is restarted after a backoff.
+    const entity = await ham.ham_attach("young", 0, -1, "/bin/sleep 1000", 0);
+    const death = await ham.ham_condition(entity, ham.CONDDEATH, "death", ham.HREARMAFTERRESTART);
+    await ham.ham_action_restart(death, "restart", "/bin/sleep 1000", ham.HREARMAFTERRESTART);
+    const pid = await entityPid(instance, "young");
+    const before = await guardianReady(instance.runDir);
+    process.kill(before.hamPid, "SIGKILL");
+    process.kill(pid, "SIGKILL"); // dies while no HAM watches
+    const next = await eventually(async () => {
+      const now = await entityPid(instance, "young").catch(() => 0);
+      return now > 0 && now !== pid ? now : 0;
+    }, 10_000, "the restart after the backoff");
+    expect(processesOf(instance.runDir, "young")).toEqual([next]);
+    expect(await instance.field("/young/.info", "Num Restarts")).toBe("1");
+    expect(await instance.field("/young/.info", "Num Deaths")).toBe("1");
+  });
+
   it("a hung HAM (SIGSTOP) is SIGKILLed by its Guardian's watchdog, which takes over", async () => {
     const instance = await startHam(["--watchdog-ms", "300"]);
     const before = await guardianReady(instance.runDir);
