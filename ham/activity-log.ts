@@ -15,6 +15,8 @@ export const LOG_LEVEL = {
 
 export interface ActivityLog {
   verbosity: number;
+  // Lines that could not be written (a closed pipe, a full disk): counted, never fatal.
+  readonly writeFailures: number;
   write(minVerbosity: number, level: "info" | "warn" | "error", fields: Record<string, unknown>, message: string): void;
   flush(): void;
 }
@@ -41,14 +43,24 @@ export function createActivityLog(options: { file: string | null; timestamps: Ti
     { base: null, timestamp: timestampFor(options.timestamps), formatters: { level: (label) => ({ level: label }) } },
     destination,
   );
+  let writeFailures = 0;
+  // sonic-boom reports a failed write (EPIPE when a terminal or journald went away) as an
+  // 'error' event, which would end the process if nobody listened.
+  destination.on("error", () => {
+    writeFailures += 1;
+  });
   const log: ActivityLog = {
     verbosity: options.verbosity,
+    get writeFailures() {
+      return writeFailures;
+    },
     write(minVerbosity, level, fields, message) {
       if (log.verbosity < minVerbosity) return;
       try {
         logger[level](fields, message);
       } catch {
         // A log that cannot be written is not a reason to stop supervising.
+        writeFailures += 1;
       }
     },
     flush() {

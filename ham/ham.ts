@@ -264,6 +264,7 @@ export class Ham implements HamContext, JournalSource {
     return {
       ...this.info(), ...counts,
       verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
+      logWriteFailures: this.log.writeFailures,
       rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,
     };
   }

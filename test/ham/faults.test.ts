@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
+import { Session } from "../../dist/lib/client/session.js";
 import { stateDirOf } from "../../dist/ham/store.js";
 import { cleanup, entityPid, eventually, HAM_BIN, isAlive, startHam } from "../helpers/ham-instance.js";
 import { pidsWithEnv } from "../helpers/processes.mjs";
@@ -12,6 +13,15 @@ import { attachSleeper, guardianReady, killHam, processesOf, status } from "../h
 // What the fault lab found (issue 8), each pinned by a test at its worst moment.
 
 const daemons: string[] = [];
+
+async function catOf(runDir: string, path: string): Promise<string> {
+  const session = await Session.open(runDir);
+  try {
+    return String(await session.request("cat", { path }));
+  } finally {
+    session.close();
+  }
+}
 
 afterEach(async () => {
   await ham.ham_disconnect(0).catch(() => undefined);
@@ -38,6 +48,26 @@ describe("faults at the worst moment", () => {
     const now = await status(runDir);
     expect(now.guardianPid).toBeGreaterThan(0);
     expect(isAlive(now.guardianPid)).toBe(true);
+  });
+
+  it("a HAM whose terminal goes away (EPIPE on its log) goes on supervising and counts the lost lines", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "hamd-test-"));
+    daemons.push(runDir);
+    const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-v"], { stdio: ["ignore", "ignore", "pipe"] });
+    await eventually(async () => (await status(runDir).catch(() => null))?.guardianPid, 10_000, "the HAM to be protected");
+    child.stderr?.destroy();
+    process.env["HAM_RUN_DIR"] = runDir;
+    await attachSleeper("noisy");
+    const pid = Number(/Entity Pid *: (\d+)/.exec(await catOf(runDir, "/noisy/.info"))?.[1] ?? 0);
+    process.kill(pid, "SIGKILL");
+    const after = await eventually(async () => {
+      const now = (await status(runDir)) as Awaited<ReturnType<typeof status>> & { logWriteFailures: number };
+      const next = Number(/Entity Pid *: (\d+)/.exec(await catOf(runDir, "/noisy/.info"))?.[1] ?? 0);
+      return next > 0 && next !== pid ? now : null;
+    }, 5_000, "the restart, logged into a closed pipe");
+    expect(after.hamPid).toBe(child.pid);
+    expect(after.logWriteFailures).toBeGreaterThan(0);
+    expect(child.exitCode).toBe(null);
   });
 
   it("a HAM killed right after a takeover, while its own Guardian starts, is taken over by that Guardian", async () => {
