@@ -1,7 +1,7 @@
 // One heartbeat load process for bench/heartbeat.mjs: self-attaches COUNT entities with a
 // PERIOD_MS heartbeat (miss-low after 1 period), each with a CONDHBEATMISSEDLOW condition
-// that pulses this process. Beats land mid-period. On "stall" it stops beating and reports,
-// per entity, how long after its deadline the pulse arrived.
+// that pulses this process. Beats land mid-period (re-aligned once all are attached). On
+// "stall" it stops beating and reports, per entity, how long after its deadline the pulse arrived.
 import { join } from "node:path";
 import { now, ROOT } from "./lib.mjs";
 
@@ -20,25 +20,47 @@ for (let i = 0; i < count; i += 1) {
 // is after the request was sent: taking the send time as anchor overstates lateness by at
 // most one request's transit.
 const anchors = [];
-const start = now();
-let beats = 0;
+// Beats fall on a grid: phase + k × period. While attaching, phase is half a period after
+// the start; once all are attached it moves half a period after the middle of the anchors,
+// so every entity's boundaries are (period − spread) / 2 away from any beat.
+let phase = now() + periodMs / 2;
 let lastBeat = 0;
 let stalled = false;
+let timer;
 function beat() {
   if (stalled) return;
   void api.ham_heartbeat();
   lastBeat = now();
-  beats += 1;
-  setTimeout(beat, Math.max(0, start + periodMs / 2 + beats * periodMs - now()));
+  schedule(lastBeat + periodMs / 2);
 }
-setTimeout(beat, periodMs / 2);
-for (let i = 0; i < count; i += 1) {
-  anchors.push(now());
-  await api.ham_attach_self(`${prefix}-${i}`, BigInt(periodMs) * 1_000_000n, 1, 0, 0);
+// The next beat on the first grid point after `after`.
+function schedule(after) {
+  const next = phase + Math.ceil((after - phase) / periodMs) * periodMs;
+  timer = setTimeout(beat, Math.max(0, next - now()));
 }
-const spread = now() - start;
-if (spread > periodMs * 0.4) throw new Error(`attaching took ${spread.toFixed(1)} ms, too long to keep beats mid-period`);
-process.send({ ready: true });
+schedule(now());
+try {
+  for (let i = 0; i < count; i += 1) {
+    anchors.push(now());
+    await api.ham_attach_self(`${prefix}-${i}`, BigInt(periodMs) * 1_000_000n, 1, 0, 0);
+  }
+  // A spread under one period means no entity has reached its first boundary yet, so moving
+  // the grid now loses nothing; past 80 % the margin left (< 10 % of a period) nears timer jitter.
+  const attached = now();
+  const spread = attached - anchors[0];
+  if (spread > periodMs * 0.8) {
+    throw new Error(`attaching ${count} entities took ${spread.toFixed(1)} ms: over 80 % of the ${periodMs} ms period, no beat phase stays ${periodMs / 10} ms from every boundary`);
+  }
+  phase = (anchors[0] + attached) / 2 + periodMs / 2;
+  // One extra beat now, so the move never leaves a gap longer than a period.
+  clearTimeout(timer);
+  void api.ham_heartbeat();
+  lastBeat = now();
+  schedule(lastBeat);
+  process.send({ ready: { spreadMs: spread } });
+} catch (error) {
+  process.send({ failed: error instanceof Error ? error.message : String(error) }, () => process.exit(1));
+}
 
 process.on("message", async (message) => {
   if (message.stall !== true) return;
