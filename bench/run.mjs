@@ -4,6 +4,7 @@
 import { endSection, killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
 import { coverFigures } from "./cover.mjs";
+import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { memoryFigures } from "./memory.mjs";
@@ -12,6 +13,7 @@ import { takeoverFigures } from "./takeover.mjs";
 
 const SECTIONS = {
   restart: () => restartLatency(),
+  crashloop: () => crashLoopFigures({ kills: Number(process.env.BENCH_CRASHLOOP_KILLS ?? 30) }),
   heartbeat: () => heartbeatLateness(),
   api: () => apiFigures(),
   takeover: () => takeoverFigures(),
