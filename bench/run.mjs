@@ -8,6 +8,7 @@ import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { memoryFigures } from "./memory.mjs";
+import { reprotectFigures } from "./reprotect.mjs";
 import { restartLatency } from "./restart.mjs";
 import { takeoverFigures } from "./takeover.mjs";
 
@@ -17,6 +18,7 @@ const SECTIONS = {
   heartbeat: () => heartbeatLateness(),
   api: () => apiFigures(),
   takeover: () => takeoverFigures(),
+  reprotect: () => reprotectFigures(),
   fs: () => fsFigures(),
   cover: () => coverFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
