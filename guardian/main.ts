@@ -1,6 +1,6 @@
 import { createActivityLog, LOG_LEVEL } from "../ham/activity-log.js";
 import { Ham, type HamOptions } from "../ham/ham.js";
-import { isProcessGone, readStartTime } from "../lib/proc.js";
+import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
 import { StoreReader, stateDirOf } from "../ham/store.js";
 import { Watchdog } from "./watchdog.js";
 
@@ -43,7 +43,7 @@ const send = (message: object) => {
 };
 
 const watchdog = new Watchdog(options.watchdogMs ?? 1_000, send, (silentMs) => {
-  if (isProcessGone(hamPid, hamStartTime)) return;
+  if (!isSameProcessAlive(hamPid, hamStartTime)) return;
   say("hang", `the HAM (pid ${hamPid}) has not answered for ${Math.round(silentMs)} ms: SIGKILL, then takeover`);
   try {
     process.kill(hamPid, "SIGKILL");
@@ -71,9 +71,10 @@ async function takeOver(): Promise<void> {
   if (takingOver) return;
   takingOver = true;
   watchdog.stop();
-  // The channel closes when the HAM's process ends; a zombie counts as gone.
+  // The channel closes when the HAM's process ends; a zombie main thread counts as gone (its
+  // other threads may linger, blocked in the kernel, holding the old socket: it is replaced).
   const deadline = Date.now() + 2_000;
-  while (!isProcessGone(hamPid, hamStartTime)) {
+  while (isSameProcessAlive(hamPid, hamStartTime)) {
     if (Date.now() > deadline) {
       // Deaf to its channel yet alive: end it, or nothing would ever take over.
       try {

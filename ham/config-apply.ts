@@ -145,7 +145,10 @@ export class ConfigSources {
     // chokidar is loaded only when a config file is watched (it costs ~3 MB of RSS).
     void import("chokidar").then(({ watch }) => {
       if (this.closed) return;
-      this.watcher = watch(dirname(source), { depth: 0, ignoreInitial: true });
+      // Only the file itself is looked at: the directory may hold a FUSE mount (the /ham view
+      // under the run directory) whose stat would wait on this very HAM.
+      const dir = dirname(source);
+      this.watcher = watch(dir, { depth: 0, ignoreInitial: true, ignored: (path) => path !== dir && basename(path) !== name });
       this.watcher.on("change", reload).on("add", reload).on("error", () => undefined).on("ready", () => {
         this.ham.log.write(LOG_LEVEL.detail, "info", { event: "config-watch", source }, `watching ${source}`);
         reload(source);

@@ -110,7 +110,7 @@ export class Ham implements HamContext, JournalSource {
     prepareRunDir(this.options.runDir, this.options.gid);
     // The Guardian and every process the HAM starts carry it (tests find them by it).
     process.env["HAM_RUN_DIR"] = this.options.runDir;
-    this.files = await acquireInstance(this.options.runDir);
+    this.files = await acquireInstance(this.options.runDir, mode.takeover);
     const reader = mode.reader ?? new StoreReader(this.store.dir);
     if (this.options.fresh && !mode.takeover) this.store.remove();
     const recovered = reader.exists();

@@ -34,9 +34,19 @@ function alive(pid: number): boolean {
   return pid > 0 && isSameProcessAlive(pid, null);
 }
 
-export async function acquireInstance(runDir: string): Promise<{ pidFile: string; socketPath: string }> {
+// `takeover`: the caller is a Guardian whose HAM's main thread is dead. Its other threads may
+// live on (one blocked in a FUSE request to the view, which waits for the dead HAM: seen for
+// 10 s) and keep its listening socket answering connects: the socket path is simply taken.
+export async function acquireInstance(runDir: string, takeover = false): Promise<{ pidFile: string; socketPath: string }> {
   const pidFile = join(runDir, "ham.pid");
   const socketPath = join(runDir, "ham.sock");
+  if (takeover) {
+    for (const path of [pidFile, socketPath]) if (existsSync(path)) unlinkSync(path);
+    const fd = openSync(pidFile, "wx", 0o600);
+    writeSync(fd, `${process.pid}\n`);
+    closeSync(fd);
+    return { pidFile, socketPath };
+  }
   for (let attempt = 0; attempt < 3; attempt += 1) {
     try {
       const fd = openSync(pidFile, "wx", 0o600);

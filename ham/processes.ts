@@ -4,7 +4,7 @@ import { splitCommandLine } from "../lib/command-line.js";
 import { HamError } from "../lib/errors.js";
 import { isSameProcessAlive, pidsWithEnv, readProcStat, readStartTime } from "../lib/proc.js";
 
-export { isProcessGone, isSameProcessAlive, readProcStat, readStartTime } from "../lib/proc.js";
+export { isSameProcessAlive, readProcStat, readStartTime } from "../lib/proc.js";
 
 // The one adapter that creates and signals processes. Commands are split like QNX and
 // spawned without a shell, each in its own session and process group (so it outlives the

@@ -30,14 +30,19 @@ const check = (run: Run, ok: boolean, invariant: string, detail: () => string): 
 
 // A HAM answers, and a ready Guardian (its child) stands behind it, within 1 s of the last fault.
 async function checkProtected(run: Run): Promise<boolean> {
+  const probes: string[] = [];
   const protectedNow = async () => {
+    const asked = run.now();
     const status = await run.system.status(500);
-    return status !== null && status.guardianPid > 0 && run.system.guardianOf(status.hamPid) === status.guardianPid;
+    const guardian = status === null ? 0 : run.system.guardianOf(status.hamPid);
+    if (probes.length < 60) probes.push(`${Math.round(asked)}+${Math.round(run.now() - asked)}:${status?.hamPid ?? "-"}/${status?.guardianPid ?? "-"}/${guardian}`);
+    return status !== null && status.guardianPid > 0 && guardian === status.guardianPid;
   };
   const deadline = run.lastFaultEndMs + REPROTECT_LIMIT_MS;
   const inTime = await run.until(protectedNow, Math.max(0, deadline - run.now()), 10);
   if (check(run, inTime, "HAM protected", () => `no HAM with a ready Guardian ${REPROTECT_LIMIT_MS} ms after the last fault`)) return true;
   const late = await run.until(protectedNow, 15_000, 20);
+  if (process.env["LAB_DEBUG"] !== undefined) process.stderr.write(`unprotected: last fault at ${Math.round(run.lastFaultEndMs)} ms; probes ${probes.join(" ")}\n`);
   if (late) {
     run.violate("HAM protected", `protected again only ${Math.round(run.now() - run.lastFaultEndMs)} ms after the last fault`);
     return true;

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { stateDirOf } from "../lib/run-dir.js";
 import { checkQuietMoment } from "./checks.js";
 import { Mutator, startBeater } from "./clients.js";
-import { FAULT_WEIGHTS, FAULTS } from "./faults.js";
+import { FAULT_WEIGHTS, FAULTS, type FaultKind } from "./faults.js";
 import { defaultLoad, userLoad } from "./load.js";
 import { parseLabArgs, replayArgs, USAGE, UsageError, type LabOptions } from "./options.js";
 import { Random } from "./random.js";
@@ -89,12 +89,13 @@ async function main(): Promise<number> {
 // Bursts of 3 to 8 faults, 50 ms to 1 s apart, each followed by a quiet moment and its checks.
 async function torture(run: Run, options: LabOptions): Promise<void> {
   const endMs = options.seconds * 1_000;
+  const weights = Object.fromEntries(Object.entries(FAULT_WEIGHTS).filter(([kind]) => options.faults?.includes(kind) ?? true)) as Record<FaultKind, number>;
   while (run.now() < endMs && !run.lost && (options.steps === null || run.step < options.steps)) {
     const burst = run.random.int(3, 8);
     for (let index = 0; index < burst && run.now() < endMs; index += 1) {
       if (options.steps !== null && run.step >= options.steps) break;
       await sleep(run.random.between(50, 1_000));
-      const kind = run.random.weighted(FAULT_WEIGHTS);
+      const kind = run.random.weighted(weights);
       run.step += 1;
       const done = await FAULTS[kind](run);
       if (done !== null) run.count(kind);

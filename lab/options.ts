@@ -1,3 +1,4 @@
+import { FAULT_WEIGHTS } from "./faults.js";
 import { randomSeed } from "./random.js";
 
 export interface LabOptions {
@@ -10,23 +11,28 @@ export interface LabOptions {
   readonly json: boolean;
   readonly mount: boolean;
   readonly watchdogMs: number;
+  // Only these fault kinds (all when null).
+  readonly faults: readonly string[] | null;
   readonly help: boolean;
 }
 
 export const USAGE = `usage: ham-lab [--seed N] [--seconds N] [--steps N] [--entities N] [--clients N]
-               [--config FILE] [--no-mount] [--watchdog-ms N] [--json]
+               [--config FILE] [--faults KIND,...] [--no-mount] [--watchdog-ms N] [--json]
   Starts a HAM in a temporary run directory under a load (default: N restartable entities,
   self-attached heartbeating clients, a crash-looping entity, the /ham view when FUSE is here,
   a client mutating the tree, a config file), injects faults chosen from the seed at random
   moments 50 ms to 1 s apart, checks the HAM's promises at every quiet moment, and reports.
   Exit 1 on any violation. --config FILE tortures your configuration instead of the default
-  entities; --steps N stops after step N (to replay a violation with its seed).`;
+  entities; --faults picks the kinds (kill-entity, kill-ham, kill-guardian, kill-hamfs,
+  kill-ham-and-entity, kill-ham-after-takeover, kill-ham-guardian-starting,
+  kill-ham-mid-recovery, hang-ham, edit-config); --steps N stops after step N (to replay a
+  violation with its seed).`;
 
 export class UsageError extends Error {}
 
 export function parseLabArgs(argv: readonly string[]): LabOptions {
   const options = { seed: randomSeed(), seconds: 60, steps: null as number | null, entities: 50, clients: 10, config: null as string | null,
-    json: false, mount: true, watchdogMs: 1_000, help: false };
+    json: false, mount: true, watchdogMs: 1_000, faults: null as string[] | null, help: false };
   const args = [...argv];
   const number = (flag: string, min: number): number => {
     const text = args.shift();
@@ -46,6 +52,11 @@ export function parseLabArgs(argv: readonly string[]): LabOptions {
       const file = args.shift();
       if (file === undefined) throw new UsageError("--config takes a file");
       options.config = file;
+    } else if (flag === "--faults") {
+      const kinds = (args.shift() ?? "").split(",").filter(Boolean);
+      const unknown = kinds.filter((kind) => !Object.hasOwn(FAULT_WEIGHTS, kind));
+      if (kinds.length === 0 || unknown.length > 0) throw new UsageError(`--faults takes a comma-separated list of: ${Object.keys(FAULT_WEIGHTS).join(", ")}`);
+      options.faults = kinds;
     } else if (flag === "--no-mount") options.mount = false;
     else if (flag === "--json") options.json = true;
     else if (flag === "--help" || flag === "-h") options.help = true;
@@ -60,5 +71,6 @@ export function replayArgs(options: LabOptions): string[] {
   if (options.config !== null) args.push("--config", options.config);
   if (!options.mount) args.push("--no-mount");
   if (options.watchdogMs !== 1_000) args.push("--watchdog-ms", String(options.watchdogMs));
+  if (options.faults !== null) args.push("--faults", options.faults.join(","));
   return args;
 }

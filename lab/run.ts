@@ -138,14 +138,20 @@ export class Run {
   private async measureTakeover(oldPid: number, killedAt: number, generation: number, samples: number[]): Promise<void> {
     let answeredAt = 0;
     const deadline = killedAt + 15_000;
+    const calls: Array<[number, number, number]> = [];
     while (performance.now() < deadline && generation === this.hamFaultGeneration) {
+      const asked = performance.now();
       const status = await this.system.status(500);
+      if (calls.length < 40) calls.push([Math.round(asked - killedAt), Math.round(performance.now() - asked), status?.hamPid ?? -1]);
       if (status !== null && status.hamPid !== oldPid) {
         if (answeredAt === 0) {
           answeredAt = performance.now();
           // A sample that spans another fault of the HAM (a hang) is not a takeover time.
           if (generation !== this.hamFaultGeneration) return;
           samples.push(answeredAt - killedAt);
+          if (process.env["LAB_DEBUG"] !== undefined && answeredAt - killedAt > 1_000) {
+            process.stderr.write(`slow takeover: HAM ${oldPid} killed at ${Math.round(killedAt - this.started)} ms, HAM ${status.hamPid} answered ${Math.round(answeredAt - killedAt)} ms later; status calls: ${JSON.stringify(calls)}\n`);
+          }
         }
         if (status.guardianPid > 0) {
           this.reprotectMs.push(performance.now() - answeredAt);

@@ -36,20 +36,6 @@ export function isSameProcessAlive(pid: number, startTime: number | null): boole
   return startTime === null || stat.startTime === startTime;
 }
 
-// Gone for good: no such process (or another one under that pid), or a zombie whose other
-// threads have all exited too. A killed multi-threaded process shows its main thread as a
-// zombie while its other threads still hold its files (its listening socket) for a while.
-export function isProcessGone(pid: number, startTime: number | null): boolean {
-  const stat = readProcStat(pid);
-  if (stat === null || (startTime !== null && stat.startTime !== startTime)) return true;
-  if (stat.state !== "Z" && stat.state !== "X") return false;
-  try {
-    return readdirSync(`/proc/${pid}/task`).length <= 1;
-  } catch {
-    return true;
-  }
-}
-
 // A process's environment as NAME=value entries (empty when gone, a zombie, or not ours).
 export function environOf(pid: number): string[] {
   try {
