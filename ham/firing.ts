@@ -23,6 +23,9 @@ export interface Firing {
   // Index of the first action not completed; a waitfor under way ends at waitUntil (monoMs).
   next: number;
   waitUntil: number | null;
+  // The execute at this index was launched (journaled just before its spawn), not yet marked
+  // completed: a HAM that takes over does not run it again (at most once, not at least once).
+  launched: number | null;
 }
 
 // What actions need from the rest of the HAM.
@@ -41,6 +44,8 @@ export class FiringRunner {
     private readonly log: ActivityLog,
     // Called when a firing moved on (an action completed, a waitfor started): the state keeps it.
     private readonly onProgress: (firing: Firing) => void = () => undefined,
+    // Called just before an execute is spawned: the state must hold that at once.
+    private readonly onLaunch: (firing: Firing) => void = () => undefined,
   ) {}
 
   // Runs the firing's actions from the first one not completed (a firing taken over from a
@@ -49,9 +54,14 @@ export class FiringRunner {
     for (let index = firing.next; index < firing.actions.length; index += 1) {
       const action = firing.actions[index] as Action;
       if (action.removed || !action.enabled) continue;
+      if (action.spec.kind === "execute" && firing.id !== 0) {
+        firing.launched = index;
+        this.onLaunch(firing);
+      }
       const ok = await this.runAction(firing, action);
       if (!ok) await this.afterFailure(firing, action);
       firing.next = index + 1;
+      firing.launched = null;
       firing.waitUntil = null;
       this.onProgress(firing);
       if (!ok && (action.flags & HACTIONBREAKONFAIL) !== 0) {

@@ -51,6 +51,9 @@ export class Monitor {
       this.state.changed(firing.owner);
       this.state.conditionChanged(firing.owner, firing.condition);
       this.state.changed(firing.entity);
+    }, (firing) => {
+      this.state.firing(firing, false);
+      this.state.flush();
     });
   }
 
@@ -66,7 +69,7 @@ export class Monitor {
         const actions = [...condition.actions.values()];
         condition.fired += 1;
         this.state.conditionChanged(owner, condition);
-        this.enqueue({ id: this.state.nextFiringId(), entity, owner, condition, actions, event, episode: episode !== null, next: 0, waitUntil: null }, episode);
+        this.enqueue({ id: this.state.nextFiringId(), entity, owner, condition, actions, event, episode: episode !== null, next: 0, waitUntil: null, launched: null }, episode);
         count += 1;
       }
     }
@@ -290,7 +293,7 @@ export class Monitor {
   runNow(entity: Entity, condition: Condition, actionName: string): void {
     const action = condition.actions.get(actionName);
     if (action === undefined) return;
-    const firing = { id: 0, entity, owner: entity, condition, actions: [action], event: { kind: "attach" } as const, episode: false, next: 0, waitUntil: null };
+    const firing = { id: 0, entity, owner: entity, condition, actions: [action], event: { kind: "attach" } as const, episode: false, next: 0, waitUntil: null, launched: null };
     void this.runner.runAction(firing, action);
   }
 

@@ -33,6 +33,8 @@ export interface FiringValue {
   readonly episode: boolean;
   readonly next: number;
   readonly waitUntil: number | null;
+  // An execute the HAM started to spawn (its index), not yet marked completed (absent in older states).
+  readonly launched?: number | null;
 }
 
 export interface MetaValue {
@@ -90,6 +92,7 @@ export function firingValue(firing: Firing): FiringValue {
     episode: firing.episode,
     next: firing.next,
     waitUntil: firing.waitUntil,
+    launched: firing.launched,
   };
 }
 

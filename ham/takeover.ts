@@ -107,6 +107,8 @@ function firingFrom(ham: Ham, value: FiringValue): Firing | null {
   // Actions pruned or removed since the condition fired are skipped, as they would have been.
   const actions = value.actions.map((name) => condition.actions.get(name))
     .filter((action): action is Action => action !== undefined);
-  const next = Math.min(actions.length, value.actions.slice(0, value.next).filter((name) => condition.actions.has(name)).length);
-  return { id: value.id, entity, owner, condition, actions, event: value.event, episode: value.episode, next, waitUntil: value.waitUntil };
+  // An execute the dead HAM launched counts as run: it may have run already (at most once).
+  const completed = value.launched === value.next ? value.next + 1 : value.next;
+  const next = Math.min(actions.length, value.actions.slice(0, completed).filter((name) => condition.actions.has(name)).length);
+  return { id: value.id, entity, owner, condition, actions, event: value.event, episode: value.episode, next, waitUntil: value.waitUntil, launched: null };
 }
