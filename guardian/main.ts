@@ -1,7 +1,6 @@
-import { createActivityLog, LOG_LEVEL } from "../ham/activity-log.js";
-import { Ham, type HamOptions } from "../ham/ham.js";
+import { createActivityLog, Ham, LOG_LEVEL, StoreReader, type HamOptions } from "../ham/ham.js";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
-import { StoreReader, stateDirOf } from "../ham/store.js";
+import { stateDirOf } from "../lib/run-dir.js";
 import { Watchdog } from "./watchdog.js";
 
 // The Guardian: spawned by the HAM with an IPC channel. It follows the shared state as it

@@ -1,5 +1,5 @@
 import type { Entity } from "../lib/tree/types.js";
-import type { ServerConnection } from "./server-transport.js";
+import type { ServerConnection } from "../lib/wire/server.js";
 
 // What the HAM knows of one client connection: the pid it declared in its hello, the
 // entities it self-attached, the pulse channels it owns.

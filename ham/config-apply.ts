@@ -6,16 +6,13 @@ import type { Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import { internalClient, type ClientState } from "./clients.js";
 import { parseConfig, type PlannedRequest } from "./config-file.js";
-import type { Ham } from "./ham.js";
 import { dispatch } from "./requests.js";
+import type { ConfigState } from "./persist.js";
+import type { ServerContext } from "./context.js";
 
 // Applies config files as a diff: entities whose section is unchanged are left untouched;
 // changed ones get their conditions and policy replaced while their process keeps running
 // (as systemd's daemon-reload); removed ones are detached (their process keeps running).
-export interface ConfigState {
-  readonly applied: Array<[string, Array<[string, string]>]>;
-  readonly global: Array<[string, string[]]>;
-}
 
 export class ConfigSources {
   // source path → entity name → fingerprint
@@ -25,7 +22,7 @@ export class ConfigSources {
   private closed = false;
   private readonly internal: ClientState = internalClient();
 
-  constructor(private readonly ham: Ham) {}
+  constructor(private readonly ham: ServerContext) {}
 
   // What was applied from which file, for the shared state: a HAM that takes over knows
   // which entities its config file made, and re-applies it as a diff.

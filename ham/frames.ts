@@ -4,7 +4,7 @@ import type { DecodedFrame } from "../lib/wire/frame.js";
 import { parseRequest, SERVER_MAX_FRAME_BYTES } from "../lib/wire/protocol.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import type { ClientState } from "./clients.js";
-import type { Ham } from "./ham.js";
+import type { ServerContext } from "./context.js";
 import { dispatch } from "./requests.js";
 
 // Ops that change HAM-wide facts (verbosity, pulse channels).
@@ -15,7 +15,7 @@ const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "statu
 // One frame from a client → one reply (or none for a one-way message). A mutation is in the
 // shared state before its reply leaves, with the reply itself: a request the client sends
 // again after a takeover (same token, same id) gets that reply and is not applied twice.
-export function answerFrame(ham: Ham, client: ClientState, frame: DecodedFrame): void {
+export function answerFrame(ham: ServerContext, client: ClientState, frame: DecodedFrame): void {
   const connection = client.connection;
   if (frame.kind === "oversize") {
     connection.send({ i: -1, e: "EMSGSIZE", m: `frame of ${frame.length} bytes exceeds ${SERVER_MAX_FRAME_BYTES}` });
@@ -64,7 +64,7 @@ export function answerFrame(ham: Ham, client: ClientState, frame: DecodedFrame):
 
 // What a mutation may have changed: the entity and condition it names (null entity: the
 // global one); a config file, everything.
-function touchNamed(ham: Ham, op: string, args: unknown): void {
+function touchNamed(ham: ServerContext, op: string, args: unknown): void {
   const { ename, cname } = (typeof args === "object" && args !== null ? args : {}) as { ename?: unknown; cname?: unknown };
   if (HAM_WIDE_OPS.has(op)) ham.journal.metaChanged();
   if (op === "apply") return; // ConfigSources marks everything itself

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { LOG_LEVEL, type ActivityLog } from "./activity-log.js";
-import type { HamOptions } from "./ham.js";
+import type { HamOptions } from "./ham-options.js";
 
 // The HAM's side of its Guardian: a child with an IPC channel. The Guardian sees the HAM's
 // death as its channel closing; the HAM sees the Guardian's as its `exit`, and spawns a new

@@ -6,13 +6,13 @@ import { SERVER_MAX_FRAME_BYTES } from "../lib/wire/protocol.js";
 import { createActivityLog, LOG_LEVEL, type ActivityLog, type TimestampMode } from "./activity-log.js";
 import { ChangeAnnouncer, Channels, type ClientState } from "./clients.js";
 import { ConfigSources } from "./config-apply.js";
-import type { HamContext } from "./context.js";
+import type { RecoveryContext } from "./context.js";
 import { DEFAULTS } from "./defaults.js";
 import { acquireInstance, prepareRunDir, releaseInstance } from "./instance-lock.js";
 import { Monitor } from "./monitor.js";
 import { sendSignal, terminate } from "./processes.js";
 import { answerFrame } from "./frames.js";
-import { serveSocket, type RunningServer, type ServerConnection } from "./server-transport.js";
+import { serveSocket, type RunningServer, type ServerConnection } from "../lib/wire/server.js";
 import { waitFor } from "./waitfor.js";
 import { HamTree } from "./tree.js";
 import { GuardianLink } from "./guardian-link.js";
@@ -23,35 +23,18 @@ import {
 import { StateStore, StoreReader, stateDirOf } from "./store.js";
 import { recoverState } from "./takeover.js";
 import { startMount, stopMount } from "./mount.js";
+import type { HamOptions, StartMode } from "./ham-options.js";
 
-export interface HamOptions {
-  readonly runDir: string;
-  readonly logFile: string | null;
-  readonly timestamps: TimestampMode;
-  readonly verbosity: number;
-  readonly configFile: string | null;
-  readonly mount: string | null;
-  // Start empty, discarding a state left by a HAM and Guardian that died together.
-  readonly fresh: boolean;
-  // --group: the run directory, socket and /ham view open to this group (else owner only).
-  readonly gid: number | null;
-  // The Guardian SIGKILLs (then takes over from) a HAM that leaves its ping unanswered this
-  // long (0: never).
-  readonly watchdogMs: number;
-}
-
-// How this HAM came to be: started by `ham`, or a Guardian taking over from a dead HAM
-// (with the reader that has been following the state).
-export interface StartMode {
-  readonly takeover: boolean;
-  readonly reader: StoreReader | null;
-}
+// The one entry of ham/ the Guardian uses.
+export type { HamOptions, StartMode } from "./ham-options.js";
+export { createActivityLog, LOG_LEVEL } from "./activity-log.js";
+export { StoreReader } from "./store.js";
 
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
 const GUARDIAN_READY_MS = 10_000;
 
 // The HAM: owns the tree, serves the socket, turns requests and process events into changes.
-export class Ham implements HamContext, JournalSource {
+export class Ham implements RecoveryContext, JournalSource {
   readonly tree = new HamTree(() => Date.now());
   readonly store: StateStore;
   readonly journal: Journal;

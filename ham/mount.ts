@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { CONDDEATH, HREARMAFTERRESTART } from "../lib/constants.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import { internalClient } from "./clients.js";
-import type { Ham } from "./ham.js";
+import type { ServerContext } from "./context.js";
 import { isSameProcessAlive } from "./processes.js";
 import { dispatch } from "./requests.js";
 
@@ -39,7 +39,7 @@ function quoted(arg: string): string {
   return /\s/.test(arg) ? `"${arg}"` : arg;
 }
 
-export function startMount(ham: Ham, mount: string): void {
+export function startMount(ham: ServerContext, mount: string): void {
   const problem = fuseProblem();
   if (problem !== null) {
     ham.log.write(LOG_LEVEL.events, "warn", { event: "no-mount", mount, reason: problem },
@@ -68,7 +68,7 @@ export function startMount(ham: Ham, mount: string): void {
 }
 
 // Stopping: the view goes with the HAM (it unmounts on SIGTERM).
-export function stopMount(ham: Ham): void {
+export function stopMount(ham: ServerContext): void {
   const entity = ham.tree.entities.get(FS_ENTITY);
   if (entity !== undefined && entity.pid > 0 && isSameProcessAlive(entity.pid, entity.startTime)) {
     try {

@@ -1,6 +1,5 @@
 import type { Action, Condition, Entity, FailAction } from "../lib/tree/types.js";
 import type { HamEvent } from "./events.js";
-import type { ConfigState } from "./config-apply.js";
 import type { Firing } from "./firing.js";
 import type { CompactionStats, StateStore } from "./store.js";
 
@@ -21,6 +20,12 @@ export interface ConditionValue extends Omit<Condition, "actions"> {
 }
 interface ActionValue extends Omit<Action, "fails"> {
   readonly fails: FailAction[] | null;
+}
+
+// What config files were applied (config-apply.ts), kept so a HAM that takes over re-applies them as a diff.
+export interface ConfigState {
+  readonly applied: Array<[string, Array<[string, string]>]>;
+  readonly global: Array<[string, string[]]>;
 }
 
 export interface FiringValue {

@@ -3,12 +3,12 @@ import { HamError } from "../lib/errors.js";
 import { resolveTreePath } from "../lib/tree/browse.js";
 import { PROTOCOL_VERSION } from "../lib/wire/protocol.js";
 import type { ClientState } from "./clients.js";
-import type { Ham } from "./ham.js";
+import type { ServerContext } from "./context.js";
 import { Args } from "./request-args.js";
 import * as entities from "./requests-entities.js";
 import * as items from "./requests-items.js";
 
-type Handler = (ham: Ham, client: ClientState, args: Args) => unknown;
+type Handler = (ham: ServerContext, client: ClientState, args: Args) => unknown;
 
 // Every operation of the socket protocol, by name.
 const handlers: Readonly<Record<string, Handler>> = {
@@ -72,7 +72,7 @@ const handlers: Readonly<Record<string, Handler>> = {
   apply: (ham, _client, args) => ham.applyConfig(args.string("text"), args.string("source")),
 };
 
-function verbose(ham: Ham, op: number, value: number): number {
+function verbose(ham: ServerContext, op: number, value: number): number {
   if (value < 0) throw new HamError("EINVAL", "verbosity value must be >= 0");
   const step = value === 0 ? 1 : value;
   switch (op) {
@@ -92,7 +92,7 @@ function verbose(ham: Ham, op: number, value: number): number {
   }
 }
 
-export function dispatch(ham: Ham, client: ClientState, op: string, rawArgs: unknown): unknown {
+export function dispatch(ham: ServerContext, client: ClientState, op: string, rawArgs: unknown): unknown {
   const handler = Object.hasOwn(handlers, op) ? handlers[op] : undefined;
   if (handler === undefined) throw new HamError("EINVAL", `unknown operation ${op}`);
   if (op !== "hello" && client.pid <= 0) throw new HamError("EINVAL", "the first request must be hello");

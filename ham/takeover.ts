@@ -2,7 +2,7 @@ import type { StateMap } from "../lib/store/format.js";
 import type { Action, Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import type { Firing } from "./firing.js";
-import type { Ham } from "./ham.js";
+import type { RecoveryContext } from "./context.js";
 import { conditionFromValue, type ConditionValue, type EntityValue, type FiringValue, type MetaValue } from "./persist.js";
 import { findPidByEnv, isSameProcessAlive, readStartTime } from "./processes.js";
 
@@ -17,7 +17,7 @@ export interface RecoverySummary {
 // the deaths and firings under way; then every entity process still alive is adopted (by
 // pid and start time, or by its spawn token if the old HAM died before noting its pid),
 // and every one that died meanwhile gets its death conditions run.
-export function recoverState(ham: Ham, state: StateMap, takeover: boolean): RecoverySummary {
+export function recoverState(ham: RecoveryContext, state: StateMap, takeover: boolean): RecoverySummary {
   const meta = state.values.get("m") as MetaValue | undefined;
   if (meta !== undefined) {
     ham.meta = {
@@ -99,7 +99,7 @@ export function recoverState(ham: Ham, state: StateMap, takeover: boolean): Reco
   return { entities: ham.tree.entities.size, adopted, died, resumed };
 }
 
-function firingFrom(ham: Ham, value: FiringValue): Firing | null {
+function firingFrom(ham: RecoveryContext, value: FiringValue): Firing | null {
   const entity = value.entity === "" ? ham.tree.global : ham.tree.entities.get(value.entity);
   const owner = value.owner === null ? ham.tree.global : ham.tree.entities.get(value.owner);
   const condition = owner?.conditions.get(value.condition);

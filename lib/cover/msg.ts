@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
-import { serveSocket } from "../../ham/server-transport.js";
+import { serveSocket } from "../wire/server.js";
 import { openLink, type Link } from "../client/connection.js";
 import { HamError } from "../errors.js";
 import { parseIncoming, parseRequest } from "../wire/protocol.js";

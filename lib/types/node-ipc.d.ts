@@ -1,4 +1,4 @@
-// The part of node-ipc 12.0.0 hamd uses (it ships no types). Only ham/server-transport.ts
+// The part of node-ipc 12.0.0 hamd uses (it ships no types). Only lib/wire/server.ts
 // and lib/client/connection.ts import it.
 declare module "node-ipc" {
   import type { Server as NetServer, Socket } from "node:net";

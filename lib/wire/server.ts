@@ -1,7 +1,7 @@
 import { chmodSync, chownSync } from "node:fs";
 import type { Socket } from "node:net";
 import { IPCModule } from "node-ipc";
-import { encodeFrame, FrameDecoder, type DecodedFrame } from "../lib/wire/frame.js";
+import { encodeFrame, FrameDecoder, type DecodedFrame } from "./frame.js";
 
 // The HAM side of RUN_DIR/ham.sock: the only file that knows node-ipc. Its traps
 // (feasibility §1) are neutralised here: silent, maxConnections raised, rawBuffer with our
