@@ -1,4 +1,4 @@
-import { conditionQueueName } from "../lib/tree/queues.js";
+import { conditionQueueName } from "../lib/tree/conditions.js";
 import type { Condition, Entity } from "../lib/tree/types.js";
 
 // Execution model (reference §5.4), with one deliberate difference: QNX runs all NOWAIT

@@ -70,8 +70,6 @@ export class ConfigSources {
         this.clearConditions(existing);
         result.changed.push(entity.name);
       }
-      const created = this.ham.tree.entities.get(entity.name);
-      if (created !== undefined) created.fromConfig = true;
       for (const request of entity.setup) this.run(request);
     }
     for (const name of previous.keys()) {

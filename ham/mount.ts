@@ -1,6 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { joinCommandLine } from "../lib/command-line.js";
 import { CONDDEATH, HREARMAFTERRESTART } from "../lib/constants.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import { internalClient } from "./clients.js";
@@ -33,12 +34,6 @@ export function fuseProblem(): string | null {
   return null;
 }
 
-// A command line argument, quoted when it holds a space (reference §5.10: no escapes).
-function quoted(arg: string): string {
-  if (arg.includes('"')) throw new Error(`cannot pass ${arg} on a command line`);
-  return /\s/.test(arg) ? `"${arg}"` : arg;
-}
-
 export function startMount(ham: ServerContext, mount: string): void {
   const problem = fuseProblem();
   if (problem !== null) {
@@ -57,7 +52,7 @@ export function startMount(ham: ServerContext, mount: string): void {
     }
   }
   const groupArgs = ham.options.gid === null ? [] : [String(ham.options.gid)];
-  const line = [process.execPath, FS_SCRIPT, ham.options.runDir, mount, ...groupArgs].map(quoted).join(" ");
+  const line = joinCommandLine([process.execPath, FS_SCRIPT, ham.options.runDir, mount, ...groupArgs]);
   const internal = internalClient();
   const run = (op: string, args: Record<string, unknown>) => dispatch(ham, internal, op, args);
   run("attach", { ename: FS_ENTITY, pid: -1, line, flags: 0 });

@@ -1,9 +1,9 @@
 import {
-  CONDABNORMALDEATH, CONDDEATH, HCONDKEEPONEMPTY, HREARMAFTERRESTART,
+  HCONDKEEPONEMPTY, HREARMAFTERRESTART,
 } from "../lib/constants.js";
+import { isDeathType } from "../lib/tree/conditions.js";
 import type { Action, Condition, Entity } from "../lib/tree/types.js";
 
-const isDeathType = (type: number) => type === CONDDEATH || type === CONDABNORMALDEATH;
 
 // QNX 7.1 default: actions re-arm unless they sit in a death condition; the flag forces it.
 export function actionRearms(condition: Condition, action: Action): boolean {

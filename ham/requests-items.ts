@@ -2,6 +2,7 @@ import {
   ACTION_FLAGS, CONDABNORMALDEATH, CONDATTACH, CONDDEATH, CONDITION_FLAGS, CONDRAISE, CONDSTATE, ENTITY_FLAGS,
   HACTIONDONOW, HADDFLAGS, HCONDNOWAIT, HDISABLE, HENABLE, HGETFLAGS, HRECURSE, HREMOVEFLAGS, HSETFLAGS,
 } from "../lib/constants.js";
+import { isDeathType } from "../lib/tree/conditions.js";
 import { HamError } from "../lib/errors.js";
 import type { Action, Condition, ConditionFilter, Entity } from "../lib/tree/types.js";
 import type { HamContext } from "./context.js";
@@ -10,7 +11,6 @@ import { checkFlags, type Args } from "./request-args.js";
 
 // Conditions, actions, fail-actions, removal and *_control.
 
-const isDeathType = (type: number) => type === CONDDEATH || type === CONDABNORMALDEATH;
 
 function addCondition(ham: HamContext, args: Args, type: number, filter: ConditionFilter): { cname: string } {
   const entity = ham.tree.entity(args.entityName());

@@ -215,9 +215,4 @@ export class StateStore {
     this.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
-
-  static sizeOf(dir: string): number {
-    if (!existsSync(dir)) return 0;
-    return readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
-  }
 }

@@ -3,11 +3,10 @@ import type { TreeView } from "../lib/tree/render.js";
 import type { Action, Condition, Entity, EntityKind, HamInfo } from "../lib/tree/types.js";
 import { DEFAULTS } from "./defaults.js";
 
-// The HAM's tree, indexed by name (Maps) and by pid, so no event scans all entities.
+// The HAM's tree, indexed by name (Maps), so no event scans all entities.
 export class HamTree {
   readonly entities = new Map<string, Entity>();
   readonly global: Entity;
-  private readonly byPid = new Map<number, Entity>();
   // Told of every entity added, removed or given a new pid (the shared state follows).
   onChange: (entity: Entity, removed: boolean) => void = () => undefined;
 
@@ -21,21 +20,19 @@ export class HamTree {
       name, kind, pid: 0, startTime: null, ownChild: false, command: null, flags: 0, enabled: true,
       heartbeat: null, policy: DEFAULTS.restartPolicy, conditions: new Map(), createdMs: now, startedMs: now,
       lastDeathMs: null, restartedMs: null, restarts: 0, deaths: 0, abnormalDeaths: 0, missedLow: 0,
-      missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false, fromConfig: false,
+      missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false,
       spawnToken: null, restartAt: null, clientToken: null,
     };
   }
 
   add(entity: Entity): void {
     this.entities.set(entity.name, entity);
-    if (entity.pid > 0) this.byPid.set(entity.pid, entity);
     this.onChange(entity, false);
   }
 
   remove(entity: Entity): void {
     if (this.entities.get(entity.name) !== entity) return;
     this.entities.delete(entity.name);
-    if (entity.pid > 0 && this.byPid.get(entity.pid) === entity) this.byPid.delete(entity.pid);
     this.onChange(entity, true);
   }
 
@@ -44,14 +41,8 @@ export class HamTree {
   }
 
   setPid(entity: Entity, pid: number): void {
-    if (entity.pid > 0 && this.byPid.get(entity.pid) === entity) this.byPid.delete(entity.pid);
     entity.pid = pid;
-    if (pid > 0 && this.contains(entity)) this.byPid.set(pid, entity);
     if (this.contains(entity)) this.onChange(entity, false);
-  }
-
-  entityByPid(pid: number): Entity | undefined {
-    return this.byPid.get(pid);
   }
 
   // null names the global entity.

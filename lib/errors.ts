@@ -36,7 +36,3 @@ export class HamError extends Error {
     this.errno = constants.errno[code];
   }
 }
-
-export function fail(code: HamErrorCode, message: string): never {
-  throw new HamError(code, message);
-}

@@ -6,7 +6,7 @@ import { HamError } from "../errors.js";
 import { sessionFor, type Session } from "../client/session.js";
 import { resolveRunDir } from "../run-dir.js";
 import type { Node } from "../tree/browse.js";
-import { joinCommandLine } from "./quote.js";
+import { joinCommandLine } from "../command-line.js";
 
 // `hamctl`: control and inspect a HAM. One line on stderr and a non-zero exit on error.
 const USAGE = `usage: hamctl [--run-dir DIR] [--json] COMMAND

@@ -1,6 +1,6 @@
 import { CONDITION_TYPE_NAMES, HREARMAFTERRESTART } from "../constants.js";
 import type { Action, ActionSpec, Condition, Entity, FailAction, HamInfo } from "./types.js";
-import { conditionQueueName } from "./queues.js";
+import { conditionQueueName } from "./conditions.js";
 
 // The bytes of the /ham files (reference §7): "Label<padding>: value\n", QNX labels first,
 // in QNX order, then our extra lines. Label widths: 19 top level, 16 entity and condition

@@ -97,7 +97,6 @@ export interface Entity {
   restartTimes: number[];
   backoffMs: number;
   gaveUp: boolean;
-  fromConfig: boolean;
   // Set before the HAM spawns the entity's process (its env carries HAM_SPAWN=token), so a
   // HAM that takes over can find a process spawned just before the old one died.
   spawnToken: string | null;

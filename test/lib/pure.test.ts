@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { splitCommandLine } from "../../dist/lib/command-line.js";
-import { joinCommandLine } from "../../dist/lib/hamctl/quote.js";
+import { joinCommandLine } from "../../dist/lib/command-line.js";
 import { encodeFrame, FrameDecoder } from "../../dist/lib/wire/frame.js";
 import { checkName } from "../../dist/lib/names.js";
 
