@@ -2,6 +2,7 @@ import type { Action, Condition, Entity, FailAction } from "../lib/tree/types.js
 import type { HamEvent } from "./events.js";
 import type { Firing } from "./firing.js";
 import type { CompactionStats, StateStore } from "./store.js";
+import { ReplyMemory } from "../lib/wire/reply-memory.js";
 
 // What of the HAM goes into the shared state, and how it comes back. Keys (format.ts):
 // "g" the global entity, "e/<name>" an entity, "c/<entity>/<condition>" one condition with
@@ -120,7 +121,8 @@ export class Journal {
   private meta = false;
   private scheduled = false;
   // The replies already sent for mutations: token → request id → reply.
-  readonly sentReplies = new Map<string, Map<number, unknown>>();
+  // A client has a handful of requests in flight at most: the last 64 of each are kept.
+  readonly sentReplies = new ReplyMemory(64);
   // Which condition keys the state holds for each entity (so a removal gets a delete
   // record), and each condition's place in its entity.
   private readonly known = new Map<Entity, Set<string>>();
@@ -188,28 +190,23 @@ export class Journal {
   }
 
   sentReply(token: string, id: number): unknown {
-    return this.sentReplies.get(token)?.get(id);
+    return this.sentReplies.recall(token, id);
   }
 
   // `fromState`: read back at a takeover, already in the state (nothing to write).
   reply(token: string, id: number, reply: unknown, fromState = false): void {
-    let replies = this.sentReplies.get(token);
-    if (replies === undefined) this.sentReplies.set(token, (replies = new Map()));
-    replies.set(id, reply);
-    if (fromState) return;
-    this.replies.set(`r/${token}/${id}`, reply);
-    // A client has a handful of requests in flight at most: forget all but the last 64.
-    if (replies.delete(id - 64)) this.removedKeys.add(`r/${token}/${id - 64}`);
+    const dropped = this.sentReplies.remember(token, id, reply);
+    if (dropped !== null) this.removedKeys.add(`r/${token}/${dropped}`);
+    if (!fromState) this.replies.set(`r/${token}/${id}`, reply);
   }
 
   forgetClient(token: string): void {
-    for (const id of this.sentReplies.get(token)?.keys() ?? []) this.removedKeys.add(`r/${token}/${id}`);
-    this.sentReplies.delete(token);
+    for (const id of this.sentReplies.forget(token)) this.removedKeys.add(`r/${token}/${id}`);
     this.schedule();
   }
 
   replyKeys(): string[] {
-    return [...this.sentReplies].flatMap(([token, replies]) => [...replies.keys()].map((id) => `r/${token}/${id}`));
+    return [...this.sentReplies.entries()].map(([token, id]) => `r/${token}/${id}`);
   }
 
   private schedule(): void {

@@ -5,7 +5,7 @@
 // the file's bytes. Usage: node examples/nfs-recovery/run.mjs [DIR] (DIR: an empty directory
 // to work in, removed at the end; by default a new one under the temporary directory).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -19,7 +19,8 @@ mkdirSync(mount, { recursive: true });
 process.env.HAM_RUN_DIR = runDir;
 const ham = await import(join(root, "dist/lib/index.js"));
 const { socketAnswers } = await import(join(root, "dist/lib/wire/probe.js"));
-const { stateDirOf } = await import(join(root, "dist/ham/store.js"));
+const { stateDirOf } = await import(join(root, "dist/lib/run-dir.js"));
+const { pidsWithEnv } = await import(join(root, "dist/lib/proc.js"));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // Polls `check` until it holds; a step that never comes ends the run instead of hanging it.
@@ -31,15 +32,7 @@ async function until(check, ms, what) {
 const exited = (child) => child.exitCode !== null || child.signalCode !== null;
 const mountsUnder = (dir) => readFileSync("/proc/mounts", "utf8").split("\n").map((line) => line.split(" ")[1] ?? "").filter((point) => point.startsWith(`${dir}/`));
 // Every process the HAM started carries HAM_RUN_DIR=runDir (and so does its fusermount helper).
-function pidsOfRun() {
-  return readdirSync("/proc").filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid).map(Number).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(`HAM_RUN_DIR=${runDir}`);
-    } catch {
-      return false; // gone
-    }
-  });
-}
+const pidsOfRun = () => pidsWithEnv(`HAM_RUN_DIR=${runDir}`);
 
 const daemon = spawn(join(root, "dist/ham/main.js"), ["--foreground", "--no-mount", "--run-dir", runDir, "-v"], { stdio: ["ignore", "ignore", "inherit"] });
 let status = 1;

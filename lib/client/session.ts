@@ -4,6 +4,7 @@ import { resolveRunDir, socketPathOf } from "../run-dir.js";
 import { parseIncoming, PROTOCOL_VERSION } from "../wire/protocol.js";
 import { covered, newRecovery, type Covered, type Recovery } from "../cover/recovery.js";
 import { openLink, type Link } from "./connection.js";
+import { PendingRequests } from "../wire/pending.js";
 
 // One connection per process per HAM (QNX §3.2), reference counted by ham_connect /
 // ham_disconnect; every request is answered or rejected with ETIMEDOUT, never lost.
@@ -16,14 +17,8 @@ import { openLink, type Link } from "./connection.js";
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const RECONNECT_WINDOW_MS = 5_000;
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: HamError): void;
-  timer: NodeJS.Timeout;
-}
-
 export class Session implements Covered {
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingRequests();
   private nextId = 1;
   refs = 0;
   // Holders that keep the connection open beyond ham_connect (self-attach, channels).
@@ -82,26 +77,19 @@ export class Session implements Covered {
     if (this.closed) return Promise.reject(new HamError("EBADF", "not connected to the HAM"));
     const id = this.nextId++;
     const deadline = Date.now() + timeoutMs;
-    return covered(0, this, () => undefined, () => this.sendOnce(id, op, args, deadline, timeoutMs));
+    return covered(0, this, () => undefined, () => this.sendOnce(id, op, args, deadline));
   }
 
-  private sendOnce(id: number, op: string, args: unknown, deadline: number, timeoutMs: number): Promise<unknown> {
+  private sendOnce(id: number, op: string, args: unknown, deadline: number): Promise<unknown> {
     const link = this.link;
     if (this.closed || link === null) return Promise.reject(new HamError("EBADF", "not connected to the HAM"));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new HamError("ETIMEDOUT", `no reply to ${op} within ${timeoutMs} ms`));
-      }, Math.max(0, deadline - Date.now()));
-      this.pending.set(id, { resolve, reject, timer });
-      try {
-        link.send({ i: id, op, a: args });
-      } catch (error) {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        reject(error instanceof HamError ? error : new HamError("EBADF", String(error)));
-      }
-    });
+    const answered = this.pending.wait(id, deadline - Date.now(), op);
+    try {
+      link.send({ i: id, op, a: args });
+    } catch (error) {
+      this.pending.reject(id, error instanceof HamError ? error : new HamError("EBADF", String(error)));
+    }
+    return answered;
   }
 
   // The connection dropped: its requests fail with EBADF, which recovers (reconnect()) unless
@@ -113,11 +101,7 @@ export class Session implements Covered {
       this.onClose();
       return;
     }
-    for (const [id, waiter] of this.pending) {
-      this.pending.delete(id);
-      clearTimeout(waiter.timer);
-      waiter.reject(new HamError("EBADF", "connection to the HAM lost"));
-    }
+    this.pending.rejectAll(() => new HamError("EBADF", "connection to the HAM lost"));
     // No request under way: recover now all the same, so heartbeats and pulses resume.
     if (this.recovering === null) void this.request("hello", this.hello()).catch(() => undefined);
   }
@@ -168,12 +152,8 @@ export class Session implements Covered {
     switch (message.kind) {
       case "reply":
       case "error": {
-        const waiter = this.pending.get(message.id);
-        if (waiter === undefined) return;
-        this.pending.delete(message.id);
-        clearTimeout(waiter.timer);
-        if (message.kind === "reply") waiter.resolve(message.result);
-        else waiter.reject(new HamError(message.code, message.message));
+        if (message.kind === "reply") this.pending.resolve(message.id, message.result);
+        else this.pending.reject(message.id, new HamError(message.code, message.message));
         return;
       }
       case "event":
@@ -194,11 +174,7 @@ export class Session implements Covered {
     if (this.closed) return;
     this.closed = true;
     this.link = null;
-    for (const [id, waiter] of this.pending) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new HamError("EBADF", "connection to the HAM lost"));
-      this.pending.delete(id);
-    }
+    this.pending.rejectAll(() => new HamError("EBADF", "connection to the HAM lost"));
     if (sessions.get(this.runDir) === this) sessions.delete(this.runDir);
   }
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
-import { serveSocket } from "../wire/server.js";
+import { serveSocket, type ServerConnection } from "../wire/server.js";
+import { PendingRequests } from "../wire/pending.js";
+import { ReplyMemory } from "../wire/reply-memory.js";
 import { openLink, type Link } from "../client/connection.js";
 import { HamError } from "../errors.js";
 import { parseIncoming, parseRequest } from "../wire/protocol.js";
@@ -22,6 +24,8 @@ export type MessageHandler = (message: unknown) => unknown;
 export interface Channel {
   readonly path: string;
   close(): void;
+  // How many clients' replies the server remembers now (those connected or being answered).
+  rememberedClients(): number;
 }
 
 const MAX_FRAME = 1024 * 1024;
@@ -33,34 +37,53 @@ export async function ChannelCreate(path: string, handler: MessageHandler): Prom
     if (await socketAnswers(path)) throw new HamError("EEXIST", `a server already answers at ${path}`);
     unlinkSync(path); // left by a server that died
   }
-  const replies = new Map<string, Map<number, unknown>>();
+  const replies = new ReplyMemory(REMEMBERED);
+  // A token's replies are kept while one of its connections is open or one of its requests
+  // is being handled, then forgotten: the map no longer grows with every client ever seen.
+  const tokenOf = new Map<ServerConnection, string>();
+  const inUse = new Map<string, number>();
+  const hold = (token: string, by: number) => {
+    const count = (inUse.get(token) ?? 0) + by;
+    if (count > 0) inUse.set(token, count);
+    else {
+      inUse.delete(token);
+      replies.forget(token);
+    }
+  };
   const server = await serveSocket(path, { maxConnections: 10_000, maxFrameBytes: MAX_FRAME, maxBufferedBytes: 64 * MAX_FRAME, gid: null }, {
     onOpen: () => undefined,
-    onClose: () => undefined,
+    onClose: (connection) => {
+      const token = tokenOf.get(connection);
+      tokenOf.delete(connection);
+      if (token !== undefined) hold(token, -1);
+    },
     onFrame: (connection, frame) => {
       if (frame.kind !== "message") return;
       const request = parseRequest(frame.value);
       if (typeof request === "string" || request.op !== "msg") return;
       const { m, t } = (request.a ?? {}) as { m?: unknown; t?: unknown };
       const token = String(t);
-      let seen = replies.get(token);
-      if (seen === undefined) replies.set(token, (seen = new Map()));
-      const earlier = seen.get(request.i);
+      if (!tokenOf.has(connection)) {
+        tokenOf.set(connection, token);
+        hold(token, 1);
+      }
+      const earlier = replies.recall(token, request.i);
       if (earlier !== undefined) {
         connection.send({ i: request.i, ...(earlier as object) });
         return;
       }
+      hold(token, 1);
       void Promise.resolve().then(() => handler(m)).then(
         (r) => ({ r: r ?? null }),
         (error: unknown) => ({ e: "EIO", m: error instanceof Error ? error.message : String(error) }),
       ).then((payload) => {
-        seen.set(request.i, payload);
-        seen.delete(request.i - REMEMBERED);
+        replies.remember(token, request.i, payload);
         connection.send({ i: request.i, ...payload });
+        hold(token, -1);
       });
     },
   });
-  return { path, close: () => server.close() };
+  return { path, close: () => server.close(), rememberedClients: () => replies.tokens };
 }
 
 interface Connection extends Covered {
@@ -68,7 +91,7 @@ interface Connection extends Covered {
   link: Link | null;
   readonly token: string;
   nextId: number;
-  readonly pending: Map<number, { resolve(value: unknown): void; reject(error: Error): void }>;
+  readonly pending: PendingRequests;
 }
 
 function connectionOf(coid: number): Connection {
@@ -84,18 +107,13 @@ async function link(connection: Connection): Promise<Link> {
     onMessage: (value: unknown) => {
       const message = parseIncoming(value);
       if (message.kind !== "reply" && message.kind !== "error") return;
-      const waiter = connection.pending.get(message.id);
-      connection.pending.delete(message.id);
-      if (message.kind === "reply") waiter?.resolve(message.result);
-      else waiter?.reject(new HamError(message.code, message.message));
+      if (message.kind === "reply") connection.pending.resolve(message.id, message.result);
+      else connection.pending.reject(message.id, new HamError(message.code, message.message));
     },
     onClose: () => {
       if (connection.link !== opened) return;
       connection.link = null;
-      for (const [id, waiter] of connection.pending) {
-        connection.pending.delete(id);
-        waiter.reject(new HamError("EBADF", "the server's connection closed"));
-      }
+      connection.pending.rejectAll(() => new HamError("EBADF", "the server's connection closed"));
     },
   };
   try {
@@ -108,7 +126,7 @@ async function link(connection: Connection): Promise<Link> {
 }
 
 export async function ConnectAttach(path: string): Promise<number> {
-  const connection: Connection = { path, link: null, token: randomUUID(), nextId: 1, pending: new Map(), recovery: null, recovering: null };
+  const connection: Connection = { path, link: null, token: randomUUID(), nextId: 1, pending: new PendingRequests(), recovery: null, recovering: null };
   await link(connection);
   return register(connection);
 }
@@ -123,23 +141,9 @@ export function ConnectDetach(coid: number): number {
 function sendOnce(connection: Connection, id: number, message: unknown, timeoutMs: number): Promise<unknown> {
   const current = connection.link;
   if (current === null) return Promise.reject(new HamError("EBADF", "not connected"));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      connection.pending.delete(id);
-      reject(new HamError("ETIMEDOUT", `no reply within ${timeoutMs} ms`));
-    }, timeoutMs);
-    connection.pending.set(id, {
-      resolve: (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      reject: (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    });
-    current.send({ i: id, op: "msg", a: { m: message, t: connection.token } });
-  });
+  const answered = connection.pending.wait(id, timeoutMs, "MsgSend");
+  current.send({ i: id, op: "msg", a: { m: message, t: connection.token } });
+  return answered;
 }
 
 // Sends a message and waits for its reply. On an HA connection, a send that fails because the

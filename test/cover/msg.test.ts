@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  ConnectAttach, ConnectDetach, ha_ConnectAttach, ha_ConnectDetach, ha_ReConnectAttach, ha_recoveries, MsgSend,
+  ChannelCreate, ConnectAttach, ConnectDetach, ha_ConnectAttach, ha_ConnectDetach, ha_ReConnectAttach, ha_recoveries, MsgSend,
 } from "../../dist/lib/cover/index.js";
 import { eventually, FIXTURES } from "../helpers/ham-instance.js";
 
@@ -80,5 +80,25 @@ describe("ha_ConnectAttach and MsgSend", () => {
     await startServer(path, log);
     ConnectDetach(plain);
     ha_ConnectDetach(covered);
+  });
+
+  it("forgets a client's remembered replies once its connection is closed and nothing of it is pending", async () => {
+    const { path } = setup();
+    const channel = await ChannelCreate(path, (message) => Number(message) + 1);
+    try {
+      for (let client = 0; client < 50; client += 1) {
+        const coid = await ConnectAttach(path);
+        expect(await MsgSend(coid, client)).toBe(client + 1);
+        ConnectDetach(coid);
+      }
+      const kept = await ConnectAttach(path);
+      expect(await MsgSend(kept, 1)).toBe(2);
+      // Only the client still connected is remembered (each closed one within moments).
+      await eventually(() => channel.rememberedClients() === 1, 5_000, "closed clients forgotten");
+      ConnectDetach(kept);
+      await eventually(() => channel.rememberedClients() === 0, 5_000, "the last client forgotten");
+    } finally {
+      channel.close();
+    }
   });
 });

@@ -1,24 +1,12 @@
 // Process bookkeeping shared by the tests and the benchmarks (plain JS so both can load it).
-import { readdirSync, readFileSync } from "node:fs";
-import { readStartTime } from "../../dist/ham/processes.js";
+import { readStartTime } from "../../dist/lib/proc.js";
 
 // Start time of a pid (the HAM's own reading of /proc/PID/stat), or null if gone.
 export const startTimeOf = (pid) => readStartTime(pid);
 
 // Pids of the processes whose environment holds `entry` (NAME=value): every process a HAM
-// started carries HAM_RUN_DIR=its run dir.
-export function pidsWithEnv(entry) {
-  const pids = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(entry)) pids.push(Number(name));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return pids;
-}
+// started carries HAM_RUN_DIR=its run dir. The HAM's own reading of /proc.
+export { pidsWithEnv } from "../../dist/lib/proc.js";
 
 // Pids remembered with their start times: `killAll` SIGKILLs only those that still name the
 // process that was remembered (pids are reused quickly when much runs in parallel).

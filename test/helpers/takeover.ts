@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { environOf, pidsWithEnv } from "../../dist/lib/proc.js";
 import * as ham from "../../dist/lib/index.js";
 import { Session } from "../../dist/lib/client/session.js";
 import { eventually, isAlive, type HamInstance } from "./ham-instance.js";
@@ -50,17 +50,7 @@ export async function treeOf(runDir: string): Promise<string[]> {
 
 // Live processes started for `entity` by the HAMs of runDir.
 export function processesOf(runDir: string, entity: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const env = readFileSync(`/proc/${name}/environ`, "latin1").split("\0");
-      if (env.includes(`HAM_RUN_DIR=${runDir}`) && env.includes(`HAM_ENTITY=${entity}`) && isAlive(Number(name))) pids.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
+  return pidsWithEnv(`HAM_RUN_DIR=${runDir}`).filter((pid) => environOf(pid).includes(`HAM_ENTITY=${entity}`) && isAlive(pid));
 }
 
 // The Guardian shows its pid once it is ready to take over.
