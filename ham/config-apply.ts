@@ -1,9 +1,12 @@
-import { readFileSync } from "node:fs";
-import { basename, dirname, resolve } from "node:path";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
 import type { FSWatcher } from "chokidar";
+import { splitCommandLine } from "../lib/command-line.js";
 import { HamError } from "../lib/errors.js";
-import type { Entity } from "../lib/tree/types.js";
+import type { Condition, Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
+import { DEFAULTS } from "./defaults.js";
+import { terminate } from "./processes.js";
 import { internalClient, type ClientState } from "./clients.js";
 import { parseConfig, type PlannedRequest } from "./config-file.js";
 import { dispatch } from "./requests.js";
@@ -45,40 +48,65 @@ export class ConfigSources {
     if (watchIt) this.watch(source, text);
   }
 
+  // All or nothing: every program a new or changed entity starts is looked up first, and a
+  // request that still fails part-way undoes what this apply did (entities it added are
+  // removed and their processes ended, changed ones get their conditions, policy, command and
+  // flags back), so the running state is exactly as before and the corrected file applies.
   apply(text: string, source: string): Record<string, unknown> {
     const plan = parseConfig(text);
     const previous = this.applied.get(source) ?? new Map<string, string>();
-    for (const entity of plan.entities) {
+    plan.entities.forEach((entity, index) => {
       const existing = this.ham.tree.entities.get(entity.name);
       if (existing !== undefined && !previous.has(entity.name)) {
         throw new HamError("EEXIST", `entity ${entity.name} exists and was not created by ${source}`);
       }
-    }
+      const line = entity.create.args["line"];
+      if (typeof line === "string" && previous.get(entity.name) !== entity.fingerprint) {
+        const problem = programProblem(line);
+        if (problem !== null) throw new HamError("ENOENT", `entities[${index}].command: ${problem}`);
+      }
+    });
+    const undo = new Undo(this.ham);
     const result = { added: [] as string[], changed: [] as string[], removed: [] as string[], unchanged: [] as string[] };
     const next = new Map<string, string>();
-    for (const entity of plan.entities) {
-      next.set(entity.name, entity.fingerprint);
-      const existing = this.ham.tree.entities.get(entity.name);
-      if (existing !== undefined && previous.get(entity.name) === entity.fingerprint) {
-        result.unchanged.push(entity.name);
-        continue;
+    try {
+      for (const entity of plan.entities) {
+        next.set(entity.name, entity.fingerprint);
+        const existing = this.ham.tree.entities.get(entity.name);
+        if (existing !== undefined && previous.get(entity.name) === entity.fingerprint) {
+          result.unchanged.push(entity.name);
+          continue;
+        }
+        if (existing === undefined) {
+          undo.added(entity.name);
+          this.run(entity.create);
+          result.added.push(entity.name);
+        } else {
+          undo.changed(existing);
+          existing.conditions.clear();
+          // Like `systemctl daemon-reload`: the new command is used from the next restart on.
+          const line = entity.create.args["line"];
+          if (typeof line === "string" && existing.kind === "attached") existing.command = line;
+          existing.flags = Number(entity.create.args["flags"] ?? existing.flags);
+          result.changed.push(entity.name);
+        }
+        for (const request of entity.setup) this.run(request);
       }
-      if (existing === undefined) {
-        this.run(entity.create);
-        result.added.push(entity.name);
-      } else {
-        this.clearConditions(existing);
-        result.changed.push(entity.name);
-      }
-      for (const request of entity.setup) this.run(request);
+      undo.global(this.ham.tree.global);
+      this.replaceGlobal(source, plan.global);
+    } catch (error) {
+      undo.rollBack();
+      this.ham.changedAll();
+      throw error;
     }
+    // Committed: firings already queued skip the actions this apply replaced.
+    undo.commit();
     for (const name of previous.keys()) {
       if (next.has(name)) continue;
       const entity = this.ham.tree.entities.get(name);
       if (entity !== undefined) this.run({ op: "detach", args: { ename: name } }, true);
       result.removed.push(name);
     }
-    this.replaceGlobal(source, plan.global);
     this.applied.set(source, next);
     this.ham.changedAll();
     this.ham.log.write(LOG_LEVEL.events, "info", { event: "config", source, ...result }, `config applied from ${source}`);
@@ -93,11 +121,6 @@ export class ConfigSources {
       this.run(request);
     }
     this.globalApplied.set(source, names);
-  }
-
-  private clearConditions(entity: Entity): void {
-    for (const condition of entity.conditions.values()) for (const action of condition.actions.values()) action.removed = true;
-    entity.conditions.clear();
   }
 
   private run(request: PlannedRequest, tolerate = false): void {
@@ -156,4 +179,68 @@ export class ConfigSources {
     void this.watcher?.close();
     this.watcher = null;
   }
+}
+
+// What an apply changed, to undo it if a later request fails.
+class Undo {
+  private readonly addedNames: string[] = [];
+  private readonly before = new Map<Entity, { conditions: Array<[string, Condition]> } & Pick<Entity, "policy" | "command" | "flags">>();
+  private globalConditions: Array<[string, Condition]> | null = null;
+
+  constructor(private readonly ham: ServerContext) {}
+
+  added(name: string): void {
+    this.addedNames.push(name);
+  }
+
+  changed(entity: Entity): void {
+    this.before.set(entity, { conditions: [...entity.conditions], policy: entity.policy, command: entity.command, flags: entity.flags });
+  }
+
+  global(entity: Entity): void {
+    this.globalConditions = [...entity.conditions];
+  }
+
+  rollBack(): void {
+    for (const name of this.addedNames.reverse()) {
+      const entity = this.ham.tree.entities.get(name);
+      if (entity === undefined) continue;
+      const { pid, startTime } = entity;
+      this.ham.monitor.unwatch(entity);
+      this.ham.tree.remove(entity);
+      if (pid > 0) void terminate(pid, startTime, DEFAULTS.killGraceMs);
+    }
+    for (const [entity, { conditions, ...fields }] of this.before) {
+      Object.assign(entity, fields);
+      refill(entity.conditions, conditions);
+    }
+    if (this.globalConditions !== null) refill(this.ham.tree.global.conditions, this.globalConditions);
+  }
+
+  commit(): void {
+    for (const { conditions } of this.before.values()) {
+      for (const [, condition] of conditions) for (const action of condition.actions.values()) action.removed = true;
+    }
+  }
+}
+
+function refill(map: Map<string, Condition>, entries: Array<[string, Condition]>): void {
+  map.clear();
+  for (const [name, condition] of entries) map.set(name, condition);
+}
+
+// Why `line`'s program cannot be started (not found, not executable), or null.
+function programProblem(line: string): string | null {
+  const [program] = splitCommandLine(line);
+  if (program === undefined) return "empty command line";
+  const candidates = program.includes("/") ? [program] : (process.env["PATH"] ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, program));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return null;
+    } catch {
+      // not this one
+    }
+  }
+  return program.includes("/") ? `${program} does not exist or is not executable` : `${program} is not on PATH`;
 }

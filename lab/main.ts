@@ -57,6 +57,9 @@ async function main(): Promise<number> {
     run = new Run({ seed: options.seed, seconds: options.seconds, steps: options.steps, watchdogMs: options.watchdogMs, mount: mounted },
       system, new Random(options.seed), load, configPath, marksFile);
     const current = run;
+    if (!options.json) {
+      current.onViolation = (violation) => process.stderr.write(`ham-lab: VIOLATION at step ${violation.step} (${(violation.atMs / 1_000).toFixed(1)} s) [${violation.invariant}] ${violation.detail}\n`);
+    }
     current.beaters = Array.from({ length: options.clients }, (_, index) => startBeater(`client-${index + 1}`, runDir));
     current.mutator = new Mutator(runDir, options.seed);
     const attached = await current.until(() => current.beaters.every((beater) => beater.attached), 20_000, 20);

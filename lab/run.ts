@@ -69,8 +69,13 @@ export class Run {
     return performance.now() - this.started;
   }
 
+  // Told of each violation as it is found (the bin prints it at once).
+  onViolation: (violation: Violation) => void = () => undefined;
+
   violate(invariant: string, detail: string): void {
-    this.violations.push({ step: this.step, atMs: this.now(), invariant, detail });
+    const violation = { step: this.step, atMs: this.now(), invariant, detail };
+    this.violations.push(violation);
+    this.onViolation(violation);
   }
 
   count(kind: string): void {

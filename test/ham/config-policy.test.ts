@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
 import { cleanup, entityPid, eventually, HAMCTL_BIN, isAlive, startHam, track } from "../helpers/ham-instance.js";
+import { processesOf } from "../helpers/takeover.js";
 
 afterEach(async () => {
   await ham.ham_disconnect(0).catch(() => undefined);
@@ -40,6 +41,54 @@ describe("config file", () => {
     await eventually(() => instance.cat("/b/.info").then(() => false, () => true), 5_000, "b removed");
     expect(isAlive(b)).toBe(true);
     expect(await entityPid(instance, "a")).toBe(a);
+  });
+
+  it("an apply that fails part-way leaves the running state as it was, and the corrected file applies", async () => {
+    const instance = await startHam();
+    const dir = mkdtempSync(join(tmpdir(), "hamd-apply-"));
+    const file = join(dir, "apply.json");
+    const apply = () => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
+    // A program that does not exist is found before anything is applied.
+    writeFileSync(file, config([sleeper("a"), { ...sleeper("b"), command: "/nonexistent/prog --flag" }]));
+    const missing = apply();
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("entities[1].command: /nonexistent/prog does not exist");
+    // A pid that does not exist fails only when applied, after "a" was started: undone.
+    writeFileSync(file, config([sleeper("a"), { name: "b", pid: 999_999_999 }]));
+    const late = apply();
+    expect(late.status).toBe(1);
+    expect(late.stderr).toContain("999999999");
+    await expect(instance.cat("/a/.info")).rejects.toMatchObject({ code: "ENOENT" });
+    // The process the undone apply had started for "a" is ended too.
+    await eventually(() => processesOf(instance.runDir, "a").length === 0, 10_000, "a's process ended");
+    expect((await instance.field("/.info", "Num Entities"))).toBe("0");
+    writeFileSync(file, config([sleeper("a"), sleeper("b")]));
+    const fixed = apply();
+    expect(fixed.stderr).toBe("");
+    expect(fixed.status).toBe(0);
+    expect(track(await entityPid(instance, "a"))).toBeGreaterThan(0);
+    expect(track(await entityPid(instance, "b"))).toBeGreaterThan(0);
+  });
+
+  it("a changed entity's command and flags are updated; its process keeps running and the next restart uses the new command", async () => {
+    const instance = await startHam();
+    const dir = mkdtempSync(join(tmpdir(), "hamd-apply-"));
+    const file = join(dir, "apply.json");
+    const apply = () => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
+    writeFileSync(file, config([sleeper("svc", { policy: { minUptimeMs: 0 } })]));
+    expect(apply().status).toBe(0);
+    const before = track(await entityPid(instance, "svc"));
+    writeFileSync(file, config([{ ...sleeper("svc", { policy: { minUptimeMs: 0 } }), command: "/bin/sleep 2000", flags: ["HENTITYKEEPONDEATH"] }]));
+    expect(apply().status).toBe(0);
+    expect(await instance.field("/svc/.info", "Command")).toBe("/bin/sleep 2000");
+    expect(await instance.field("/svc/.info", "Flags")).toBe(`0x${ham.HENTITYKEEPONDEATH.toString(16).padStart(8, "0")}`);
+    expect(await entityPid(instance, "svc")).toBe(before);
+    process.kill(before, "SIGKILL");
+    const after = await eventually(async () => {
+      const now = await entityPid(instance, "svc");
+      return now !== before && now > 0 ? now : 0;
+    }, 5_000, "the restart");
+    expect(readFileSync(`/proc/${after}/cmdline`, "latin1").replaceAll("\0", " ").trim()).toBe("/bin/sleep 2000");
   });
 
   it("hamctl apply reports what changed; a bad file exits 1 with one line", async () => {
