@@ -8,7 +8,8 @@ import { FiringRunner, type ActionEffects, type Firing } from "./firing.js";
 import { markHealthy } from "./heartbeat-clock.js";
 import { HeartbeatTimers } from "./heartbeats.js";
 import { PidPoller } from "./pid-poller.js";
-import { spawnLine, type ExitInfo } from "./processes.js";
+import { failPoint } from "./fail-point.js";
+import { findPidByEnv, readStartTime, spawnLine, type ExitInfo } from "./processes.js";
 import { pruneAfterRestart } from "./pruning.js";
 import { decideRestart, trimRestartTimes } from "./restart-policy.js";
 import { monoMs } from "./clock.js";
@@ -157,6 +158,18 @@ export class Monitor {
     this.state.changed(entity);
   }
 
+  // A process spawned for `entity` whose pid was never noted (its spawn token is set, its pid
+  // is 0): watched from now on; false when there is none.
+  private findUnnoted(entity: Entity): boolean {
+    if (entity.spawnToken === null) return false;
+    const pid = findPidByEnv(`HAM_SPAWN=${entity.spawnToken}`);
+    if (pid === null) return false;
+    entity.startedMs = Date.now();
+    this.watchPid(entity, pid, readStartTime(pid));
+    this.state.changed(entity);
+    return true;
+  }
+
   // Watches a process the HAM did not spawn, by polling.
   watchPid(entity: Entity, pid: number, startTime: number | null): void {
     entity.startTime = startTime;
@@ -219,7 +232,11 @@ export class Monitor {
 
   private async restart(entity: Entity, line: string, episode: Episode | null): Promise<boolean> {
     if (entity.kind === "global" || !this.tree.contains(entity)) return false;
-    if (entity.pid !== 0) return true;
+    // Running already: the HAM that died restarted it, and a takeover adopted the process.
+    if (entity.pid !== 0) {
+      if (episode !== null) episode.restarted = true;
+      return true;
+    }
     const now = Date.now();
     const decision = decideRestart(entity.policy, {
       startedMs: entity.startedMs, diedMs: entity.lastDeathMs ?? now, backoffMs: entity.backoffMs, restartTimes: entity.restartTimes,
@@ -242,13 +259,23 @@ export class Monitor {
     if (entity.restartAt !== null) {
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, (entity.restartAt ?? 0) - monoMs())));
       entity.restartAt = null;
-      if (!this.tree.contains(entity) || entity.pid !== 0) return false;
+      if (!this.tree.contains(entity)) return false;
+      if (entity.pid !== 0) return true;
     }
-    try {
-      this.spawn(entity, line);
-    } catch (error) {
-      this.log.write(LOG_LEVEL.events, "error", { event: "restart-failed", entity: entity.name }, `restart of ${entity.name} failed: ${String(error)}`);
-      return false;
+    // The HAM that died may have spawned this restart already, and died before noting its pid:
+    // that process, found by its spawn token, is the restart (starting another is a duplicate).
+    const spawned = this.findUnnoted(entity);
+    if (spawned) {
+      this.log.write(LOG_LEVEL.events, "info", { event: "adopt", entity: entity.name, pid: entity.pid },
+        `${entity.name}: pid ${entity.pid}, spawned by the HAM that died, found by its spawn token`);
+    } else {
+      try {
+        this.spawn(entity, line);
+        failPoint("after-restart-spawn", entity.name);
+      } catch (error) {
+        this.log.write(LOG_LEVEL.events, "error", { event: "restart-failed", entity: entity.name }, `restart of ${entity.name} failed: ${String(error)}`);
+        return false;
+      }
     }
     // A restarted self-attached process is watched for heartbeats again once it re-attaches.
     entity.restartedMs = entity.startedMs;

@@ -83,6 +83,8 @@ export async function terminate(pid: number, startTime: number | null, graceMs: 
 }
 
 // The live process whose environment holds `entry`, if any (see lib/proc.ts).
+// A process's children inherit its environment: the one whose parent lacks `entry` is it.
 export function findPidByEnv(entry: string): number | null {
-  return pidsWithEnv(entry)[0] ?? null;
+  const pids = pidsWithEnv(entry);
+  return pids.find((pid) => !pids.includes(readProcStat(pid)?.parentPid ?? 0)) ?? pids[0] ?? null;
 }

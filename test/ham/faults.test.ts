@@ -109,6 +109,26 @@ describe("faults at the worst moment", () => {
     expect(await instance.field("/young/.info", "Num Deaths")).toBe("1");
   });
 
+  it("a HAM killed right after a restart spawned a process, before its pid was journaled: the takeover adopts that process, no duplicate", async () => {
+    const instance = await startHam([], { HAMD_FAILPOINT: "after-restart-spawn:svc" });
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await attachSleeper("svc");
+    const first = await entityPid(instance, "svc");
+    const before = await guardianReady(instance.runDir);
+    process.kill(first, "SIGKILL"); // the HAM restarts it, then dies at the fail point
+    const next = await eventually(async () => {
+      const now = await status(instance.runDir).catch(() => null);
+      if (now === null || now.hamPid === before.hamPid) return 0;
+      const pid = await entityPid(instance, "svc");
+      return pid > 0 && pid !== first ? pid : 0;
+    }, 10_000, "the takeover and svc's new process");
+    // Long enough for a second restart to have started a duplicate.
+    await eventually(async () => (await status(instance.runDir)).guardianPid > 0, 10_000, "re-protection");
+    expect(processesOf(instance.runDir, "svc")).toEqual([next]);
+    expect(await instance.field("/svc/.info", "Num Restarts")).toBe("1");
+    expect((await status(instance.runDir)).hamFailures).toBe(1);
+  });
+
   it("a hung HAM (SIGSTOP) is SIGKILLed by its Guardian's watchdog, which takes over", async () => {
     const instance = await startHam(["--watchdog-ms", "300"]);
     const before = await guardianReady(instance.runDir);

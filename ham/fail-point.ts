@@ -1,0 +1,11 @@
+// Test-only fail points (as FreeBSD's fail(9)): HAMD_FAILPOINT=<point>:<entity> makes the HAM
+// SIGKILL itself at that point, so a test can put a HAM's death exactly where the fault lab
+// found one by chance. Read once and removed from the environment, so the Guardian that takes
+// over does not inherit it. Unset in production, it costs one comparison.
+//   after-restart-spawn: a restart spawned the entity's process; its pid is not yet journaled.
+const armed = process.env["HAMD_FAILPOINT"] ?? "";
+delete process.env["HAMD_FAILPOINT"];
+
+export function failPoint(point: string, entity: string): void {
+  if (armed !== "" && armed === `${point}:${entity}`) process.kill(process.pid, "SIGKILL");
+}
