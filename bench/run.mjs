@@ -7,6 +7,7 @@ import { coverFigures } from "./cover.mjs";
 import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
+import { labFigures } from "./lab.mjs";
 import { memoryFigures } from "./memory.mjs";
 import { reprotectFigures } from "./reprotect.mjs";
 import { restartLatency } from "./restart.mjs";
@@ -19,6 +20,7 @@ const SECTIONS = {
   api: () => apiFigures(),
   takeover: () => takeoverFigures(),
   reprotect: () => reprotectFigures(),
+  lab: () => labFigures({ seconds: Number(process.env.BENCH_LAB_SECONDS ?? 60) }),
   fs: () => fsFigures(),
   cover: () => coverFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
