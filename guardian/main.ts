@@ -13,6 +13,9 @@ const options = JSON.parse(optionsJson ?? "{}") as HamOptions;
 const hamPid = Number(hamPidText);
 const hamStartTime = readStartTime(hamPid);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
+// Told to stop by the HAM (no takeover), or taking over.
+let stopping = false;
+let takingOver = false;
 // The HAM's stderr (a terminal, a pipe) may close under us: never a reason to die.
 process.stderr.on("error", () => undefined);
 // What the Guardian has to say goes to the HAM's activity log.
@@ -30,8 +33,11 @@ const refresh = () => {
   } catch {
     // a file replaced while read: the next turn reads again
   }
+  // The channel closes only when the HAM's last thread is gone, and one thread may be held
+  // in the kernel for seconds after a SIGKILL (the lab saw 10 s): a dead main thread is
+  // enough to take over.
+  if (!isSameProcessAlive(hamPid, hamStartTime) && !stopping) void takeOver();
 };
-refresh();
 const following = setInterval(refresh, FOLLOW_MS);
 
 // Every message to the HAM may meet a closed channel (it just died): that is the takeover's
@@ -51,7 +57,6 @@ const watchdog = new Watchdog(options.watchdogMs ?? 1_000, send, (silentMs) => {
   }
 });
 
-let stopping = false;
 process.on("message", (message: { stop?: boolean; pong?: number }) => {
   if (message.stop === true) {
     stopping = true;
@@ -65,7 +70,6 @@ process.on("disconnect", () => {
   void takeOver();
 });
 
-let takingOver = false;
 async function takeOver(): Promise<void> {
   if (takingOver) return;
   takingOver = true;
@@ -102,7 +106,10 @@ async function takeOver(): Promise<void> {
 
 // The channel may have closed while this module was still loading (the HAM died young): the
 // 'disconnect' event is gone by then, so look. Otherwise tell the HAM we are ready, and watch it.
-if (process.connected) {
-  send({ ready: true });
-  watchdog.start();
-} else void takeOver();
+refresh();
+if (!takingOver) {
+  if (process.connected) {
+    send({ ready: true });
+    watchdog.start();
+  } else void takeOver();
+}

@@ -1,6 +1,5 @@
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
-import type { FSWatcher } from "chokidar";
+import { accessSync, constants, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { splitCommandLine } from "../lib/command-line.js";
 import { HamError } from "../lib/errors.js";
 import type { Condition, Entity } from "../lib/tree/types.js";
@@ -153,30 +152,31 @@ export class ConfigSources {
         this.ham.log.write(LOG_LEVEL.events, "error", { event: "config-rejected", source }, `config rejected, running state kept: ${String(error)}`);
       }
     };
-    // chokidar drops a second "change" within 50 ms (leading-edge throttle) and an editor's
-    // truncate-then-write raises two: read on a trailing edge, after the writes settle.
-    const reload = (changed: string) => {
-      if (basename(changed) !== name) return;
+    // An editor's truncate-then-write (or write-then-rename) raises several events: read on a
+    // trailing edge, after the writes settle.
+    const reload = (changed: string | null) => {
+      if (changed !== null && changed !== name) return;
       if (timer !== null) clearTimeout(timer);
       timer = setTimeout(reloadNow, 75);
     };
-    // chokidar is loaded only when a config file is watched (it costs ~3 MB of RSS).
-    void import("chokidar").then(({ watch }) => {
-      if (this.closed) return;
-      // Only the file itself is looked at: the directory may hold a FUSE mount (the /ham view
-      // under the run directory) whose stat would wait on this very HAM.
-      const dir = dirname(source);
-      this.watcher = watch(dir, { depth: 0, ignoreInitial: true, ignored: (path) => path !== dir && basename(path) !== name });
-      this.watcher.on("change", reload).on("add", reload).on("error", () => undefined).on("ready", () => {
-        this.ham.log.write(LOG_LEVEL.detail, "info", { event: "config-watch", source }, `watching ${source}`);
-        reload(source);
-      });
-    });
+    // inotify on the directory (a rename over the file is seen), and nothing else: the lab found
+    // that chokidar stat'ed every entry of the directory, which may hold a FUSE mount (the /ham
+    // view under the run directory); a HAM killed during that stat kept a thread waiting on its
+    // own view for 10 s, and with it its channel and socket.
+    try {
+      this.watcher = watch(dirname(source), { persistent: false }, (_event, changed) => reload(changed));
+      this.watcher.on("error", () => undefined);
+    } catch (error) {
+      this.ham.log.write(LOG_LEVEL.events, "warn", { event: "config-watch", source }, `cannot watch ${source}: ${String(error)}`);
+      return;
+    }
+    this.ham.log.write(LOG_LEVEL.detail, "info", { event: "config-watch", source }, `watching ${source}`);
+    reload(null);
   }
 
   close(): void {
     this.closed = true;
-    void this.watcher?.close();
+    this.watcher?.close();
     this.watcher = null;
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as Q from "../lib/constants.js";
 import { HamError } from "../lib/errors.js";
 import { jsonErrorOffset } from "../lib/json-position.js";
@@ -112,7 +113,8 @@ function planEntity(section: Record<string, unknown>, field: string): PlannedEnt
     setup.push({ op: "policy", args: { ename: name, policy: section["policy"] } });
   }
   setup.push(...planConditions(name, section["conditions"], `${field}.conditions`, typeof command === "string" ? command : null));
-  return { name, fingerprint: JSON.stringify(section), create, setup };
+  // A digest, not the text: the fingerprints are in the shared state's HAM-wide record.
+  return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup };
 }
 
 function planConditions(ename: string | null, value: unknown, field: string, command: string | null): PlannedRequest[] {

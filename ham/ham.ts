@@ -201,9 +201,13 @@ export class Ham implements RecoveryContext, JournalSource {
     const client = this.clients.get(connection);
     if (client === undefined) return;
     this.clients.delete(connection);
-    this.channels.closeAll(client);
+    // Only what the client held is written: a client that connects, asks and leaves (hamctl,
+    // a probe) costs the shared state nothing (it cost a HAM-wide record each time).
+    if (client.channels.size > 0) {
+      this.channels.closeAll(client);
+      this.journal.metaChanged();
+    }
     if (client.token !== null) this.journal.forgetClient(client.token);
-    this.journal.metaChanged();
     for (const entity of client.selfEntities) this.monitor.connectionLost(entity, client.pid);
   }
 

@@ -201,8 +201,9 @@ export class Journal {
   }
 
   forgetClient(token: string): void {
-    for (const id of this.sentReplies.forget(token)) this.removedKeys.add(`r/${token}/${id}`);
-    this.schedule();
+    const ids = this.sentReplies.forget(token);
+    for (const id of ids) this.removedKeys.add(`r/${token}/${id}`);
+    if (ids.length > 0) this.schedule();
   }
 
   replyKeys(): string[] {

@@ -35,7 +35,7 @@ async function checkProtected(run: Run): Promise<boolean> {
     const asked = run.now();
     const status = await run.system.status(500);
     const guardian = status === null ? 0 : run.system.guardianOf(status.hamPid);
-    if (probes.length < 60) probes.push(`${Math.round(asked)}+${Math.round(run.now() - asked)}:${status?.hamPid ?? "-"}/${status?.guardianPid ?? "-"}/${guardian}`);
+    if (probes.length < 60) probes.push(`${new Date().toISOString().slice(11, 23)} ${Math.round(asked)}+${Math.round(run.now() - asked)}:${status?.hamPid ?? "-"}/${status?.guardianPid ?? "-"}/${guardian}`);
     return status !== null && status.guardianPid > 0 && guardian === status.guardianPid;
   };
   const deadline = run.lastFaultEndMs + REPROTECT_LIMIT_MS;

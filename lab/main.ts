@@ -52,13 +52,13 @@ async function main(): Promise<number> {
   process.on("SIGINT", stopOnSignal);
   process.on("SIGTERM", stopOnSignal);
   try {
-    system.start(["--config", configPath, ...mountArgs, "--watchdog-ms", String(options.watchdogMs)]);
+    system.start(["--config", configPath, ...mountArgs, "--watchdog-ms", String(options.watchdogMs), "-t", "absolute"]);
     const mounted = ((await system.names()) ?? []).includes("hamfs");
     run = new Run({ seed: options.seed, seconds: options.seconds, steps: options.steps, watchdogMs: options.watchdogMs, mount: mounted },
       system, new Random(options.seed), load, configPath, marksFile);
     const current = run;
     if (!options.json) {
-      current.onViolation = (violation) => process.stderr.write(`ham-lab: VIOLATION at step ${violation.step} (${(violation.atMs / 1_000).toFixed(1)} s) [${violation.invariant}] ${violation.detail}\n`);
+      current.onViolation = (violation) => process.stderr.write(`ham-lab: VIOLATION at step ${violation.step} (${(violation.atMs / 1_000).toFixed(1)} s, ${new Date().toISOString()}) [${violation.invariant}] ${violation.detail}\n`);
     }
     current.beaters = Array.from({ length: options.clients }, (_, index) => startBeater(`client-${index + 1}`, runDir));
     current.mutator = new Mutator(runDir, options.seed);
