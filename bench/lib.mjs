@@ -49,16 +49,29 @@ export { startTimeOf };
 const runDirs = new Set();
 // Ends every process a section started, including Guardians that took over and the
 // processes of every HAM still running (all carry their HAM's HAM_RUN_DIR).
-export const killAll = () => {
-  for (const runDir of runDirs) for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) owned.add(pid);
-  owned.killAll();
-};
+export const killAll = () => killCarrying(runDirs, owned);
 
 // SIGKILLs, by pid, every process that carries this run directory (a HAM's Guardian and children).
 export function killRunDir(runDir) {
-  const keeper = new PidKeeper();
-  for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) keeper.add(pid);
-  keeper.killAll();
+  killCarrying([runDir], new PidKeeper());
+}
+
+// A Guardian forked between a scan of /proc and the kills would take over and fork another
+// (a bench run left one behind, its run directory re-created): scan again, 20 ms after the
+// kills, until a scan finds none (a killed process is a zombie by then, its environ empty).
+function killCarrying(dirs, keeper) {
+  for (let pass = 0; pass < 10; pass += 1) {
+    let found = 0;
+    for (const runDir of dirs) {
+      for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) {
+        keeper.add(pid);
+        found += 1;
+      }
+    }
+    keeper.killAll();
+    if (found === 0) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
 }
 
 // A temporary run directory for a HAM: `killAll` also ends every process that carries it
