@@ -3,6 +3,7 @@
 // found one by chance. Read once and removed from the environment, so the Guardian that takes
 // over does not inherit it. Unset in production, it costs one comparison.
 //   after-restart-spawn: a restart spawned the entity's process; its pid is not yet journaled.
+//   after-attach-spawn: an attach spawned the entity's process; its reply is not yet sent.
 const armed = process.env["HAMD_FAILPOINT"] ?? "";
 delete process.env["HAMD_FAILPOINT"];
 

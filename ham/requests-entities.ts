@@ -5,6 +5,7 @@ import type { Entity, RestartPolicy } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import type { ClientState } from "./clients.js";
 import type { HamContext } from "./context.js";
+import { failPoint } from "./fail-point.js";
 import { readStartTime } from "./processes.js";
 import { checkFlags, type Args } from "./request-args.js";
 
@@ -35,7 +36,10 @@ export function attach(ham: HamContext, args: Args): { ename: string } {
   if (existing === undefined) ham.tree.add(entity);
   try {
     if (pid > 0) ham.monitor.watchPid(entity, pid, startTime);
-    else ham.monitor.spawn(entity, line ?? "");
+    else {
+      ham.monitor.spawn(entity, line ?? "");
+      failPoint("after-attach-spawn", ename);
+    }
   } catch (error) {
     if (existing === undefined) ham.tree.remove(entity);
     throw error;

@@ -16,6 +16,8 @@ import { PendingRequests } from "../wire/pending.js";
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const RECONNECT_WINDOW_MS = 5_000;
+// Below the 64 replies per session the HAM remembers (ham/persist.ts).
+const MAX_IN_FLIGHT = 48;
 
 export class Session implements Covered {
   private readonly pending = new PendingRequests();
@@ -73,11 +75,38 @@ export class Session implements Covered {
   }
 
   // Sends a request and waits for its reply; one id for every attempt, one deadline.
-  request(op: string, args: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<unknown> {
-    if (this.closed) return Promise.reject(new HamError("EBADF", "not connected to the HAM"));
+  // At most MAX_IN_FLIGHT requests are out at once (the others wait here, in order): the HAM
+  // remembers the last 64 replies of a session, so a request sent again after a takeover is
+  // always one it remembers. The fault lab's bench sent 10,000 at once; after a takeover,
+  // resent attaches the HAM no longer remembered failed with EEXIST.
+  async request(op: string, args: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<unknown> {
+    if (this.closed) throw new HamError("EBADF", "not connected to the HAM");
     const id = this.nextId++;
     const deadline = Date.now() + timeoutMs;
-    return covered(0, this, () => undefined, () => this.sendOnce(id, op, args, deadline));
+    const limited = op !== "hello";
+    if (limited) await this.slot();
+    try {
+      return await covered(0, this, () => undefined, () => this.sendOnce(id, op, args, deadline));
+    } finally {
+      if (limited) this.release();
+    }
+  }
+
+  private inFlight = 0;
+  private readonly waitingForSlot: Array<() => void> = [];
+
+  private slot(): Promise<void> {
+    if (this.inFlight < MAX_IN_FLIGHT) {
+      this.inFlight += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waitingForSlot.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waitingForSlot.shift();
+    if (next !== undefined) next();
+    else this.inFlight -= 1;
   }
 
   private sendOnce(id: number, op: string, args: unknown, deadline: number): Promise<unknown> {

@@ -129,6 +129,33 @@ describe("faults at the worst moment", () => {
     expect((await status(instance.runDir)).hamFailures).toBe(1);
   });
 
+  it("a HAM killed between an attach's spawn and its reply: the attach, sent again, is answered, not refused with EEXIST", async () => {
+    const instance = await startHam([], { HAMD_FAILPOINT: "after-attach-spawn:svc" });
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    const before = await guardianReady(instance.runDir);
+    await ham.ham_connect(0);
+    await ham.ham_attach("svc", 0, -1, "/bin/sleep 1000", 0);
+    const after = await status(instance.runDir);
+    expect(after.hamPid).not.toBe(before.hamPid);
+    expect(after.hamFailures).toBe(1);
+    const pid = await entityPid(instance, "svc");
+    expect(processesOf(instance.runDir, "svc")).toEqual([pid]);
+  });
+
+  it("a client with 1,500 requests sent at once gets every one applied once across a takeover", async () => {
+    const instance = await startHam();
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await ham.ham_connect(0);
+    const entity = await ham.ham_entity("burst", 0, 0);
+    // A condition created twice would be EEXIST.
+    const created = Promise.allSettled(Array.from({ length: 1_500 }, (_, index) => ham.ham_condition(entity, ham.CONDDEATH, `c${index}`, 0)));
+    await eventually(async () => (await status(instance.runDir)).conditions >= 300, 10_000, "the burst under way");
+    await killHam(instance);
+    const outcomes = await created;
+    expect(outcomes.filter((outcome) => outcome.status === "rejected").map((outcome) => String((outcome as PromiseRejectedResult).reason)).slice(0, 3)).toEqual([]);
+    expect((await status(instance.runDir)).conditions).toBe(1_500);
+  });
+
   it("a hung HAM (SIGSTOP) is SIGKILLed by its Guardian's watchdog, which takes over", async () => {
     const instance = await startHam(["--watchdog-ms", "300"]);
     const before = await guardianReady(instance.runDir);
