@@ -22,6 +22,7 @@ import {
 } from "./persist.js";
 import { StateStore, StoreReader, stateDirOf } from "./store.js";
 import { recoverState } from "./takeover.js";
+import { STATE_VERSION } from "./state-version.js";
 import { startMount, stopMount } from "./mount.js";
 import type { HamOptions, StartMode } from "./ham-options.js";
 
@@ -137,7 +138,7 @@ export class Ham implements RecoveryContext, JournalSource {
 
   metaValue(): MetaValue {
     return {
-      ...this.meta, verbosity: this.log.verbosity, nextChid: this.channels.nextId, channels: this.channels.list(),
+      version: STATE_VERSION, ...this.meta, verbosity: this.log.verbosity, nextChid: this.channels.nextId, channels: this.channels.list(),
       config: this.config.state(),
     };
   }

@@ -44,6 +44,8 @@ export interface FiringValue {
 }
 
 export interface MetaValue {
+  // The layout's version (state-version.ts); absent in version 1.
+  readonly version?: number;
   readonly hamFailures: number;
   readonly guardianFailures: number;
   readonly verbosity: number;

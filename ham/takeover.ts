@@ -3,8 +3,9 @@ import type { Action, Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
 import type { Firing } from "./firing.js";
 import type { RecoveryContext } from "./context.js";
-import { conditionFromValue, type ConditionValue, type EntityValue, type FiringValue, type MetaValue } from "./persist.js";
+import { conditionFromValue, type ConditionValue, type EntityValue, type FiringValue } from "./persist.js";
 import { findPidByEnv, isSameProcessAlive, readStartTime } from "./processes.js";
+import { readMeta } from "./state-version.js";
 
 export interface RecoverySummary {
   readonly entities: number;
@@ -18,8 +19,8 @@ export interface RecoverySummary {
 // pid and start time, or by its spawn token if the old HAM died before noting its pid),
 // and every one that died meanwhile gets its death conditions run.
 export function recoverState(ham: RecoveryContext, state: StateMap, takeover: boolean): RecoverySummary {
-  const meta = state.values.get("m") as MetaValue | undefined;
-  if (meta !== undefined) {
+  const meta = readMeta(state.values.get("m"));
+  if (meta !== null) {
     ham.meta = {
       hamFailures: meta.hamFailures + (takeover ? 1 : 0), guardianFailures: meta.guardianFailures,
       nextFiringId: meta.nextFiringId, spawnCount: meta.spawnCount,

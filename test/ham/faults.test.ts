@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
 import { Session } from "../../dist/lib/client/session.js";
-import { stateDirOf } from "../../dist/ham/store.js";
+import { StateStore, StoreReader, stateDirOf } from "../../dist/ham/store.js";
 import { cleanup, entityPid, eventually, HAM_BIN, isAlive, startHam } from "../helpers/ham-instance.js";
 import { pidsWithEnv } from "../helpers/processes.mjs";
 import { attachSleeper, guardianReady, killHam, processesOf, status } from "../helpers/takeover.js";
@@ -154,6 +154,24 @@ describe("faults at the worst moment", () => {
     const outcomes = await created;
     expect(outcomes.filter((outcome) => outcome.status === "rejected").map((outcome) => String((outcome as PromiseRejectedResult).reason)).slice(0, 3)).toEqual([]);
     expect((await status(instance.runDir)).conditions).toBe(1_500);
+  });
+
+  it("refuses, in one line naming both versions, a kept state written by a newer hamd", async () => {
+    const instance = await startHam();
+    const before = await guardianReady(instance.runDir);
+    process.kill(before.hamPid, "SIGTERM"); // stops HAM and Guardian, keeps the state
+    await eventually(() => !isAlive(before.hamPid) && !isAlive(before.guardianPid), 5_000, "the HAM stopped");
+    const dir = stateDirOf(instance.runDir);
+    const reader = new StoreReader(dir);
+    const meta = reader.refresh().values.get("m") as Record<string, unknown>;
+    const store = new StateStore(dir);
+    store.open(reader);
+    store.commit({ m: { ...meta, version: 99 } }, undefined);
+    store.close();
+    const started = spawnSync(HAM_BIN, ["--run-dir", instance.runDir, "--no-mount"], { encoding: "utf8", timeout: 20_000 });
+    expect(started.status).toBe(1);
+    const log = readFileSync(join(instance.runDir, "ham.log"), "utf8");
+    expect(`${started.stderr}${log}`).toContain("state version 99; this one reads versions 1 to 2");
   });
 
   it("a hung HAM (SIGSTOP) is SIGKILLed by its Guardian's watchdog, which takes over", async () => {
