@@ -6,7 +6,7 @@ import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
 import { Session } from "../../dist/lib/client/session.js";
 import { StateStore, StoreReader, stateDirOf } from "../../dist/ham/store.js";
-import { cleanup, entityPid, eventually, HAM_BIN, isAlive, startHam } from "../helpers/ham-instance.js";
+import { cleanup, entityPid, eventually, HAM_BIN, HAMCTL_BIN, isAlive, killRunDir, startHam } from "../helpers/ham-instance.js";
 import { pidsWithEnv } from "../helpers/processes.mjs";
 import { attachSleeper, guardianReady, killHam, processesOf, status } from "../helpers/takeover.js";
 
@@ -26,13 +26,14 @@ async function catOf(runDir: string, path: string): Promise<string> {
 afterEach(async () => {
   await ham.ham_disconnect(0).catch(() => undefined);
   await cleanup();
-  // HAMs started by the `ham` bin itself: SIGKILL the HAM and its Guardian (both carry the
-  // run directory on their command line or in their environment), then every entity.
+  // HAMs started by the `ham` bin itself: ham_stop (the Guardian, then the HAM), then every
+  // process still carrying the run directory, until none is left.
   for (const runDir of daemons.splice(0)) {
     const now = await status(runDir).catch(() => null);
-    for (const pid of [now?.guardianPid ?? 0, now?.hamPid ?? 0, ...pidsWithEnv(`HAM_RUN_DIR=${runDir}`)]) {
-      if (pid > 0 && isAlive(pid)) process.kill(pid, "SIGKILL");
-    }
+    const stopped = spawnSync(HAMCTL_BIN, ["--run-dir", runDir, "stop"], { timeout: 5_000 });
+    if (now !== null && now.hamPid > 0) await eventually(() => !isAlive(now.hamPid), 5_000, "the HAM stopped").catch(() => undefined);
+    if (stopped.status !== 0 && now !== null && isAlive(now.hamPid)) process.kill(now.hamPid, "SIGKILL");
+    await killRunDir(runDir);
     rmSync(runDir, { recursive: true, force: true });
     rmSync(stateDirOf(runDir), { recursive: true, force: true });
   }

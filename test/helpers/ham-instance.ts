@@ -105,15 +105,7 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
       await eventually(() => hams.every((pid) => !isAlive(pid)), 5_000, "ham exit").catch(() => {
         for (const pid of hams) if (isAlive(pid)) process.kill(pid, "SIGKILL");
       });
-      // Guardians, and a process a restart under way may have started after the listing:
-      // every one of them carries HAM_RUN_DIR=runDir in its environment.
-      for (const pid of pidsWithEnv(`HAM_RUN_DIR=${runDir}`)) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
+      await killRunDir(runDir);
       unmountUnder(runDir);
       rmSync(runDir, { recursive: true, force: true });
       rmSync(stateDirOf(runDir), { recursive: true, force: true });
@@ -121,6 +113,24 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
   };
   started.add(instance);
   return instance;
+}
+
+// SIGKILLs every process carrying HAM_RUN_DIR=runDir (Guardians, entities, a HAM that took
+// over), again and again until none is left: a Guardian whose HAM is killed in the same round
+// may take over, or a HAM may fork a Guardian, between a listing and the kills.
+export async function killRunDir(runDir: string): Promise<void> {
+  for (let round = 0; round < 50; round += 1) {
+    const pids = pidsWithEnv(`HAM_RUN_DIR=${runDir}`).filter((pid) => isAlive(pid));
+    if (pids.length === 0 && round > 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 // Ends every HAM and every tracked entity process a test started.
