@@ -1,4 +1,5 @@
 import type { MetaValue } from "./persist.js";
+import { isMetaValue } from "./state-schema.js";
 
 // The version of the shared state's layout. A HAM reads its own version and every older one
 // it knows how to migrate; a state written by a newer hamd is refused with one line that
@@ -9,25 +10,14 @@ export const STATE_VERSION = 2;
 
 export class StateVersionError extends Error {}
 
-const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
-
-// The HAM-wide record of a state, checked field by field (it arrives as `unknown`); a state of
-// version 1 (no field) is read as is: version 2 only added fields.
+// The HAM-wide record of a state: its version first (a state of version 1 has no field and is
+// read as is: version 2 only added fields), then its shape (state-schema.ts).
 export function readMeta(value: unknown): MetaValue | null {
   if (value === undefined) return null;
-  if (typeof value !== "object" || value === null) throw new StateVersionError("the shared state's HAM-wide record is not an object");
-  const record = value as Record<string, unknown>;
-  const version = record["version"] ?? 1;
-  if (!isNumber(version) || version < 1 || version > STATE_VERSION) {
+  const version = typeof value === "object" && value !== null && "version" in value ? value.version : 1;
+  if (typeof version !== "number" || version < 1 || version > STATE_VERSION) {
     throw new StateVersionError(`the shared state was written by a hamd of state version ${String(version)}; this one reads versions 1 to ${STATE_VERSION} (start with --fresh to discard it)`);
   }
-  for (const field of ["hamFailures", "guardianFailures", "verbosity", "nextFiringId", "nextChid", "spawnCount"]) {
-    if (!isNumber(record[field])) throw new StateVersionError(`the shared state's HAM-wide record has no number ${field} (state version ${version})`);
-  }
-  if (!Array.isArray(record["channels"])) throw new StateVersionError(`the shared state's HAM-wide record has no channel list (state version ${version})`);
-  const config = record["config"];
-  if (typeof config !== "object" || config === null || !Array.isArray((config as Record<string, unknown>)["applied"])) {
-    throw new StateVersionError(`the shared state's HAM-wide record has no config list (state version ${version})`);
-  }
-  return value as MetaValue;
+  if (!isMetaValue(value)) throw new StateVersionError(`the shared state's HAM-wide record does not have the shape of state version ${version}`);
+  return value;
 }

@@ -5,6 +5,7 @@ import type { Firing } from "./firing.js";
 import type { RecoveryContext } from "./context.js";
 import { conditionFromValue, type ConditionValue, type EntityValue, type FiringValue } from "./persist.js";
 import { findPidByEnv, isSameProcessAlive, readStartTime } from "./processes.js";
+import { isConditionValue, isEntityValue, isFiringValue } from "./state-schema.js";
 import { readMeta } from "./state-version.js";
 
 export interface RecoverySummary {
@@ -37,14 +38,21 @@ export function recoverState(ham: RecoveryContext, state: StateMap, takeover: bo
   ham.tree.onChange = () => undefined;
   const episodes: Array<[Entity, boolean]> = [];
   const conditions: Array<[string, ConditionValue]> = [];
+  // A record that fails its check (state-schema.ts) is skipped, and said.
+  const skip = (key: string) => ham.log.write(LOG_LEVEL.events, "error", { event: "state-record-skipped", key },
+    `the shared state's record ${key} does not have the shape this HAM reads: skipped`);
   try {
     for (const [key, value] of state.values) {
       if (key === "g" || key.startsWith("e/")) {
-        const entity = ham.restoreEntity(value as EntityValue);
-        const episode = (value as EntityValue).episode;
-        if (episode !== null && entity.kind !== "global") episodes.push([entity, episode.restarted]);
+        if (!isEntityValue(value)) {
+          skip(key);
+          continue;
+        }
+        const entity = ham.restoreEntity(value);
+        if (value.episode !== null && entity.kind !== "global") episodes.push([entity, value.episode.restarted]);
       } else if (key.startsWith("c/")) {
-        conditions.push([key.split("/")[1] ?? "", value as ConditionValue]);
+        if (isConditionValue(value)) conditions.push([key.split("/")[1] ?? "", value]);
+        else skip(key);
       } else if (key.startsWith("r/")) {
         const [, token = "", id = ""] = key.split("/");
         ham.journal.reply(token, Number(id), value, true);
@@ -64,8 +72,13 @@ export function recoverState(ham: RecoveryContext, state: StateMap, takeover: bo
   }
   for (const [entity, restarted] of episodes) ham.monitor.resumeEpisode(entity, restarted);
 
-  const firings = [...state.values].filter(([key]) => key.startsWith("f/")).map(([, value]) => value as FiringValue)
-    .sort((a, b) => a.id - b.id);
+  const firings: FiringValue[] = [];
+  for (const [key, value] of state.values) {
+    if (!key.startsWith("f/")) continue;
+    if (isFiringValue(value)) firings.push(value);
+    else skip(key);
+  }
+  firings.sort((a, b) => a.id - b.id);
   ham.meta.nextFiringId = Math.max(ham.meta.nextFiringId, ...firings.map((value) => value.id + 1));
   let resumed = 0;
   for (const value of firings) {
