@@ -4,33 +4,8 @@
 // the foreground → first answer (7 starts), measured before the lab.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { endSection, HAM_BIN, ms, now, own, printTable, ratio, removeRunDir, ROOT, runDirFor, stats, waitFor } from "./lib.mjs";
-
-async function coldStart(runs) {
-  const { Session } = await import(join(ROOT, "dist/lib/client/session.js"));
-  const samples = [];
-  for (let i = 0; i < runs; i += 1) {
-    const runDir = runDirFor("cold");
-    const t0 = now();
-    const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", join(runDir, "log")], { stdio: "ignore" });
-    own(child.pid);
-    await waitFor(async () => {
-      try {
-        const session = await Session.open(runDir, 1_000, false);
-        await session.request("status", {}, 1_000);
-        session.close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, 10_000, "a cold HAM");
-    samples.push(now() - t0);
-    child.kill("SIGTERM");
-    await waitFor(() => child.exitCode !== null || child.signalCode !== null, 5_000, "cold HAM exit");
-    await removeRunDir(runDir);
-  }
-  return stats(samples);
-}
+import { endSection, ms, own, printTable, ratio, ROOT } from "./lib.mjs";
+import { coldStart } from "./takeover.mjs";
 
 function runLab(args) {
   return new Promise((resolve, reject) => {

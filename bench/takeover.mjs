@@ -16,7 +16,7 @@ async function statusOf(session) {
   return session.request("status", {});
 }
 
-async function coldStart(runs) {
+export async function coldStart(runs) {
   const samples = [];
   for (let i = 0; i < runs; i += 1) {
     const runDir = runDirFor("cold");

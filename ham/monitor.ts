@@ -8,11 +8,9 @@ import { FiringRunner, type ActionEffects, type Firing } from "./firing.js";
 import { markHealthy } from "./heartbeat-clock.js";
 import { HeartbeatTimers } from "./heartbeats.js";
 import { PidPoller } from "./pid-poller.js";
-import { failPoint } from "./fail-point.js";
-import { findPidByEnv, readStartTime, spawnLine, type ExitInfo } from "./processes.js";
+import { spawnLine, type ExitInfo } from "./processes.js";
+import { restartEntity, type RestartHost } from "./restarts.js";
 import { pruneAfterRestart } from "./pruning.js";
-import { decideRestart, trimRestartTimes } from "./restart-policy.js";
-import { monoMs } from "./clock.js";
 import { Episode, type StateHooks } from "./episodes.js";
 import type { HamTree } from "./tree.js";
 
@@ -32,6 +30,7 @@ export class Monitor {
   // Firings queued or running, by id (the shared state keeps them).
   readonly firings = new Map<number, Firing>();
   private stopped = false; // after stop(), deaths are the next HAM's business
+  private readonly restartHost: RestartHost;
 
   constructor(
     private readonly tree: HamTree,
@@ -41,10 +40,16 @@ export class Monitor {
     private readonly state: StateHooks,
   ) {
     this.poller = new PidPoller(options.pidPollMs);
+    this.restartHost = {
+      tree, log, state,
+      spawn: (entity, line) => this.spawn(entity, line),
+      watchPid: (entity, pid, startTime) => this.watchPid(entity, pid, startTime),
+      fire: (entity, event, episode) => this.fire(entity, event, episode),
+    };
     this.heartbeats = new HeartbeatTimers((entity, kind, lateMs) => this.onMissedHeartbeat(entity, kind, lateMs));
     this.runner = new FiringRunner({
       ...effects,
-      restart: (entity, line) => this.restart(entity, line, this.episodes.get(entity) ?? null),
+      restart: (entity, line) => restartEntity(this.restartHost, entity, line, this.episodes.get(entity) ?? null),
       execute: (entity, line) => this.execute(entity, line),
       healthy: (entity) => this.healthy(entity),
     }, log, (firing) => {
@@ -158,18 +163,6 @@ export class Monitor {
     this.state.changed(entity);
   }
 
-  // A process spawned for `entity` whose pid was never noted (its spawn token is set, its pid
-  // is 0): watched from now on; false when there is none.
-  private findUnnoted(entity: Entity): boolean {
-    if (entity.spawnToken === null) return false;
-    const pid = findPidByEnv(`HAM_SPAWN=${entity.spawnToken}`);
-    if (pid === null) return false;
-    entity.startedMs = Date.now();
-    this.watchPid(entity, pid, readStartTime(pid));
-    this.state.changed(entity);
-    return true;
-  }
-
   // Watches a process the HAM did not spawn, by polling.
   watchPid(entity: Entity, pid: number, startTime: number | null): void {
     entity.startTime = startTime;
@@ -228,65 +221,6 @@ export class Monitor {
     if (entity.pid !== 0 || !entity.enabled || entity.gaveUp || (entity.flags & HENTITYKEEPONDEATH) !== 0) return;
     this.tree.remove(entity);
     this.log.write(LOG_LEVEL.events, "info", { event: "removed", entity: entity.name }, `${entity.name} removed: died and was not restarted`);
-  }
-
-  private async restart(entity: Entity, line: string, episode: Episode | null): Promise<boolean> {
-    if (entity.kind === "global" || !this.tree.contains(entity)) return false;
-    // Running already: the HAM that died restarted it, and a takeover adopted the process.
-    if (entity.pid !== 0) {
-      if (episode !== null) episode.restarted = true;
-      return true;
-    }
-    const now = Date.now();
-    const decision = decideRestart(entity.policy, {
-      startedMs: entity.startedMs, diedMs: entity.lastDeathMs ?? now, backoffMs: entity.backoffMs, restartTimes: entity.restartTimes,
-    }, now);
-    this.state.changed(entity);
-    if (decision.kind === "give-up" && entity.restartAt === null) {
-      entity.gaveUp = true;
-      this.log.write(LOG_LEVEL.events, "error", { event: "gave-up", entity: entity.name }, `${entity.name}: ${decision.reason}; not restarting`);
-      return false;
-    }
-    if (entity.restartAt === null && decision.kind !== "give-up") {
-      entity.backoffMs = decision.backoffMs;
-      if (decision.kind === "after") {
-        this.log.write(LOG_LEVEL.events, "warn", { event: "backoff", entity: entity.name, delayMs: decision.delayMs },
-          `${entity.name} died ${now - entity.startedMs} ms after starting; restart in ${decision.delayMs} ms`);
-        entity.restartAt = monoMs() + decision.delayMs;
-      }
-    }
-    // A backoff under way (also one a HAM that died had started) is waited out to its end.
-    if (entity.restartAt !== null) {
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, (entity.restartAt ?? 0) - monoMs())));
-      entity.restartAt = null;
-      if (!this.tree.contains(entity)) return false;
-      if (entity.pid !== 0) return true;
-    }
-    // The HAM that died may have spawned this restart already, and died before noting its pid:
-    // that process, found by its spawn token, is the restart (starting another is a duplicate).
-    const spawned = this.findUnnoted(entity);
-    if (spawned) {
-      this.log.write(LOG_LEVEL.events, "info", { event: "adopt", entity: entity.name, pid: entity.pid },
-        `${entity.name}: pid ${entity.pid}, spawned by the HAM that died, found by its spawn token`);
-    } else {
-      try {
-        this.spawn(entity, line);
-        failPoint("after-restart-spawn", entity.name);
-      } catch (error) {
-        this.log.write(LOG_LEVEL.events, "error", { event: "restart-failed", entity: entity.name }, `restart of ${entity.name} failed: ${String(error)}`);
-        return false;
-      }
-    }
-    // A restarted self-attached process is watched for heartbeats again once it re-attaches.
-    entity.restartedMs = entity.startedMs;
-    entity.restarts += 1;
-    entity.gaveUp = false;
-    entity.restartTimes = [...trimRestartTimes(entity.policy, entity.restartTimes, entity.startedMs), entity.startedMs];
-    if (episode !== null) episode.restarted = true;
-    this.state.changed(entity);
-    this.log.write(LOG_LEVEL.events, "info", { event: "restart", entity: entity.name, pid: entity.pid }, `${entity.name} restarted as pid ${entity.pid}`);
-    this.fire(entity, { kind: "restart" }, episode);
-    return true;
   }
 
   private execute(entity: Entity, line: string): boolean {

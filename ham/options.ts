@@ -2,21 +2,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveRunDir } from "../lib/run-dir.js";
 import type { TimestampMode } from "./activity-log.js";
+import type { HamOptions } from "./ham-options.js";
 import { DEFAULTS } from "./defaults.js";
 
-export interface CliOptions {
-  readonly runDir: string;
-  readonly logFile: string | null;
-  readonly timestamps: TimestampMode;
-  readonly verbosity: number;
-  readonly configFile: string | null;
-  readonly mount: string | null;
+// What `ham` is told: the HAM's own options, and what only the command line has.
+export interface CliOptions extends HamOptions {
   readonly group: string | null;
-  // The group's id, when --group names one.
-  readonly gid: number | null;
   readonly foreground: boolean;
-  readonly fresh: boolean;
-  readonly watchdogMs: number;
   readonly help: boolean;
 }
 
