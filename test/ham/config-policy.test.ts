@@ -1,10 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
-import { cleanup, entityPid, eventually, HAMCTL_BIN, isAlive, startHam, track } from "../helpers/ham-instance.js";
+import { cleanup, entityPid, eventually, HAMCTL_BIN, isAlive, startHam, track, tempDir } from "../helpers/ham-instance.js";
 import { processesOf } from "../helpers/takeover.js";
 
 afterEach(async () => {
@@ -20,7 +19,7 @@ const sleeper = (name: string, extra: Record<string, unknown> = {}) => ({
 
 describe("config file", () => {
   it("applies edits as a diff while the HAM runs, and rejects a bad file whole", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hamd-config-"));
+    const dir = tempDir("config");
     const file = join(dir, "ham.json");
     writeFileSync(file, config([sleeper("a"), sleeper("b")]));
     const instance = await startHam(["--config", file]);
@@ -45,7 +44,7 @@ describe("config file", () => {
 
   it("an apply that fails part-way leaves the running state as it was, and the corrected file applies", async () => {
     const instance = await startHam();
-    const dir = mkdtempSync(join(tmpdir(), "hamd-apply-"));
+    const dir = tempDir("apply");
     const file = join(dir, "apply.json");
     const apply = () => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
     // A program that does not exist is found before anything is applied.
@@ -72,7 +71,7 @@ describe("config file", () => {
 
   it("a changed entity's command and flags are updated; its process keeps running and the next restart uses the new command", async () => {
     const instance = await startHam();
-    const dir = mkdtempSync(join(tmpdir(), "hamd-apply-"));
+    const dir = tempDir("apply");
     const file = join(dir, "apply.json");
     const apply = () => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
     writeFileSync(file, config([sleeper("svc", { policy: { minUptimeMs: 0 } })]));
@@ -93,7 +92,7 @@ describe("config file", () => {
 
   it("hamctl apply reports what changed; a bad file exits 1 with one line", async () => {
     const instance = await startHam();
-    const dir = mkdtempSync(join(tmpdir(), "hamd-apply-"));
+    const dir = tempDir("apply");
     const file = join(dir, "apply.json");
     writeFileSync(file, config([sleeper("w")]));
     const ok = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "--json", "apply", file], { encoding: "utf8" });
@@ -134,7 +133,7 @@ describe("restart storms", () => {
   it("backs off a process that keeps dying at once, and gives up when the budget is spent", async () => {
     const instance = await startHam();
     process.env["HAM_RUN_DIR"] = instance.runDir;
-    const dir = mkdtempSync(join(tmpdir(), "hamd-storm-"));
+    const dir = tempDir("storm");
     await ham.ham_connect(0);
     const entity = await ham.ham_attach("flappy", 0, -1, "/bin/sleep 0.3", 0);
     await ham.ham_entity_policy(entity, { minUptimeMs: 1000, backoffInitialMs: 100, budget: { restarts: 3, windowMs: 60_000 } });

@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
-import { entityPid, eventually, FIXTURES, isAlive, track, useHamPerTest, type HamInstance } from "../helpers/ham-instance.js";
+import { entityPid, eventually, FIXTURES, isAlive, track, useHamPerTest, type HamInstance, tempDir } from "../helpers/ham-instance.js";
 
 const currentHam = useHamPerTest(() => ham.ham_disconnect(0));
 let instance: HamInstance;
@@ -55,7 +54,7 @@ describe("S1 simple restart", () => {
 
 describe("S2 multistage recovery", () => {
   it("runs restart, waitfor, execute, waitfor, execute strictly in order; DONOW runs at setup", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hamd-s2-"));
+    const dir = tempDir("s2");
     const { death } = await attachSleeper("fs-nfs2");
     await ham.ham_action_waitfor(death, "delay1", null, 500, ham.HREARMAFTERRESTART);
     await ham.ham_action_execute(death, "mount1", `/usr/bin/touch ${dir}/mount1`, ham.HREARMAFTERRESTART | ham.HACTIONDONOW);
@@ -103,7 +102,7 @@ describe("S3 notifications", () => {
   });
 
   it("fails a pulse to a closed channel: fail-actions run and the action is removed", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hamd-s3-"));
+    const dir = tempDir("s3");
     const { death } = await attachSleeper("svc");
     const channel = await ham.ham_channel_create(() => undefined);
     const pulse = await ham.ham_action_notify_pulse(death, "notify", 0, channel.pid, channel.chid, 1, 1, ham.HREARMAFTERRESTART);
@@ -185,7 +184,7 @@ describe("S6/S7 attach and detach", () => {
   });
 
   it("runs death conditions when a self-attached process dies without detaching", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hamd-s6-"));
+    const dir = tempDir("s6");
     const client = spawn(process.execPath, [join(FIXTURES, "heartbeat.mjs"), "crasher", "100", "0", "0"], {
       stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, HAM_RUN_DIR: instance.runDir },
     });
@@ -199,7 +198,7 @@ describe("S6/S7 attach and detach", () => {
   });
 
   it("fills a placeholder on attach and fires CONDATTACH; detach by name fires CONDDETACH", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hamd-s7-"));
+    const dir = tempDir("s7");
     await ham.ham_connect(0);
     const placeholder = await ham.ham_entity("later", 0, 0);
     const attached = await ham.ham_condition(placeholder, ham.CONDATTACH, "joined", 0);

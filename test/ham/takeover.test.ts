@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
 import { stateDirOf } from "../../dist/ham/store.js";
-import { cleanup, currentHamPid, entityPid, eventually, FIXTURES, HAM_BIN, isAlive, startHam, track } from "../helpers/ham-instance.js";
+import { cleanup, currentHamPid, entityPid, eventually, FIXTURES, HAM_BIN, isAlive, startHam, track, tempDir } from "../helpers/ham-instance.js";
 import { attachSleeper, guardianReady, killHam, processesOf, status, treeOf } from "../helpers/takeover.js";
 
 // Guardian takeover (issue 3): every kill is a SIGKILL; after each, the tree is the same,
@@ -69,7 +68,7 @@ describe("Guardian takeover", () => {
   it("continues a multistage recovery from the first action not completed", async () => {
     const instance = await startHam();
     process.env["HAM_RUN_DIR"] = instance.runDir;
-    const dir = mkdtempSync(join(tmpdir(), "hamd-s2t-"));
+    const dir = tempDir("s2t");
     await ham.ham_connect(0);
     const entity = await ham.ham_attach("fs-sys", 0, -1, "/bin/sleep 1000", 0);
     await ham.ham_entity_policy(entity, { minUptimeMs: 0 });
@@ -141,7 +140,7 @@ describe("Guardian takeover", () => {
   });
 
   it("takes over a HAM started with a config file, which it keeps watching, as a diff", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hamd-configt-"));
+    const dir = tempDir("configt");
     const file = join(dir, "ham.json");
     const sleeper = (name: string) => ({
       name, command: "/bin/sleep 1000",

@@ -133,10 +133,20 @@ export async function killRunDir(runDir: string): Promise<void> {
   }
 }
 
-// Ends every HAM and every tracked entity process a test started.
+// A temporary directory for a test's own files; cleanup() removes it.
+const scratch = new Set<string>();
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `hamd-${prefix}-`));
+  scratch.add(dir);
+  return dir;
+}
+
+// Ends every HAM and every tracked entity process a test started, and removes its directories.
 export async function cleanup(): Promise<void> {
   spawnedPids.killAll();
   await Promise.all([...started].map((instance) => instance.stop()));
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  scratch.clear();
 }
 
 // A FUSE mount a test left under `dir` (its server killed) is removed, lazily.
