@@ -6,9 +6,9 @@
 export class Watchdog {
   private timer: NodeJS.Timeout | null = null;
   private seq = 0;
-  // When the oldest ping still unanswered was sent (performance.now), or null.
-  private waitingSince: number | null = null;
-  private readonly sentAt = new Map<number, number>();
+  // Pings still unanswered: seq → when sent (performance.now), oldest first. The HAM answers
+  // in order, so an answer settles its ping and every earlier one.
+  private readonly unanswered = new Map<number, number>();
 
   constructor(
     private readonly limitMs: number,
@@ -22,10 +22,10 @@ export class Watchdog {
   }
 
   answered(seq: number): void {
-    const sent = this.sentAt.get(seq);
-    if (sent === undefined) return;
-    for (const [other, at] of this.sentAt) if (at <= sent) this.sentAt.delete(other);
-    this.waitingSince = this.sentAt.size === 0 ? null : Math.min(...this.sentAt.values());
+    for (const sent of this.unanswered.keys()) {
+      if (sent > seq) break;
+      this.unanswered.delete(sent);
+    }
   }
 
   stop(): void {
@@ -34,15 +34,13 @@ export class Watchdog {
   }
 
   private tick(): void {
-    const now = performance.now();
     this.seq += 1;
-    this.sentAt.set(this.seq, now);
-    this.waitingSince ??= now;
+    this.unanswered.set(this.seq, performance.now());
     this.send({ ping: this.seq });
     setImmediate(() => {
-      const since = this.waitingSince;
-      if (this.timer === null || since === null) return;
-      const silent = performance.now() - since;
+      const oldest = this.unanswered.values().next();
+      if (this.timer === null || oldest.done === true) return;
+      const silent = performance.now() - oldest.value;
       if (silent <= this.limitMs) return;
       this.stop();
       this.onHung(silent);

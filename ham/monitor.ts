@@ -8,7 +8,7 @@ import { FiringRunner, type ActionEffects, type Firing } from "./firing.js";
 import { markHealthy } from "./heartbeat-clock.js";
 import { HeartbeatTimers } from "./heartbeats.js";
 import { PidPoller } from "./pid-poller.js";
-import { spawnLine, type ExitInfo } from "./processes.js";
+import { spawnEnv, spawnLine, type ExitInfo } from "./processes.js";
 import { restartEntity, type RestartHost } from "./restarts.js";
 import { pruneAfterRestart } from "./pruning.js";
 import { Episode, type StateHooks } from "./episodes.js";
@@ -153,7 +153,7 @@ export class Monitor {
     entity.spawnToken = this.state.nextSpawnToken(entity);
     this.state.changed(entity);
     this.state.flush();
-    const env = { ...this.childEnv(entity), HAM_SPAWN: entity.spawnToken };
+    const env = { ...this.childEnv(entity), ...spawnEnv(entity.spawnToken) };
     const spawned = spawnLine(line, env, (exit) => this.onDeath(entity, pid, exit));
     pid = spawned.pid;
     entity.startTime = spawned.startTime;

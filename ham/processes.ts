@@ -82,9 +82,14 @@ export async function terminate(pid: number, startTime: number | null, graceMs: 
   if (isSameProcessAlive(pid, startTime)) sendSignal(groupOrPid, constants.signals.SIGKILL);
 }
 
-// The live process whose environment holds `entry`, if any (see lib/proc.ts).
-// A process's children inherit its environment: the one whose parent lacks `entry` is it.
-export function findPidByEnv(entry: string): number | null {
-  const pids = pidsWithEnv(entry);
+// A spawn's token rides in the environment of the process it started (Entity.spawnToken), so a
+// HAM that takes over finds a process its predecessor spawned but did not note.
+export const spawnEnv = (token: string): NodeJS.ProcessEnv => ({ HAM_SPAWN: token });
+
+// The live process a spawn with `token` started, if any. Its children inherit its
+// environment: the one whose parent lacks the token is it.
+export function spawnedPid(token: string | null): number | null {
+  if (token === null) return null;
+  const pids = pidsWithEnv(`HAM_SPAWN=${token}`);
   return pids.find((pid) => !pids.includes(readProcStat(pid)?.parentPid ?? 0)) ?? pids[0] ?? null;
 }

@@ -4,7 +4,7 @@ import { monoMs } from "./clock.js";
 import type { Episode, StateHooks } from "./episodes.js";
 import type { HamEvent } from "./events.js";
 import { failPoint } from "./fail-point.js";
-import { findPidByEnv, readStartTime } from "./processes.js";
+import { readStartTime, spawnedPid } from "./processes.js";
 import { decideRestart, trimRestartTimes } from "./restart-policy.js";
 import type { HamTree } from "./tree.js";
 
@@ -83,8 +83,7 @@ export async function restartEntity(host: RestartHost, entity: Entity, line: str
 // A process spawned for `entity` whose pid was never noted (its spawn token is set, its pid
 // is 0): watched from now on; false when there is none.
 function findUnnoted(host: RestartHost, entity: Entity): boolean {
-  if (entity.spawnToken === null) return false;
-  const pid = findPidByEnv(`HAM_SPAWN=${entity.spawnToken}`);
+  const pid = spawnedPid(entity.spawnToken);
   if (pid === null) return false;
   entity.startedMs = Date.now();
   host.watchPid(entity, pid, readStartTime(pid));

@@ -4,7 +4,7 @@ import { LOG_LEVEL } from "./activity-log.js";
 import type { Firing } from "./firing.js";
 import type { RecoveryContext } from "./context.js";
 import { conditionFromValue, type ConditionValue, type EntityValue, type FiringValue } from "./persist.js";
-import { findPidByEnv, isSameProcessAlive, readStartTime } from "./processes.js";
+import { isSameProcessAlive, readStartTime, spawnedPid } from "./processes.js";
 import { isConditionValue, isEntityValue, isFiringValue } from "./state-schema.js";
 import { readMeta } from "./state-version.js";
 
@@ -91,9 +91,9 @@ export function recoverState(ham: RecoveryContext, state: StateMap, takeover: bo
   let adopted = 0;
   let died = 0;
   for (const entity of [...ham.tree.entities.values()]) {
-    if (entity.pid === 0 && entity.spawnToken !== null) {
+    if (entity.pid === 0) {
       // Spawned by the old HAM just before it died, pid not yet noted.
-      const pid = findPidByEnv(`HAM_SPAWN=${entity.spawnToken}`);
+      const pid = spawnedPid(entity.spawnToken);
       if (pid !== null) {
         entity.startTime = readStartTime(pid);
         ham.tree.setPid(entity, pid);
