@@ -3,14 +3,16 @@ import * as Q from "../lib/constants.js";
 import { HamError } from "../lib/errors.js";
 import { jsonErrorOffset } from "../lib/json-position.js";
 import { checkName } from "../lib/names.js";
-import { readActionSpec, readFailSpec } from "./action-specs.js";
-import { readPolicy } from "./requests-entities.js";
+import { readActionSpec, readFailSpec, readPolicy } from "./action-specs.js";
 import { Args } from "./request-args.js";
 import { DEFAULTS } from "./defaults.js";
+import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFlags } from "./spec-schema.js";
 
 // The declarative config file (JSON): checked whole before anything is applied, every
-// error naming the line (syntax) or the field (meaning) at fault. The result is a list of
-// requests per entity, sent through the same handlers as the API.
+// error naming the line (syntax) or the field (meaning) at fault. Its structure is checked
+// by schema/ham-config.schema.json (spec-schema.ts); this adds names, duplicates and the
+// handlers' rules. The result is a list of requests per entity, sent through the same
+// handlers as the API.
 
 export interface PlannedRequest {
   readonly op: string;
@@ -36,34 +38,38 @@ function configError(field: string, message: string): HamError {
   return new HamError("EINVAL", `${field}: ${message}`);
 }
 
-function object(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw configError(field, "must be an object");
-  return value as Record<string, unknown>;
-}
-
-function list(value: unknown, field: string): unknown[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw configError(field, "must be an array");
-  return value;
-}
-
-function constant(value: unknown, field: string): number {
-  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
-  if (typeof value === "string" && typeof NAMED[value] === "number") return NAMED[value];
+function constant(value: number | string, field: string): number {
+  if (typeof value === "number") return value;
+  const named = NAMED[value];
+  if (typeof named === "number") return named;
   throw configError(field, `must be a number or a QNX constant name, got ${JSON.stringify(value)}`);
 }
 
-function flags(value: unknown, field: string): number {
+function flags(value: ConfigFlags | undefined, field: string): number {
   if (value === undefined) return 0;
-  if (Array.isArray(value)) return value.reduce<number>((all, item, index) => all | constant(item, `${field}[${index}]`), 0);
+  if (typeof value === "object") return value.reduce<number>((all, item, index) => all | constant(item, `${field}[${index}]`), 0);
   return constant(value, field);
+}
+
+function withoutCode(error: HamError): string {
+  return error.message.replace(/^[A-Z]+: /, "");
 }
 
 function checked<T>(field: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    if (error instanceof HamError) throw configError(field, error.message.replace(/^[A-Z]+: /, ""));
+    if (error instanceof HamError) throw configError(field, withoutCode(error));
+    throw error;
+  }
+}
+
+// An action spec's errors start with their field ("line: ..."): joined to the action's path.
+function checkedSpec(field: string, read: () => unknown): void {
+  try {
+    read();
+  } catch (error) {
+    if (error instanceof HamError) throw new HamError("EINVAL", `${field}.${withoutCode(error)}`);
     throw error;
   }
 }
@@ -81,90 +87,82 @@ export function parseConfig(text: string): ConfigPlan {
   } catch (error) {
     throw new HamError("EINVAL", `invalid JSON: ${lineOf(text, (error as Error).message)}`);
   }
-  const root = object(raw, "config");
-  for (const key of Object.keys(root)) if (key !== "entities" && key !== "global") throw configError(key, "unknown field");
+  checkConfigShape(raw);
   const seen = new Set<string>();
-  const entities = list(root["entities"], "entities").map((item, index) => {
-    const planned = planEntity(object(item, `entities[${index}]`), `entities[${index}]`);
+  const entities = (raw.entities ?? []).map((item, index) => {
+    const planned = planEntity(item, `entities[${index}]`);
     if (seen.has(planned.name)) throw configError(`entities[${index}].name`, `duplicate entity ${planned.name}`);
     seen.add(planned.name);
     return planned;
   });
-  const global = root["global"] === undefined ? [] : planConditions(null, object(root["global"], "global")["conditions"], "global.conditions", null);
+  const global = planConditions(null, raw.global?.conditions ?? [], "global.conditions", null);
   return { entities, global };
 }
 
-const ENTITY_FIELDS = new Set(["name", "command", "pid", "placeholder", "flags", "policy", "conditions"]);
-
-function planEntity(section: Record<string, unknown>, field: string): PlannedEntity {
-  for (const key of Object.keys(section)) if (!ENTITY_FIELDS.has(key)) throw configError(`${field}.${key}`, "unknown field");
-  const name = checked(`${field}.name`, () => checkName(section["name"], "entity"));
-  const entityFlags = flags(section["flags"], `${field}.flags`);
-  const command = section["command"];
-  const pid = section["pid"];
+function planEntity(section: ConfigEntity, field: string): PlannedEntity {
+  const name = checked(`${field}.name`, () => checkName(section.name, "entity"));
+  const entityFlags = flags(section.flags, `${field}.flags`);
+  const { command, pid } = section;
+  // The schema checked that one of the three is there.
   let create: PlannedRequest;
-  if (typeof command === "string") create = { op: "attach", args: { ename: name, pid: -1, line: command, flags: entityFlags } };
-  else if (typeof pid === "number") create = { op: "attach", args: { ename: name, pid, flags: entityFlags } };
-  else if (section["placeholder"] === true) create = { op: "entity", args: { ename: name, flags: entityFlags } };
-  else throw configError(field, 'needs "command" (a command line), "pid" or "placeholder": true');
+  if (command !== undefined) create = { op: "attach", args: { ename: name, pid: -1, line: command, flags: entityFlags } };
+  else if (pid !== undefined) create = { op: "attach", args: { ename: name, pid, flags: entityFlags } };
+  else create = { op: "entity", args: { ename: name, flags: entityFlags } };
   const setup: PlannedRequest[] = [];
-  if (section["policy"] !== undefined) {
-    checked(`${field}.policy`, () => readPolicy(section["policy"], DEFAULTS.restartPolicy));
-    setup.push({ op: "policy", args: { ename: name, policy: section["policy"] } });
+  if (section.policy !== undefined) {
+    checked(`${field}.policy`, () => readPolicy(section.policy, DEFAULTS.restartPolicy));
+    setup.push({ op: "policy", args: { ename: name, policy: section.policy } });
   }
-  setup.push(...planConditions(name, section["conditions"], `${field}.conditions`, typeof command === "string" ? command : null));
+  setup.push(...planConditions(name, section.conditions ?? [], `${field}.conditions`, command ?? null));
   // A digest, not the text: the fingerprints are in the shared state's HAM-wide record.
   return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup };
 }
 
-function planConditions(ename: string | null, value: unknown, field: string, command: string | null): PlannedRequest[] {
+function planConditions(ename: string | null, conditions: readonly ConfigCondition[], field: string, command: string | null): PlannedRequest[] {
   const requests: PlannedRequest[] = [];
   const names = new Set<string>();
   let restarts = 0;
-  list(value, field).forEach((item, index) => {
+  conditions.forEach((section, index) => {
     const at = `${field}[${index}]`;
-    const section = object(item, at);
-    const cname = checked(`${at}.name`, () => checkName(section["name"], "condition"));
+    const cname = checked(`${at}.name`, () => checkName(section.name, "condition"));
     if (names.has(cname)) throw configError(`${at}.name`, `duplicate condition ${cname}`);
     names.add(cname);
-    const type = constant(section["type"], `${at}.type`);
-    const conditionFlags = flags(section["flags"], `${at}.flags`);
+    const type = constant(section.type, `${at}.type`);
+    const conditionFlags = flags(section.flags, `${at}.flags`);
     if ((conditionFlags & ~Q.CONDITION_FLAGS) !== 0) throw configError(`${at}.flags`, "invalid condition flags");
     const base = { ename, cname, flags: conditionFlags };
     if (type === Q.CONDSTATE) {
-      requests.push({ op: "condition_state", args: { ...base, fromstate: section["fromstate"] ?? 0, tostate: section["tostate"] ?? 0 } });
+      requests.push({ op: "condition_state", args: { ...base, fromstate: section.fromstate ?? 0, tostate: section.tostate ?? 0 } });
     } else if (type === Q.CONDRAISE) {
-      requests.push({ op: "condition_raise", args: { ...base, rtype: section["rtype"] ?? 0, rclass: section["rclass"] ?? 0, rseverity: section["rseverity"] ?? 0 } });
+      requests.push({ op: "condition_raise", args: { ...base, rtype: section.rtype ?? 0, rclass: section.rclass ?? 0, rseverity: section.rseverity ?? 0 } });
     } else if (type <= Q.CONDATTACH) {
       requests.push({ op: "condition", args: { ...base, type } });
     } else throw configError(`${at}.type`, `invalid condition type ${type}`);
     const death = type === Q.CONDDEATH || type === Q.CONDABNORMALDEATH;
     const actionNames = new Set<string>();
-    list(section["actions"], `${at}.actions`).forEach((actionItem, actionIndex) => {
+    (section.actions ?? []).forEach((actionItem, actionIndex) => {
       const actionAt = `${at}.actions[${actionIndex}]`;
-      const action = { ...object(actionItem, actionAt) };
-      const aname = checked(`${actionAt}.name`, () => checkName(action["name"], "action"));
+      const action: Record<string, unknown> = { ...actionItem };
+      const aname = checked(`${actionAt}.name`, () => checkName(actionItem.name, "action"));
       if (actionNames.has(aname)) throw configError(`${actionAt}.name`, `duplicate action ${aname}`);
       actionNames.add(aname);
+      const kind = actionItem.kind;
       // A restart action without a line restarts the entity's own command.
-      if (action["kind"] === "restart" && action["line"] === undefined && command !== null) action["line"] = command;
-      const kind = String(action["kind"]);
-      checked(actionAt, () => readActionSpec(kind, new Args(action)));
+      if (kind === "restart" && action["line"] === undefined && command !== null) action["line"] = command;
+      checkedSpec(actionAt, () => readActionSpec(kind, new Args(action)));
       if (kind === "restart") {
         if (ename === null || !death) throw configError(actionAt, "a restart action belongs in an entity's CONDDEATH or CONDABNORMALDEATH condition");
         restarts += 1;
         if (restarts > 1) throw configError(actionAt, "an entity may have only one restart action");
       }
       if (kind === "waitfor" && (conditionFlags & Q.HCONDNOWAIT) !== 0) throw configError(actionAt, "no waitfor in an HCONDNOWAIT condition");
-      const actionFlags = flags(action["flags"], `${actionAt}.flags`);
+      const actionFlags = flags(actionItem.flags, `${actionAt}.flags`);
       requests.push({ op: "action", args: { ...action, ename, cname, aname, kind, flags: actionFlags, fail: undefined } });
-      list(action["fail"], `${actionAt}.fail`).forEach((failItem, failIndex) => {
+      (actionItem.fail ?? []).forEach((fail, failIndex) => {
         const failAt = `${actionAt}.fail[${failIndex}]`;
-        const fail = object(failItem, failAt);
-        const fname = checked(`${failAt}.name`, () => checkName(fail["name"], "fail-action"));
-        const failKind = String(fail["kind"]);
-        checked(failAt, () => readFailSpec(failKind, new Args(fail)));
-        requests.push({ op: "action_fail", args: { ...fail, ename, cname, aname, fname, kind: failKind, flags: 0 } });
+        const fname = checked(`${failAt}.name`, () => checkName(fail.name, "fail-action"));
+        checkedSpec(failAt, () => readFailSpec(fail.kind, new Args(fail)));
+        requests.push({ op: "action_fail", args: { ...fail, ename, cname, aname, fname, kind: fail.kind, flags: 0 } });
       });
     });
   });
