@@ -4,7 +4,7 @@ import { stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { constants } from "node:fs";
 import { Session } from "../lib/client/session.js";
-import type { Node } from "../lib/tree/browse.js";
+import type { Node } from "../lib/tree/node.js";
 
 // hamfs: the HAM's tree, read-only, at a FUSE mount. Its own process, started and restarted
 // by the HAM as the entity "hamfs", and a client of the HAM like any other (so it rides a

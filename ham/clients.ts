@@ -1,4 +1,3 @@
-import type { Entity } from "../lib/tree/types.js";
 import type { ServerConnection } from "../lib/wire/server.js";
 
 // What the HAM knows of one client connection: the pid it declared in its hello, the
@@ -9,7 +8,8 @@ export interface ClientState {
   token: string | null;
   // Sent {ev: "changed"} when entities change (the /ham view).
   watching?: boolean;
-  readonly selfEntities: Set<Entity>;
+  // Names of the entities it self-attached: its connection is their lifeline.
+  readonly selfEntities: Set<string>;
   readonly channels: Set<number>;
 }
 
@@ -44,18 +44,17 @@ export class Channels {
   }
 
   // Takeover: channels from the shared state, waiting for their clients.
-  restore(channels: ReadonlyArray<[number, number, string | null]>, nextId: number): void {
+  restore(channels: ReadonlyArray<readonly [number, number, string | null]>, nextId: number): void {
     for (const [pid, chid, token] of channels) this.byKey.set(`${pid}:${chid}`, { client: null, token });
     this.nextId = nextId;
   }
 
-  rebind(client: ClientState): void {
+  rebind(client: ClientState, now: number): void {
     for (const [key, channel] of this.byKey) {
       if (channel.client !== null || channel.token !== client.token || Number(key.split(":")[0]) !== client.pid) continue;
       channel.client = client;
       const chid = Number(key.split(":")[1]);
       client.channels.add(chid);
-      const now = Date.now();
       for (const pulse of this.waiting.get(key) ?? []) {
         if (now - pulse.at <= UNBOUND_WAIT_MS) client.connection.send({ ev: "pulse", chid, code: pulse.code, value: pulse.value });
       }
@@ -82,14 +81,14 @@ export class Channels {
   }
 
   // Delivers a pulse; false when no such channel is open (the action then fails).
-  pulse(pid: number, chid: number, code: number, value: number): boolean {
+  pulse(pid: number, chid: number, code: number, value: number, now: number): boolean {
     const key = `${pid}:${chid}`;
     const channel = this.byKey.get(key);
     if (channel === undefined) return false;
     if (channel.client === null) {
       let queue = this.waiting.get(key);
       if (queue === undefined) this.waiting.set(key, (queue = []));
-      queue.push({ code, value, at: Date.now() });
+      queue.push({ code, value, at: now });
       return true;
     }
     return channel.client.connection.send({ ev: "pulse", chid, code, value });

@@ -2,43 +2,31 @@ import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { accessSync, constants, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { splitCommandLine } from "../lib/command-line.js";
 import { HamError } from "../lib/errors.js";
-import type { Condition, Entity } from "../lib/tree/types.js";
 import { LOG_LEVEL } from "./activity-log.js";
-import { DEFAULTS } from "./defaults.js";
-import { terminate } from "./processes.js";
-import { internalClient, type ClientState } from "./clients.js";
-import { parseConfig, type PlannedRequest } from "./config-file.js";
-import { dispatch } from "./requests.js";
-import type { ConfigState } from "./persist.js";
+import { parseConfig } from "./config-file.js";
 import type { ServerContext } from "./context.js";
+import { commandsToCheck } from "./core/config.js";
+import { replyValue } from "./interpreter.js";
 
-// Applies config files as a diff: entities whose section is unchanged are left untouched;
-// changed ones get their conditions and policy replaced while their process keeps running
-// (as systemd's daemon-reload); removed ones are detached (their process keeps running).
+// Config files: read, parsed and checked whole (config-file.ts), every program a new or changed
+// entity starts looked up, then applied by the core as one transition (core/config.ts): all or
+// nothing. The file is watched and applied again when it changes.
+
+// Applies a config text (the `apply` request, and the watched file).
+export function applyText(ham: ServerContext, text: string, source: string): unknown {
+  const plan = parseConfig(text);
+  for (const { index, line } of commandsToCheck(ham.state, plan, source)) {
+    const problem = programProblem(line);
+    if (problem !== null) throw new HamError("ENOENT", `entities[${index}].command: ${problem}`);
+  }
+  return replyValue(ham.applyConfig((ref, at) => ({ kind: "apply", at, ref, plan, source })));
+}
 
 export class ConfigSources {
-  // source path → entity name → fingerprint
-  private readonly applied = new Map<string, Map<string, string>>();
-  private readonly globalApplied = new Map<string, string[]>();
   private watcher: FSWatcher | null = null;
   private closed = false;
-  private readonly internal: ClientState = internalClient();
 
   constructor(private readonly ham: ServerContext) {}
-
-  // What was applied from which file, for the shared state: a HAM that takes over knows
-  // which entities its config file made, and re-applies it as a diff.
-  state(): ConfigState {
-    return {
-      applied: [...this.applied].map(([source, names]) => [source, [...names]]),
-      global: [...this.globalApplied],
-    };
-  }
-
-  restore(state: ConfigState): void {
-    for (const [source, names] of state.applied) this.applied.set(source, new Map(names));
-    for (const [source, names] of state.global) this.globalApplied.set(source, names);
-  }
 
   load(path: string, watchIt: boolean): void {
     const source = resolve(path);
@@ -47,88 +35,8 @@ export class ConfigSources {
     if (watchIt) this.watch(source, text);
   }
 
-  // All or nothing: every program a new or changed entity starts is looked up first, and a
-  // request that still fails part-way undoes what this apply did (entities it added are
-  // removed and their processes ended, changed ones get their conditions, policy, command and
-  // flags back), so the running state is exactly as before and the corrected file applies.
-  apply(text: string, source: string): Record<string, unknown> {
-    const plan = parseConfig(text);
-    const previous = this.applied.get(source) ?? new Map<string, string>();
-    plan.entities.forEach((entity, index) => {
-      const existing = this.ham.tree.entities.get(entity.name);
-      if (existing !== undefined && !previous.has(entity.name)) {
-        throw new HamError("EEXIST", `entity ${entity.name} exists and was not created by ${source}`);
-      }
-      const line = entity.create.args["line"];
-      if (typeof line === "string" && previous.get(entity.name) !== entity.fingerprint) {
-        const problem = programProblem(line);
-        if (problem !== null) throw new HamError("ENOENT", `entities[${index}].command: ${problem}`);
-      }
-    });
-    const undo = new Undo(this.ham);
-    const result = { added: [] as string[], changed: [] as string[], removed: [] as string[], unchanged: [] as string[] };
-    const next = new Map<string, string>();
-    try {
-      for (const entity of plan.entities) {
-        next.set(entity.name, entity.fingerprint);
-        const existing = this.ham.tree.entities.get(entity.name);
-        if (existing !== undefined && previous.get(entity.name) === entity.fingerprint) {
-          result.unchanged.push(entity.name);
-          continue;
-        }
-        if (existing === undefined) {
-          undo.added(entity.name);
-          this.run(entity.create);
-          result.added.push(entity.name);
-        } else {
-          undo.changed(existing);
-          existing.conditions.clear();
-          // Like `systemctl daemon-reload`: the new command is used from the next restart on.
-          const line = entity.create.args["line"];
-          if (typeof line === "string" && existing.kind === "attached") existing.command = line;
-          existing.flags = Number(entity.create.args["flags"] ?? existing.flags);
-          result.changed.push(entity.name);
-        }
-        for (const request of entity.setup) this.run(request);
-      }
-      undo.global(this.ham.tree.global);
-      this.replaceGlobal(source, plan.global);
-    } catch (error) {
-      undo.rollBack();
-      this.ham.changedAll();
-      throw error;
-    }
-    // Committed: firings already queued skip the actions this apply replaced.
-    undo.commit();
-    for (const name of previous.keys()) {
-      if (next.has(name)) continue;
-      const entity = this.ham.tree.entities.get(name);
-      if (entity !== undefined) this.run({ op: "detach", args: { ename: name } }, true);
-      result.removed.push(name);
-    }
-    this.applied.set(source, next);
-    this.ham.changedAll();
-    this.ham.log.write(LOG_LEVEL.events, "info", { event: "config", source, ...result }, `config applied from ${source}`);
-    return result;
-  }
-
-  private replaceGlobal(source: string, requests: readonly PlannedRequest[]): void {
-    for (const name of this.globalApplied.get(source) ?? []) this.ham.tree.global.conditions.delete(name);
-    const names: string[] = [];
-    for (const request of requests) {
-      if (request.op.startsWith("condition")) names.push(String(request.args["cname"]));
-      this.run(request);
-    }
-    this.globalApplied.set(source, names);
-  }
-
-  private run(request: PlannedRequest, tolerate = false): void {
-    try {
-      const result = dispatch(this.ham, this.internal, request.op, request.args);
-      if (result instanceof Promise) result.catch(() => undefined);
-    } catch (error) {
-      if (!tolerate) throw error;
-    }
+  apply(text: string, source: string): unknown {
+    return applyText(this.ham, text, source);
   }
 
   // `applied`: the text applied last; an edit made before the watcher is ready is read then.
@@ -179,54 +87,6 @@ export class ConfigSources {
     this.watcher?.close();
     this.watcher = null;
   }
-}
-
-// What an apply changed, to undo it if a later request fails.
-class Undo {
-  private readonly addedNames: string[] = [];
-  private readonly before = new Map<Entity, { conditions: Array<[string, Condition]> } & Pick<Entity, "policy" | "command" | "flags">>();
-  private globalConditions: Array<[string, Condition]> | null = null;
-
-  constructor(private readonly ham: ServerContext) {}
-
-  added(name: string): void {
-    this.addedNames.push(name);
-  }
-
-  changed(entity: Entity): void {
-    this.before.set(entity, { conditions: [...entity.conditions], policy: entity.policy, command: entity.command, flags: entity.flags });
-  }
-
-  global(entity: Entity): void {
-    this.globalConditions = [...entity.conditions];
-  }
-
-  rollBack(): void {
-    for (const name of this.addedNames.reverse()) {
-      const entity = this.ham.tree.entities.get(name);
-      if (entity === undefined) continue;
-      const { pid, startTime } = entity;
-      this.ham.monitor.unwatch(entity);
-      this.ham.tree.remove(entity);
-      if (pid > 0) void terminate(pid, startTime, DEFAULTS.killGraceMs);
-    }
-    for (const [entity, { conditions, ...fields }] of this.before) {
-      Object.assign(entity, fields);
-      refill(entity.conditions, conditions);
-    }
-    if (this.globalConditions !== null) refill(this.ham.tree.global.conditions, this.globalConditions);
-  }
-
-  commit(): void {
-    for (const { conditions } of this.before.values()) {
-      for (const [, condition] of conditions) for (const action of condition.actions.values()) action.removed = true;
-    }
-  }
-}
-
-function refill(map: Map<string, Condition>, entries: Array<[string, Condition]>): void {
-  map.clear();
-  for (const [name, condition] of entries) map.set(name, condition);
 }
 
 // Why `line`'s program cannot be started (not found, not executable), or null.

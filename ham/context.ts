@@ -1,43 +1,30 @@
-import type { TreeView } from "../lib/tree/render.js";
-import type { Entity } from "../lib/tree/types.js";
 import type { ActivityLog } from "./activity-log.js";
 import type { Channels, ClientState } from "./clients.js";
+import type { Clock } from "./clock.js";
+import type { At, CoreEvent } from "./core/events.js";
+import type { HamState } from "./core/state.js";
 import type { HamOptions } from "./ham-options.js";
-import type { Monitor } from "./monitor.js";
-import type { ConfigState, EntityValue, Journal } from "./persist.js";
-import type { HamTree } from "./tree.js";
+import type { Reply } from "./interpreter.js";
+import type { Journal } from "./persist.js";
+import type { TreeView } from "./view/render.js";
 
-// What the parts of the HAM may touch of it, as interfaces: the request handlers, the config
-// file, the /ham view's entity and the takeover take these, never the Ham class (which
-// implements them), so no module imports the daemon's wiring back.
-
-// The request handlers of entities, conditions and actions.
-export interface HamContext {
-  readonly tree: HamTree;
-  readonly monitor: Monitor;
-  readonly log: ActivityLog;
+// What the request server (requests.ts, frames.ts), the config file and the /ham view's
+// entity may touch of the HAM: never the Ham class itself (which implements this), so no
+// module imports the daemon's wiring back. Changes go through the core only.
+export interface ServerContext {
   readonly options: HamOptions;
-  clientsOf(entity: Entity): Iterable<ClientState>;
-  // After a change too wide to follow piece by piece (a config file applied).
-  changedAll(): void;
-}
-
-// The whole request server (requests.ts, frames.ts).
-export interface ServerContext extends HamContext {
+  readonly log: ActivityLog;
+  readonly clock: Clock;
   readonly channels: Channels;
   readonly journal: Journal;
+  // The core's state now (read only).
+  readonly state: HamState;
+  coreRequest(client: ClientState, op: string, args: unknown): Reply;
+  applyConfig(make: (ref: number, at: At) => CoreEvent): Reply;
   rebind(client: ClientState): void;
   heartbeat(client: ClientState): number;
-  status(): Record<string, unknown>;
   view(): TreeView;
+  status(): Record<string, unknown>;
   restartEntity(name: string): Promise<number>;
-  applyConfig(text: string, source: string): Record<string, unknown>;
   stop(reason: string, removeState: boolean): Promise<void>;
-}
-
-// A HAM rebuilt from the shared state (takeover.ts).
-export interface RecoveryContext extends ServerContext {
-  meta: { hamFailures: number; guardianFailures: number; nextFiringId: number; spawnCount: number };
-  readonly config: { restore(state: ConfigState): void };
-  restoreEntity(value: EntityValue): Entity;
 }

@@ -1,5 +1,4 @@
 import { HamError } from "../lib/errors.js";
-import type { Entity } from "../lib/tree/types.js";
 import type { DecodedFrame } from "../lib/wire/frame.js";
 import { parseRequest, SERVER_MAX_FRAME_BYTES } from "../lib/wire/protocol.js";
 import { LOG_LEVEL } from "./activity-log.js";
@@ -7,8 +6,9 @@ import type { ClientState } from "./clients.js";
 import type { ServerContext } from "./context.js";
 import { dispatch } from "./requests.js";
 
-// Ops that change HAM-wide facts (verbosity, pulse channels).
-const HAM_WIDE_OPS: ReadonlySet<string> = new Set(["verbose", "channel_create", "channel_close"]);
+// Ops that change the server's part of the HAM-wide record (pulse channels); the core's
+// changes come with its change set.
+const CHANNEL_OPS: ReadonlySet<string> = new Set(["channel_create", "channel_close"]);
 // Ops that change nothing: never journaled, never deduplicated.
 const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "lookup", "heartbeat", "watch"]);
 
@@ -48,7 +48,7 @@ export function answerFrame(ham: ServerContext, client: ClientState, frame: Deco
   const send = (payload: { r: unknown } | { e: string; m: string }) => {
     if (mutation) {
       if (client.token !== null && request.i > 0) ham.journal.reply(client.token, request.i, payload);
-      touchNamed(ham, request.op, request.a);
+      if (CHANNEL_OPS.has(request.op)) ham.journal.changed(["m"]);
       ham.journal.flush();
     }
     if (request.i > 0) connection.send({ i: request.i, ...payload });
@@ -68,17 +68,4 @@ export function answerFrame(ham: ServerContext, client: ClientState, frame: Deco
   } catch (error) {
     replyError(error);
   }
-}
-
-// What a mutation may have changed: the entity and condition it names (null entity: the
-// global one); a config file, everything.
-function touchNamed(ham: ServerContext, op: string, args: unknown): void {
-  const { ename, cname } = (typeof args === "object" && args !== null ? args : {}) as { ename?: unknown; cname?: unknown };
-  if (HAM_WIDE_OPS.has(op)) ham.journal.metaChanged();
-  if (op === "apply") return; // ConfigSources marks everything itself
-  const owner: Entity | undefined = typeof ename === "string" ? ham.tree.entities.get(ename) : ename === null ? ham.tree.global : undefined;
-  if (owner === undefined) return;
-  ham.journal.entity(owner);
-  const condition = typeof cname === "string" ? owner.conditions.get(cname) : undefined;
-  if (condition !== undefined) ham.journal.condition(owner, condition);
 }

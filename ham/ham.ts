@@ -1,30 +1,34 @@
 import { HamError } from "../lib/errors.js";
-import type { TreeView } from "../lib/tree/render.js";
-import type { Entity } from "../lib/tree/types.js";
 import type { DecodedFrame } from "../lib/wire/frame.js";
 import { SERVER_MAX_FRAME_BYTES } from "../lib/wire/protocol.js";
-import { createActivityLog, LOG_LEVEL, type ActivityLog, type TimestampMode } from "./activity-log.js";
-import { ChangeAnnouncer, Channels, type ClientState } from "./clients.js";
-import { ConfigSources } from "./config-apply.js";
-import type { RecoveryContext } from "./context.js";
-import { DEFAULTS } from "./defaults.js";
-import { acquireInstance, prepareRunDir, releaseInstance } from "./instance-lock.js";
-import { Monitor } from "./monitor.js";
-import { sendSignal, terminate } from "./processes.js";
-import { answerFrame } from "./frames.js";
 import { serveSocket, type RunningServer, type ServerConnection } from "../lib/wire/server.js";
-import { waitFor } from "./waitfor.js";
-import { HamTree } from "./tree.js";
+import { createActivityLog, LOG_LEVEL, type ActivityLog } from "./activity-log.js";
+import { ChangeAnnouncer, Channels, type ClientState } from "./clients.js";
+import { REAL_CLOCK, RealTimers, type Clock } from "./clock.js";
+import { ConfigSources } from "./config-apply.js";
+import type { ServerContext } from "./context.js";
+import type { At, CoreEvent } from "./core/events.js";
+import { initialState } from "./core/initial.js";
+import { counts } from "./core/lookup.js";
+import { configValue, recordOf, stateKeys, type MetaValue } from "./core/records.js";
+import type { HamState } from "./core/state.js";
+import { META_KEY } from "./core/tx.js";
+import { DEFAULTS } from "./defaults.js";
+import { failPoint } from "./fail-point.js";
+import { answerFrame } from "./frames.js";
 import { GuardianLink } from "./guardian-link.js";
-import {
-  conditionKey, conditionValue, entityFromValue, entityKey, entityValue, firingValue, Journal,
-  type EntityValue, type JournalSource, type MetaValue,
-} from "./persist.js";
-import { StateStore, StoreReader, stateDirOf } from "./store.js";
-import { recoverState } from "./takeover.js";
-import { STATE_VERSION } from "./state-version.js";
-import { startMount, stopMount } from "./mount.js";
 import type { HamOptions, StartMode } from "./ham-options.js";
+import { acquireInstance, prepareRunDir, releaseInstance } from "./instance-lock.js";
+import { Interpreter, type Reply } from "./interpreter.js";
+import { startMount, stopMount } from "./mount.js";
+import { Journal } from "./persist.js";
+import { PidPoller } from "./pid-poller.js";
+import { readStartTime, sendSignal, spawnLine, terminate } from "./processes.js";
+import { StateStore, StoreReader, stateDirOf } from "./store.js";
+import { STATE_VERSION } from "./state-version.js";
+import { readBack } from "./takeover.js";
+import type { TreeView } from "./view/render.js";
+import { waitFor } from "./waitfor.js";
 
 // The one entry of ham/ the Guardian uses.
 export type { HamOptions, StartMode } from "./ham-options.js";
@@ -34,19 +38,21 @@ export { StoreReader } from "./store.js";
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
 const GUARDIAN_READY_MS = 10_000;
 
-// The HAM: owns the tree, serves the socket, turns requests and process events into changes.
-export class Ham implements RecoveryContext, JournalSource {
-  readonly tree = new HamTree(() => Date.now());
+// The daemon's wiring: the core's state machine (core/) run by the interpreter through the
+// adapters, the socket server, the shared state, the Guardian, the config file and the view.
+export class Ham implements ServerContext {
   readonly store: StateStore;
   readonly journal: Journal;
   readonly guardian: GuardianLink;
-  // HAM-wide facts kept in the shared state.
-  meta = { hamFailures: 0, guardianFailures: 0, nextFiringId: 1, spawnCount: 0 };
   readonly log: ActivityLog;
-  readonly monitor: Monitor;
+  readonly core: Interpreter;
   readonly channels = new Channels();
-  private readonly clients = new Map<ServerConnection, ClientState>();
   readonly config: ConfigSources;
+  readonly clock: Clock = REAL_CLOCK;
+  private readonly poller = new PidPoller(DEFAULTS.pidPollMs);
+  private readonly clients = new Map<ServerConnection, ClientState>();
+  // The client each request in flight came from (an attach_self binds the entity to it).
+  private readonly requestClients = new Map<number, ClientState>();
   private server: RunningServer | null = null;
   private files: { pidFile: string; socketPath: string } | null = null;
   private stopping = false;
@@ -57,37 +63,41 @@ export class Ham implements RecoveryContext, JournalSource {
   constructor(readonly options: HamOptions) {
     this.log = createActivityLog({ file: options.logFile, timestamps: options.timestamps, verbosity: options.verbosity });
     this.store = new StateStore(stateDirOf(options.runDir));
-    this.journal = new Journal(this.store, this, COMPACT_AT_BYTES, (stats) => {
+    this.journal = new Journal(this.store, { valueOf: (key) => this.valueOf(key), keys: () => this.keys() }, COMPACT_AT_BYTES, (stats) => {
       this.log.write(LOG_LEVEL.detail, "info", { event: "compaction", ...stats },
         `state compacted: ${stats.keys} keys, ${stats.bytes} bytes in ${Math.round(stats.wallMs)} ms (longest step ${stats.longestStepMs.toFixed(1)} ms)`);
     }, (keys) => this.announcer.changed(keys));
-    this.tree.onChange = (entity, removed) => (removed ? this.journal.removed(entity) : this.journal.entity(entity));
-    this.monitor = new Monitor(this.tree, this.log, {
+    const timers = new RealTimers(this.clock, (id) => this.core.timerFired(id));
+    this.core = new Interpreter(initialState(process.pid, options.verbosity, this.clock.wall()), this.clock, timers, {
+      spawn: spawnLine,
+      childEnv: (entity) => ({ ...process.env, HAM_RUN_DIR: options.runDir, HAM_ENTITY: entity }),
+      signal: sendSignal,
+      pulse: (pid, chid, code, value) => this.channels.pulse(pid, chid, code, value, this.clock.wall()),
       waitFor,
-      pulse: (pid, chid, code, value) => this.channels.pulse(pid, chid, code, value),
-      signal: (pid, signal) => sendSignal(pid, signal),
-    }, { runDir: options.runDir, pidPollMs: DEFAULTS.pidPollMs, selfCloseGraceMs: DEFAULTS.selfCloseGraceMs }, {
-      changed: (entity) => {
-        if (this.tree.contains(entity)) this.journal.entity(entity);
+      watchPid: (pid, startTime, onDeath) => this.poller.watch(pid, startTime, onDeath),
+      unwatchPid: (pid) => this.poller.unwatch(pid),
+      terminate: (pid, startTime) => void terminate(pid, startTime, DEFAULTS.killGraceMs),
+      log: (verbosity, level, fields, message) => this.log.write(verbosity, level, fields, message),
+      setVerbosity: (value) => {
+        this.log.verbosity = value;
       },
-      conditionChanged: (owner, condition) => {
-        if (this.tree.contains(owner)) this.journal.condition(owner, condition);
+      changed: (keys) => this.journal.changed(keys),
+      persistNow: () => this.journal.flush(),
+      bindSelf: (ref, entity) => this.requestClients.get(ref)?.selfEntities.add(entity),
+      unbindSelf: (entity) => {
+        for (const client of this.clients.values()) client.selfEntities.delete(entity);
       },
-      firing: (firing, done) => this.journal.firing(firing, done),
-      flush: () => this.journal.flush(),
-      // Neither needs writing at once: a HAM that takes over starts above every firing id in
-      // the state, and a token carries the pid of the HAM that made it.
-      nextFiringId: () => this.meta.nextFiringId++,
-      nextSpawnToken: (entity) => `${process.pid}.${++this.meta.spawnCount}.${entity.name}`,
+      failPoint,
     });
-    this.guardian = new GuardianLink(options, this.log, () => {
-      this.meta.guardianFailures += 1;
-      this.journal.metaChanged();
-    });
+    this.guardian = new GuardianLink(options, this.log, () => this.core.dispatch({ kind: "guardian-failed", at: this.core.at() }));
     this.config = new ConfigSources(this);
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
+  }
+
+  get state(): HamState {
+    return this.core.state;
   }
 
   async start(mode: StartMode = { takeover: false, reader: null }): Promise<void> {
@@ -99,14 +109,8 @@ export class Ham implements RecoveryContext, JournalSource {
     if (this.options.fresh && !mode.takeover) this.store.remove();
     const recovered = reader.exists();
     this.store.open(recovered ? reader : null);
-    if (recovered) {
-      const summary = recoverState(this, reader.refresh(), mode.takeover);
-      this.log.write(LOG_LEVEL.events, "info", { event: mode.takeover ? "takeover" : "recovered", ...summary, torn: reader.torn },
-        mode.takeover ? `took over from the dead HAM: ${summary.entities} entities, ${summary.adopted} processes adopted, ${summary.died} died meanwhile`
-          : `recovered the state of a HAM that is gone: ${summary.entities} entities, ${summary.adopted} processes adopted, ${summary.died} died meanwhile`);
-    }
-    this.journal.metaChanged();
-    this.journal.entity(this.tree.global);
+    if (recovered) this.recover(reader, mode.takeover);
+    this.journal.changed([META_KEY, "g"]);
     this.journal.flush();
     this.server = await serveSocket(this.files.socketPath, {
       maxConnections: DEFAULTS.maxConnections,
@@ -131,66 +135,69 @@ export class Ham implements RecoveryContext, JournalSource {
       ready ? `Guardian ready (pid ${this.guardian.pid})` : `no Guardian became ready within ${GUARDIAN_READY_MS} ms; running unprotected until one does`);
   }
 
-  // JournalSource: what the shared state holds.
-  entityValue(entity: Entity): EntityValue {
-    return entityValue(entity, this.monitor.episodeOf(entity));
+  // The state of a HAM that is gone: read back, checked, and carried on (core/takeover.ts).
+  private recover(reader: StoreReader, takeover: boolean): void {
+    const back = readBack(this.core.state, reader.refresh().values, this.core.at(), takeover, reader.torn);
+    for (const key of back.skipped) {
+      this.log.write(LOG_LEVEL.events, "error", { event: "state-record-skipped", key },
+        `the shared state's record ${key} does not have the shape this HAM reads: skipped`);
+    }
+    this.core.state = back.state;
+    this.log.verbosity = back.state.meta.verbosity;
+    this.channels.restore(back.channels, back.nextChid);
+    for (const [token, id, reply] of back.replies) this.journal.reply(token, id, reply, true);
+    this.core.dispatch(back.event);
   }
 
-  metaValue(): MetaValue {
+  // ---- the shared state's records
+
+  private metaValue(): MetaValue {
+    const meta = this.core.state.meta;
     return {
-      version: STATE_VERSION, ...this.meta, verbosity: this.log.verbosity, nextChid: this.channels.nextId, channels: this.channels.list(),
-      config: this.config.state(),
+      version: STATE_VERSION, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
+      nextFiringId: meta.nextFiringId, spawnCount: meta.spawnCount, nextChid: this.channels.nextId, channels: this.channels.list(),
+      config: configValue(meta),
     };
   }
 
-  // After a change too wide to follow piece by piece (a config file applied).
-  changedAll(): void {
-    for (const entity of [this.tree.global, ...this.tree.entities.values()]) {
-      this.journal.entity(entity);
-      this.journal.allConditions(entity);
+  private valueOf(key: string): unknown {
+    if (key === META_KEY) return this.metaValue();
+    if (key.startsWith("r/")) {
+      const [, token = "", id = ""] = key.split("/");
+      return this.journal.sentReply(token, Number(id));
     }
-    this.journal.metaChanged();
+    return recordOf(this.core.state, key);
   }
 
-  keys(): string[] {
-    const conditionKeys: string[] = [];
-    for (const owner of [this.tree.global, ...this.tree.entities.values()]) {
-      for (const condition of owner.conditions.values()) conditionKeys.push(conditionKey(owner, condition));
-    }
-    return ["m", "g", ...[...this.tree.entities.values()].map(entityKey), ...conditionKeys, ...[...this.monitor.firings.keys()].map((id) => `f/${id}`),
-      ...this.journal.replyKeys()];
+  private keys(): string[] {
+    return [...stateKeys(this.core.state), ...this.journal.replyKeys()];
   }
 
-  valueOf(key: string): unknown {
-    if (key === "m") return this.metaValue();
-    if (key === "g") return this.entityValue(this.tree.global);
-    if (key.startsWith("e/")) {
-      const entity = this.tree.entities.get(key.slice(2));
-      return entity === undefined ? undefined : this.entityValue(entity);
-    }
-    if (key.startsWith("c/")) {
-      const [, ename = "", cname = ""] = key.split("/");
-      const owner = ename === "" ? this.tree.global : this.tree.entities.get(ename);
-      const condition = owner?.conditions.get(cname);
-      return condition === undefined ? undefined : conditionValue(condition, this.journal.orderOf(condition));
-    }
-    if (key.startsWith("f/")) {
-      const firing = this.monitor.firings.get(Number(key.slice(2)));
-      return firing === undefined ? undefined : firingValue(firing);
-    }
-    const [, token = "", id = ""] = key.split("/");
-    return this.journal.sentReply(token, Number(id));
+  // ---- requests
+
+  // A request the core answers (ServerContext).
+  coreRequest(client: ClientState, op: string, args: unknown): Reply {
+    let used = 0;
+    const reply = this.core.request((ref, at) => ({
+      kind: "request", at, ref, op, args, caller: { pid: client.pid, token: client.token }, pidStart: this.pidStartOf(client, op, args),
+    }), (ref) => {
+      used = ref;
+      this.requestClients.set(ref, client);
+    });
+    this.requestClients.delete(used);
+    return reply;
   }
 
-  restoreEntity(value: EntityValue): Entity {
-    const entity = entityFromValue(value);
-    if (entity.kind === "global") {
-      this.tree.global.enabled = entity.enabled;
-      return this.tree.global;
-    }
-    this.tree.entities.set(entity.name, entity);
-    this.tree.setPid(entity, entity.pid);
-    return entity;
+  // The start time of the process a request names, read here: the core reads no /proc.
+  private pidStartOf(client: ClientState, op: string, args: unknown): number | null {
+    if (op === "attach_self") return readStartTime(client.pid);
+    if (op !== "attach" || typeof args !== "object" || args === null) return null;
+    const pid = (args as { pid?: unknown }).pid;
+    return typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 ? readStartTime(pid) : null;
+  }
+
+  applyConfig(make: (ref: number, at: At) => CoreEvent): Reply {
+    return this.core.request(make);
   }
 
   private onFrame(connection: ServerConnection, frame: DecodedFrame): void {
@@ -203,54 +210,53 @@ export class Ham implements RecoveryContext, JournalSource {
     if (client === undefined) return;
     this.clients.delete(connection);
     // Only what the client held is written: a client that connects, asks and leaves (hamctl,
-    // a probe) costs the shared state nothing (it cost a HAM-wide record each time).
+    // a probe) costs the shared state nothing.
     if (client.channels.size > 0) {
       this.channels.closeAll(client);
-      this.journal.metaChanged();
+      this.journal.changed([META_KEY]);
     }
     if (client.token !== null) this.journal.forgetClient(client.token);
-    for (const entity of client.selfEntities) this.monitor.connectionLost(entity, client.pid);
+    for (const entity of client.selfEntities) {
+      this.core.dispatch({ kind: "connection-lost", at: this.core.at(), entity, pid: client.pid });
+    }
   }
 
   // A client said hello (again, after a takeover): it gets back its self-attached entities
   // and its pulse channels.
   rebind(client: ClientState): void {
-    for (const entity of this.tree.entities.values()) {
-      if (entity.kind !== "self" || entity.pid !== client.pid || (entity.clientToken !== null && entity.clientToken !== client.token)) continue;
-      if ([...this.clients.values()].some((other) => other !== client && other.selfEntities.has(entity))) continue;
-      client.selfEntities.add(entity);
-      this.monitor.rebound(entity);
+    const names: string[] = [];
+    for (const entity of this.core.state.entities.values()) {
+      const { spec, run } = entity;
+      if (spec.kind !== "self" || run.pid !== client.pid || (run.clientToken !== null && run.clientToken !== client.token)) continue;
+      if ([...this.clients.values()].some((other) => other !== client && other.selfEntities.has(entity.name))) continue;
+      client.selfEntities.add(entity.name);
+      names.push(entity.name);
     }
-    this.channels.rebind(client);
-  }
-
-  *clientsOf(entity: Entity): Iterable<ClientState> {
-    for (const client of this.clients.values()) if (client.selfEntities.has(entity)) yield client;
+    if (names.length > 0) this.core.dispatch({ kind: "rebound", at: this.core.at(), entities: names });
+    this.channels.rebind(client, this.clock.wall());
   }
 
   heartbeat(client: ClientState): number {
-    const now = Date.now();
-    for (const entity of client.selfEntities) {
-      if (entity.heartbeat === null || entity.pid !== client.pid) continue;
-      entity.heartbeat.beatInPeriod = true;
-      entity.heartbeat.lastBeatMs = now;
+    if (client.selfEntities.size > 0) {
+      this.core.dispatch({ kind: "beat", at: this.core.at(), pid: client.pid, entities: [...client.selfEntities] });
     }
     return 0;
   }
 
   view(): TreeView {
-    return this.tree.view(this.info(), this.log.verbosity);
+    const state = this.core.state;
+    return { info: this.info(), entities: state.entities, global: state.global, counts: counts(state), verbosity: state.meta.verbosity };
   }
 
   private info(): { hamPid: number; guardianPid: number; hamFailures: number; guardianFailures: number } {
-    return { hamPid: process.pid, guardianPid: this.guardian.pid, hamFailures: this.meta.hamFailures, guardianFailures: this.meta.guardianFailures };
+    const meta = this.core.state.meta;
+    return { hamPid: process.pid, guardianPid: this.guardian.pid, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures };
   }
 
   status(): Record<string, unknown> {
-    const counts = this.tree.counts();
     const memory = process.memoryUsage();
     return {
-      ...this.info(), ...counts,
+      ...this.info(), ...counts(this.core.state),
       verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
       logWriteFailures: this.log.writeFailures,
       rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,
@@ -258,14 +264,11 @@ export class Ham implements RecoveryContext, JournalSource {
   }
 
   async restartEntity(name: string): Promise<number> {
-    const entity = this.tree.entity(name);
-    if (entity.pid <= 0) throw new HamError("ESRCH", `${name} has no running process`);
-    await terminate(entity.pid, entity.startTime, DEFAULTS.killGraceMs);
+    const entity = this.core.state.entities.get(name);
+    if (entity === undefined) throw new HamError("ENOENT", `no entity ${name}`);
+    if (entity.run.pid <= 0) throw new HamError("ESRCH", `${name} has no running process`);
+    await terminate(entity.run.pid, entity.run.startTime, DEFAULTS.killGraceMs);
     return 0;
-  }
-
-  applyConfig(text: string, source: string): Record<string, unknown> {
-    return this.config.apply(text, source);
   }
 
   // ham_stop removes the state (QNX: the only proper way to stop); a signal keeps it, so
@@ -277,7 +280,9 @@ export class Ham implements RecoveryContext, JournalSource {
       `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
     await this.guardian.stop();
     this.config.close();
-    this.monitor.stop();
+    // After this, deaths are the next HAM's business.
+    this.core.stop();
+    this.poller.stop();
     stopMount(this);
     for (const client of this.clients.values()) client.connection.close("HAM stopping");
     this.server?.close();

@@ -7,7 +7,7 @@ import { LOG_LEVEL } from "./activity-log.js";
 import { internalClient } from "./clients.js";
 import type { ServerContext } from "./context.js";
 import { isSameProcessAlive } from "./processes.js";
-import { dispatch } from "./requests.js";
+import { replyValue } from "./interpreter.js";
 
 // The /ham view: its own process (fs/main.js), attached as the entity "hamfs" with a death
 // condition that restarts it, so the HAM supervises it like any other; a Guardian that takes
@@ -41,7 +41,7 @@ export function startMount(ham: ServerContext, mount: string): void {
       `no /ham view at ${mount}: ${problem}; hamctl ls and cat still work (install libfuse2 and fuse3, or start ham with --no-mount)`);
     return;
   }
-  if (ham.tree.entities.has(FS_ENTITY)) return; // recovered from the state: adopted or restarted there
+  if (ham.state.entities.has(FS_ENTITY)) return; // recovered from the state: adopted or restarted there
   try {
     mkdirSync(mount, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -54,20 +54,19 @@ export function startMount(ham: ServerContext, mount: string): void {
   const groupArgs = ham.options.gid === null ? [] : [String(ham.options.gid)];
   const line = joinCommandLine([process.execPath, FS_SCRIPT, ham.options.runDir, mount, ...groupArgs]);
   const internal = internalClient();
-  const run = (op: string, args: Record<string, unknown>) => dispatch(ham, internal, op, args);
+  const run = (op: string, args: Record<string, unknown>) => replyValue(ham.coreRequest(internal, op, args));
   run("attach", { ename: FS_ENTITY, pid: -1, line, flags: 0 });
   run("condition", { ename: FS_ENTITY, cname: "death", type: CONDDEATH, flags: HREARMAFTERRESTART });
   run("action", { ename: FS_ENTITY, cname: "death", aname: "restart", kind: "restart", line, flags: HREARMAFTERRESTART });
-  ham.changedAll();
   ham.log.write(LOG_LEVEL.events, "info", { event: "mount", mount }, `/ham view served at ${mount} by the entity ${FS_ENTITY}`);
 }
 
 // Stopping: the view goes with the HAM (it unmounts on SIGTERM).
 export function stopMount(ham: ServerContext): void {
-  const entity = ham.tree.entities.get(FS_ENTITY);
-  if (entity !== undefined && entity.pid > 0 && isSameProcessAlive(entity.pid, entity.startTime)) {
+  const run = ham.state.entities.get(FS_ENTITY)?.run;
+  if (run !== undefined && run.pid > 0 && isSameProcessAlive(run.pid, run.startTime)) {
     try {
-      process.kill(entity.pid, "SIGTERM");
+      process.kill(run.pid, "SIGTERM");
     } catch {
       // already gone
     }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Ajv2020, type AnySchemaObject, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import { createRequire } from "node:module";
+import type { Ajv2020 as Ajv2020Class, AnySchemaObject, ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { HamError } from "../lib/errors.js";
 
 // The one validator of tree specs: schema/ham-config.schema.json, the file editors use for
@@ -67,27 +68,38 @@ if (SCHEMA_FILE === undefined) throw new Error("schema/ham-config.schema.json no
 
 const schema = JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as AnySchemaObject & { $id: string };
 // strictRequired is off (as by default): `anyOf: [{ required: ["command"] }, ...]` is meant.
-// Compiled when the HAM (or the Guardian preloading it) starts: 35 ms for ajv, 50 ms to compile;
-// checking the file against the draft's meta-schema would add 60 ms: the tests do it instead.
-const ajv = new Ajv2020({
-  allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true, discriminator: true, verbose: true,
-  validateSchema: false, inlineRefs: false,
-});
-// Annotations VS Code also reads: an item's own error text.
-ajv.addKeyword({ keyword: "errorMessage", schemaType: "string" });
-ajv.addKeyword({ keyword: "patternErrorMessage", schemaType: "string" });
-ajv.addSchema(schema);
-
-function compiled(pointer: string): ValidateFunction {
-  const validate = ajv.getSchema(`${schema.$id}${pointer}`);
-  if (validate === undefined) throw new Error(`schema has no ${pointer}`);
-  return validate;
+// Loaded and compiled at the first check (35 ms for ajv, 50 ms to compile), not when the HAM or
+// the Guardian starts: a takeover or a Guardian's start must not wait for it. Checking the file
+// against the draft's meta-schema would add 60 ms: the tests do it instead.
+interface Validators {
+  readonly config: ValidateFunction;
+  readonly action: ValidateFunction;
+  readonly failAction: ValidateFunction;
+  readonly policy: ValidateFunction;
 }
+let loaded: Validators | null = null;
 
-const validateConfig = compiled("");
-const validateAction = compiled("#/$defs/actionSpec");
-const validateFailAction = compiled("#/$defs/failActionSpec");
-const validatePolicy = compiled("#/$defs/policy");
+function validators(): Validators {
+  if (loaded !== null) return loaded;
+  const { Ajv2020 } = createRequire(import.meta.url)("ajv/dist/2020") as { Ajv2020: typeof Ajv2020Class };
+  const ajv = new Ajv2020({
+    allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true, discriminator: true, verbose: true,
+    validateSchema: false, inlineRefs: false,
+  });
+  // Annotations VS Code also reads: an item's own error text.
+  ajv.addKeyword({ keyword: "errorMessage", schemaType: "string" });
+  ajv.addKeyword({ keyword: "patternErrorMessage", schemaType: "string" });
+  ajv.addSchema(schema);
+  const compiled = (pointer: string): ValidateFunction => {
+    const validate = ajv.getSchema(`${schema.$id}${pointer}`);
+    if (validate === undefined) throw new Error(`schema has no ${pointer}`);
+    return validate;
+  };
+  loaded = {
+    config: compiled(""), action: compiled("#/$defs/actionSpec"), failAction: compiled("#/$defs/failActionSpec"), policy: compiled("#/$defs/policy"),
+  };
+  return loaded;
+}
 
 // The kinds of a discriminated union: its branches are `{ "$ref": "#/$defs/<kind>" }`.
 function kindsOf(union: AnySchemaObject): string[] {
@@ -166,7 +178,7 @@ function check(validate: ValidateFunction, value: unknown, prefix: string, root:
 
 // The config file's structure; errors name the field: `entities[0].conditions[1].actions[0].delay: must be > 0`.
 export function checkConfigShape(raw: unknown): asserts raw is ConfigFile {
-  check(validateConfig, raw, "", "config");
+  check(validators().config, raw, "", "config");
 }
 
 // An action's own fields, picked out of a request or a config action by the schema's list for its kind.
@@ -180,13 +192,13 @@ export function pickActionFields(kind: string, read: (field: string) => unknown)
 }
 
 export function checkActionFields(fields: Record<string, unknown>): asserts fields is ActionFields {
-  check(validateAction, fields, "", "action");
+  check(validators().action, fields, "", "action");
 }
 
 export function checkFailActionFields(fields: Record<string, unknown>): asserts fields is FailActionFields {
-  check(validateFailAction, fields, "", "fail-action");
+  check(validators().failAction, fields, "", "fail-action");
 }
 
 export function checkPolicyFields(raw: unknown): asserts raw is PolicyFields {
-  check(validatePolicy, raw, "policy", "policy");
+  check(validators().policy, raw, "policy", "policy");
 }

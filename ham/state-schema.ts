@@ -1,4 +1,4 @@
-import type { ConditionValue, EntityValue, FiringValue, MetaValue } from "./persist.js";
+import type { ConditionValue, EntityValue, FiringValue, MetaValue } from "./core/records.js";
 
 // The records of the shared state, checked field by field when a HAM reads them back (they
 // arrive as `unknown`): a type predicate per record kind, so the takeover needs no casts. A

@@ -1,4 +1,4 @@
-import type { MetaValue } from "./persist.js";
+import type { MetaValue } from "./core/records.js";
 import { isMetaValue } from "./state-schema.js";
 
 // The version of the shared state's layout. A HAM reads its own version and every older one

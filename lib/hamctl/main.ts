@@ -5,7 +5,7 @@ import { VERBOSE_GET, VERBOSE_SET, VERBOSE_SET_DECR, VERBOSE_SET_INCR } from "..
 import { HamError } from "../errors.js";
 import { sessionFor, type Session } from "../client/session.js";
 import { resolveRunDir } from "../run-dir.js";
-import type { Node } from "../tree/browse.js";
+import type { Node } from "../tree/node.js";
 import { joinCommandLine } from "../command-line.js";
 
 // `hamctl`: control and inspect a HAM. One line on stderr and a non-zero exit on error.

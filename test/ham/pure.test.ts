@@ -1,19 +1,20 @@
 import { describe, expect, it } from "vitest";
 import * as Q from "../../dist/lib/index.js";
-import { conditionMatches } from "../../dist/ham/events.js";
-import { tickHeartbeat, markHealthy } from "../../dist/ham/heartbeat-clock.js";
-import { decideRestart } from "../../dist/ham/restart-policy.js";
-import { pruneAfterRestart } from "../../dist/ham/pruning.js";
-import { HamTree } from "../../dist/ham/tree.js";
+import { conditionMatches } from "../../dist/ham/core/triggers.js";
+import { judgePeriod, healthy, freshBeat } from "../../dist/ham/core/heartbeat.js";
+import { decideRestart } from "../../dist/ham/core/restart-policy.js";
+import { pruneAfterRestart } from "../../dist/ham/core/pruning.js";
+import { initialState, newEntity, indexOf } from "../../dist/ham/core/initial.js";
+import { counts } from "../../dist/ham/core/lookup.js";
 import { parseConfig } from "../../dist/ham/config-file.js";
-import { resolveTreePath } from "../../dist/lib/tree/browse.js";
-import type { Action, Condition, Heartbeat } from "../../dist/lib/tree/types.js";
+import { resolveTreePath } from "../../dist/ham/view/browse.js";
+import type { Action, Condition, HeartbeatRun, HeartbeatSpec } from "../../dist/ham/core/state.js";
 
-const condition = (type: number, flags = 0, filter: Condition["filter"] = { kind: "plain" }): Condition => ({
-  name: "c", type, filter, flags, enabled: true, fired: 0, actions: new Map(),
+const condition = (type: number, flags = 0, filter: Condition["filter"] = { kind: "plain" }, actions: Action[] = []): Condition => ({
+  name: "c", type, filter, flags, enabled: true, fired: 0, order: 1, actions: new Map(actions.map((item) => [item.name, item])),
 });
 const action = (name: string, flags = 0): Action => ({
-  name, spec: { kind: "log", message: "m", prefix: false, verbosity: 0 }, flags, enabled: true, removed: false, runs: 0, failures: 0, fails: new Map(),
+  name, id: 1, spec: { kind: "log", message: "m", prefix: false, verbosity: 0 }, flags, enabled: true, runs: 0, failures: 0, fails: null,
 });
 
 describe("condition matching", () => {
@@ -43,31 +44,31 @@ describe("condition matching", () => {
 });
 
 describe("heartbeat periods", () => {
-  const beat = (low: number, high: number): Heartbeat => ({
-    periodNs: 1e8, low, high, state: "HEALTHY", beatInPeriod: false, consecutiveMisses: 0, lastBeatMs: null,
-  });
+  const spec = (low: number, high: number): HeartbeatSpec => ({ periodNs: 1e8, low, high });
+  const tick = (hb: HeartbeatSpec, beat: HeartbeatRun) => judgePeriod(hb, beat);
   it("fires MISSEDLOW at low misses, MISSEDHIGH at high, and stops until healthy", () => {
-    const hb = beat(2, 4);
-    expect(tickHeartbeat(hb).fire).toEqual([]);
-    expect(tickHeartbeat(hb).fire).toEqual(["missed-low"]);
-    expect(tickHeartbeat(hb).fire).toEqual([]);
-    const last = tickHeartbeat(hb);
+    const hb = spec(2, 4);
+    const first = tick(hb, freshBeat());
+    expect(first.fire).toEqual([]);
+    const second = tick(hb, first.beat);
+    expect(second.fire).toEqual(["missed-low"]);
+    const third = tick(hb, second.beat);
+    expect(third.fire).toEqual([]);
+    const last = tick(hb, third.beat);
     expect(last.fire).toEqual(["missed-high"]);
     expect(last.keepTicking).toBe(false);
-    markHealthy(hb);
-    expect(hb.state).toBe("HEALTHY");
+    expect(healthy(last.beat).state).toBe("HEALTHY");
   });
   it("counts several beats in one period as one and resets consecutive misses", () => {
-    const hb = beat(2, 0);
-    tickHeartbeat(hb);
-    hb.beatInPeriod = true;
-    tickHeartbeat(hb);
-    expect(hb.consecutiveMisses).toBe(0);
-    expect(tickHeartbeat(hb).fire).toEqual([]);
+    const hb = spec(2, 0);
+    const missed = tick(hb, freshBeat()).beat;
+    const beaten = tick(hb, { ...missed, beatInPeriod: true }).beat;
+    expect(beaten.consecutiveMisses).toBe(0);
+    expect(tick(hb, beaten).fire).toEqual([]);
   });
   it("fires both at once when low equals high, and never when both are 0", () => {
-    expect(tickHeartbeat(beat(1, 1)).fire).toEqual(["missed-low", "missed-high"]);
-    expect(tickHeartbeat(beat(0, 0)).keepTicking).toBe(false);
+    expect(tick(spec(1, 1), freshBeat()).fire).toEqual(["missed-low", "missed-high"]);
+    expect(tick(spec(0, 0), freshBeat()).keepTicking).toBe(false);
   });
 });
 
@@ -92,29 +93,23 @@ describe("restart policy", () => {
 
 describe("pruning after a restart (QNX §5.5, 7.1 defaults)", () => {
   it("drops conditions without REARM and non-re-armed actions of death conditions", () => {
-    const tree = new HamTree(() => 0);
-    const entity = tree.newEntity("e", "attached");
-    const death = condition(Q.CONDDEATH, Q.HREARMAFTERRESTART);
-    death.actions.set("keep", action("keep", Q.HREARMAFTERRESTART));
-    death.actions.set("once", action("once"));
-    const restart = { ...condition(Q.CONDRESTART, Q.HREARMAFTERRESTART), name: "r" };
-    restart.actions.set("default-rearm", action("default-rearm"));
+    const death = condition(Q.CONDDEATH, Q.HREARMAFTERRESTART, { kind: "plain" }, [action("keep", Q.HREARMAFTERRESTART), action("once")]);
+    const restart = { ...condition(Q.CONDRESTART, Q.HREARMAFTERRESTART, { kind: "plain" }, [action("default-rearm")]), name: "r" };
     const gone = { ...condition(Q.CONDDETACH), name: "gone" };
-    entity.conditions.set("c", death).set("r", restart).set("gone", gone);
-    pruneAfterRestart(entity);
-    expect([...entity.conditions.keys()]).toEqual(["c", "r"]);
-    expect([...death.actions.keys()]).toEqual(["keep"]);
-    expect([...restart.actions.keys()]).toEqual(["default-rearm"]);
+    const pruned = pruneAfterRestart(new Map([["c", death], ["r", restart], ["gone", gone]]));
+    expect([...pruned.conditions.keys()]).toEqual(["c", "r"]);
+    expect([...(pruned.conditions.get("c")?.actions.keys() ?? [])]).toEqual(["keep"]);
+    expect([...(pruned.conditions.get("r")?.actions.keys() ?? [])]).toEqual(["default-rearm"]);
+    expect(pruned.removedConditions).toBe(1);
   });
 });
 
 describe("rendering", () => {
   it("renders the QNX labels at their widths, in order, with byte-exact sizes", () => {
-    const tree = new HamTree(() => 0);
-    const entity = tree.newEntity("inetd", "attached");
-    entity.pid = 42;
-    tree.add(entity);
-    const view = tree.view({ hamPid: 7, guardianPid: 8, hamFailures: 0, guardianFailures: 0 }, 1);
+    const base = initialState(7, 1, 0);
+    const inetd = newEntity("inetd", "attached", 0);
+    const state = { ...base, entities: indexOf([["inetd", { ...inetd, run: { ...inetd.run, pid: 42 } }]]) };
+    const view = { info: { hamPid: 7, guardianPid: 8, hamFailures: 0, guardianFailures: 0 }, entities: state.entities, global: state.global, counts: counts(state), verbosity: 1 };
     const info = resolveTreePath(view, "/.info");
     expect(info.type === "file" && info.content.startsWith("Ham Pid            : 7\nGuardian Pid       : 8\n")).toBe(true);
     const entityInfo = resolveTreePath(view, "/inetd/.info");

@@ -1,25 +1,25 @@
 import { describe, expect, it } from "vitest";
-import { conditionValue, entityValue } from "../../dist/ham/persist.js";
+import { conditionValue, entityValue } from "../../dist/ham/core/records.js";
+import { newEntity } from "../../dist/ham/core/initial.js";
 import { isConditionValue, isEntityValue, isFiringValue, isMetaValue } from "../../dist/ham/state-schema.js";
-import { HamTree } from "../../dist/ham/tree.js";
 
 // The shared state's records as a HAM that takes over reads them back: what the HAM writes
 // passes its check, and a record missing a field or carrying an unknown kind does not.
 describe("state records", () => {
-  const tree = new HamTree(() => 1_000);
-  const entity = tree.newEntity("web", "attached");
+  const entity = newEntity("web", "attached", 1_000);
+  const global = newEntity("", "global", 1_000);
 
   it("accepts what the HAM writes", () => {
-    expect(isEntityValue(entityValue(entity, null))).toBe(true);
-    expect(isEntityValue(entityValue(tree.global, { restarted: true }))).toBe(true);
+    expect(isEntityValue(entityValue(entity))).toBe(true);
+    expect(isEntityValue(entityValue({ ...global, run: { ...global.run, episode: { pending: 1, restarted: true, resumed: false } } }))).toBe(true);
     const condition = {
-      name: "death", type: 1, filter: { kind: "plain" as const }, flags: 1, enabled: true, fired: 0,
+      name: "death", type: 1, filter: { kind: "plain" as const }, flags: 1, enabled: true, fired: 0, order: 3,
       actions: new Map([["restart", {
-        name: "restart", spec: { kind: "restart" as const, line: "/bin/true" }, flags: 1, enabled: true, removed: false, runs: 0, failures: 0,
+        name: "restart", id: 1, spec: { kind: "restart" as const, line: "/bin/true" }, flags: 1, enabled: true, runs: 0, failures: 0,
         fails: new Map([["page", { name: "page", spec: { kind: "execute" as const, line: "/bin/page" }, runs: 0, failures: 0 }]]),
       }]]),
     };
-    expect(isConditionValue(conditionValue(condition, 3))).toBe(true);
+    expect(isConditionValue(conditionValue(condition))).toBe(true);
     expect(isFiringValue({
       id: 7, entity: "web", owner: null, condition: "death", actions: ["restart"], event: { kind: "death", abnormal: false },
       episode: true, next: 0, waitUntil: null,
@@ -31,10 +31,10 @@ describe("state records", () => {
   });
 
   it("refuses a record missing a field, with a wrong type, or of an unknown kind", () => {
-    const { restarts: _restarts, ...noRestarts } = entityValue(entity, null);
+    const { restarts: _restarts, ...noRestarts } = entityValue(entity);
     expect(isEntityValue(noRestarts)).toBe(false);
-    expect(isEntityValue({ ...entityValue(entity, null), kind: "daemon" })).toBe(false);
-    expect(isEntityValue({ ...entityValue(entity, null), pid: "42" })).toBe(false);
+    expect(isEntityValue({ ...entityValue(entity), kind: "daemon" })).toBe(false);
+    expect(isEntityValue({ ...entityValue(entity), pid: "42" })).toBe(false);
     expect(isFiringValue({
       id: 7, entity: "web", owner: null, condition: "death", actions: ["restart"], event: { kind: "reboot" },
       episode: true, next: 0, waitUntil: null,

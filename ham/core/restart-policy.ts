@@ -1,4 +1,4 @@
-import type { RestartPolicy } from "../lib/tree/types.js";
+import type { RestartPolicy } from "../../lib/tree/types.js";
 
 // Restart-storm policy (beyond QNX). A process that ran at least minUptime is restarted at
 // once; one that died sooner waits a backoff that doubles from backoffInitialMs up to

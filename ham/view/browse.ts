@@ -1,22 +1,14 @@
-import { HamError } from "../errors.js";
+import { HamError } from "../../lib/errors.js";
 import {
   GLOBAL_DIR, renderAction, renderConditionInfo, renderEntityInfo, renderHamInfo, type TreeView,
 } from "./render.js";
-import type { Entity } from "./types.js";
+import type { EntityState as Entity } from "../core/state.js";
 
 // Resolves a /ham path to a directory listing or a file's bytes: the one place that maps
 // paths to renderings, for `hamctl ls`/`cat` and the FUSE view alike.
 
-export interface DirEntry {
-  readonly name: string;
-  readonly type: "dir" | "file";
-  // Byte length for files; 0 for directories.
-  readonly size: number;
-}
-
-export type Node =
-  | { readonly type: "dir"; readonly entries: readonly DirEntry[] }
-  | { readonly type: "file"; readonly content: string };
+export type { DirEntry, Node } from "../../lib/tree/node.js";
+import type { DirEntry, Node } from "../../lib/tree/node.js";
 
 const INFO = ".info";
 

@@ -1,11 +1,11 @@
 import {
   CONDABNORMALDEATH, CONDANY, CONDATTACH, CONDDEATH, CONDDETACH, CONDHBEATMISSEDHIGH, CONDHBEATMISSEDLOW,
   CONDRAISE, CONDRESTART, CONDSTATE, HCONDSTATEFROMINV, HCONDSTATEFROMSET, HCONDSTATETOINV, HCONDSTATETOSET,
-} from "../lib/constants.js";
-import type { Condition } from "../lib/tree/types.js";
+} from "../../lib/constants.js";
+import type { Condition } from "./state.js";
 
 // Everything that can make a condition fire.
-export type HamEvent =
+export type Trigger =
   | { readonly kind: "death"; readonly abnormal: boolean }
   | { readonly kind: "detach" }
   | { readonly kind: "attach" }
@@ -15,9 +15,7 @@ export type HamEvent =
   | { readonly kind: "state"; readonly from: number; readonly to: number }
   | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number };
 
-function assertNever(value: never): never {
-  throw new Error(`unhandled event ${JSON.stringify(value)}`);
-}
+import { assertNever } from "./never.js";
 
 // A state value v belongs to a set when bit (1 << v) is set; states outside 0..31 belong to no set.
 function stateMatches(filter: number, state: number, isSet: boolean, inverted: boolean): boolean {
@@ -30,7 +28,7 @@ const anyOrEqual = (filter: number, value: number) => filter === 0 || filter ===
 
 // Whether `condition` (ignoring its enabled bit) reacts to `event`. CONDANY reacts to every
 // event once, including state changes and raised conditions.
-export function conditionMatches(condition: Condition, event: HamEvent): boolean {
+export function conditionMatches(condition: Pick<Condition, "type" | "flags" | "filter">, event: Trigger): boolean {
   if (condition.type === CONDANY) return true;
   switch (event.kind) {
     case "death":
@@ -62,18 +60,5 @@ export function conditionMatches(condition: Condition, event: HamEvent): boolean
     }
     default:
       return assertNever(event);
-  }
-}
-
-export function describeEvent(event: HamEvent): string {
-  switch (event.kind) {
-    case "death":
-      return event.abnormal ? "abnormal death" : "death";
-    case "state":
-      return `state ${event.from} -> ${event.to}`;
-    case "raise":
-      return `raise type=${event.type} class=${event.class} severity=${event.severity}`;
-    default:
-      return event.kind;
   }
 }

@@ -1,6 +1,8 @@
-import { CONDITION_TYPE_NAMES, HREARMAFTERRESTART } from "../constants.js";
-import type { Action, ActionSpec, Condition, Entity, FailAction, HamInfo } from "./types.js";
-import { conditionQueueName } from "./conditions.js";
+import { CONDITION_TYPE_NAMES, HREARMAFTERRESTART } from "../../lib/constants.js";
+import type { HamInfo } from "../../lib/tree/types.js";
+import { conditionQueueName } from "../../lib/tree/conditions.js";
+import { describeSpec, specRows } from "../core/describe.js";
+import type { Action, Condition, EntityState as Entity, FailAction, Index } from "../core/state.js";
 
 // The bytes of the /ham files (reference §7): "Label<padding>: value\n", QNX labels first,
 // in QNX order, then our extra lines. Label widths: 19 top level, 16 entity and condition
@@ -8,13 +10,14 @@ import { conditionQueueName } from "./conditions.js";
 
 export interface TreeView {
   readonly info: HamInfo;
-  readonly entities: ReadonlyMap<string, Entity>;
+  readonly entities: Index<Entity>;
   readonly global: Entity;
   readonly counts: { readonly entities: number; readonly conditions: number; readonly actions: number };
   readonly verbosity: number;
 }
 
-export const GLOBAL_DIR = ".global";
+export { GLOBAL_DIR } from "../core/names.js";
+import { GLOBAL_DIR } from "../core/names.js";
 
 function lines(width: number, rows: ReadonlyArray<readonly [string, string | number] | string>): string {
   let out = "";
@@ -41,10 +44,10 @@ const yesNo = (yes: boolean) => (yes ? "YES" : "NO");
 const hex = (flags: number) => `0x${flags.toString(16).padStart(8, "0")}`;
 
 export function entityPath(entity: Entity): string {
-  return entity.kind === "global" ? GLOBAL_DIR : entity.name;
+  return entity.name === "" ? GLOBAL_DIR : entity.name;
 }
 
-const ENTITY_TYPES: Record<Entity["kind"], string> = {
+const ENTITY_TYPES: Record<Entity["spec"]["kind"], string> = {
   attached: "ATTACHED",
   self: "ATTACHEDSELF",
   placeholder: "PLACEHOLDER",
@@ -67,41 +70,42 @@ export function renderHamInfo(view: TreeView): string {
 export function renderEntityInfo(entity: Entity): string {
   const rows: Array<readonly [string, string | number] | string> = [
     ["Path", entityPath(entity)],
-    ["Entity Pid", entity.pid],
+    ["Entity Pid", entity.run.pid],
     ["Num conditions", entity.conditions.size],
-    ["Entity type", ENTITY_TYPES[entity.kind]],
+    ["Entity type", ENTITY_TYPES[entity.spec.kind]],
     "Stats:",
   ];
-  const beat = entity.heartbeat;
-  if (beat !== null) {
-    rows.push(["HeartBeat Period", beat.periodNs], ["HB Low Mark", beat.low], ["HB High Mark", beat.high]);
+  const { spec, counters } = entity;
+  const beat = entity.run.heartbeat;
+  if (spec.heartbeat !== null && beat !== null) {
+    rows.push(["HeartBeat Period", spec.heartbeat.periodNs], ["HB Low Mark", spec.heartbeat.low], ["HB High Mark", spec.heartbeat.high]);
     if (beat.lastBeatMs !== null) rows.push(["Last Heartbeat", formatStamp(beat.lastBeatMs)]);
     rows.push(["HeartBeat State", beat.state]);
   }
-  rows.push(["Created", formatStamp(entity.createdMs)]);
-  if (entity.lastDeathMs !== null) rows.push(["Last Death", formatStamp(entity.lastDeathMs)]);
-  if (entity.restartedMs !== null) rows.push(["Restarted", formatStamp(entity.restartedMs)]);
-  rows.push(["Num Restarts", entity.restarts]);
+  rows.push(["Created", formatStamp(counters.createdMs)]);
+  if (counters.lastDeathMs !== null) rows.push(["Last Death", formatStamp(counters.lastDeathMs)]);
+  if (counters.restartedMs !== null) rows.push(["Restarted", formatStamp(counters.restartedMs)]);
+  rows.push(["Num Restarts", counters.restarts]);
   // Ours, after the QNX lines.
   rows.push(
-    ["Num Deaths", entity.deaths],
-    ["Abnormal Deaths", entity.abnormalDeaths],
-    ["Missed Low", entity.missedLow],
-    ["Missed High", entity.missedHigh],
-    ["Last State", entity.lastState],
-    ["Enabled", yesNo(entity.enabled)],
-    ["Flags", hex(entity.flags)],
+    ["Num Deaths", counters.deaths],
+    ["Abnormal Deaths", counters.abnormalDeaths],
+    ["Missed Low", counters.missedLow],
+    ["Missed High", counters.missedHigh],
+    ["Last State", counters.lastState],
+    ["Enabled", yesNo(spec.enabled)],
+    ["Flags", hex(spec.flags)],
   );
-  if (entity.command !== null) rows.push(["Command", entity.command]);
-  if (entity.lastExit !== null) rows.push(["Last Exit", entity.lastExit]);
-  if (entity.kind !== "global") {
-    const policy = entity.policy;
+  if (spec.command !== null) rows.push(["Command", spec.command]);
+  if (counters.lastExit !== null) rows.push(["Last Exit", counters.lastExit]);
+  if (spec.kind !== "global") {
+    const policy = spec.policy;
     const budget = policy.budget === null ? "none" : `${policy.budget.restarts} in ${policy.budget.windowMs} ms`;
     rows.push(
       ["Min Uptime", `${policy.minUptimeMs} ms`],
       ["Restart Budget", budget],
-      ["Backoff", `${entity.backoffMs} ms`],
-      ["Gave Up", yesNo(entity.gaveUp)],
+      ["Backoff", `${counters.backoffMs} ms`],
+      ["Gave Up", yesNo(counters.gaveUp)],
     );
   }
   return lines(16, rows);
@@ -110,7 +114,7 @@ export function renderEntityInfo(entity: Entity): string {
 export function renderConditionInfo(entity: Entity, condition: Condition): string {
   const rows: Array<readonly [string, string | number]> = [
     ["Path", `${entityPath(entity)}/${condition.name}`],
-    ["Entity Pid", entity.pid],
+    ["Entity Pid", entity.run.pid],
     ["Num Actions", condition.actions.size],
     ["Condition ReArm", onOff((condition.flags & HREARMAFTERRESTART) !== 0)],
     ["Condition type", CONDITION_TYPE_NAMES[condition.type] ?? String(condition.type)],
@@ -129,33 +133,10 @@ export function renderConditionInfo(entity: Entity, condition: Condition): strin
   return lines(16, rows);
 }
 
-function specRows(spec: ActionSpec): Array<readonly [string, string | number]> {
-  switch (spec.kind) {
-    case "restart":
-      return [["Restart Line", spec.line]];
-    case "execute":
-      return [["Execute Line", spec.line]];
-    case "waitfor":
-      return [["Wait Path", spec.path ?? "(none)"], ["Wait Delay", `${spec.delayMs} ms`]];
-    case "pulse":
-      return [["Pulse Pid", spec.pid], ["Pulse Chid", spec.chid], ["Pulse Code", spec.code], ["Pulse Value", spec.value]];
-    case "signal":
-      return [["Signal Pid", spec.pid], ["Signal", spec.signal], ["Signal Code", spec.code], ["Signal Value", spec.value]];
-    case "healthy":
-      return [["Heartbeat", "HEALTHY"]];
-    case "log":
-      return [["Log Message", spec.message], ["Log Prefix", onOff(spec.prefix)], ["Log Level", spec.verbosity]];
-  }
-}
-
-export function describeSpec(spec: ActionSpec): string {
-  return specRows(spec).map(([label, value]) => `${label}=${value}`).join(" ");
-}
-
 export function renderAction(entity: Entity, condition: Condition, action: Action): string {
   const rows: Array<readonly [string, string | number]> = [
     ["Path", `${entityPath(entity)}/${condition.name}/${action.name}`],
-    ["Entity Pid", entity.pid],
+    ["Entity Pid", entity.run.pid],
     ["Action ReArm", onOff((action.flags & HREARMAFTERRESTART) !== 0)],
     ...specRows(action.spec),
     ["Action Type", action.spec.kind.toUpperCase()],

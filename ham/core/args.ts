@@ -1,0 +1,1 @@
+export { Args, checkFlags } from "../request-args.js";

@@ -1,0 +1,95 @@
+import { HamError } from "../../lib/errors.js";
+import { Args } from "./args.js";
+import type { ConfigPlan, PlannedRequest } from "./config-plan.js";
+import type { Caller } from "./events.js";
+import { forgetActions } from "./firings.js";
+import { LOG_LEVEL } from "./log-levels.js";
+import { applyRequest, detachEntity } from "./requests.js";
+import type { Tx } from "./tx.js";
+
+// A config file applied as a diff, in one transition: entities whose section is unchanged are
+// left alone; changed ones get their conditions, policy, command and flags replaced while their
+// process keeps running (as systemd's daemon-reload: the new command is used from the next
+// restart on); removed ones are detached (their process keeps running). A request that fails
+// part-way throws, and the step drops the whole transition: the running state is as before.
+
+export interface ApplyResult {
+  readonly added: string[];
+  readonly changed: string[];
+  readonly removed: string[];
+  readonly unchanged: string[];
+}
+
+// The entities an apply would start or restart with a new command (their programs are looked up
+// first, by the server, so a missing one refuses the file before anything runs).
+export function commandsToCheck(tx: Pick<Tx, "meta">, plan: ConfigPlan, source: string): Array<{ index: number; line: string }> {
+  const previous = tx.meta.config.applied.get(source);
+  const lines: Array<{ index: number; line: string }> = [];
+  plan.entities.forEach((entity, index) => {
+    const line = entity.create.args["line"];
+    if (typeof line === "string" && previous?.get(entity.name) !== entity.fingerprint) lines.push({ index, line });
+  });
+  return lines;
+}
+
+export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResult {
+  const previous = tx.meta.config.applied.get(source) ?? new Map<string, string>();
+  for (const entity of plan.entities) {
+    if (tx.entities.has(entity.name) && !previous.has(entity.name)) {
+      throw new HamError("EEXIST", `entity ${entity.name} exists and was not created by ${source}`);
+    }
+  }
+  const caller: Caller = { pid: tx.meta.hamPid, token: null };
+  const run = (request: PlannedRequest) => applyRequest(tx, request.op, { ref: 0, caller, args: new Args(request.args), pidStart: null, viaConfig: source });
+  const result: ApplyResult = { added: [], changed: [], removed: [], unchanged: [] };
+  const next = new Map<string, string>();
+  for (const entity of plan.entities) {
+    next.set(entity.name, entity.fingerprint);
+    const existing = tx.entities.get(entity.name);
+    if (existing !== undefined && previous.get(entity.name) === entity.fingerprint) {
+      result.unchanged.push(entity.name);
+      continue;
+    }
+    if (existing === undefined) {
+      run(entity.create);
+      result.added.push(entity.name);
+    } else {
+      // Firings already queued skip the actions this apply replaces.
+      forgetActions(tx, new Set([...existing.conditions.values()].flatMap((condition) => [...condition.actions.values()].map((action) => action.id))));
+      tx.setConditions(entity.name, new Map());
+      const line = entity.create.args["line"];
+      tx.spec(entity.name, {
+        command: typeof line === "string" && existing.spec.kind === "attached" ? line : existing.spec.command,
+        flags: Number(entity.create.args["flags"] ?? existing.spec.flags),
+      });
+      result.changed.push(entity.name);
+    }
+    for (const request of entity.setup) run(request);
+  }
+  // The global conditions this file made are replaced by the ones it makes now.
+  for (const name of tx.meta.config.global.get(source) ?? []) {
+    const condition = tx.global.conditions.get(name);
+    if (condition === undefined) continue;
+    forgetActions(tx, new Set([...condition.actions.values()].map((action) => action.id)));
+    tx.deleteCondition("", name);
+  }
+  const globalNames: string[] = [];
+  for (const request of plan.global) {
+    if (request.op.startsWith("condition")) globalNames.push(String(request.args["cname"]));
+    run(request);
+  }
+  for (const name of previous.keys()) {
+    if (next.has(name)) continue;
+    const entity = tx.entities.get(name);
+    if (entity !== undefined && entity.spec.kind !== "self") detachEntity(tx, entity, `removed from ${source}`);
+    result.removed.push(name);
+  }
+  tx.setMeta({
+    config: {
+      applied: new Map(tx.meta.config.applied).set(source, next),
+      global: new Map(tx.meta.config.global).set(source, globalNames),
+    },
+  });
+  tx.log(LOG_LEVEL.events, "info", { event: "config", source, ...result }, `config applied from ${source}`);
+  return result;
+}

@@ -1,0 +1,39 @@
+import type { LogLevelName } from "./log-levels.js";
+
+// What a transition asks of the world, as data. One interpreter (daemon/interpreter.ts)
+// carries them out, in order, through the adapters.
+
+// Why a process is being spawned: its result comes back as a `spawned` or `spawn-failed` event.
+export type SpawnCause =
+  | { readonly kind: "attach"; readonly ref: number; readonly previous: boolean }
+  | { readonly kind: "restart"; readonly firing: number }
+  | { readonly kind: "config"; readonly source: string };
+
+export type Effect =
+  // Starts an entity's process (its environment carries HAM_SPAWN=token) and watches its exit.
+  | { readonly kind: "spawn"; readonly entity: string; readonly line: string; readonly token: string; readonly cause: SpawnCause }
+  // An execute action: a process nobody watches. Answered with `action-done`.
+  | { readonly kind: "execute"; readonly firing: number; readonly entity: string; readonly line: string }
+  | { readonly kind: "signal"; readonly firing: number; readonly pid: number; readonly signal: number }
+  | { readonly kind: "pulse"; readonly firing: number; readonly pid: number; readonly chid: number; readonly code: number; readonly value: number }
+  // A waitfor with a path: answered with `action-done` (true once the path exists, false at `until`).
+  | { readonly kind: "watch-path"; readonly firing: number; readonly path: string; readonly until: number }
+  // A process the HAM did not spawn (or no longer owns): polled until it dies (`died`).
+  | { readonly kind: "watch-pid"; readonly entity: string; readonly pid: number; readonly startTime: number | null; readonly adopted: boolean }
+  | { readonly kind: "unwatch-pid"; readonly pid: number }
+  // A timer: `timer` event with this id at `at` (monotonic ms); arming an id again moves it.
+  | { readonly kind: "arm"; readonly id: string; readonly at: number }
+  | { readonly kind: "cancel"; readonly id: string }
+  | { readonly kind: "log"; readonly verbosity: number; readonly level: LogLevelName; readonly fields: Readonly<Record<string, unknown>>; readonly message: string }
+  | { readonly kind: "verbosity"; readonly value: number }
+  // Write what changed so far before the next effect (a spawn a new HAM must know of).
+  | { readonly kind: "persist-now" }
+  // The answer to request `ref`.
+  | { readonly kind: "reply"; readonly ref: number; readonly result: unknown }
+  | { readonly kind: "reply-error"; readonly ref: number; readonly code: string; readonly message: string }
+  // Self-attached entities: the requesting client's session holds `entity` (its connection is
+  // the lifeline) / no session holds it any more.
+  | { readonly kind: "bind-self"; readonly ref: number; readonly entity: string }
+  | { readonly kind: "unbind-self"; readonly entity: string }
+  // Ends a process the HAM started (an apply that added it was undone).
+  | { readonly kind: "terminate"; readonly pid: number; readonly startTime: number | null };

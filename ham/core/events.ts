@@ -1,0 +1,55 @@
+import type { SpawnCause } from "./effects.js";
+import type { ConfigPlan } from "./config-plan.js";
+import type { Firing } from "./state.js";
+
+// Everything the HAM reacts to, as data. Each carries the time it happened (`at`), read by
+// the interpreter from its Clock: the core never reads a clock.
+export interface At {
+  // Wall clock, ms since the epoch (what the /ham view shows, restart budgets).
+  readonly wall: number;
+  // CLOCK_MONOTONIC, ms (deadlines: timers, backoffs, waitfor ends, heartbeat periods).
+  readonly mono: number;
+}
+
+// Who sent a request: the pid its hello declared and its session token.
+export interface Caller {
+  readonly pid: number;
+  readonly token: string | null;
+}
+
+// A fact about a process found by the takeover's adapter, before the takeover event.
+export interface TakeoverFacts {
+  readonly hamPid: number;
+  // Whether this HAM took over from a dead one (counts a HAM failure) or recovered a stopped one's state.
+  readonly takeover: boolean;
+  // Why the state's journal ended early (a torn record: a write the old HAM died in), or null.
+  readonly torn: string | null;
+  // Entity name → alive with the same start time.
+  readonly alive: ReadonlyMap<string, boolean>;
+  // Entity name → the process its spawn token names (spawned before the old HAM noted its pid).
+  readonly found: ReadonlyMap<string, { readonly pid: number; readonly startTime: number | null }>;
+}
+
+export type CoreEvent =
+  // An entity's process died (`reason` describes how, or why its status is unknown).
+  | { readonly kind: "died"; readonly at: At; readonly entity: string; readonly pid: number; readonly abnormal: boolean; readonly reason: string }
+  // A self-attached entity's connection closed without ham_detach_self.
+  | { readonly kind: "connection-lost"; readonly at: At; readonly entity: string; readonly pid: number }
+  // ham_entity_heartbeat from a client: its self-attached entities with its pid had a beat.
+  | { readonly kind: "beat"; readonly at: At; readonly pid: number; readonly entities: readonly string[] }
+  | { readonly kind: "timer"; readonly at: At; readonly id: string }
+  // The result of an action carried out by an effect (execute, signal, pulse, waitfor).
+  | { readonly kind: "action-done"; readonly at: At; readonly firing: number; readonly ok: boolean }
+  | { readonly kind: "spawned"; readonly at: At; readonly entity: string; readonly token: string; readonly pid: number; readonly startTime: number | null; readonly cause: SpawnCause }
+  | { readonly kind: "spawn-failed"; readonly at: At; readonly entity: string; readonly token: string; readonly code: string; readonly error: string; readonly cause: SpawnCause }
+  // An API mutation. `pidStart`: the start time of the process the request names (attach by
+  // pid, or the caller for attach_self), read by the server; null when it does not exist.
+  | { readonly kind: "request"; readonly at: At; readonly ref: number; readonly op: string; readonly args: unknown; readonly caller: Caller; readonly pidStart: number | null }
+  // A client said hello again (after a takeover): these self-attached entities are its again.
+  | { readonly kind: "rebound"; readonly at: At; readonly entities: readonly string[] }
+  // The state read back from the shared state (records.ts) with the firings that were under way.
+  | { readonly kind: "takeover"; readonly at: At; readonly facts: TakeoverFacts; readonly firings: readonly Firing[] }
+  // The Guardian died and was replaced (counted in the HAM-wide facts).
+  | { readonly kind: "guardian-failed"; readonly at: At }
+  // A config file (parsed and checked), applied as one change or not at all.
+  | { readonly kind: "apply"; readonly at: At; readonly ref: number; readonly plan: ConfigPlan; readonly source: string };

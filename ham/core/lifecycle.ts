@@ -1,0 +1,120 @@
+import { armHeartbeat, beat as beatArrived, periodEnded } from "./beats.js";
+import { episodeDone, unwatch } from "./episodes.js";
+import type { SpawnCause } from "./effects.js";
+import { actionDone, fire } from "./firings.js";
+import { LOG_LEVEL } from "./log-levels.js";
+import { restartDue, restarted } from "./restart.js";
+import { selfCloseTimer, timerFor } from "./timers.js";
+import type { Tx } from "./tx.js";
+
+// What happens to entity processes: deaths, spawns coming back, timers, beats.
+
+// A self-attached child whose connection closed but whose exit was not seen by then is declared dead.
+export const SELF_CLOSE_GRACE_MS = 1_000;
+
+export function died(tx: Tx, name: string, pid: number, abnormal: boolean, reason: string): void {
+  const entity = tx.entity(name);
+  if (entity === undefined || name === "" || pid === 0 || entity.run.pid !== pid) return;
+  unwatch(tx, name);
+  const after = tx.entity(name) ?? entity;
+  const { counters, run } = after;
+  // A death while an earlier one is still handled joins its episode; the latest death decides.
+  const episode = run.episode === null
+    ? { pending: 1, restarted: false, resumed: false }
+    : { ...run.episode, pending: run.episode.pending + 1, restarted: false };
+  tx.put({
+    ...after,
+    run: { ...run, pid: 0, spawnToken: null, episode },
+    counters: {
+      ...counters, lastDeathMs: tx.at.wall, deaths: counters.deaths + 1, abnormalDeaths: counters.abnormalDeaths + (abnormal ? 1 : 0),
+      lastExit: reason,
+    },
+  });
+  tx.log(LOG_LEVEL.events, "warn", { event: "death", entity: name, pid, abnormal }, `${name} (pid ${pid}) died: ${reason}`);
+  fire(tx, name, { kind: "death", abnormal }, true);
+  // The death itself is counted done: the episode ends with the last firing it set off.
+  episodeDone(tx, name);
+}
+
+// A self-attached entity's connection closed without ham_detach_self. For the HAM's own
+// child the exit carries the real status: it is awaited a little first.
+export function connectionLost(tx: Tx, name: string, pid: number): void {
+  const entity = tx.entity(name);
+  if (entity === undefined || entity.run.pid !== pid || pid === 0) return;
+  if (!entity.run.ownChild) {
+    died(tx, name, pid, false, "connection closed without ham_detach_self");
+    return;
+  }
+  tx.emit({ kind: "arm", id: selfCloseTimer(name, pid), at: tx.at.mono + SELF_CLOSE_GRACE_MS });
+}
+
+export function timer(tx: Tx, id: string): void {
+  const what = timerFor(id);
+  switch (what.kind) {
+    case "restart": {
+      const firing = tx.firings.get(what.firing);
+      const action = firing?.running === null || firing === undefined ? undefined : firing.actions[firing.running.index];
+      if (firing === undefined || action?.spec.kind !== "restart") return;
+      const outcome = restartDue(tx, firing, action.spec.line);
+      if (outcome.kind === "done") actionDone(tx, firing.id, outcome.ok);
+      return;
+    }
+    case "wait":
+      actionDone(tx, what.firing, true);
+      return;
+    case "heartbeat":
+      for (const trigger of periodEnded(tx, what.entity)) fire(tx, what.entity, trigger);
+      return;
+    case "self-close":
+      died(tx, what.entity, what.pid, false, "connection closed, process still running");
+      return;
+    case "unknown":
+      return;
+  }
+}
+
+export function spawned(tx: Tx, name: string, pid: number, startTime: number | null, cause: SpawnCause): void {
+  switch (cause.kind) {
+    case "restart":
+      restarted(tx, name, pid, startTime);
+      fire(tx, name, { kind: "restart" }, tx.entity(name)?.run.episode != null);
+      actionDone(tx, cause.firing, true);
+      return;
+    case "attach":
+    case "config": {
+      const entity = tx.entity(name);
+      if (entity === undefined) return;
+      tx.put({ ...entity, run: { ...entity.run, pid, startTime, ownChild: true }, counters: { ...entity.counters, startedMs: tx.at.wall } });
+      tx.log(LOG_LEVEL.events, "info", { event: "attach", entity: name, pid }, `${name} attached (pid ${pid})`);
+      if (cause.kind === "attach") {
+        if (cause.previous) fire(tx, name, { kind: "attach" });
+        tx.emit({ kind: "reply", ref: cause.ref, result: { ename: name } });
+      }
+      return;
+    }
+  }
+}
+
+export function spawnFailed(tx: Tx, name: string, code: string, error: string, cause: SpawnCause): void {
+  switch (cause.kind) {
+    case "restart":
+      tx.run(name, { spawnToken: null });
+      tx.log(LOG_LEVEL.events, "error", { event: "restart-failed", entity: name }, `restart of ${name} failed: ${error}`);
+      actionDone(tx, cause.firing, false);
+      return;
+    case "attach":
+      // A name that was a placeholder stays one; a new entity goes.
+      if (cause.previous) tx.spec(name, { kind: "placeholder", command: null });
+      else tx.remove(name);
+      tx.run(name, { spawnToken: null });
+      tx.emit({ kind: "reply-error", ref: cause.ref, code, message: error });
+      return;
+    case "config":
+      tx.remove(name);
+      tx.log(LOG_LEVEL.events, "error", { event: "config-spawn-failed", entity: name, source: cause.source },
+        `${name} from ${cause.source} could not start and was removed: ${error}`);
+      return;
+  }
+}
+
+export { actionDone, armHeartbeat, beatArrived, unwatch };

@@ -1,0 +1,88 @@
+import { LOG_LEVEL } from "./log-levels.js";
+import { decideRestart, trimRestartTimes } from "./restart-policy.js";
+import type { Firing } from "./state.js";
+import { restartTimer } from "./timers.js";
+import type { Tx } from "./tx.js";
+
+// A restart action: the entity's restart policy decides (give up, back off, or now); a
+// backoff is a timer (its firing is `restartDue`); then the entity's process is spawned, its
+// spawn token in the state first, so a HAM that takes over finds it instead of starting another.
+
+export type Outcome = { readonly kind: "done"; readonly ok: boolean } | { readonly kind: "pending" };
+export const DONE_OK: Outcome = { kind: "done", ok: true };
+export const DONE_FAILED: Outcome = { kind: "done", ok: false };
+export const PENDING: Outcome = { kind: "pending" };
+
+export function startRestart(tx: Tx, firing: Firing, line: string): Outcome {
+  const entity = tx.entity(firing.entity);
+  if (entity === undefined || entity.name === "") return DONE_FAILED;
+  // Running already: the HAM that died restarted it, and a takeover adopted the process.
+  if (entity.run.pid !== 0) {
+    markRestarted(tx, entity.name);
+    return DONE_OK;
+  }
+  const now = tx.at.wall;
+  const { counters, run } = entity;
+  const decision = decideRestart(entity.spec.policy, {
+    startedMs: counters.startedMs, diedMs: counters.lastDeathMs ?? now, backoffMs: counters.backoffMs, restartTimes: counters.restartTimes,
+  }, now);
+  if (decision.kind === "give-up" && run.restartAt === null) {
+    tx.counters(entity.name, { gaveUp: true });
+    tx.log(LOG_LEVEL.events, "error", { event: "gave-up", entity: entity.name }, `${entity.name}: ${decision.reason}; not restarting`);
+    return DONE_FAILED;
+  }
+  let restartAt = run.restartAt;
+  if (restartAt === null && decision.kind !== "give-up") {
+    tx.counters(entity.name, { backoffMs: decision.backoffMs });
+    if (decision.kind === "after") {
+      tx.log(LOG_LEVEL.events, "warn", { event: "backoff", entity: entity.name, delayMs: decision.delayMs },
+        `${entity.name} died ${now - counters.startedMs} ms after starting; restart in ${decision.delayMs} ms`);
+      restartAt = tx.at.mono + decision.delayMs;
+      tx.run(entity.name, { restartAt });
+    }
+  }
+  // A backoff under way (also one a HAM that died had started) is waited out to its end.
+  if (restartAt !== null) {
+    tx.emit({ kind: "arm", id: restartTimer(firing.id), at: restartAt });
+    return PENDING;
+  }
+  return spawnRestart(tx, firing, line);
+}
+
+// The backoff of the restart that `firing` runs has ended.
+export function restartDue(tx: Tx, firing: Firing, line: string): Outcome {
+  const entity = tx.run(firing.entity, { restartAt: null });
+  if (entity === undefined) return DONE_FAILED;
+  if (entity.run.pid !== 0) return DONE_OK;
+  return spawnRestart(tx, firing, line);
+}
+
+function spawnRestart(tx: Tx, firing: Firing, line: string): Outcome {
+  const token = tx.nextSpawnToken(firing.entity);
+  tx.run(firing.entity, { spawnToken: token });
+  tx.emit({ kind: "persist-now" });
+  tx.emit({ kind: "spawn", entity: firing.entity, line, token, cause: { kind: "restart", firing: firing.id } });
+  return PENDING;
+}
+
+// The restart's process runs: the entity's counters say so.
+export function restarted(tx: Tx, name: string, pid: number, startTime: number | null): void {
+  const entity = tx.entity(name);
+  if (entity === undefined) return;
+  const started = tx.at.wall;
+  tx.put({
+    ...entity,
+    run: { ...entity.run, pid, startTime, ownChild: true },
+    counters: {
+      ...entity.counters, startedMs: started, restartedMs: started, restarts: entity.counters.restarts + 1, gaveUp: false,
+      restartTimes: [...trimRestartTimes(entity.spec.policy, entity.counters.restartTimes, started), started],
+    },
+  });
+  markRestarted(tx, name);
+  tx.log(LOG_LEVEL.events, "info", { event: "restart", entity: name, pid }, `${name} restarted as pid ${pid}`);
+}
+
+function markRestarted(tx: Tx, name: string): void {
+  const episode = tx.entity(name)?.run.episode;
+  if (episode != null && !episode.restarted) tx.run(name, { episode: { ...episode, restarted: true } });
+}

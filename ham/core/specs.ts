@@ -1,0 +1,1 @@
+export { readActionSpec, readFailSpec, readPolicy } from "../action-specs.js";

@@ -1,0 +1,174 @@
+import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
+import type { Trigger } from "./triggers.js";
+
+// The HAM's whole state as readonly data. Transitions (step.ts) never change a value: they
+// build the next state, sharing what did not change. An entity keeps what the user said
+// (spec), what happened to it (counters) and what the HAM is doing with it now (run) apart.
+
+export interface FailAction {
+  readonly name: string;
+  readonly spec: FailSpec;
+  readonly runs: number;
+  readonly failures: number;
+}
+
+export interface Action {
+  readonly name: string;
+  // Unique in the HAM: a firing that captured an action knows it again after a change.
+  readonly id: number;
+  readonly spec: ActionSpec;
+  readonly flags: number;
+  readonly enabled: boolean;
+  readonly runs: number;
+  readonly failures: number;
+  readonly fails: ReadonlyMap<string, FailAction> | null;
+}
+
+export interface Condition {
+  readonly name: string;
+  readonly type: number;
+  readonly filter: ConditionFilter;
+  readonly flags: number;
+  readonly enabled: boolean;
+  readonly fired: number;
+  // Its place among its entity's conditions (the order they were made; kept in the state).
+  readonly order: number;
+  readonly actions: ReadonlyMap<string, Action>;
+}
+
+export interface HeartbeatSpec {
+  readonly periodNs: number;
+  readonly low: number;
+  readonly high: number;
+}
+
+export interface EntitySpec {
+  readonly kind: EntityKind;
+  readonly command: string | null;
+  readonly flags: number;
+  readonly enabled: boolean;
+  readonly policy: RestartPolicy;
+  readonly heartbeat: HeartbeatSpec | null;
+}
+
+export interface EntityCounters {
+  readonly createdMs: number;
+  readonly startedMs: number;
+  readonly lastDeathMs: number | null;
+  readonly restartedMs: number | null;
+  readonly restarts: number;
+  readonly deaths: number;
+  readonly abnormalDeaths: number;
+  readonly missedLow: number;
+  readonly missedHigh: number;
+  readonly lastState: number;
+  readonly lastExit: string | null;
+  // Restart times a budget can still count (wall ms).
+  readonly restartTimes: readonly number[];
+  readonly backoffMs: number;
+  readonly gaveUp: boolean;
+}
+
+export interface HeartbeatRun {
+  readonly state: HeartbeatState;
+  readonly beatInPeriod: boolean;
+  readonly consecutiveMisses: number;
+  readonly lastBeatMs: number | null;
+  // The end of the period being watched (monotonic ms), or null when no period is watched.
+  readonly boundary: number | null;
+}
+
+// A death being handled: the firings it set off (and those of its restart) still running.
+export interface Episode {
+  readonly pending: number;
+  readonly restarted: boolean;
+  // Read back at a takeover: ended by the takeover once its firings are queued again.
+  readonly resumed: boolean;
+}
+
+export interface EntityRun {
+  readonly pid: number;
+  // Start time of pid in clock ticks since boot (/proc/PID/stat field 22): its identity.
+  readonly startTime: number | null;
+  // Whether the HAM spawned pid (death seen by its exit) or polls it.
+  readonly ownChild: boolean;
+  // Set before the HAM spawns the entity's process (its env carries HAM_SPAWN=token).
+  readonly spawnToken: string | null;
+  // A restart waiting out its backoff: when it is due (monotonic ms).
+  readonly restartAt: number | null;
+  // Self-attached: the client session that attached it.
+  readonly clientToken: string | null;
+  readonly heartbeat: HeartbeatRun | null;
+  readonly episode: Episode | null;
+}
+
+export interface EntityState {
+  // "" names the global entity.
+  readonly name: string;
+  readonly spec: EntitySpec;
+  readonly counters: EntityCounters;
+  readonly run: EntityRun;
+  readonly conditions: ReadonlyMap<string, Condition>;
+}
+
+// One condition that fired: the actions it had then, run FIFO in its queue.
+export interface Firing {
+  readonly id: number;
+  // The entity the event happened to, and the one owning the condition ("": global).
+  readonly entity: string;
+  readonly owner: string;
+  readonly condition: string;
+  readonly actions: readonly Action[];
+  readonly trigger: Trigger;
+  // Part of a death's episode (pruning or removal waits for it).
+  readonly episode: boolean;
+  // Index of the first action not completed.
+  readonly next: number;
+  // A waitfor under way ends then (monotonic ms).
+  readonly waitUntil: number | null;
+  // An execute launched at this index, not yet marked completed (at most once across a takeover).
+  readonly launched: number | null;
+  // An action (or its fail-actions) runs: its result is awaited.
+  readonly running: null | { readonly index: number; readonly fail: number | null; readonly ok: boolean };
+  // HACTIONDONOW: runs at once, outside the queues and the shared state.
+  readonly transient: boolean;
+  // Which queue holds it (queues.ts), null when transient.
+  readonly queue: string | null;
+}
+
+export interface ConfigRecord {
+  // Source path → entity name → fingerprint.
+  readonly applied: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  // Source path → names of the global conditions it made.
+  readonly global: ReadonlyMap<string, readonly string[]>;
+}
+
+export interface Meta {
+  readonly hamPid: number;
+  readonly hamFailures: number;
+  readonly guardianFailures: number;
+  readonly verbosity: number;
+  readonly nextFiringId: number;
+  readonly nextActionId: number;
+  readonly nextOrder: number;
+  readonly spawnCount: number;
+  readonly config: ConfigRecord;
+}
+
+// An index by name that shares what did not change (index.ts).
+export interface Index<V> extends Iterable<[string, V]> {
+  readonly size: number;
+  get(key: string): V | undefined;
+  has(key: string): boolean;
+  values(): IterableIterator<V>;
+  keys(): IterableIterator<string>;
+}
+
+export interface HamState {
+  readonly meta: Meta;
+  readonly global: EntityState;
+  readonly entities: Index<EntityState>;
+  readonly firings: ReadonlyMap<number, Firing>;
+  // Queue name → firing ids, FIFO; the first one runs.
+  readonly queues: ReadonlyMap<string, readonly number[]>;
+}

@@ -1,0 +1,93 @@
+import { HamError } from "../../lib/errors.js";
+import { Args } from "./args.js";
+import { applyConfig } from "./config.js";
+import type { CoreEvent } from "./events.js";
+import { beat } from "./beats.js";
+import { actionDone } from "./firings.js";
+import { connectionLost, died, spawned, spawnFailed, timer } from "./lifecycle.js";
+import { assertNever } from "./never.js";
+import { applyRequest, DEFERRED } from "./requests.js";
+import type { HamState } from "./state.js";
+import { takeOver } from "./takeover.js";
+import { Tx, type StepResult } from "./tx.js";
+
+export type { StepResult } from "./tx.js";
+
+// The HAM's one transition function: (state, event) → { state, effects, changes }. Pure: it
+// reads no clock (events carry their time), touches no process, file or socket, and never
+// changes `state`. A request or an apply that fails leaves the state exactly as it was and
+// answers with the error.
+export function step(state: HamState, event: CoreEvent): StepResult {
+  const tx = new Tx(state, event.at);
+  switch (event.kind) {
+    case "died":
+      died(tx, event.entity, event.pid, event.abnormal, event.reason);
+      break;
+    case "connection-lost":
+      connectionLost(tx, event.entity, event.pid);
+      break;
+    case "beat":
+      beat(tx, event.pid, event.entities);
+      break;
+    case "timer":
+      timer(tx, event.id);
+      break;
+    case "action-done":
+      actionDone(tx, event.firing, event.ok);
+      break;
+    case "spawned":
+      spawned(tx, event.entity, event.pid, event.startTime, event.cause);
+      break;
+    case "spawn-failed":
+      spawnFailed(tx, event.entity, event.code, event.error, event.cause);
+      break;
+    case "request":
+      return request(state, event, tx);
+    case "rebound":
+      rebound(tx, event.entities);
+      break;
+    case "guardian-failed":
+      tx.setMeta({ guardianFailures: tx.meta.guardianFailures + 1 });
+      break;
+    case "takeover":
+      takeOver(tx, event.facts, event.firings);
+      break;
+    case "apply":
+      try {
+        tx.emit({ kind: "reply", ref: event.ref, result: applyConfig(tx, event.plan, event.source) });
+      } catch (error) {
+        return failed(state, event, error);
+      }
+      break;
+    default:
+      return assertNever(event);
+  }
+  return tx.result();
+}
+
+function request(state: HamState, event: Extract<CoreEvent, { kind: "request" }>, tx: Tx): StepResult {
+  try {
+    const result = applyRequest(tx, event.op, { ref: event.ref, caller: event.caller, args: new Args(event.args), pidStart: event.pidStart });
+    if (result !== DEFERRED) tx.emit({ kind: "reply", ref: event.ref, result: result ?? 0 });
+    return tx.result();
+  } catch (error) {
+    return failed(state, event, error);
+  }
+}
+
+// The transition is dropped: only the error answer remains. An error that is not a HamError
+// is a broken invariant of the core: it is not hidden.
+function failed(state: HamState, event: Extract<CoreEvent, { ref: number }>, error: unknown): StepResult {
+  if (!(error instanceof HamError)) throw error;
+  const effects = [{ kind: "reply-error", ref: event.ref, code: error.code, message: error.message.replace(/^[A-Z]+: /, "") } as const];
+  return { state, effects, changes: new Set() };
+}
+
+// A client's hello after a takeover: its self-attached entities have their connection as
+// their lifeline again (no more polling).
+function rebound(tx: Tx, names: readonly string[]): void {
+  for (const name of names) {
+    const entity = tx.entity(name);
+    if (entity !== undefined && !entity.run.ownChild && entity.run.pid > 0) tx.emit({ kind: "unwatch-pid", pid: entity.run.pid });
+  }
+}

@@ -1,0 +1,202 @@
+import { Map as IMap } from "immutable";
+import type { Effect } from "./effects.js";
+import type { At } from "./events.js";
+import type { LogLevelName } from "./log-levels.js";
+import type {
+  Condition, EntityCounters, EntityRun, EntitySpec, EntityState, Firing, HamState, Index, Meta,
+} from "./state.js";
+
+// Keys of the shared state's records (lib/store/format.ts): "g" the global entity, "e/<name>"
+// an entity, "c/<entity>/<condition>" a condition ("c//<condition>" for the global entity),
+// "f/<id>" a firing under way, "m" HAM-wide facts.
+export const entityKey = (name: string): string => (name === "" ? "g" : `e/${name}`);
+export const conditionKey = (owner: string, condition: string): string => `c/${owner}/${condition}`;
+export const firingKey = (id: number): string => `f/${id}`;
+export const META_KEY = "m";
+
+// What a transition returns: the next state, what the world must do, and which records of
+// the shared state changed (the one place that says what changed).
+export interface StepResult {
+  readonly state: HamState;
+  readonly effects: readonly Effect[];
+  readonly changes: ReadonlySet<string>;
+}
+
+// One transition under way: a working copy of the state that shares everything it did not
+// change, the effects asked for so far, and the keys changed. Nothing of `base` is ever
+// changed, so a transition that fails is dropped whole (an apply is all or nothing).
+export class Tx {
+  meta: Meta;
+  global: EntityState;
+  entities: IMap<string, EntityState>;
+  private firingsCopy: Map<number, Firing> | null = null;
+  private queuesCopy: Map<string, readonly number[]> | null = null;
+  readonly effects: Effect[] = [];
+  readonly changes = new Set<string>();
+
+  constructor(private readonly base: HamState, readonly at: At) {
+    this.meta = base.meta;
+    this.global = base.global;
+    this.entities = base.entities as IMap<string, EntityState>;
+  }
+
+  get firings(): ReadonlyMap<number, Firing> {
+    return this.firingsCopy ?? this.base.firings;
+  }
+
+  get queues(): ReadonlyMap<string, readonly number[]> {
+    return this.queuesCopy ?? this.base.queues;
+  }
+
+  result(): StepResult {
+    const state: HamState = {
+      meta: this.meta, global: this.global, entities: this.entities as Index<EntityState>,
+      firings: this.firings, queues: this.queues,
+    };
+    return { state, effects: this.effects, changes: this.changes };
+  }
+
+  // The state as it stands in this transition.
+  get state(): HamState {
+    return this.result().state;
+  }
+
+  // ---- entities ("" is the global entity)
+
+  entity(name: string): EntityState | undefined {
+    return name === "" ? this.global : this.entities.get(name);
+  }
+
+  put(entity: EntityState): EntityState {
+    if (entity.name === "") this.global = entity;
+    else this.entities = this.entities.set(entity.name, entity);
+    this.changes.add(entityKey(entity.name));
+    return entity;
+  }
+
+  spec(name: string, patch: Partial<EntitySpec>): EntityState | undefined {
+    const entity = this.entity(name);
+    return entity === undefined ? undefined : this.put({ ...entity, spec: { ...entity.spec, ...patch } });
+  }
+
+  counters(name: string, patch: Partial<EntityCounters>): EntityState | undefined {
+    const entity = this.entity(name);
+    return entity === undefined ? undefined : this.put({ ...entity, counters: { ...entity.counters, ...patch } });
+  }
+
+  run(name: string, patch: Partial<EntityRun>): EntityState | undefined {
+    const entity = this.entity(name);
+    return entity === undefined ? undefined : this.put({ ...entity, run: { ...entity.run, ...patch } });
+  }
+
+  // A change the shared state does not keep (a beat, the end of a heartbeat period): a HAM that
+  // takes over gives every heartbeat one period of grace instead. Written along with the
+  // entity's next kept change.
+  quietRun(name: string, patch: Partial<EntityRun>): void {
+    const entity = this.entity(name);
+    if (entity === undefined) return;
+    const next = { ...entity, run: { ...entity.run, ...patch } };
+    if (name === "") this.global = next;
+    else this.entities = this.entities.set(name, next);
+  }
+
+  remove(name: string): void {
+    const entity = this.entities.get(name);
+    if (entity === undefined) return;
+    this.entities = this.entities.delete(name);
+    this.changes.add(entityKey(name));
+    for (const cname of entity.conditions.keys()) this.changes.add(conditionKey(name, cname));
+  }
+
+  // ---- conditions
+
+  setCondition(owner: string, condition: Condition): void {
+    const entity = this.entity(owner);
+    if (entity === undefined) return;
+    const conditions = new Map(entity.conditions);
+    conditions.set(condition.name, condition);
+    this.put({ ...entity, conditions });
+    this.changes.add(conditionKey(owner, condition.name));
+  }
+
+  deleteCondition(owner: string, name: string): void {
+    const entity = this.entity(owner);
+    if (entity === undefined || !entity.conditions.has(name)) return;
+    const conditions = new Map(entity.conditions);
+    conditions.delete(name);
+    this.put({ ...entity, conditions });
+    this.changes.add(conditionKey(owner, name));
+  }
+
+  // Replaces all of an entity's conditions (pruning, a config change).
+  setConditions(owner: string, conditions: ReadonlyMap<string, Condition>): void {
+    const entity = this.entity(owner);
+    if (entity === undefined) return;
+    for (const name of entity.conditions.keys()) this.changes.add(conditionKey(owner, name));
+    for (const name of conditions.keys()) this.changes.add(conditionKey(owner, name));
+    this.put({ ...entity, conditions });
+  }
+
+  // ---- firings and queues
+
+  setFiring(firing: Firing): void {
+    (this.firingsCopy ??= new Map(this.base.firings)).set(firing.id, firing);
+    if (!firing.transient) this.changes.add(firingKey(firing.id));
+  }
+
+  deleteFiring(id: number): void {
+    const firing = this.firings.get(id);
+    if (firing === undefined) return;
+    (this.firingsCopy ??= new Map(this.base.firings)).delete(id);
+    if (!firing.transient) this.changes.add(firingKey(id));
+  }
+
+  setQueue(name: string, ids: readonly number[]): void {
+    const queues = (this.queuesCopy ??= new Map(this.base.queues));
+    if (ids.length === 0) queues.delete(name);
+    else queues.set(name, ids);
+  }
+
+  // ---- HAM-wide facts
+
+  setMeta(patch: Partial<Meta>): void {
+    this.meta = { ...this.meta, ...patch };
+    this.changes.add(META_KEY);
+  }
+
+  // Ids and counters that need not be written at once: a HAM that takes over starts above every
+  // firing id and action id in the state, and a spawn token carries the pid of the HAM that made it.
+  nextFiringId(): number {
+    const id = this.meta.nextFiringId;
+    this.meta = { ...this.meta, nextFiringId: id + 1 };
+    return id;
+  }
+
+  nextActionId(): number {
+    const id = this.meta.nextActionId;
+    this.meta = { ...this.meta, nextActionId: id + 1 };
+    return id;
+  }
+
+  nextOrder(): number {
+    const order = this.meta.nextOrder;
+    this.meta = { ...this.meta, nextOrder: order + 1 };
+    return order;
+  }
+
+  nextSpawnToken(entity: string): string {
+    const count = this.meta.spawnCount + 1;
+    this.meta = { ...this.meta, spawnCount: count };
+    return `${this.meta.hamPid}.${count}.${entity}`;
+  }
+
+  // ---- effects
+
+  emit(effect: Effect): void {
+    this.effects.push(effect);
+  }
+
+  log(verbosity: number, level: LogLevelName, fields: Readonly<Record<string, unknown>>, message: string): void {
+    this.effects.push({ kind: "log", verbosity, level, fields, message });
+  }
+}
