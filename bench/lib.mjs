@@ -85,7 +85,7 @@ export function runDirFor(prefix) {
 // Removes a run directory (after its HAM is gone): a /ham view still mounted in it, the
 // HAM's state in /dev/shm, the directory.
 export async function removeRunDir(runDir) {
-  const { stateDirOf } = await import(join(ROOT, "dist/ham/store.js"));
+  const { stateDirOf } = await import(join(ROOT, "dist/ham/adapters/store.js"));
   rmSync(stateDirOf(runDir), { recursive: true, force: true });
   removeDir(runDir);
   runDirs.delete(runDir);

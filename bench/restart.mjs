@@ -4,7 +4,7 @@
 // the same command for both supervisors, so the shell's start-up cost is in both figures.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { killAll, ms, now, openFifo, own, printTable, ROOT, startHam, stats, tempDir } from "./lib.mjs";
+import { killAll, ms, now, openFifo, own, printTable, ratio, ROOT, startHam, stats, tempDir } from "./lib.mjs";
 
 const WARMUP = 5;
 
@@ -52,6 +52,7 @@ export async function restartLatency({ kills = 60 } = {}) {
       ["bare spawn-on-exit loop", `p50 ${ms(b.p50)}  p90 ${ms(b.p90)}  p99 ${ms(b.p99)}`],
       ["HAM (CONDDEATH → restart)", `p50 ${ms(h.p50)}  p90 ${ms(h.p90)}  p99 ${ms(h.p99)}`],
       ["HAM − baseline, median", `${ms(h.p50 - b.p50)} (goal ≤ 1 ms); HAM p99 goal ≤ 5 ms`],
+      ["HAM / baseline, median", `${ratio(h.p50, b.p50)} (goal ≤ 1.3×)`],
     ]);
     return { ham: h, baseline: b };
   } finally {

@@ -52,28 +52,26 @@ async function guardianReady(session) {
 }
 
 async function compactionFigures() {
-  const { HamTree } = await import(join(ROOT, "dist/ham/tree.js"));
-  const { conditionValue, entityValue } = await import(join(ROOT, "dist/ham/persist.js"));
-  const { StateStore } = await import(join(ROOT, "dist/ham/store.js"));
-  const tree = new HamTree(() => Date.now());
+  const { newEntity } = await import(join(ROOT, "dist/ham/core/state.js"));
+  const { conditionValue, entityValue } = await import(join(ROOT, "dist/ham/daemon/records.js"));
+  const { StateStore } = await import(join(ROOT, "dist/ham/adapters/store.js"));
+  const entities = [];
   for (let i = 0; i < 10_000; i += 1) {
-    const entity = tree.newEntity(`e${i}`, "attached");
-    entity.pid = 100_000 + i;
-    entity.command = `/usr/bin/worker --id ${i}`;
+    const base = newEntity(`e${i}`, "attached", Date.now());
+    const conditions = new Map();
     for (const [type, cname] of [[1, "death"], [2, "abnormal"], [5, "restart"]]) {
       const actions = new Map();
       for (const [aname, spec] of [["log", { kind: "log", message: `e${i} ${cname}`, prefix: true, verbosity: 1 }],
         ["report", { kind: "execute", line: `/bin/true e${i} ${cname}` }], ["tell", { kind: "signal", pid: 1, signal: 10, code: 0, value: 0 }]]) {
-        actions.set(aname, { name: aname, spec, flags: 0, enabled: true, removed: false, runs: 0, failures: 0, fails: null });
+        actions.set(aname, { name: aname, id: i, spec, flags: 0, enabled: true, runs: 0, failures: 0, fails: null });
       }
-      entity.conditions.set(cname, { name: cname, type, filter: { kind: "plain" }, flags: 0, enabled: true, fired: 0, actions });
+      conditions.set(cname, { name: cname, type, filter: { kind: "plain" }, flags: 0, enabled: true, fired: 0, order: 1, actions });
     }
-    tree.entities.set(entity.name, entity);
+    entities.push({ ...base, spec: { ...base.spec, command: `/usr/bin/worker --id ${i}` }, run: { ...base.run, pid: 100_000 + i }, conditions });
   }
   const dir = tempDir("compact");
   const store = new StateStore(dir);
   store.open(null);
-  const entities = [...tree.entities.values()];
   // Journal append: one entity record per mutation, as the HAM writes it; baseline: the
   // same bytes written with no JSON and no checksum.
   const { encodeRecord } = await import(join(ROOT, "dist/lib/store/format.js"));
@@ -84,10 +82,10 @@ async function compactionFigures() {
     const t0 = performance.now();
     // A ham_condition: the condition, its entity, and the reply.
     const condition = entity.conditions.get("death");
-    store.commit({ [`e/${entity.name}`]: entityValue(entity, null), [`c/${entity.name}/death`]: conditionValue(condition, 1), "r/token/1": { r: 0 } }, undefined);
+    store.commit({ [`e/${entity.name}`]: entityValue(entity), [`c/${entity.name}/death`]: conditionValue(condition), "r/token/1": { r: 0 } }, undefined);
     appends.push(performance.now() - t0);
   }
-  const raw = encodeRecord({ q: 1, set: { [`e/${entities[0].name}`]: entityValue(entities[0], null), [`c/${entities[0].name}/death`]: conditionValue(entities[0].conditions.get("death"), 1), "r/token/1": { r: 0 } } });
+  const raw = encodeRecord({ q: 1, set: { [`e/${entities[0].name}`]: entityValue(entities[0]), [`c/${entities[0].name}/death`]: conditionValue(entities[0].conditions.get("death")), "r/token/1": { r: 0 } } });
   const fd = openSync(join(dir, "raw"), "a");
   const rawTimes = [];
   for (let i = 0; i < 5_000; i += 1) {
@@ -105,6 +103,7 @@ async function compactionFigures() {
     last = at;
   }, 1);
   const keys = ["m"];
+  const byName = new Map(entities.map((entity) => [entity.name, entity]));
   for (const entity of entities) {
     keys.push(`e/${entity.name}`);
     for (const name of entity.conditions.keys()) keys.push(`c/${entity.name}/${name}`);
@@ -112,8 +111,8 @@ async function compactionFigures() {
   const compaction = await store.compact(() => keys, (key) => {
     if (key === "m") return { note: "meta" };
     const [kind, ename, cname] = key.split("/");
-    const entity = tree.entities.get(ename);
-    return kind === "e" ? entityValue(entity, null) : conditionValue(entity.conditions.get(cname), 1);
+    const entity = byName.get(ename);
+    return kind === "e" ? entityValue(entity) : conditionValue(entity.conditions.get(cname));
   });
   clearInterval(ticker);
   store.close();

@@ -1,4 +1,4 @@
-import { createActivityLog, Ham, LOG_LEVEL, StoreReader, type HamOptions } from "../ham/ham.js";
+import { createActivityLog, Ham, LOG_LEVEL, StoreReader, type HamOptions } from "../ham/daemon/ham.js";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
 import { stateDirOf } from "../lib/run-dir.js";
 import { Watchdog } from "./watchdog.js";

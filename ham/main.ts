@@ -6,10 +6,10 @@ import { openSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { socketPathOf } from "../lib/run-dir.js";
-import { HAM_NODE_FLAGS } from "./guardian-link.js";
-import { Ham } from "./ham.js";
-import { AlreadyRunning, prepareRunDir, runningPid } from "./instance-lock.js";
-import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./options.js";
+import { HAM_NODE_FLAGS } from "./adapters/guardian-link.js";
+import { Ham } from "./daemon/ham.js";
+import { AlreadyRunning, prepareRunDir, runningPid } from "./adapters/instance-lock.js";
+import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./daemon/options.js";
 import { socketAnswers } from "../lib/wire/probe.js";
 import { Session } from "../lib/client/session.js";
 

@@ -1,11 +1,12 @@
 import { HamError } from "../../lib/errors.js";
-import { Args } from "./args.js";
-import type { ConfigPlan, PlannedRequest } from "./config-plan.js";
-import type { Caller } from "./events.js";
+import { Args } from "./specs.js";
+import type { Caller, ConfigPlan, PlannedRequest } from "./events.js";
+export type { ConfigPlan, PlannedEntity, PlannedRequest } from "./events.js";
 import { forgetActions } from "./firings.js";
-import { LOG_LEVEL } from "./log-levels.js";
+import { LOG_LEVEL } from "./describe.js";
 import { applyRequest, detachEntity } from "./requests.js";
 import type { Tx } from "./tx.js";
+
 
 // A config file applied as a diff, in one transition: entities whose section is unchanged are
 // left alone; changed ones get their conditions, policy, command and flags replaced while their

@@ -1,5 +1,19 @@
 import type { ActionSpec } from "../../lib/tree/types.js";
-import type { Trigger } from "./triggers.js";
+
+// Verbosity of activity-log lines (QNX: ham -v): 1 events, 2 details, 3 every request.
+export const LOG_LEVEL = { events: 1, detail: 2, trace: 3 } as const;
+export type LogLevelName = "info" | "warn" | "error";
+
+// The global entity's directory in the /ham view.
+export const GLOBAL_DIR = ".global";
+
+// How an entity is named in the log and the /ham view ("" is the global entity).
+export const pathOf = (name: string): string => (name === "" ? GLOBAL_DIR : name);
+
+// Ends an exhaustive switch: a case left out is a type error, and at run time a loud one.
+export function assertNever(value: never): never {
+  throw new Error(`unhandled case ${JSON.stringify(value)}`);
+}
 
 // Words for actions and triggers, shared by the activity log and the /ham view.
 
@@ -26,17 +40,4 @@ export function specRows(spec: ActionSpec): Array<readonly [string, string | num
 
 export function describeSpec(spec: ActionSpec): string {
   return specRows(spec).map(([label, value]) => `${label}=${value}`).join(" ");
-}
-
-export function describeTrigger(trigger: Trigger): string {
-  switch (trigger.kind) {
-    case "death":
-      return trigger.abnormal ? "abnormal death" : "death";
-    case "state":
-      return `state ${trigger.from} -> ${trigger.to}`;
-    case "raise":
-      return `raise type=${trigger.type} class=${trigger.class} severity=${trigger.severity}`;
-    default:
-      return trigger.kind;
-  }
 }

@@ -1,4 +1,4 @@
-import type { LogLevelName } from "./log-levels.js";
+import type { LogLevelName } from "./describe.js";
 
 // What a transition asks of the world, as data. One interpreter (daemon/interpreter.ts)
 // carries them out, in order, through the adapters.

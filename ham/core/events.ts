@@ -1,5 +1,4 @@
 import type { SpawnCause } from "./effects.js";
-import type { ConfigPlan } from "./config-plan.js";
 import type { Firing } from "./state.js";
 
 // Everything the HAM reacts to, as data. Each carries the time it happened (`at`), read by
@@ -53,3 +52,23 @@ export type CoreEvent =
   | { readonly kind: "guardian-failed"; readonly at: At }
   // A config file (parsed and checked), applied as one change or not at all.
   | { readonly kind: "apply"; readonly at: At; readonly ref: number; readonly plan: ConfigPlan; readonly source: string };
+
+// A config file as the requests that make it (server/config-file.ts builds it): checked whole
+// before the apply transition (config.ts) sees it.
+export interface PlannedRequest {
+  readonly op: string;
+  readonly args: Record<string, unknown>;
+}
+
+export interface PlannedEntity {
+  readonly name: string;
+  // A digest of the entity's section: an equal digest is an unchanged entity.
+  readonly fingerprint: string;
+  readonly create: PlannedRequest;
+  readonly setup: readonly PlannedRequest[];
+}
+
+export interface ConfigPlan {
+  readonly entities: readonly PlannedEntity[];
+  readonly global: readonly PlannedRequest[];
+}

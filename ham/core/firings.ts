@@ -1,17 +1,29 @@
 import { HACTIONBREAKONFAIL, HACTIONKEEPONFAIL, HCONDKEEPONEMPTY } from "../../lib/constants.js";
+import { conditionQueueName } from "../../lib/tree/conditions.js";
 import type { ActionSpec, FailSpec } from "../../lib/tree/types.js";
-import { describeSpec, describeTrigger } from "./describe.js";
+import { armHeartbeat } from "./heartbeats.js";
+import { describeSpec } from "./describe.js";
+import { describeTrigger } from "./triggers.js";
 import { episodeAdd, episodeDone } from "./episodes.js";
-import { healthy } from "./heartbeat.js";
-import { armHeartbeat } from "./beats.js";
-import { LOG_LEVEL } from "./log-levels.js";
-import { pathOf } from "./names.js";
-import { queueOf } from "./queues.js";
+import { healthy } from "./heartbeats.js";
+import { LOG_LEVEL } from "./describe.js";
+import { pathOf } from "./describe.js";
 import { DONE_FAILED, DONE_OK, PENDING, startRestart, type Outcome } from "./restart.js";
-import type { Action, Condition, FailAction, Firing } from "./state.js";
-import { waitTimer } from "./timers.js";
+import type { Condition, Action, FailAction, Firing } from "./state.js";
+import { waitTimer } from "./tx.js";
 import { conditionMatches, type Trigger } from "./triggers.js";
 import type { Tx } from "./tx.js";
+
+// Execution model (reference §5.4), with one deliberate difference: QNX runs all NOWAIT
+// conditions in one shared FIFO and all OTHER conditions in another, so one entity's waitfor
+// or restart backoff delays every other entity's recovery. Here those two FIFOs are kept per
+// entity (the one the event happened to): within an entity the order is QNX's, and no entity
+// ever waits for another. Each INDEPENDENT condition has its own FIFO (a global one, one per
+// entity it fires for). A queue is a list of firing ids in the state; its first one runs.
+export function queueOf(entity: string, owner: string, condition: Pick<Condition, "name" | "flags">): string {
+  const kind = conditionQueueName(condition.flags);
+  return kind === "INDEPENDENT" ? `${kind}/${entity}/${owner}/${condition.name}` : `${kind}/${entity}`;
+}
 
 // Conditions firing, and their actions run one at a time in their queue. An action that
 // needs the world (a spawn, a signal, a waitfor) leaves the firing `running` until its result

@@ -8,15 +8,15 @@ import { HamError } from "../../lib/errors.js";
 import { isDeathType } from "../../lib/tree/conditions.js";
 import type { ConditionFilter } from "../../lib/tree/types.js";
 import { readActionSpec, readFailSpec, readPolicy } from "./specs.js";
-import { Args, checkFlags } from "./args.js";
-import { armHeartbeat } from "./beats.js";
+import { Args, checkFlags } from "./specs.js";
+import { armHeartbeat } from "./heartbeats.js";
 import { dropEntity } from "./episodes.js";
 import type { Caller } from "./events.js";
 import { fire, forgetActions, runNow } from "./firings.js";
-import { freshBeat } from "./heartbeat.js";
-import { newEntity } from "./initial.js";
-import { LOG_LEVEL } from "./log-levels.js";
-import { actionOf, conditionOf, entityOf } from "./lookup.js";
+import { freshBeat } from "./heartbeats.js";
+import { newEntity } from "./state.js";
+import { LOG_LEVEL } from "./describe.js";
+import { actionOf, conditionOf, entityOf } from "./state.js";
 import type { Action, Condition, EntityState } from "./state.js";
 import type { Tx } from "./tx.js";
 
@@ -203,7 +203,7 @@ function conditionRaise(tx: Tx, { args }: Request): unknown {
   return addCondition(tx, args, CONDRAISE, { kind: "raise", type, class: klass, severity });
 }
 
-export function removeCondition(tx: Tx, owner: string, removed: Condition): void {
+function removeCondition(tx: Tx, owner: string, removed: Condition): void {
   tx.deleteCondition(owner, removed.name);
   forgetActions(tx, new Set([...removed.actions.values()].map((action) => action.id)));
 }

@@ -1,5 +1,6 @@
+import { Map as IMap } from "immutable";
+import { HamError } from "../../lib/errors.js";
 import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
-import type { Trigger } from "./triggers.js";
 
 // The HAM's whole state as readonly data. Transitions (step.ts) never change a value: they
 // build the next state, sharing what did not change. An entity keeps what the user said
@@ -155,6 +156,18 @@ export interface Meta {
   readonly config: ConfigRecord;
 }
 
+
+// Everything that can make a condition fire.
+export type Trigger =
+  | { readonly kind: "death"; readonly abnormal: boolean }
+  | { readonly kind: "detach" }
+  | { readonly kind: "attach" }
+  | { readonly kind: "restart" }
+  | { readonly kind: "missed-low" }
+  | { readonly kind: "missed-high" }
+  | { readonly kind: "state"; readonly from: number; readonly to: number }
+  | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number };
+
 // An index by name that shares what did not change (index.ts).
 export interface Index<V> extends Iterable<[string, V]> {
   readonly size: number;
@@ -171,4 +184,86 @@ export interface HamState {
   readonly firings: ReadonlyMap<number, Firing>;
   // Queue name → firing ids, FIFO; the first one runs.
   readonly queues: ReadonlyMap<string, readonly number[]>;
+}
+
+// The restart policy an entity starts with (beyond QNX; restart-policy.ts).
+export const DEFAULT_POLICY: RestartPolicy = Object.freeze({
+  minUptimeMs: 1_000,
+  backoffInitialMs: 100,
+  backoffMaxMs: 30_000,
+  backoffResetMs: 10_000,
+  budget: null,
+});
+
+export function newEntity(name: string, kind: EntityKind, nowMs: number): EntityState {
+  return {
+    name,
+    spec: { kind, command: null, flags: 0, enabled: true, policy: DEFAULT_POLICY, heartbeat: null },
+    counters: {
+      createdMs: nowMs, startedMs: nowMs, lastDeathMs: null, restartedMs: null, restarts: 0, deaths: 0, abnormalDeaths: 0,
+      missedLow: 0, missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false,
+    },
+    run: { pid: 0, startTime: null, ownChild: false, spawnToken: null, restartAt: null, clientToken: null, heartbeat: null, episode: null },
+    conditions: new Map(),
+  };
+}
+
+export function initialMeta(hamPid: number, verbosity: number): Meta {
+  return {
+    hamPid, hamFailures: 0, guardianFailures: 0, verbosity, nextFiringId: 1, nextActionId: 1, nextOrder: 1, spawnCount: 0,
+    config: { applied: new Map(), global: new Map() },
+  };
+}
+
+export function initialState(hamPid: number, verbosity: number, nowMs: number): HamState {
+  return {
+    meta: initialMeta(hamPid, verbosity),
+    global: newEntity("", "global", nowMs),
+    entities: emptyIndex(),
+    firings: new Map(),
+    queues: new Map(),
+  };
+}
+
+export function emptyIndex<V>(): Index<V> {
+  return IMap<string, V>() as Index<V>;
+}
+
+export function indexOf<V>(entries: Iterable<readonly [string, V]>): Index<V> {
+  return IMap<string, V>(entries) as Index<V>;
+}
+
+// Finding items by name, for requests (an unknown name is ENOENT). null names the global entity.
+
+export function entityOf(state: HamState, name: string | null): EntityState {
+  if (name === null) return state.global;
+  const entity = state.entities.get(name);
+  if (entity === undefined) throw new HamError("ENOENT", `no entity ${name}`);
+  return entity;
+}
+
+export function conditionOf(state: HamState, ename: string | null, cname: string): { entity: EntityState; condition: Condition } {
+  const entity = entityOf(state, ename);
+  const condition = entity.conditions.get(cname);
+  if (condition === undefined) throw new HamError("ENOENT", `no condition ${cname} in ${ename ?? "the global entity"}`);
+  return { entity, condition };
+}
+
+export function actionOf(state: HamState, ename: string | null, cname: string, aname: string): {
+  entity: EntityState; condition: Condition; action: Action;
+} {
+  const { entity, condition } = conditionOf(state, ename, cname);
+  const action = condition.actions.get(aname);
+  if (action === undefined) throw new HamError("ENOENT", `no action ${aname} in ${cname}`);
+  return { entity, condition, action };
+}
+
+export function counts(state: HamState): { entities: number; conditions: number; actions: number } {
+  let conditions = 0;
+  let actions = 0;
+  for (const entity of [state.global, ...state.entities.values()]) {
+    conditions += entity.conditions.size;
+    for (const condition of entity.conditions.values()) actions += condition.actions.size;
+  }
+  return { entities: state.entities.size, conditions, actions };
 }

@@ -1,14 +1,14 @@
 import { HamError } from "../../lib/errors.js";
-import { Args } from "./args.js";
+import { Args } from "./specs.js";
 import { applyConfig } from "./config.js";
 import type { CoreEvent } from "./events.js";
-import { beat } from "./beats.js";
+import { beat } from "./heartbeats.js";
 import { actionDone } from "./firings.js";
 import { connectionLost, died, spawned, spawnFailed, timer } from "./lifecycle.js";
-import { assertNever } from "./never.js";
+import { assertNever } from "./describe.js";
 import { applyRequest, DEFERRED } from "./requests.js";
 import type { HamState } from "./state.js";
-import { takeOver } from "./takeover.js";
+import { takeOver } from "./lifecycle.js";
 import { Tx, type StepResult } from "./tx.js";
 
 export type { StepResult } from "./tx.js";

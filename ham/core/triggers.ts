@@ -2,20 +2,10 @@ import {
   CONDABNORMALDEATH, CONDANY, CONDATTACH, CONDDEATH, CONDDETACH, CONDHBEATMISSEDHIGH, CONDHBEATMISSEDLOW,
   CONDRAISE, CONDRESTART, CONDSTATE, HCONDSTATEFROMINV, HCONDSTATEFROMSET, HCONDSTATETOINV, HCONDSTATETOSET,
 } from "../../lib/constants.js";
-import type { Condition } from "./state.js";
+import type { Condition, Trigger } from "./state.js";
+export type { Trigger } from "./state.js";
 
-// Everything that can make a condition fire.
-export type Trigger =
-  | { readonly kind: "death"; readonly abnormal: boolean }
-  | { readonly kind: "detach" }
-  | { readonly kind: "attach" }
-  | { readonly kind: "restart" }
-  | { readonly kind: "missed-low" }
-  | { readonly kind: "missed-high" }
-  | { readonly kind: "state"; readonly from: number; readonly to: number }
-  | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number };
-
-import { assertNever } from "./never.js";
+import { assertNever } from "./describe.js";
 
 // A state value v belongs to a set when bit (1 << v) is set; states outside 0..31 belong to no set.
 function stateMatches(filter: number, state: number, isSet: boolean, inverted: boolean): boolean {
@@ -60,5 +50,18 @@ export function conditionMatches(condition: Pick<Condition, "type" | "flags" | "
     }
     default:
       return assertNever(event);
+  }
+}
+
+export function describeTrigger(trigger: Trigger): string {
+  switch (trigger.kind) {
+    case "death":
+      return trigger.abnormal ? "abnormal death" : "death";
+    case "state":
+      return `state ${trigger.from} -> ${trigger.to}`;
+    case "raise":
+      return `raise type=${trigger.type} class=${trigger.class} severity=${trigger.severity}`;
+    default:
+      return trigger.kind;
   }
 }

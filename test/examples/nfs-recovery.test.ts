@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stateDirOf } from "../../dist/ham/store.js";
+import { stateDirOf } from "../../dist/ham/adapters/store.js";
 import { eventually, ROOT, unmountUnder } from "../helpers/ham-instance.js";
 import { pidsWithEnv } from "../helpers/processes.mjs";
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import * as Q from "../../dist/lib/index.js";
-import { initialState } from "../../dist/ham/core/initial.js";
+import { initialState } from "../../dist/ham/core/state.js";
 import { step } from "../../dist/ham/core/step.js";
-import { restoreState, recordOf, stateKeys, type CheckedRecords } from "../../dist/ham/core/records.js";
+import { restoreState, recordOf, stateKeys, type CheckedRecords } from "../../dist/ham/daemon/records.js";
 import type { Effect } from "../../dist/ham/core/effects.js";
 import type { CoreEvent } from "../../dist/ham/core/events.js";
 import type { HamState } from "../../dist/ham/core/state.js";
-import { isConditionValue, isEntityValue, isFiringValue } from "../../dist/ham/state-schema.js";
+import { isConditionValue, isEntityValue, isFiringValue } from "../../dist/ham/daemon/state-schema.js";
 
 // The core alone: events in, effects out, on a manual clock. No process, socket, file or
 // timer exists here: a spawn is answered by the test (a pid it makes up), a timer fires when

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
 import { Session } from "../../dist/lib/client/session.js";
-import { StateStore, StoreReader, stateDirOf } from "../../dist/ham/store.js";
+import { StateStore, StoreReader, stateDirOf } from "../../dist/ham/adapters/store.js";
 import { cleanup, entityPid, eventually, HAM_BIN, HAMCTL_BIN, isAlive, killRunDir, startHam } from "../helpers/ham-instance.js";
 import { pidsWithEnv } from "../helpers/processes.mjs";
 import { attachSleeper, guardianReady, killHam, processesOf, status } from "../helpers/takeover.js";

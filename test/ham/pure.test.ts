@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import * as Q from "../../dist/lib/index.js";
 import { conditionMatches } from "../../dist/ham/core/triggers.js";
-import { judgePeriod, healthy, freshBeat } from "../../dist/ham/core/heartbeat.js";
-import { decideRestart } from "../../dist/ham/core/restart-policy.js";
-import { pruneAfterRestart } from "../../dist/ham/core/pruning.js";
-import { initialState, newEntity, indexOf } from "../../dist/ham/core/initial.js";
-import { counts } from "../../dist/ham/core/lookup.js";
-import { parseConfig } from "../../dist/ham/config-file.js";
-import { resolveTreePath } from "../../dist/ham/view/browse.js";
+import { judgePeriod, healthy, freshBeat } from "../../dist/ham/core/heartbeats.js";
+import { decideRestart } from "../../dist/ham/core/restart.js";
+import { pruneAfterRestart } from "../../dist/ham/core/episodes.js";
+import { initialState, newEntity, indexOf } from "../../dist/ham/core/state.js";
+import { counts } from "../../dist/ham/core/state.js";
+import { parseConfig } from "../../dist/ham/server/config-file.js";
+import { resolveTreePath } from "../../dist/ham/server/browse.js";
 import type { Action, Condition, HeartbeatRun, HeartbeatSpec } from "../../dist/ham/core/state.js";
 
 const condition = (type: number, flags = 0, filter: Condition["filter"] = { kind: "plain" }, actions: Action[] = []): Condition => ({

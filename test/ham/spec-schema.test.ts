@@ -2,10 +2,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { readActionSpec, readFailSpec, readPolicy } from "../../dist/ham/action-specs.js";
-import { parseConfig } from "../../dist/ham/config-file.js";
-import { DEFAULTS } from "../../dist/ham/defaults.js";
-import { Args } from "../../dist/ham/request-args.js";
+import { readActionSpec, readFailSpec, readPolicy } from "../../dist/ham/core/specs.js";
+import { parseConfig } from "../../dist/ham/server/config-file.js";
+import { DEFAULTS } from "../../dist/ham/daemon/defaults.js";
+import { Args } from "../../dist/ham/core/specs.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SCHEMA_FILE = join(ROOT, "schema/ham-config.schema.json");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { conditionValue, entityValue } from "../../dist/ham/core/records.js";
-import { newEntity } from "../../dist/ham/core/initial.js";
-import { isConditionValue, isEntityValue, isFiringValue, isMetaValue } from "../../dist/ham/state-schema.js";
+import { conditionValue, entityValue } from "../../dist/ham/daemon/records.js";
+import { newEntity } from "../../dist/ham/core/state.js";
+import { isConditionValue, isEntityValue, isFiringValue, isMetaValue } from "../../dist/ham/daemon/state-schema.js";
 
 // The shared state's records as a HAM that takes over reads them back: what the HAM writes
 // passes its check, and a record missing a field or carrying an unknown kind does not.

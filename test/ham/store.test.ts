@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncat
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeFile, encodeHeader, encodeRecord, StateMap } from "../../dist/lib/store/format.js";
-import { StateStore, StoreReader } from "../../dist/ham/store.js";
+import { StateStore, StoreReader } from "../../dist/ham/adapters/store.js";
 
 // The state files on their own: what a HAM that takes over reads back.
 const dirs: string[] = [];

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
-import { stateDirOf } from "../../dist/ham/store.js";
+import { stateDirOf } from "../../dist/ham/adapters/store.js";
 import { cleanup, currentHamPid, entityPid, eventually, FIXTURES, HAM_BIN, isAlive, startHam, track, tempDir } from "../helpers/ham-instance.js";
 import { attachSleeper, guardianReady, killHam, processesOf, status, treeOf } from "../helpers/takeover.js";
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session } from "../../dist/lib/client/session.js";
-import { stateDirOf } from "../../dist/ham/store.js";
+import { stateDirOf } from "../../dist/ham/adapters/store.js";
 import { socketAnswers } from "../../dist/lib/wire/probe.js";
 import { pidsWithEnv, PidKeeper } from "./processes.mjs";
 

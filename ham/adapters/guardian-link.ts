@@ -1,0 +1,97 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { LOG_LEVEL, type ActivityLog } from "./activity-log.js";
+import type { HamOptions } from "../daemon/ham-options.js";
+
+// The HAM's side of its Guardian: a child with an IPC channel. The Guardian sees the HAM's
+// death as its channel closing; the HAM sees the Guardian's as its `exit`, and spawns a new
+// one at once (after a pause only when Guardians keep failing by themselves). It answers the
+// Guardian's pings (the watchdog of a hung HAM). A clean stop tells the Guardian first, so
+// it does not take over.
+export const GUARDIAN_SCRIPT = fileURLToPath(new URL("../../guardian/main.js", import.meta.url));
+export const HAM_NODE_FLAGS = ["--max-semi-space-size=1"];
+const RESPAWN_DELAY_MS = [0, 100, 500, 2_000];
+
+export class GuardianLink {
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private quickDeaths = 0;
+  private waiters: Array<() => void> = [];
+  pid = 0;
+
+  constructor(private readonly options: HamOptions, private readonly log: ActivityLog, private readonly onFailure: () => void) {}
+
+  start(): void {
+    if (this.stopping) return;
+    const startedAt = Date.now();
+    const child = fork(GUARDIAN_SCRIPT, [JSON.stringify({ ...this.options, fresh: false }), String(process.pid)], {
+      execArgv: HAM_NODE_FLAGS, stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    this.child = child;
+    this.pid = 0;
+    child.on("error", () => undefined);
+    child.on("message", (message: { ready?: boolean; ping?: number }) => {
+      if (this.child !== child) return;
+      if (typeof message.ping === "number") this.send(child, { pong: message.ping });
+      // Its pid shows once it follows the state and watches this HAM.
+      if (message.ready === true) {
+        this.pid = child.pid ?? 0;
+        for (const wake of this.waiters.splice(0)) wake();
+      }
+    });
+    child.on("exit", (code, signal) => {
+      if (this.child !== child) return;
+      this.child = null;
+      this.pid = 0;
+      if (this.stopping) return;
+      this.onFailure();
+      // Killed from outside: a new one at once. Failing by itself: pause, in case it fails again.
+      this.quickDeaths = signal === null && Date.now() - startedAt < 1_000 ? this.quickDeaths + 1 : 0;
+      const delay = RESPAWN_DELAY_MS[Math.min(this.quickDeaths, RESPAWN_DELAY_MS.length - 1)] ?? 0;
+      this.log.write(LOG_LEVEL.events, "warn", { event: "guardian-death", pid: child.pid, code, signal },
+        `Guardian (pid ${child.pid}) died (${signal ?? `code ${code}`}); a new one ${delay === 0 ? "now" : `in ${delay} ms`}`);
+      if (delay === 0) this.start();
+      else setTimeout(() => this.start(), delay);
+    });
+    this.log.write(LOG_LEVEL.detail, "info", { event: "guardian", pid: child.pid }, `Guardian started (pid ${child.pid})`);
+  }
+
+  // Resolves true once a Guardian is ready, false after `timeoutMs` without one.
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.pid > 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((waiter) => waiter !== wake);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(wake);
+    });
+  }
+
+  // A message the channel may no longer carry (the Guardian just died): its exit tells.
+  private send(child: ChildProcess, message: object): void {
+    if (!child.connected) return;
+    try {
+      child.send(message, undefined, {}, () => undefined);
+    } catch {
+      // closed meanwhile
+    }
+  }
+
+  // Ends the Guardian without a takeover; resolves once it is gone.
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((resolve) => child.once("exit", resolve));
+    if (child.connected) this.send(child, { stop: true });
+    else child.kill("SIGKILL");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 1_000);
+    await gone;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,87 @@
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import { splitCommandLine } from "../../lib/command-line.js";
+import { HamError } from "../../lib/errors.js";
+import { isSameProcessAlive, pidsWithEnv, readProcStat, readStartTime } from "../../lib/proc.js";
+
+export { isSameProcessAlive, readProcStat, readStartTime } from "../../lib/proc.js";
+
+// The one adapter that creates and signals processes. Commands are split like QNX and
+// spawned without a shell, each in its own session and process group (so it outlives the
+// HAM and a kill can reach its whole group).
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly abnormal: boolean;
+  readonly description: string;
+}
+
+// Signals whose default action dumps core: a death by one of them is abnormal.
+const CORE_SIGNALS: ReadonlySet<string> = new Set([
+  "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV", "SIGSYS", "SIGXCPU", "SIGXFSZ",
+]);
+
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
+  const abnormal = signal !== null && CORE_SIGNALS.has(signal);
+  const description = signal !== null ? `killed by ${signal}` : `exited with code ${code ?? "?"}`;
+  return { code, signal, abnormal, description };
+}
+
+export interface Spawned {
+  readonly pid: number;
+  readonly startTime: number | null;
+}
+
+export function spawnLine(line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void): Spawned {
+  const [file, ...args] = splitCommandLine(line);
+  if (file === undefined) throw new HamError("EINVAL", "empty command line");
+  const child = spawn(file, args, { detached: true, stdio: ["ignore", "inherit", "inherit"], env });
+  let spawnError: Error | null = null;
+  child.on("error", (error) => {
+    spawnError = error;
+  });
+  if (child.pid === undefined) {
+    // The exec failure is emitted on the next tick; its errno is already known by libuv.
+    throw new HamError("ENOENT", `cannot spawn ${file}: ${spawnError ?? "exec failed"}`);
+  }
+  child.on("exit", (code, signal) => onExit(describeExit(code, signal)));
+  return { pid: child.pid, startTime: readStartTime(child.pid) };
+}
+
+// Sends a signal; false when the target does not exist or may not be signalled.
+export function sendSignal(pid: number, signal: number): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Kill escalation, written once: SIGTERM to the process group (or the process when it
+// leads none), then SIGKILL after graceMs if it is still the same process.
+export async function terminate(pid: number, startTime: number | null, graceMs: number): Promise<void> {
+  // A pid whose process is gone may already name another one: never signal that.
+  if (!isSameProcessAlive(pid, startTime)) return;
+  const groupOrPid = readProcStat(pid)?.processGroup === pid ? -pid : pid;
+  if (!sendSignal(groupOrPid, constants.signals.SIGTERM)) return;
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isSameProcessAlive(pid, startTime)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (isSameProcessAlive(pid, startTime)) sendSignal(groupOrPid, constants.signals.SIGKILL);
+}
+
+// A spawn's token rides in the environment of the process it started (Entity.spawnToken), so a
+// HAM that takes over finds a process its predecessor spawned but did not note.
+export const spawnEnv = (token: string): NodeJS.ProcessEnv => ({ HAM_SPAWN: token });
+
+// The live process a spawn with `token` started, if any. Its children inherit its
+// environment: the one whose parent lacks the token is it.
+export function spawnedPid(token: string | null): number | null {
+  if (token === null) return null;
+  const pids = pidsWithEnv(`HAM_SPAWN=${token}`);
+  return pids.find((pid) => !pids.includes(readProcStat(pid)?.parentPid ?? 0)) ?? pids[0] ?? null;
+}

@@ -1,1 +1,0 @@
-export { Args, checkFlags } from "../request-args.js";

@@ -1,0 +1,25 @@
+import type { TimestampMode } from "../adapters/activity-log.js";
+import type { StoreReader } from "../adapters/store.js";
+
+export interface HamOptions {
+  readonly runDir: string;
+  readonly logFile: string | null;
+  readonly timestamps: TimestampMode;
+  readonly verbosity: number;
+  readonly configFile: string | null;
+  readonly mount: string | null;
+  // Start empty, discarding a state left by a HAM and Guardian that died together.
+  readonly fresh: boolean;
+  // --group: the run directory, socket and /ham view open to this group (else owner only).
+  readonly gid: number | null;
+  // The Guardian SIGKILLs (then takes over from) a HAM that leaves its ping unanswered this
+  // long (0: never).
+  readonly watchdogMs: number;
+}
+
+// How this HAM came to be: started by `ham`, or a Guardian taking over from a dead HAM
+// (with the reader that has been following the state).
+export interface StartMode {
+  readonly takeover: boolean;
+  readonly reader: StoreReader | null;
+}

@@ -1,0 +1,296 @@
+import { HamError } from "../../lib/errors.js";
+import type { DecodedFrame } from "../../lib/wire/frame.js";
+import { SERVER_MAX_FRAME_BYTES } from "../../lib/wire/protocol.js";
+import { serveSocket, type RunningServer, type ServerConnection } from "../../lib/wire/server.js";
+import { createActivityLog, LOG_LEVEL, type ActivityLog } from "../adapters/activity-log.js";
+import { ChangeAnnouncer, Channels, type ClientState } from "../server/clients.js";
+import { REAL_CLOCK, RealTimers, type Clock } from "../adapters/clock.js";
+import { ConfigSources } from "../server/config-apply.js";
+import type { ServerContext } from "../server/context.js";
+import type { At, CoreEvent } from "../core/events.js";
+import { initialState } from "../core/state.js";
+import { counts } from "../core/state.js";
+import { configValue, recordOf, stateKeys, type MetaValue } from "./records.js";
+import type { HamState } from "../core/state.js";
+import { META_KEY } from "../core/tx.js";
+import { DEFAULTS } from "./defaults.js";
+import { failPoint } from "../adapters/fail-point.js";
+import { answerFrame } from "../server/frames.js";
+import { GuardianLink } from "../adapters/guardian-link.js";
+import type { HamOptions, StartMode } from "./ham-options.js";
+import { acquireInstance, prepareRunDir, releaseInstance } from "../adapters/instance-lock.js";
+import { Interpreter, type Reply } from "./interpreter.js";
+import { startMount, stopMount } from "./mount.js";
+import { Journal } from "./persist.js";
+import { PidPoller } from "../adapters/pid-poller.js";
+import { readStartTime, sendSignal, spawnLine, terminate } from "../adapters/processes.js";
+import { StateStore, StoreReader, stateDirOf } from "../adapters/store.js";
+import { STATE_VERSION } from "./state-version.js";
+import { readBack } from "./takeover.js";
+import type { TreeView } from "../server/render.js";
+import { waitFor } from "../adapters/waitfor.js";
+
+// The one entry of ham/ the Guardian uses.
+export type { HamOptions, StartMode } from "./ham-options.js";
+export { createActivityLog, LOG_LEVEL } from "../adapters/activity-log.js";
+export { StoreReader } from "../adapters/store.js";
+
+const COMPACT_AT_BYTES = 8 * 1024 * 1024;
+const GUARDIAN_READY_MS = 10_000;
+
+// The daemon's wiring: the core's state machine (core/) run by the interpreter through the
+// adapters, the socket server, the shared state, the Guardian, the config file and the view.
+export class Ham implements ServerContext {
+  readonly store: StateStore;
+  readonly journal: Journal;
+  readonly guardian: GuardianLink;
+  readonly log: ActivityLog;
+  readonly core: Interpreter;
+  readonly channels = new Channels();
+  readonly config: ConfigSources;
+  readonly clock: Clock = REAL_CLOCK;
+  private readonly poller = new PidPoller(DEFAULTS.pidPollMs);
+  private readonly clients = new Map<ServerConnection, ClientState>();
+  // The client each request in flight came from (an attach_self binds the entity to it).
+  private readonly requestClients = new Map<number, ClientState>();
+  private server: RunningServer | null = null;
+  private files: { pidFile: string; socketPath: string } | null = null;
+  private stopping = false;
+  private readonly announcer = new ChangeAnnouncer(() => this.clients.values());
+  readonly stopped: Promise<void>;
+  private resolveStopped: () => void = () => undefined;
+
+  constructor(readonly options: HamOptions) {
+    this.log = createActivityLog({ file: options.logFile, timestamps: options.timestamps, verbosity: options.verbosity });
+    this.store = new StateStore(stateDirOf(options.runDir));
+    this.journal = new Journal(this.store, { valueOf: (key) => this.valueOf(key), keys: () => this.keys() }, COMPACT_AT_BYTES, (stats) => {
+      this.log.write(LOG_LEVEL.detail, "info", { event: "compaction", ...stats },
+        `state compacted: ${stats.keys} keys, ${stats.bytes} bytes in ${Math.round(stats.wallMs)} ms (longest step ${stats.longestStepMs.toFixed(1)} ms)`);
+    }, (keys) => this.announcer.changed(keys));
+    const timers = new RealTimers(this.clock, (id) => this.core.timerFired(id));
+    this.core = new Interpreter(initialState(process.pid, options.verbosity, this.clock.wall()), this.clock, timers, {
+      spawn: spawnLine,
+      childEnv: (entity) => ({ ...process.env, HAM_RUN_DIR: options.runDir, HAM_ENTITY: entity }),
+      signal: sendSignal,
+      pulse: (pid, chid, code, value) => this.channels.pulse(pid, chid, code, value, this.clock.wall()),
+      waitFor,
+      watchPid: (pid, startTime, onDeath) => this.poller.watch(pid, startTime, onDeath),
+      unwatchPid: (pid) => this.poller.unwatch(pid),
+      terminate: (pid, startTime) => void terminate(pid, startTime, DEFAULTS.killGraceMs),
+      log: (verbosity, level, fields, message) => this.log.write(verbosity, level, fields, message),
+      setVerbosity: (value) => {
+        this.log.verbosity = value;
+      },
+      changed: (keys) => this.journal.changed(keys),
+      persistNow: () => this.journal.flush(),
+      bindSelf: (ref, entity) => this.requestClients.get(ref)?.selfEntities.add(entity),
+      unbindSelf: (entity) => {
+        for (const client of this.clients.values()) client.selfEntities.delete(entity);
+      },
+      failPoint,
+    });
+    this.guardian = new GuardianLink(options, this.log, () => this.core.dispatch({ kind: "guardian-failed", at: this.core.at() }));
+    this.config = new ConfigSources(this);
+    this.stopped = new Promise((resolve) => {
+      this.resolveStopped = resolve;
+    });
+  }
+
+  get state(): HamState {
+    return this.core.state;
+  }
+
+  async start(mode: StartMode = { takeover: false, reader: null }): Promise<void> {
+    prepareRunDir(this.options.runDir, this.options.gid);
+    // The Guardian and every process the HAM starts carry it (tests find them by it).
+    process.env["HAM_RUN_DIR"] = this.options.runDir;
+    this.files = await acquireInstance(this.options.runDir, mode.takeover);
+    const reader = mode.reader ?? new StoreReader(this.store.dir);
+    if (this.options.fresh && !mode.takeover) this.store.remove();
+    const recovered = reader.exists();
+    this.store.open(recovered ? reader : null);
+    if (recovered) this.recover(reader, mode.takeover);
+    this.journal.changed([META_KEY, "g"]);
+    this.journal.flush();
+    this.server = await serveSocket(this.files.socketPath, {
+      maxConnections: DEFAULTS.maxConnections,
+      maxFrameBytes: SERVER_MAX_FRAME_BYTES,
+      maxBufferedBytes: DEFAULTS.maxBufferedReplyBytes,
+      gid: this.options.gid,
+    }, {
+      onOpen: (connection) => {
+        this.clients.set(connection, { connection, pid: 0, token: null, selfEntities: new Set(), channels: new Set() });
+      },
+      onFrame: (connection, frame) => this.onFrame(connection, frame),
+      onClose: (connection) => this.onClose(connection),
+    });
+    if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
+    this.guardian.start();
+    if (this.options.mount !== null) startMount(this, this.options.mount);
+    if (this.options.configFile !== null) this.config.load(this.options.configFile, true);
+    // Started (or taken over) means protected: a Guardian stands ready behind this HAM.
+    const since = performance.now();
+    const ready = await this.guardian.ready(GUARDIAN_READY_MS);
+    this.log.write(LOG_LEVEL.events, ready ? "info" : "error", { event: "protected", ready, ms: Math.round(performance.now() - since) },
+      ready ? `Guardian ready (pid ${this.guardian.pid})` : `no Guardian became ready within ${GUARDIAN_READY_MS} ms; running unprotected until one does`);
+  }
+
+  // The state of a HAM that is gone: read back, checked, and carried on (core/takeover.ts).
+  private recover(reader: StoreReader, takeover: boolean): void {
+    const back = readBack(this.core.state, reader.refresh().values, this.core.at(), takeover, reader.torn);
+    for (const key of back.skipped) {
+      this.log.write(LOG_LEVEL.events, "error", { event: "state-record-skipped", key },
+        `the shared state's record ${key} does not have the shape this HAM reads: skipped`);
+    }
+    this.core.state = back.state;
+    this.log.verbosity = back.state.meta.verbosity;
+    this.channels.restore(back.channels, back.nextChid);
+    for (const [token, id, reply] of back.replies) this.journal.reply(token, id, reply, true);
+    this.core.dispatch(back.event);
+  }
+
+  // ---- the shared state's records
+
+  private metaValue(): MetaValue {
+    const meta = this.core.state.meta;
+    return {
+      version: STATE_VERSION, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
+      nextFiringId: meta.nextFiringId, spawnCount: meta.spawnCount, nextChid: this.channels.nextId, channels: this.channels.list(),
+      config: configValue(meta),
+    };
+  }
+
+  private valueOf(key: string): unknown {
+    if (key === META_KEY) return this.metaValue();
+    if (key.startsWith("r/")) {
+      const [, token = "", id = ""] = key.split("/");
+      return this.journal.sentReply(token, Number(id));
+    }
+    return recordOf(this.core.state, key);
+  }
+
+  private keys(): string[] {
+    return [...stateKeys(this.core.state), ...this.journal.replyKeys()];
+  }
+
+  // ---- requests
+
+  // A request the core answers (ServerContext).
+  coreRequest(client: ClientState, op: string, args: unknown): Reply {
+    let used = 0;
+    const reply = this.core.request((ref, at) => ({
+      kind: "request", at, ref, op, args, caller: { pid: client.pid, token: client.token }, pidStart: this.pidStartOf(client, op, args),
+    }), (ref) => {
+      used = ref;
+      this.requestClients.set(ref, client);
+    });
+    this.requestClients.delete(used);
+    return reply;
+  }
+
+  // The start time of the process a request names, read here: the core reads no /proc.
+  private pidStartOf(client: ClientState, op: string, args: unknown): number | null {
+    if (op === "attach_self") return readStartTime(client.pid);
+    if (op !== "attach" || typeof args !== "object" || args === null) return null;
+    const pid = (args as { pid?: unknown }).pid;
+    return typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 ? readStartTime(pid) : null;
+  }
+
+  applyConfig(make: (ref: number, at: At) => CoreEvent): Reply {
+    return this.core.request(make);
+  }
+
+  private onFrame(connection: ServerConnection, frame: DecodedFrame): void {
+    const client = this.clients.get(connection);
+    if (client !== undefined) answerFrame(this, client, frame);
+  }
+
+  private onClose(connection: ServerConnection): void {
+    const client = this.clients.get(connection);
+    if (client === undefined) return;
+    this.clients.delete(connection);
+    // Only what the client held is written: a client that connects, asks and leaves (hamctl,
+    // a probe) costs the shared state nothing.
+    if (client.channels.size > 0) {
+      this.channels.closeAll(client);
+      this.journal.changed([META_KEY]);
+    }
+    if (client.token !== null) this.journal.forgetClient(client.token);
+    for (const entity of client.selfEntities) {
+      this.core.dispatch({ kind: "connection-lost", at: this.core.at(), entity, pid: client.pid });
+    }
+  }
+
+  // A client said hello (again, after a takeover): it gets back its self-attached entities
+  // and its pulse channels.
+  rebind(client: ClientState): void {
+    const names: string[] = [];
+    for (const entity of this.core.state.entities.values()) {
+      const { spec, run } = entity;
+      if (spec.kind !== "self" || run.pid !== client.pid || (run.clientToken !== null && run.clientToken !== client.token)) continue;
+      if ([...this.clients.values()].some((other) => other !== client && other.selfEntities.has(entity.name))) continue;
+      client.selfEntities.add(entity.name);
+      names.push(entity.name);
+    }
+    if (names.length > 0) this.core.dispatch({ kind: "rebound", at: this.core.at(), entities: names });
+    this.channels.rebind(client, this.clock.wall());
+  }
+
+  heartbeat(client: ClientState): number {
+    if (client.selfEntities.size > 0) {
+      this.core.dispatch({ kind: "beat", at: this.core.at(), pid: client.pid, entities: [...client.selfEntities] });
+    }
+    return 0;
+  }
+
+  view(): TreeView {
+    const state = this.core.state;
+    return { info: this.info(), entities: state.entities, global: state.global, counts: counts(state), verbosity: state.meta.verbosity };
+  }
+
+  private info(): { hamPid: number; guardianPid: number; hamFailures: number; guardianFailures: number } {
+    const meta = this.core.state.meta;
+    return { hamPid: process.pid, guardianPid: this.guardian.pid, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures };
+  }
+
+  status(): Record<string, unknown> {
+    const memory = process.memoryUsage();
+    return {
+      ...this.info(), ...counts(this.core.state),
+      verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
+      logWriteFailures: this.log.writeFailures,
+      rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,
+    };
+  }
+
+  async restartEntity(name: string): Promise<number> {
+    const entity = this.core.state.entities.get(name);
+    if (entity === undefined) throw new HamError("ENOENT", `no entity ${name}`);
+    if (entity.run.pid <= 0) throw new HamError("ESRCH", `${name} has no running process`);
+    await terminate(entity.run.pid, entity.run.startTime, DEFAULTS.killGraceMs);
+    return 0;
+  }
+
+  // ham_stop removes the state (QNX: the only proper way to stop); a signal keeps it, so
+  // the next `ham` on this run directory adopts the processes.
+  async stop(reason: string, removeState: boolean): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason, stateKept: !removeState },
+      `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
+    await this.guardian.stop();
+    this.config.close();
+    // After this, deaths are the next HAM's business.
+    this.core.stop();
+    this.poller.stop();
+    stopMount(this);
+    for (const client of this.clients.values()) client.connection.close("HAM stopping");
+    this.server?.close();
+    this.journal.flush();
+    if (removeState) this.store.remove();
+    else this.store.close();
+    if (this.files !== null) releaseInstance(this.files);
+    this.log.flush();
+    this.resolveStopped();
+  }
+}

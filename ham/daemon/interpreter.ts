@@ -1,0 +1,192 @@
+import { HamError, isHamErrorCode, type HamErrorCode } from "../../lib/errors.js";
+import type { Effect, SpawnCause } from "../core/effects.js";
+import type { At, CoreEvent } from "../core/events.js";
+import type { HamState } from "../core/state.js";
+import { step } from "../core/step.js";
+import type { Clock, Timers } from "../adapters/clock.js";
+import { spawnEnv, type ExitInfo, type Spawned } from "../adapters/processes.js";
+
+// The one interpreter: it feeds events to the core (step), keeps the state it returns, notes
+// the changed records for the journal, and carries out the effects through the adapters. An
+// effect with a result (a spawn, a signal, a pulse) answers with an event, handled right after
+// the current one: events are handled one at a time, in order, to completion.
+
+export interface Adapters {
+  spawn(line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void): Spawned;
+  // The environment of every process the HAM starts for `entity`.
+  childEnv(entity: string): NodeJS.ProcessEnv;
+  signal(pid: number, signal: number): boolean;
+  pulse(pid: number, chid: number, code: number, value: number): boolean;
+  waitFor(path: string, delayMs: number): Promise<boolean>;
+  watchPid(pid: number, startTime: number | null, onDeath: () => void): void;
+  unwatchPid(pid: number): void;
+  terminate(pid: number, startTime: number | null): void;
+  log(verbosity: number, level: "info" | "warn" | "error", fields: Readonly<Record<string, unknown>>, message: string): void;
+  setVerbosity(value: number): void;
+  // The changed records of the shared state (written at the end of the turn), and at once.
+  changed(keys: ReadonlySet<string>): void;
+  persistNow(): void;
+  bindSelf(ref: number, entity: string): void;
+  unbindSelf(entity: string): void;
+  // Test-only crash points (fail-point.ts).
+  failPoint(name: string, entity: string): void;
+}
+
+export type Reply = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly code: HamErrorCode; readonly message: string };
+
+// A reply as a result, or its error thrown.
+export function replyValue(reply: Reply): unknown {
+  if (reply.ok) return reply.result;
+  throw new HamError(reply.code, reply.message);
+}
+
+export class Interpreter {
+  private readonly events: CoreEvent[] = [];
+  private draining = false;
+  private stopped = false;
+  private nextRef = 1;
+  private readonly replies = new Map<number, Reply>();
+
+  constructor(
+    public state: HamState,
+    private readonly clock: Clock,
+    private readonly timers: Timers,
+    private readonly adapters: Adapters,
+  ) {}
+
+  at(): At {
+    return { wall: this.clock.wall(), mono: this.clock.mono() };
+  }
+
+  // Handles `event` (and every event its effects answer with) to completion.
+  dispatch(event: CoreEvent): void {
+    if (this.stopped) return;
+    this.events.push(event);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let next = this.events.shift(); next !== undefined; next = this.events.shift()) {
+        if (this.stopped) break;
+        const result = step(this.state, next);
+        this.state = result.state;
+        if (result.changes.size > 0) this.adapters.changed(result.changes);
+        for (const effect of result.effects) this.run(effect);
+      }
+    } finally {
+      this.draining = false;
+      this.events.length = 0;
+    }
+  }
+
+  // A request: its reply (an attach's comes once its spawn answered, in the same call).
+  // `prepare` runs with the request's ref before the core sees it.
+  request(make: (ref: number, at: At) => CoreEvent, prepare: (ref: number) => void = () => undefined): Reply {
+    if (this.draining) throw new Error("a request while an event is handled");
+    const ref = this.nextRef++;
+    prepare(ref);
+    this.dispatch(make(ref, this.at()));
+    const reply = this.replies.get(ref);
+    this.replies.delete(ref);
+    return reply ?? { ok: false, code: "EIO", message: this.stopped ? "the HAM is stopping" : "no reply" };
+  }
+
+  timerFired(id: string): void {
+    this.dispatch({ kind: "timer", at: this.at(), id });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timers.stop();
+  }
+
+  private run(effect: Effect): void {
+    const a = this.adapters;
+    switch (effect.kind) {
+      case "spawn":
+        this.spawn(effect.entity, effect.line, effect.token, effect.cause);
+        return;
+      case "execute": {
+        let ok = true;
+        try {
+          a.spawn(effect.line, a.childEnv(effect.entity), () => undefined);
+        } catch (error) {
+          a.log(1, "warn", { event: "execute-failed", entity: effect.entity }, String(error));
+          ok = false;
+        }
+        this.answer(effect.firing, ok);
+        return;
+      }
+      case "signal":
+        this.answer(effect.firing, a.signal(effect.pid, effect.signal));
+        return;
+      case "pulse":
+        this.answer(effect.firing, a.pulse(effect.pid, effect.chid, effect.code, effect.value));
+        return;
+      case "watch-path":
+        void a.waitFor(effect.path, Math.max(0, effect.until - this.clock.mono())).catch(() => false)
+          .then((ok) => this.dispatch({ kind: "action-done", at: this.at(), firing: effect.firing, ok }));
+        return;
+      case "watch-pid": {
+        const reason = effect.adopted ? "exit status unknown (adopted after a takeover)" : "exit status unknown (not the HAM's child)";
+        a.watchPid(effect.pid, effect.startTime, () => this.dispatch({
+          kind: "died", at: this.at(), entity: effect.entity, pid: effect.pid, abnormal: false, reason,
+        }));
+        return;
+      }
+      case "unwatch-pid":
+        a.unwatchPid(effect.pid);
+        return;
+      case "arm":
+        this.timers.arm(effect.id, effect.at);
+        return;
+      case "cancel":
+        this.timers.cancel(effect.id);
+        return;
+      case "log":
+        a.log(effect.verbosity, effect.level, effect.fields, effect.message);
+        return;
+      case "verbosity":
+        a.setVerbosity(effect.value);
+        return;
+      case "persist-now":
+        a.persistNow();
+        return;
+      case "reply":
+        this.replies.set(effect.ref, { ok: true, result: effect.result });
+        return;
+      case "reply-error":
+        this.replies.set(effect.ref, { ok: false, code: isHamErrorCode(effect.code) ? effect.code : "EIO", message: effect.message });
+        return;
+      case "bind-self":
+        a.bindSelf(effect.ref, effect.entity);
+        return;
+      case "unbind-self":
+        a.unbindSelf(effect.entity);
+        return;
+      case "terminate":
+        a.terminate(effect.pid, effect.startTime);
+        return;
+    }
+  }
+
+  private spawn(entity: string, line: string, token: string, cause: SpawnCause): void {
+    const a = this.adapters;
+    let pid = 0;
+    try {
+      const spawned = a.spawn(line, { ...a.childEnv(entity), ...spawnEnv(token) }, (exit) => this.dispatch({
+        kind: "died", at: this.at(), entity, pid, abnormal: exit.abnormal, reason: exit.description,
+      }));
+      pid = spawned.pid;
+      if (cause.kind !== "config") a.failPoint(cause.kind === "restart" ? "after-restart-spawn" : "after-attach-spawn", entity);
+      this.events.push({ kind: "spawned", at: this.at(), entity, token, pid, startTime: spawned.startTime, cause });
+    } catch (error) {
+      const code = error instanceof HamError ? error.code : "EIO";
+      const message = error instanceof Error ? error.message.replace(/^[A-Z]+: /, "") : String(error);
+      this.events.push({ kind: "spawn-failed", at: this.at(), entity, token, code, error: message, cause });
+    }
+  }
+
+  private answer(firing: number, ok: boolean): void {
+    this.events.push({ kind: "action-done", at: this.at(), firing, ok });
+  }
+}

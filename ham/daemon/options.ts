@@ -1,0 +1,95 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { resolveRunDir } from "../../lib/run-dir.js";
+import type { TimestampMode } from "../adapters/activity-log.js";
+import type { HamOptions } from "./ham-options.js";
+import { DEFAULTS } from "./defaults.js";
+
+// What `ham` is told: the HAM's own options, and what only the command line has.
+export interface CliOptions extends HamOptions {
+  readonly group: string | null;
+  readonly foreground: boolean;
+  readonly help: boolean;
+}
+
+export const USAGE = `usage: ham [-?dh] [-f file] [-t none|relative|absolute|shortabs] [-V level] [-v[v...]]
+           [--run-dir DIR] [--mount DIR] [--no-mount] [--config FILE] [--group NAME] [--foreground] [--fresh]
+           [--watchdog-ms MS]`;
+
+export class UsageError extends Error {}
+
+const MODES: readonly TimestampMode[] = ["none", "relative", "absolute", "shortabs"];
+
+// Parses ham's argv (QNX options plus ours); throws UsageError with a one-line message.
+export function parseHamArgs(argv: readonly string[]): CliOptions {
+  let runDir: string | null = null;
+  let logFile: string | null = null;
+  let timestamps: TimestampMode = DEFAULTS.timestamps;
+  let verbosity: number = DEFAULTS.verbosity;
+  let configFile: string | null = null;
+  let mount: string | null | undefined;
+  let group: string | null = null;
+  let foreground = false;
+  let fresh = false;
+  let watchdogMs: number = DEFAULTS.watchdogMs;
+  let help = false;
+  const args = [...argv];
+  const value = (flag: string, inline: string): string => {
+    if (inline !== "") return inline;
+    const next = args.shift();
+    if (next === undefined) throw new UsageError(`option ${flag} needs a value`);
+    return next;
+  };
+  while (args.length > 0) {
+    const arg = args.shift() ?? "";
+    const [flag, inlineLong] = arg.startsWith("--") ? [arg.split("=")[0] ?? arg, arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : ""] : [arg, ""];
+    if (flag === "--run-dir") runDir = value(flag, inlineLong);
+    else if (flag === "--mount") mount = value(flag, inlineLong);
+    else if (flag === "--no-mount") mount = null;
+    else if (flag === "--config") configFile = value(flag, inlineLong);
+    else if (flag === "--group") group = value(flag, inlineLong);
+    else if (flag === "--foreground") foreground = true;
+    else if (flag === "--fresh") fresh = true;
+    else if (flag === "--watchdog-ms") {
+      const ms = Number(value(flag, inlineLong));
+      if (!Number.isSafeInteger(ms) || ms < 0) throw new UsageError("--watchdog-ms takes a number of milliseconds >= 0 (0: no watchdog)");
+      watchdogMs = ms;
+    }
+    else if (flag === "-h" || flag === "-?" || flag === "--help") help = true;
+    else if (flag === "-d") verbosity = 0;
+    else if (flag.startsWith("-f")) logFile = value("-f", flag.slice(2));
+    else if (flag.startsWith("-t")) {
+      const mode = value("-t", flag.slice(2));
+      if (!MODES.includes(mode as TimestampMode)) throw new UsageError(`-t takes none, relative, absolute or shortabs, not ${mode}`);
+      timestamps = mode as TimestampMode;
+    } else if (flag.startsWith("-V")) {
+      const level = Number(value("-V", flag.slice(2)));
+      if (!Number.isSafeInteger(level) || level < 0) throw new UsageError("-V takes a level >= 0");
+      verbosity = level;
+    } else if (/^-v+$/.test(flag)) verbosity += flag.length - 1;
+    else throw new UsageError(`unknown option ${arg}`);
+  }
+  const resolvedRunDir = resolveRunDir(runDir);
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const defaultMount = isRoot ? "/ham" : join(resolvedRunDir, "ham");
+  return {
+    runDir: resolvedRunDir, logFile, timestamps, verbosity, configFile,
+    mount: mount === undefined ? defaultMount : mount, group, gid: group === null ? null : groupId(group), foreground, fresh, watchdogMs, help,
+  };
+}
+
+// A group name (or number) → its gid, from /etc/group.
+export function groupId(name: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  let text = "";
+  try {
+    text = readFileSync("/etc/group", "utf8");
+  } catch {
+    // no /etc/group: only numbers work
+  }
+  for (const line of text.split("\n")) {
+    const [groupName, , gid] = line.split(":");
+    if (groupName === name && gid !== undefined) return Number(gid);
+  }
+  throw new UsageError(`unknown group ${name}`);
+}

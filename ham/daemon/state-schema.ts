@@ -1,0 +1,80 @@
+import type { ConditionValue, EntityValue, FiringValue, MetaValue } from "./records.js";
+
+// The records of the shared state, checked field by field when a HAM reads them back (they
+// arrive as `unknown`): a type predicate per record kind, so the takeover needs no casts. A
+// record that fails its check is skipped and logged, never half-read.
+
+type Check = (value: unknown) => boolean;
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const number: Check = (value) => typeof value === "number" && Number.isFinite(value);
+const string: Check = (value) => typeof value === "string";
+const boolean: Check = (value) => typeof value === "boolean";
+const nullOr = (check: Check): Check => (value) => value === null || check(value);
+const optional = (check: Check): Check => (value) => value === undefined || check(value);
+const arrayOf = (check: Check): Check => (value) => Array.isArray(value) && value.every(check);
+const oneOf = (...values: readonly unknown[]): Check => (value) => values.includes(value);
+const shape = (fields: Readonly<Record<string, Check>>): Check => (value) =>
+  isObject(value) && Object.entries(fields).every(([field, check]) => check(value[field]));
+// A discriminated union: the `kind` picks the shape.
+const union = (shapes: Readonly<Record<string, Readonly<Record<string, Check>>>>): Check => (value) => {
+  if (!isObject(value) || typeof value["kind"] !== "string" || !Object.hasOwn(shapes, value["kind"])) return false;
+  return shape(shapes[value["kind"]] ?? {})(value);
+};
+
+const failSpecs = {
+  execute: { line: string },
+  waitfor: { path: nullOr(string), delayMs: number },
+  pulse: { pid: number, chid: number, code: number, value: number },
+  signal: { pid: number, signal: number, code: number, value: number },
+  log: { message: string, prefix: boolean, verbosity: number },
+};
+const actionSpec = union({ ...failSpecs, restart: { line: string }, healthy: {} });
+const failAction = shape({ name: string, spec: union(failSpecs), runs: number, failures: number });
+const action = shape({
+  name: string, spec: actionSpec, flags: number, enabled: boolean, runs: number, failures: number, fails: nullOr(arrayOf(failAction)),
+});
+
+const condition = shape({
+  name: string, type: number, flags: number, enabled: boolean, fired: number, order: number, actions: arrayOf(action),
+  filter: union({ plain: {}, state: { from: number, to: number }, raise: { type: number, class: number, severity: number } }),
+});
+
+const entity = shape({
+  name: string, kind: oneOf("attached", "self", "placeholder", "global"), pid: number, startTime: nullOr(number),
+  ownChild: boolean, command: nullOr(string), flags: number, enabled: boolean,
+  heartbeat: nullOr(shape({
+    periodNs: number, low: number, high: number, state: oneOf("HEALTHY", "MISSEDLOW", "MISSEDHIGH"),
+    beatInPeriod: boolean, consecutiveMisses: number, lastBeatMs: nullOr(number),
+  })),
+  policy: shape({
+    minUptimeMs: number, backoffInitialMs: number, backoffMaxMs: number, backoffResetMs: number,
+    budget: nullOr(shape({ restarts: number, windowMs: number })),
+  }),
+  createdMs: number, startedMs: number, lastDeathMs: nullOr(number), restartedMs: nullOr(number),
+  restarts: number, deaths: number, abnormalDeaths: number, missedLow: number, missedHigh: number, lastState: number,
+  lastExit: nullOr(string), restartTimes: arrayOf(number), backoffMs: number, gaveUp: boolean,
+  spawnToken: nullOr(string), restartAt: nullOr(number), clientToken: nullOr(string),
+  episode: nullOr(shape({ restarted: boolean })),
+});
+
+const event = union({
+  death: { abnormal: boolean }, detach: {}, attach: {}, restart: {}, "missed-low": {}, "missed-high": {},
+  state: { from: number, to: number }, raise: { type: number, class: number, severity: number },
+});
+
+const firing = shape({
+  id: number, entity: string, owner: nullOr(string), condition: string, actions: arrayOf(string), event,
+  episode: boolean, next: number, waitUntil: nullOr(number), launched: optional(nullOr(number)),
+});
+
+const meta = shape({
+  version: optional(number), hamFailures: number, guardianFailures: number, verbosity: number, nextFiringId: number,
+  nextChid: number, spawnCount: number, channels: arrayOf(arrayOf((value) => number(value) || nullOr(string)(value))),
+  config: shape({ applied: arrayOf(Array.isArray), global: arrayOf(Array.isArray) }),
+});
+
+export const isMetaValue = (value: unknown): value is MetaValue => meta(value);
+export const isEntityValue = (value: unknown): value is EntityValue => entity(value);
+export const isConditionValue = (value: unknown): value is ConditionValue => condition(value);
+export const isFiringValue = (value: unknown): value is FiringValue => firing(value);

@@ -1,0 +1,106 @@
+import { basename, delimiter, dirname, join, resolve } from "node:path";
+import { accessSync, constants, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
+import { splitCommandLine } from "../../lib/command-line.js";
+import { HamError } from "../../lib/errors.js";
+import { LOG_LEVEL } from "../adapters/activity-log.js";
+import { parseConfig } from "./config-file.js";
+import type { ServerContext } from "./context.js";
+import { commandsToCheck } from "../core/config.js";
+import { replyValue } from "../daemon/interpreter.js";
+
+// Config files: read, parsed and checked whole (config-file.ts), every program a new or changed
+// entity starts looked up, then applied by the core as one transition (core/config.ts): all or
+// nothing. The file is watched and applied again when it changes.
+
+// Applies a config text (the `apply` request, and the watched file).
+export function applyText(ham: ServerContext, text: string, source: string): unknown {
+  const plan = parseConfig(text);
+  for (const { index, line } of commandsToCheck(ham.state, plan, source)) {
+    const problem = programProblem(line);
+    if (problem !== null) throw new HamError("ENOENT", `entities[${index}].command: ${problem}`);
+  }
+  return replyValue(ham.applyConfig((ref, at) => ({ kind: "apply", at, ref, plan, source })));
+}
+
+export class ConfigSources {
+  private watcher: FSWatcher | null = null;
+  private closed = false;
+
+  constructor(private readonly ham: ServerContext) {}
+
+  load(path: string, watchIt: boolean): void {
+    const source = resolve(path);
+    const text = readFileSync(source, "utf8");
+    this.apply(text, source);
+    if (watchIt) this.watch(source, text);
+  }
+
+  apply(text: string, source: string): unknown {
+    return applyText(this.ham, text, source);
+  }
+
+  // `applied`: the text applied last; an edit made before the watcher is ready is read then.
+  private watch(source: string, applied: string): void {
+    const name = basename(source);
+    let lastText = applied;
+    let timer: NodeJS.Timeout | null = null;
+    const reloadNow = () => {
+      timer = null;
+      let text: string;
+      try {
+        text = readFileSync(source, "utf8");
+      } catch {
+        return;
+      }
+      if (text === lastText) return;
+      lastText = text;
+      try {
+        this.apply(text, source);
+      } catch (error) {
+        this.ham.log.write(LOG_LEVEL.events, "error", { event: "config-rejected", source }, `config rejected, running state kept: ${String(error)}`);
+      }
+    };
+    // An editor's truncate-then-write (or write-then-rename) raises several events: read on a
+    // trailing edge, after the writes settle.
+    const reload = (changed: string | null) => {
+      if (changed !== null && changed !== name) return;
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(reloadNow, 75);
+    };
+    // inotify on the directory (a rename over the file is seen), and nothing else: the lab found
+    // that chokidar stat'ed every entry of the directory, which may hold a FUSE mount (the /ham
+    // view under the run directory); a HAM killed during that stat kept a thread waiting on its
+    // own view for 10 s, and with it its channel and socket.
+    try {
+      this.watcher = watch(dirname(source), { persistent: false }, (_event, changed) => reload(changed));
+      this.watcher.on("error", () => undefined);
+    } catch (error) {
+      this.ham.log.write(LOG_LEVEL.events, "warn", { event: "config-watch", source }, `cannot watch ${source}: ${String(error)}`);
+      return;
+    }
+    this.ham.log.write(LOG_LEVEL.detail, "info", { event: "config-watch", source }, `watching ${source}`);
+    reload(null);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watcher?.close();
+    this.watcher = null;
+  }
+}
+
+// Why `line`'s program cannot be started (not found, not executable), or null.
+function programProblem(line: string): string | null {
+  const [program] = splitCommandLine(line);
+  if (program === undefined) return "empty command line";
+  const candidates = program.includes("/") ? [program] : (process.env["PATH"] ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, program));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return null;
+    } catch {
+      // not this one
+    }
+  }
+  return program.includes("/") ? `${program} does not exist or is not executable` : `${program} is not on PATH`;
+}

@@ -1,0 +1,170 @@
+import { createHash } from "node:crypto";
+import * as Q from "../../lib/constants.js";
+import { HamError } from "../../lib/errors.js";
+import { jsonErrorOffset } from "../../lib/json-position.js";
+import { checkName } from "../../lib/names.js";
+import { readActionSpec, readFailSpec, readPolicy } from "../core/specs.js";
+import { Args } from "../core/specs.js";
+import { DEFAULTS } from "../daemon/defaults.js";
+import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFlags } from "../core/schema.js";
+
+// The declarative config file (JSON): checked whole before anything is applied, every
+// error naming the line (syntax) or the field (meaning) at fault. Its structure is checked
+// by schema/ham-config.schema.json (spec-schema.ts); this adds names, duplicates and the
+// handlers' rules. The result is a list of requests per entity, sent through the same
+// handlers as the API.
+
+export interface PlannedRequest {
+  readonly op: string;
+  readonly args: Record<string, unknown>;
+}
+
+export interface PlannedEntity {
+  readonly name: string;
+  // Canonical text of the entity's section: equal text = unchanged entity.
+  readonly fingerprint: string;
+  readonly create: PlannedRequest;
+  readonly setup: readonly PlannedRequest[];
+}
+
+export interface ConfigPlan {
+  readonly entities: readonly PlannedEntity[];
+  readonly global: readonly PlannedRequest[];
+}
+
+const NAMED: Readonly<Record<string, number>> = Q as unknown as Record<string, number>;
+
+function configError(field: string, message: string): HamError {
+  return new HamError("EINVAL", `${field}: ${message}`);
+}
+
+function constant(value: number | string, field: string): number {
+  if (typeof value === "number") return value;
+  const named = NAMED[value];
+  if (typeof named === "number") return named;
+  throw configError(field, `must be a number or a QNX constant name, got ${JSON.stringify(value)}`);
+}
+
+function flags(value: ConfigFlags | undefined, field: string): number {
+  if (value === undefined) return 0;
+  if (typeof value === "object") return value.reduce<number>((all, item, index) => all | constant(item, `${field}[${index}]`), 0);
+  return constant(value, field);
+}
+
+function withoutCode(error: HamError): string {
+  return error.message.replace(/^[A-Z]+: /, "");
+}
+
+function checked<T>(field: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof HamError) throw configError(field, withoutCode(error));
+    throw error;
+  }
+}
+
+// An action spec's errors start with their field ("line: ..."): joined to the action's path.
+function checkedSpec(field: string, read: () => unknown): void {
+  try {
+    read();
+  } catch (error) {
+    if (error instanceof HamError) throw new HamError("EINVAL", `${field}.${withoutCode(error)}`);
+    throw error;
+  }
+}
+
+function lineOf(text: string, message: string): string {
+  const offset = jsonErrorOffset(text);
+  if (offset < 0) return message;
+  return `line ${text.slice(0, offset).split("\n").length}: ${message}`;
+}
+
+export function parseConfig(text: string): ConfigPlan {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new HamError("EINVAL", `invalid JSON: ${lineOf(text, (error as Error).message)}`);
+  }
+  checkConfigShape(raw);
+  const seen = new Set<string>();
+  const entities = (raw.entities ?? []).map((item, index) => {
+    const planned = planEntity(item, `entities[${index}]`);
+    if (seen.has(planned.name)) throw configError(`entities[${index}].name`, `duplicate entity ${planned.name}`);
+    seen.add(planned.name);
+    return planned;
+  });
+  const global = planConditions(null, raw.global?.conditions ?? [], "global.conditions", null);
+  return { entities, global };
+}
+
+function planEntity(section: ConfigEntity, field: string): PlannedEntity {
+  const name = checked(`${field}.name`, () => checkName(section.name, "entity"));
+  const entityFlags = flags(section.flags, `${field}.flags`);
+  const { command, pid } = section;
+  // The schema checked that one of the three is there.
+  let create: PlannedRequest;
+  if (command !== undefined) create = { op: "attach", args: { ename: name, pid: -1, line: command, flags: entityFlags } };
+  else if (pid !== undefined) create = { op: "attach", args: { ename: name, pid, flags: entityFlags } };
+  else create = { op: "entity", args: { ename: name, flags: entityFlags } };
+  const setup: PlannedRequest[] = [];
+  if (section.policy !== undefined) {
+    checked(`${field}.policy`, () => readPolicy(section.policy, DEFAULTS.restartPolicy));
+    setup.push({ op: "policy", args: { ename: name, policy: section.policy } });
+  }
+  setup.push(...planConditions(name, section.conditions ?? [], `${field}.conditions`, command ?? null));
+  // A digest, not the text: the fingerprints are in the shared state's HAM-wide record.
+  return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup };
+}
+
+function planConditions(ename: string | null, conditions: readonly ConfigCondition[], field: string, command: string | null): PlannedRequest[] {
+  const requests: PlannedRequest[] = [];
+  const names = new Set<string>();
+  let restarts = 0;
+  conditions.forEach((section, index) => {
+    const at = `${field}[${index}]`;
+    const cname = checked(`${at}.name`, () => checkName(section.name, "condition"));
+    if (names.has(cname)) throw configError(`${at}.name`, `duplicate condition ${cname}`);
+    names.add(cname);
+    const type = constant(section.type, `${at}.type`);
+    const conditionFlags = flags(section.flags, `${at}.flags`);
+    if ((conditionFlags & ~Q.CONDITION_FLAGS) !== 0) throw configError(`${at}.flags`, "invalid condition flags");
+    const base = { ename, cname, flags: conditionFlags };
+    if (type === Q.CONDSTATE) {
+      requests.push({ op: "condition_state", args: { ...base, fromstate: section.fromstate ?? 0, tostate: section.tostate ?? 0 } });
+    } else if (type === Q.CONDRAISE) {
+      requests.push({ op: "condition_raise", args: { ...base, rtype: section.rtype ?? 0, rclass: section.rclass ?? 0, rseverity: section.rseverity ?? 0 } });
+    } else if (type <= Q.CONDATTACH) {
+      requests.push({ op: "condition", args: { ...base, type } });
+    } else throw configError(`${at}.type`, `invalid condition type ${type}`);
+    const death = type === Q.CONDDEATH || type === Q.CONDABNORMALDEATH;
+    const actionNames = new Set<string>();
+    (section.actions ?? []).forEach((actionItem, actionIndex) => {
+      const actionAt = `${at}.actions[${actionIndex}]`;
+      const action: Record<string, unknown> = { ...actionItem };
+      const aname = checked(`${actionAt}.name`, () => checkName(actionItem.name, "action"));
+      if (actionNames.has(aname)) throw configError(`${actionAt}.name`, `duplicate action ${aname}`);
+      actionNames.add(aname);
+      const kind = actionItem.kind;
+      // A restart action without a line restarts the entity's own command.
+      if (kind === "restart" && action["line"] === undefined && command !== null) action["line"] = command;
+      checkedSpec(actionAt, () => readActionSpec(kind, new Args(action)));
+      if (kind === "restart") {
+        if (ename === null || !death) throw configError(actionAt, "a restart action belongs in an entity's CONDDEATH or CONDABNORMALDEATH condition");
+        restarts += 1;
+        if (restarts > 1) throw configError(actionAt, "an entity may have only one restart action");
+      }
+      if (kind === "waitfor" && (conditionFlags & Q.HCONDNOWAIT) !== 0) throw configError(actionAt, "no waitfor in an HCONDNOWAIT condition");
+      const actionFlags = flags(actionItem.flags, `${actionAt}.flags`);
+      requests.push({ op: "action", args: { ...action, ename, cname, aname, kind, flags: actionFlags, fail: undefined } });
+      (actionItem.fail ?? []).forEach((fail, failIndex) => {
+        const failAt = `${actionAt}.fail[${failIndex}]`;
+        const fname = checked(`${failAt}.name`, () => checkName(fail.name, "fail-action"));
+        checkedSpec(failAt, () => readFailSpec(fail.kind, new Args(fail)));
+        requests.push({ op: "action_fail", args: { ...fail, ename, cname, aname, fname, kind: fail.kind, flags: 0 } });
+      });
+    });
+  });
+  return requests;
+}

@@ -1,0 +1,63 @@
+import { HamError } from "../../lib/errors.js";
+import { resolveTreePath } from "./browse.js";
+import { PROTOCOL_VERSION } from "../../lib/wire/protocol.js";
+import type { ClientState } from "./clients.js";
+import type { ServerContext } from "./context.js";
+import { Args } from "../core/specs.js";
+import { applyText } from "./config-apply.js";
+import { isCoreRequest } from "../core/requests.js";
+import { replyValue } from "../daemon/interpreter.js";
+
+type Handler = (ham: ServerContext, client: ClientState, args: Args) => unknown;
+
+// The operations the server answers itself; every other one is a core request (core/requests.ts).
+const handlers: Readonly<Record<string, Handler>> = {
+  hello: (ham, client, args) => {
+    const pid = args.int("pid");
+    if (pid <= 0) throw new HamError("EINVAL", "hello pid must be > 0");
+    client.pid = pid;
+    // A client names its session with a token, so a request it retries after a takeover is
+    // recognised (and its self-attached entities and channels come back to it).
+    client.token = args.optionalString("token");
+    ham.rebind(client);
+    return { version: PROTOCOL_VERSION, hamPid: process.pid };
+  },
+  heartbeat: (ham, client) => ham.heartbeat(client),
+  channel_create: (ham, client) => {
+    if (client.pid <= 0) throw new HamError("EINVAL", "no hello received: unknown caller pid");
+    return { pid: client.pid, chid: ham.channels.create(client) };
+  },
+  channel_close: (ham, client, args) => {
+    if (!ham.channels.close(client, args.int("chid"))) throw new HamError("ENOENT", "no such channel");
+    return 0;
+  },
+  stop: (ham) => {
+    setImmediate(() => void ham.stop("ham_stop", true));
+    return 0;
+  },
+  status: (ham) => ham.status(),
+  watch: (_ham, client) => {
+    client.watching = true;
+    return 0;
+  },
+  ls: (ham, _client, args) => {
+    const node = resolveTreePath(ham.view(), args.optionalString("path") ?? "/");
+    return node.type === "dir" ? node : { type: "file", size: Buffer.byteLength(node.content) };
+  },
+  cat: (ham, _client, args) => {
+    const node = resolveTreePath(ham.view(), args.string("path"));
+    if (node.type === "dir") throw new HamError("EINVAL", `${args.string("path")} is a directory`);
+    return node.content;
+  },
+  restart: (ham, _client, args) => ham.restartEntity(args.name("ename", "entity")),
+  apply: (ham, _client, args) => applyText(ham, args.string("text"), args.string("source")),
+};
+
+export function dispatch(ham: ServerContext, client: ClientState, op: string, rawArgs: unknown): unknown {
+  const handler = Object.hasOwn(handlers, op) ? handlers[op] : undefined;
+  if (handler === undefined && !isCoreRequest(op)) throw new HamError("EINVAL", `unknown operation ${op}`);
+  if (op !== "hello" && client.pid <= 0) throw new HamError("EINVAL", "the first request must be hello");
+  if (handler !== undefined) return handler(ham, client, new Args(rawArgs));
+  return replyValue(ham.coreRequest(client, op, rawArgs));
+}
+
