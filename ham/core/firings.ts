@@ -1,17 +1,13 @@
 import { HACTIONBREAKONFAIL, HACTIONKEEPONFAIL, HCONDKEEPONEMPTY } from "../../lib/constants.js";
 import { conditionQueueName } from "../../lib/tree/conditions.js";
 import type { ActionSpec, FailSpec } from "../../lib/tree/types.js";
-import { armHeartbeat } from "./heartbeats.js";
-import { describeSpec } from "./describe.js";
-import { describeTrigger } from "./triggers.js";
+import { armHeartbeat, healthy } from "./heartbeats.js";
+import { describeSpec, LOG_LEVEL, pathOf } from "./describe.js";
+import { describeTrigger, conditionMatches, type Trigger } from "./triggers.js";
 import { episodeAdd, episodeDone } from "./episodes.js";
-import { healthy } from "./heartbeats.js";
-import { LOG_LEVEL } from "./describe.js";
-import { pathOf } from "./describe.js";
 import { DONE_FAILED, DONE_OK, PENDING, startRestart, type Outcome } from "./restart.js";
 import type { Condition, Action, FailAction, Firing } from "./state.js";
 import { waitTimer } from "./tx.js";
-import { conditionMatches, type Trigger } from "./triggers.js";
 import type { Tx } from "./tx.js";
 
 // Execution model (reference §5.4), with one deliberate difference: QNX runs all NOWAIT

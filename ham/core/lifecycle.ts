@@ -1,9 +1,8 @@
-import { armHeartbeat, beat as beatArrived, periodEnded } from "./heartbeats.js";
+import { armHeartbeat, beat as beatArrived, periodEnded, periodMs, watched } from "./heartbeats.js";
 import type { SpawnCause } from "./effects.js";
 import { episodeDone, unwatch, episodeAdd } from "./episodes.js";
 import type { TakeoverFacts } from "./events.js";
 import { actionDone, fire, enqueue } from "./firings.js";
-import { periodMs, watched } from "./heartbeats.js";
 import { LOG_LEVEL } from "./describe.js";
 import { restartDue, restarted } from "./restart.js";
 import type { Firing } from "./state.js";

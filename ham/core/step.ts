@@ -4,11 +4,10 @@ import { applyConfig } from "./config.js";
 import type { CoreEvent } from "./events.js";
 import { beat } from "./heartbeats.js";
 import { actionDone } from "./firings.js";
-import { connectionLost, died, spawned, spawnFailed, timer } from "./lifecycle.js";
+import { connectionLost, died, spawned, spawnFailed, timer, takeOver } from "./lifecycle.js";
 import { assertNever } from "./describe.js";
 import { applyRequest, DEFERRED } from "./requests.js";
 import type { HamState } from "./state.js";
-import { takeOver } from "./lifecycle.js";
 import { Tx, type StepResult } from "./tx.js";
 
 export type { StepResult } from "./tx.js";

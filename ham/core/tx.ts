@@ -1,4 +1,3 @@
-import { Map as IMap } from "immutable";
 import type { Effect } from "./effects.js";
 import type { At } from "./events.js";
 import type { LogLevelName } from "./describe.js";
@@ -26,7 +25,7 @@ export interface StepResult {
 export class Tx {
   meta: Meta;
   global: EntityState;
-  entities: IMap<string, EntityState>;
+  entities: Index<EntityState>;
   private firingsCopy: Map<number, Firing> | null = null;
   private queuesCopy: Map<string, readonly number[]> | null = null;
   readonly effects: Effect[] = [];
@@ -35,7 +34,7 @@ export class Tx {
   constructor(private readonly base: HamState, readonly at: At) {
     this.meta = base.meta;
     this.global = base.global;
-    this.entities = base.entities as IMap<string, EntityState>;
+    this.entities = base.entities;
   }
 
   get firings(): ReadonlyMap<number, Firing> {
@@ -48,7 +47,7 @@ export class Tx {
 
   result(): StepResult {
     const state: HamState = {
-      meta: this.meta, global: this.global, entities: this.entities as Index<EntityState>,
+      meta: this.meta, global: this.global, entities: this.entities,
       firings: this.firings, queues: this.queues,
     };
     return { state, effects: this.effects, changes: this.changes };

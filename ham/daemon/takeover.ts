@@ -1,8 +1,7 @@
 import type { StateMap } from "../../lib/store/format.js";
-import type { At } from "../core/events.js";
+import type { At, CoreEvent } from "../core/events.js";
 import { restoreState, type CheckedRecords, type ConditionValue, type EntityValue, type FiringValue } from "./records.js";
 import type { HamState } from "../core/state.js";
-import type { CoreEvent } from "../core/events.js";
 import { isSameProcessAlive, readStartTime, spawnedPid } from "../adapters/processes.js";
 import { isConditionValue, isEntityValue, isFiringValue } from "./state-schema.js";
 import { readMeta } from "./state-version.js";

@@ -3,8 +3,7 @@ import * as Q from "../../lib/constants.js";
 import { HamError } from "../../lib/errors.js";
 import { jsonErrorOffset } from "../../lib/json-position.js";
 import { checkName } from "../../lib/names.js";
-import { readActionSpec, readFailSpec, readPolicy } from "../core/specs.js";
-import { Args } from "../core/specs.js";
+import { readActionSpec, readFailSpec, readPolicy, Args } from "../core/specs.js";
 import { DEFAULTS } from "../daemon/defaults.js";
 import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFlags } from "../core/schema.js";
 

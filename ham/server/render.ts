@@ -1,7 +1,7 @@
 import { CONDITION_TYPE_NAMES, HREARMAFTERRESTART } from "../../lib/constants.js";
 import type { HamInfo } from "../../lib/tree/types.js";
 import { conditionQueueName } from "../../lib/tree/conditions.js";
-import { describeSpec, specRows } from "../core/describe.js";
+import { describeSpec, specRows, GLOBAL_DIR } from "../core/describe.js";
 import type { Action, Condition, EntityState as Entity, FailAction, Index } from "../core/state.js";
 
 // The bytes of the /ham files (reference §7): "Label<padding>: value\n", QNX labels first,
@@ -17,7 +17,6 @@ export interface TreeView {
 }
 
 export { GLOBAL_DIR } from "../core/describe.js";
-import { GLOBAL_DIR } from "../core/describe.js";
 
 function lines(width: number, rows: ReadonlyArray<readonly [string, string | number] | string>): string {
   let out = "";
