@@ -25,6 +25,9 @@ interface Armed {
   at: number;
   // The timer's own duration, which refresh() reuses.
   ms: number;
+  // Being delivered: armed again from its own handler (a heartbeat's next period), it is
+  // refreshed instead of replaced.
+  delivering: boolean;
 }
 
 // Timers on setTimeout. A timer is delivered only once its deadline has passed (Node fires up
@@ -42,11 +45,12 @@ export class RealTimers implements Timers {
     const existing = this.armed.get(id);
     if (existing !== undefined && Math.abs(existing.ms - ms) < 1) {
       existing.at = at;
+      existing.delivering = false;
       existing.timer.refresh();
       return;
     }
     if (existing !== undefined) clearTimeout(existing.timer);
-    const armed: Armed = { timer: setTimeout(() => this.fired(id, armed), ms), at, ms };
+    const armed: Armed = { timer: setTimeout(() => this.fired(id, armed), ms), at, ms, delivering: false };
     this.armed.set(id, armed);
   }
 
@@ -64,7 +68,7 @@ export class RealTimers implements Timers {
   }
 
   private fired(id: string, armed: Armed): void {
-    if (this.armed.get(id) !== armed) return;
+    if (this.armed.get(id) !== armed || armed.delivering) return;
     const early = armed.at - this.clock.mono();
     if (early > 0) {
       armed.timer = setTimeout(() => this.fired(id, armed), early);
@@ -79,8 +83,9 @@ export class RealTimers implements Timers {
     for (const [id, armed] of this.due.splice(0)) {
       // Re-armed or cancelled meanwhile: not this timer any more.
       if (this.armed.get(id) !== armed) continue;
-      this.armed.delete(id);
+      armed.delivering = true;
       this.onFire(id);
+      if (this.armed.get(id) === armed && armed.delivering) this.armed.delete(id);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { HamError } from "../../lib/errors.js";
+import { ordered } from "./state.js";
 import { Args } from "./specs.js";
 import type { Caller, ConfigPlan, PlannedRequest } from "./events.js";
 export type { ConfigPlan, PlannedEntity, PlannedRequest } from "./events.js";
@@ -57,7 +58,7 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
     } else {
       // Firings already queued skip the actions this apply replaces.
       forgetActions(tx, new Set([...existing.conditions.values()].flatMap((condition) => [...condition.actions.values()].map((action) => action.id))));
-      tx.setConditions(entity.name, new Map());
+      tx.setConditions(entity.name, ordered());
       const line = entity.create.args["line"];
       tx.spec(entity.name, {
         command: typeof line === "string" && existing.spec.kind === "attached" ? line : existing.spec.command,

@@ -1,7 +1,7 @@
 import { HCONDKEEPONEMPTY, HREARMAFTERRESTART, HENTITYKEEPONDEATH } from "../../lib/constants.js";
 import { isDeathType } from "../../lib/tree/conditions.js";
 import { LOG_LEVEL } from "./describe.js";
-import type { Action, Condition } from "./state.js";
+import { ordered, type Action, type Condition, type Ordered } from "./state.js";
 import { heartbeatTimer } from "./tx.js";
 import type { Tx } from "./tx.js";
 
@@ -11,7 +11,7 @@ export function actionRearms(condition: Pick<Condition, "type">, action: Pick<Ac
 }
 
 export interface Pruned {
-  readonly conditions: ReadonlyMap<string, Condition>;
+  readonly conditions: Ordered<Condition>;
   readonly removedConditions: number;
   readonly removedActions: number;
 }
@@ -19,8 +19,8 @@ export interface Pruned {
 // Reference §5.5, after a successful restart: a condition without HREARMAFTERRESTART goes
 // with its actions; in a re-armed condition, actions that do not re-arm go. A condition
 // emptied by pruning goes too unless HCONDKEEPONEMPTY.
-export function pruneAfterRestart(conditions: ReadonlyMap<string, Condition>): Pruned {
-  const kept = new Map<string, Condition>();
+export function pruneAfterRestart(conditions: Iterable<readonly [string, Condition]>): Pruned {
+  const kept: Array<[string, Condition]> = [];
   let removedConditions = 0;
   let removedActions = 0;
   for (const [name, condition] of conditions) {
@@ -29,16 +29,16 @@ export function pruneAfterRestart(conditions: ReadonlyMap<string, Condition>): P
       removedActions += condition.actions.size;
       continue;
     }
-    const actions = new Map([...condition.actions].filter(([, action]) => actionRearms(condition, action)));
+    const actions = condition.actions.filter((action) => actionRearms(condition, action));
     const removedHere = condition.actions.size - actions.size;
     removedActions += removedHere;
     if (removedHere > 0 && actions.size === 0 && (condition.flags & HCONDKEEPONEMPTY) === 0) {
       removedConditions += 1;
       continue;
     }
-    kept.set(name, removedHere === 0 ? condition : { ...condition, actions });
+    kept.push([name, removedHere === 0 ? condition : { ...condition, actions }]);
   }
-  return { conditions: kept, removedConditions, removedActions };
+  return { conditions: ordered(kept), removedConditions, removedActions };
 }
 
 // A death's episode: it counts the firings the death set off (and those of its restart);

@@ -146,8 +146,7 @@ function removeFailed(tx: Tx, firing: Firing, action: Action): void {
   const condition = tx.entity(firing.owner)?.conditions.get(firing.condition);
   if (condition === undefined || condition.actions.get(action.name)?.id !== action.id) return;
   const logFields = { ...fields(firing, action), event: "action-failed" };
-  const actions = new Map(condition.actions);
-  actions.delete(action.name);
+  const actions = condition.actions.delete(action.name);
   forgetActions(tx, new Set([action.id]));
   tx.log(LOG_LEVEL.events, "info", logFields, "failed action removed (no HACTIONKEEPONFAIL)");
   if (actions.size === 0 && (condition.flags & HCONDKEEPONEMPTY) === 0) {
@@ -242,7 +241,7 @@ function updateAction(tx: Tx, firing: Firing, index: number, change: (action: Ac
   const condition = tx.entity(firing.owner)?.conditions.get(firing.condition);
   const action = condition?.actions.get(captured.name);
   if (condition === undefined || action === undefined || action.id !== captured.id) return;
-  tx.setCondition(firing.owner, { ...condition, actions: new Map(condition.actions).set(action.name, change(action)) });
+  tx.setCondition(firing.owner, { ...condition, actions: condition.actions.set(action.name, change(action)) });
 }
 
 function updateFail(tx: Tx, firing: Firing, index: number, name: string, change: (fail: FailAction) => FailAction): void {

@@ -12,7 +12,7 @@ import { armHeartbeat, freshBeat } from "./heartbeats.js";
 import { dropEntity } from "./episodes.js";
 import type { Caller } from "./events.js";
 import { fire, forgetActions, runNow } from "./firings.js";
-import { newEntity, actionOf, conditionOf, entityOf } from "./state.js";
+import { newEntity, actionOf, conditionOf, entityOf, ordered } from "./state.js";
 import { LOG_LEVEL } from "./describe.js";
 import type { Action, Condition, EntityState } from "./state.js";
 import type { Tx } from "./tx.js";
@@ -174,7 +174,7 @@ function addCondition(tx: Tx, args: Args, type: number, filter: ConditionFilter)
   const cname = args.name("cname", "condition");
   const flags = checkFlags(args.flags(), CONDITION_FLAGS, "condition");
   if (entity.conditions.has(cname)) throw new HamError("EEXIST", `condition ${cname} exists`);
-  tx.setCondition(entity.name, { name: cname, type, filter, flags, enabled: true, fired: 0, order: tx.nextOrder(), actions: new Map() });
+  tx.setCondition(entity.name, { name: cname, type, filter, flags, enabled: true, fired: 0, order: tx.nextOrder(), actions: ordered() });
   return { cname };
 }
 
@@ -232,7 +232,7 @@ function action(tx: Tx, { args }: Request): unknown {
     if (hasRestart(entity)) throw new HamError("EEXIST", `${entity.name} already has a restart action`);
   }
   const item: Action = { name: aname, id: tx.nextActionId(), spec, flags, enabled: true, runs: 0, failures: 0, fails: null };
-  const updated = { ...target, actions: new Map(target.actions).set(aname, item) };
+  const updated = { ...target, actions: target.actions.set(aname, item) };
   tx.setCondition(entity.name, updated);
   const runsNow = spec.kind !== "waitfor" && spec.kind !== "restart" && spec.kind !== "healthy";
   if ((flags & HACTIONDONOW) !== 0 && runsNow) runNow(tx, entity.name, updated, item);
@@ -241,8 +241,7 @@ function action(tx: Tx, { args }: Request): unknown {
 
 function actionRemove(tx: Tx, { args }: Request): unknown {
   const found = actionOf(tx.state, args.entityName(), args.name("cname", "condition"), args.name("aname", "action"));
-  const actions = new Map(found.condition.actions);
-  actions.delete(found.action.name);
+  const actions = found.condition.actions.delete(found.action.name);
   tx.setCondition(found.entity.name, { ...found.condition, actions });
   forgetActions(tx, new Set([found.action.id]));
   return 0;
@@ -273,7 +272,7 @@ function actionFailRemove(tx: Tx, { args }: Request): unknown {
 }
 
 function putAction(tx: Tx, owner: string, condition: Condition, action: Action): void {
-  tx.setCondition(owner, { ...condition, actions: new Map(condition.actions).set(action.name, action) });
+  tx.setCondition(owner, { ...condition, actions: condition.actions.set(action.name, action) });
 }
 
 // ---- *_control
@@ -292,7 +291,7 @@ function findItem(tx: Tx, args: Args): Item {
 }
 
 function withActionsEnabled(condition: Condition, enabled: boolean): Condition {
-  return { ...condition, enabled, actions: new Map([...condition.actions].map(([name, item]) => [name, { ...item, enabled }])) };
+  return { ...condition, enabled, actions: condition.actions.map((item) => ({ ...item, enabled })) };
 }
 
 function setEnabled(tx: Tx, item: Item, enabled: boolean, recurse: boolean): void {
@@ -300,7 +299,7 @@ function setEnabled(tx: Tx, item: Item, enabled: boolean, recurse: boolean): voi
     case "entity": {
       tx.spec(item.entity.name, { enabled });
       if (recurse) {
-        tx.setConditions(item.entity.name, new Map([...item.entity.conditions].map(([name, child]) => [name, withActionsEnabled(child, enabled)])));
+        tx.setConditions(item.entity.name, item.entity.conditions.map((child) => withActionsEnabled(child, enabled)));
       }
       return;
     }

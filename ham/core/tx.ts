@@ -1,7 +1,7 @@
 import type { Effect } from "./effects.js";
 import type { At } from "./events.js";
 import type { LogLevelName } from "./describe.js";
-import type { Condition, EntityCounters, EntityRun, EntitySpec, EntityState, Firing, HamState, Index, Meta } from "./state.js";
+import type { Condition, EntityCounters, EntityRun, EntitySpec, EntityState, Firing, HamState, Index, Meta, Ordered } from "./state.js";
 
 // Keys of the shared state's records (lib/store/format.ts): "g" the global entity, "e/<name>"
 // an entity, "c/<entity>/<condition>" a condition ("c//<condition>" for the global entity),
@@ -26,8 +26,8 @@ export class Tx {
   meta: Meta;
   global: EntityState;
   entities: Index<EntityState>;
-  private firingsCopy: Map<number, Firing> | null = null;
-  private queuesCopy: Map<string, readonly number[]> | null = null;
+  firings: HamState["firings"];
+  queues: HamState["queues"];
   readonly effects: Effect[] = [];
   readonly changes = new Set<string>();
 
@@ -35,14 +35,8 @@ export class Tx {
     this.meta = base.meta;
     this.global = base.global;
     this.entities = base.entities;
-  }
-
-  get firings(): ReadonlyMap<number, Firing> {
-    return this.firingsCopy ?? this.base.firings;
-  }
-
-  get queues(): ReadonlyMap<string, readonly number[]> {
-    return this.queuesCopy ?? this.base.queues;
+    this.firings = base.firings;
+    this.queues = base.queues;
   }
 
   result(): StepResult {
@@ -110,23 +104,19 @@ export class Tx {
   setCondition(owner: string, condition: Condition): void {
     const entity = this.entity(owner);
     if (entity === undefined) return;
-    const conditions = new Map(entity.conditions);
-    conditions.set(condition.name, condition);
-    this.put({ ...entity, conditions });
+    this.put({ ...entity, conditions: entity.conditions.set(condition.name, condition) });
     this.changes.add(conditionKey(owner, condition.name));
   }
 
   deleteCondition(owner: string, name: string): void {
     const entity = this.entity(owner);
     if (entity === undefined || !entity.conditions.has(name)) return;
-    const conditions = new Map(entity.conditions);
-    conditions.delete(name);
-    this.put({ ...entity, conditions });
+    this.put({ ...entity, conditions: entity.conditions.delete(name) });
     this.changes.add(conditionKey(owner, name));
   }
 
   // Replaces all of an entity's conditions (pruning, a config change).
-  setConditions(owner: string, conditions: ReadonlyMap<string, Condition>): void {
+  setConditions(owner: string, conditions: Ordered<Condition>): void {
     const entity = this.entity(owner);
     if (entity === undefined) return;
     for (const name of entity.conditions.keys()) this.changes.add(conditionKey(owner, name));
@@ -137,21 +127,19 @@ export class Tx {
   // ---- firings and queues
 
   setFiring(firing: Firing): void {
-    (this.firingsCopy ??= new Map(this.base.firings)).set(firing.id, firing);
+    this.firings = this.firings.set(firing.id, firing);
     if (!firing.transient) this.changes.add(firingKey(firing.id));
   }
 
   deleteFiring(id: number): void {
     const firing = this.firings.get(id);
     if (firing === undefined) return;
-    (this.firingsCopy ??= new Map(this.base.firings)).delete(id);
+    this.firings = this.firings.delete(id);
     if (!firing.transient) this.changes.add(firingKey(id));
   }
 
   setQueue(name: string, ids: readonly number[]): void {
-    const queues = (this.queuesCopy ??= new Map(this.base.queues));
-    if (ids.length === 0) queues.delete(name);
-    else queues.set(name, ids);
+    this.queues = ids.length === 0 ? this.queues.delete(name) : this.queues.set(name, ids);
   }
 
   // ---- HAM-wide facts

@@ -1,6 +1,6 @@
 import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
 import { freshBeat } from "../core/heartbeats.js";
-import { emptyIndex, indexOf } from "../core/state.js";
+import { emptyIndex, indexOf, ordered } from "../core/state.js";
 import type { Action, Condition, EntityState, Firing, HamState, Meta } from "../core/state.js";
 import { queueOf } from "../core/firings.js";
 import { conditionKey, entityKey, firingKey, META_KEY } from "../core/tx.js";
@@ -215,7 +215,7 @@ export function entityFromValue(value: EntityValue): EntityState {
       },
       episode: value.episode === null ? null : { pending: 1, restarted: value.episode.restarted, resumed: true },
     },
-    conditions: new Map(),
+    conditions: ordered(),
   };
 }
 
@@ -238,17 +238,17 @@ export function restoreState(base: HamState, records: CheckedRecords): Restored 
     if (owner !== "" && !entities.has(owner)) continue;
     let map = byOwner.get(owner);
     if (map === undefined) byOwner.set(owner, (map = new Map()));
-    const actions = new Map<string, Action>(value.actions.map((action) => [action.name, {
+    const actions = ordered<Action>(value.actions.map((action) => [action.name, {
       ...action, id: nextActionId++, fails: action.fails === null ? null : new Map(action.fails.map((fail) => [fail.name, fail])),
     }]));
     map.set(value.name, { ...value, actions });
     nextOrder = Math.max(nextOrder, value.order + 1);
   }
   for (const [owner, map] of byOwner) {
-    if (owner === "") global = { ...global, conditions: map };
+    if (owner === "") global = { ...global, conditions: ordered(map) };
     else {
       const entity = entities.get(owner);
-      if (entity !== undefined) entities.set(owner, { ...entity, conditions: map });
+      if (entity !== undefined) entities.set(owner, { ...entity, conditions: ordered(map) });
     }
   }
   const meta = records.meta;
@@ -265,8 +265,8 @@ export function restoreState(base: HamState, records: CheckedRecords): Restored 
     },
     global,
     entities: entities.size === 0 ? emptyIndex() : indexOf(entities),
-    firings: new Map(),
-    queues: new Map(),
+    firings: base.firings.clear(),
+    queues: base.queues.clear(),
   };
   const firings: Firing[] = [];
   for (const value of firingValues) {

@@ -4,14 +4,14 @@ import { conditionMatches } from "../../dist/ham/core/triggers.js";
 import { judgePeriod, healthy, freshBeat } from "../../dist/ham/core/heartbeats.js";
 import { decideRestart } from "../../dist/ham/core/restart.js";
 import { pruneAfterRestart } from "../../dist/ham/core/episodes.js";
-import { initialState, newEntity, indexOf } from "../../dist/ham/core/state.js";
+import { initialState, newEntity, indexOf, ordered } from "../../dist/ham/core/state.js";
 import { counts } from "../../dist/ham/core/state.js";
 import { parseConfig } from "../../dist/ham/server/config-file.js";
 import { resolveTreePath } from "../../dist/ham/server/browse.js";
 import type { Action, Condition, HeartbeatRun, HeartbeatSpec } from "../../dist/ham/core/state.js";
 
 const condition = (type: number, flags = 0, filter: Condition["filter"] = { kind: "plain" }, actions: Action[] = []): Condition => ({
-  name: "c", type, filter, flags, enabled: true, fired: 0, order: 1, actions: new Map(actions.map((item) => [item.name, item])),
+  name: "c", type, filter, flags, enabled: true, fired: 0, order: 1, actions: ordered(actions.map((item) => [item.name, item] as const)),
 });
 const action = (name: string, flags = 0): Action => ({
   name, id: 1, spec: { kind: "log", message: "m", prefix: false, verbosity: 0 }, flags, enabled: true, runs: 0, failures: 0, fails: null,
