@@ -335,6 +335,23 @@ describe("the core: queues (§5.4, per entity)", () => {
   });
 });
 
+describe("the core: many conditions on one entity", () => {
+  it("fires 40 conditions in the order they were made, through a removal and a change", () => {
+    const world = new World();
+    world.request("attach", { ename: "big", pid: -1, line: "/bin/big", flags: Q.HENTITYKEEPONDEATH });
+    for (let i = 0; i < 40; i += 1) {
+      world.request("condition_state", { ename: "big", cname: `c${i}`, fromstate: 0, tostate: 0, flags: Q.HCONDNOWAIT });
+      world.request("action", { ename: "big", cname: `c${i}`, aname: "say", kind: "log", message: `c${i}`, verbosity: 1, flags: 0 });
+    }
+    world.request("condition_remove", { ename: "big", cname: "c7" });
+    world.request("control", { ename: "big", cname: "c3", command: Q.HDISABLE, flags: 0 });
+    world.request("entity_condition_state", { ename: "big", tostate: 1 });
+    const expected = Array.from({ length: 40 }, (_, i) => `c${i}`).filter((name) => name !== "c7" && name !== "c3");
+    expect(world.log.map((line) => line.message).filter((m) => /^c\d+$/.test(m))).toEqual(expected);
+    expect([...world.entity("big").conditions.keys()]).toHaveLength(39);
+  });
+});
+
 describe("the core: global entity, placeholders, HACTIONDONOW", () => {
   it("fires the global entity's conditions for every entity, and refuses a restart action there", () => {
     const world = new World();
