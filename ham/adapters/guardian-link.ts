@@ -9,7 +9,7 @@ import type { HamOptions } from "../daemon/ham-options.js";
 // Guardian's pings (the watchdog of a hung HAM). A clean stop tells the Guardian first, so
 // it does not take over.
 export const GUARDIAN_SCRIPT = fileURLToPath(new URL("../../guardian/main.js", import.meta.url));
-export const HAM_NODE_FLAGS = ["--max-semi-space-size=1"];
+export const HAM_NODE_FLAGS = ["--max-semi-space-size=1", "--optimize-for-size"];
 const RESPAWN_DELAY_MS = [0, 100, 500, 2_000];
 
 export class GuardianLink {

@@ -59,10 +59,16 @@ export class Tx {
   }
 
   put(entity: EntityState): EntityState {
-    if (entity.name === "") this.global = entity;
-    else this.entities = this.entities.set(entity.name, entity);
+    this.replace(entity);
     this.changes.add(entityKey(entity.name));
     return entity;
+  }
+
+  // The entity's record does not change: its conditions are records of their own, and a beat
+  // or a heartbeat period is not kept (quietRun).
+  private replace(entity: EntityState): void {
+    if (entity.name === "") this.global = entity;
+    else this.entities = this.entities.set(entity.name, entity);
   }
 
   spec(name: string, patch: Partial<EntitySpec>): EntityState | undefined {
@@ -85,11 +91,9 @@ export class Tx {
   // entity's next kept change.
   quietRun(name: string, patch: Partial<EntityRun>): void {
     const entity = this.entity(name);
-    if (entity === undefined) return;
-    const next = { ...entity, run: { ...entity.run, ...patch } };
-    if (name === "") this.global = next;
-    else this.entities = this.entities.set(name, next);
+    if (entity !== undefined) this.replace({ ...entity, run: { ...entity.run, ...patch } });
   }
+
 
   remove(name: string): void {
     const entity = this.entities.get(name);
@@ -104,14 +108,14 @@ export class Tx {
   setCondition(owner: string, condition: Condition): void {
     const entity = this.entity(owner);
     if (entity === undefined) return;
-    this.put({ ...entity, conditions: entity.conditions.set(condition.name, condition) });
+    this.replace({ ...entity, conditions: entity.conditions.set(condition.name, condition) });
     this.changes.add(conditionKey(owner, condition.name));
   }
 
   deleteCondition(owner: string, name: string): void {
     const entity = this.entity(owner);
     if (entity === undefined || !entity.conditions.has(name)) return;
-    this.put({ ...entity, conditions: entity.conditions.delete(name) });
+    this.replace({ ...entity, conditions: entity.conditions.delete(name) });
     this.changes.add(conditionKey(owner, name));
   }
 
@@ -121,7 +125,7 @@ export class Tx {
     if (entity === undefined) return;
     for (const name of entity.conditions.keys()) this.changes.add(conditionKey(owner, name));
     for (const name of conditions.keys()) this.changes.add(conditionKey(owner, name));
-    this.put({ ...entity, conditions });
+    this.replace({ ...entity, conditions });
   }
 
   // ---- firings and queues

@@ -244,7 +244,16 @@ export class Ham implements ServerContext {
 
   view(): TreeView {
     const state = this.core.state;
-    return { info: this.info(), entities: state.entities, global: state.global, counts: counts(state), verbosity: state.meta.verbosity };
+    return { info: this.info(), entities: state.entities, global: state.global, counts: () => this.countsOf(state), verbosity: state.meta.verbosity };
+  }
+
+  // Counting walks every entity: once per state, however many files of the view ask.
+  private readonly counted = new WeakMap<HamState, ReturnType<typeof counts>>();
+
+  private countsOf(state: HamState): ReturnType<typeof counts> {
+    let found = this.counted.get(state);
+    if (found === undefined) this.counted.set(state, (found = counts(state)));
+    return found;
   }
 
   private info(): { hamPid: number; guardianPid: number; hamFailures: number; guardianFailures: number } {
@@ -255,7 +264,7 @@ export class Ham implements ServerContext {
   status(): Record<string, unknown> {
     const memory = process.memoryUsage();
     return {
-      ...this.info(), ...counts(this.core.state),
+      ...this.info(), ...this.countsOf(this.core.state),
       verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
       logWriteFailures: this.log.writeFailures,
       rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,

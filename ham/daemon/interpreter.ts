@@ -61,11 +61,13 @@ export class Interpreter {
   // Handles `event` (and every event its effects answer with) to completion.
   dispatch(event: CoreEvent): void {
     if (this.stopped) return;
-    this.events.push(event);
-    if (this.draining) return;
+    if (this.draining) {
+      this.events.push(event);
+      return;
+    }
     this.draining = true;
     try {
-      for (let next = this.events.shift(); next !== undefined; next = this.events.shift()) {
+      for (let next: CoreEvent | undefined = event; next !== undefined; next = this.events.shift()) {
         if (this.stopped) break;
         const result = step(this.state, next);
         this.state = result.state;

@@ -12,7 +12,8 @@ export interface TreeView {
   readonly info: HamInfo;
   readonly entities: Index<Entity>;
   readonly global: Entity;
-  readonly counts: { readonly entities: number; readonly conditions: number; readonly actions: number };
+  // Computed when the top-level .info is rendered (it walks every entity).
+  counts(): { readonly entities: number; readonly conditions: number; readonly actions: number };
   readonly verbosity: number;
 }
 
@@ -54,14 +55,15 @@ const ENTITY_TYPES: Record<Entity["spec"]["kind"], string> = {
 };
 
 export function renderHamInfo(view: TreeView): string {
+  const counted = view.counts();
   return lines(19, [
     ["Ham Pid", view.info.hamPid],
     ["Guardian Pid", view.info.guardianPid],
     ["Ham Failures", view.info.hamFailures],
     ["Guardian Failures", view.info.guardianFailures],
-    ["Num Entities", view.counts.entities],
-    ["Num Conditions", view.counts.conditions],
-    ["Num Actions", view.counts.actions],
+    ["Num Entities", counted.entities],
+    ["Num Conditions", counted.conditions],
+    ["Num Actions", counted.actions],
     ["Verbosity", view.verbosity],
   ]);
 }
