@@ -33,10 +33,12 @@ export interface Spawned {
   readonly startTime: number | null;
 }
 
-export function spawnLine(line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void): Spawned {
+// `output`: the descriptors its stdout and stderr go to (its files, output.ts); without them
+// it shares the HAM's.
+export function spawnLine(line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void, output: { out: number; err: number } | null = null): Spawned {
   const [file, ...args] = splitCommandLine(line);
   if (file === undefined) throw new HamError("EINVAL", "empty command line");
-  const child = spawn(file, args, { detached: true, stdio: ["ignore", "inherit", "inherit"], env });
+  const child = spawn(file, args, { detached: true, stdio: ["ignore", output?.out ?? "inherit", output?.err ?? "inherit"], env });
   let spawnError: Error | null = null;
   child.on("error", (error) => {
     spawnError = error;

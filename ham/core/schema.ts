@@ -57,6 +57,7 @@ export interface PolicyFields {
   readonly backoffMaxMs?: number;
   readonly backoffResetMs?: number;
   readonly budget?: { readonly restarts: number; readonly windowMs: number } | null;
+  readonly output?: { readonly maxBytes: number; readonly files: number } | null;
 }
 
 // From dist/ham/core/schema.js the file is ../../../schema/, from the source ham/core/schema.ts

@@ -101,6 +101,7 @@ export function readPolicy(raw: unknown, base: RestartPolicy): RestartPolicy {
     backoffMaxMs: raw.backoffMaxMs ?? base.backoffMaxMs,
     backoffResetMs: raw.backoffResetMs ?? base.backoffResetMs,
     budget,
+    output: raw.output === undefined ? base.output ?? null : raw.output === null ? null : { maxBytes: raw.output.maxBytes, files: raw.output.files },
   };
 }
 

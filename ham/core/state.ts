@@ -260,6 +260,7 @@ export const DEFAULT_POLICY: RestartPolicy = Object.freeze({
   backoffMaxMs: 30_000,
   backoffResetMs: 10_000,
   budget: null,
+  output: null,
 });
 
 export function newEntity(name: string, kind: EntityKind, nowMs: number): EntityState {

@@ -28,6 +28,7 @@ import { STATE_VERSION } from "./state-version.js";
 import { readBack } from "./takeover.js";
 import type { TreeView } from "../server/render.js";
 import { waitFor } from "../adapters/waitfor.js";
+import { closeOutput, openOutput, OutputRotator } from "../adapters/output.js";
 
 // The one entry of ham/ the Guardian uses.
 export type { HamOptions, StartMode } from "./ham-options.js";
@@ -49,6 +50,8 @@ export class Ham implements ServerContext {
   readonly config: ConfigSources;
   readonly clock: Clock = REAL_CLOCK;
   private readonly poller = new PidPoller(DEFAULTS.pidPollMs);
+  // Keeps every entity's output files under their limits (adapters/output.ts).
+  private readonly rotator: OutputRotator;
   private readonly clients = new Map<ServerConnection, ClientState>();
   // The client each request in flight came from (an attach_self binds the entity to it).
   private readonly requestClients = new Map<number, ClientState>();
@@ -68,7 +71,14 @@ export class Ham implements ServerContext {
     }, (keys) => this.announcer.changed(keys));
     const timers = new RealTimers(this.clock, (id) => this.core.timerFired(id));
     this.core = new Interpreter(initialState(process.pid, options.verbosity, this.clock.wall()), this.clock, timers, {
-      spawn: spawnLine,
+      spawn: (entity, line, env, onExit) => {
+        const output = openOutput(options.runDir, entity);
+        try {
+          return spawnLine(line, env, onExit, output);
+        } finally {
+          closeOutput(output);
+        }
+      },
       childEnv: (entity) => ({ ...process.env, HAM_RUN_DIR: options.runDir, HAM_ENTITY: entity }),
       signal: sendSignal,
       pulse: (pid, chid, code, value) => this.channels.pulse(pid, chid, code, value, this.clock.wall()),
@@ -90,6 +100,8 @@ export class Ham implements ServerContext {
     });
     this.guardian = new GuardianLink(options, this.log, () => this.core.dispatch({ kind: "guardian-failed", at: this.core.at() }));
     this.config = new ConfigSources(this);
+    this.rotator = new OutputRotator(options.runDir, () => [...this.core.state.entities.values()].map((entity) => [entity.name, entity.spec.policy.output] as const),
+      (error) => this.log.write(LOG_LEVEL.events, "warn", { event: "output-rotation" }, `output rotation: ${String(error)}`));
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -125,6 +137,7 @@ export class Ham implements ServerContext {
     });
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
     this.guardian.start();
+    this.rotator.start();
     if (this.options.mount !== null) startMount(this, this.options.mount);
     if (this.options.configFile !== null) this.config.load(this.options.configFile, true);
     // Started (or taken over) means protected: a Guardian stands ready behind this HAM.
@@ -291,6 +304,7 @@ export class Ham implements ServerContext {
     // After this, deaths are the next HAM's business.
     this.core.stop();
     this.poller.stop();
+    this.rotator.stop();
     stopMount(this);
     for (const client of this.clients.values()) client.connection.close("HAM stopping");
     this.server?.close();

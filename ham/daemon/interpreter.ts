@@ -12,7 +12,8 @@ import { spawnEnv, type ExitInfo, type Spawned } from "../adapters/processes.js"
 // the current one: events are handled one at a time, in order, to completion.
 
 export interface Adapters {
-  spawn(line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void): Spawned;
+  // Starts a process for `entity` (its output goes to the entity's files).
+  spawn(entity: string, line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void): Spawned;
   // The environment of every process the HAM starts for `entity`.
   childEnv(entity: string): NodeJS.ProcessEnv;
   signal(pid: number, signal: number): boolean;
@@ -110,7 +111,7 @@ export class Interpreter {
       case "execute": {
         let ok = true;
         try {
-          a.spawn(effect.line, a.childEnv(effect.entity), () => undefined);
+          a.spawn(effect.entity, effect.line, a.childEnv(effect.entity), () => undefined);
         } catch (error) {
           a.log(1, "warn", { event: "execute-failed", entity: effect.entity }, String(error));
           ok = false;
@@ -175,7 +176,7 @@ export class Interpreter {
     const a = this.adapters;
     let pid = 0;
     try {
-      const spawned = a.spawn(line, { ...a.childEnv(entity), ...spawnEnv(token) }, (exit) => this.dispatch({
+      const spawned = a.spawn(entity, line, { ...a.childEnv(entity), ...spawnEnv(token) }, (exit) => this.dispatch({
         kind: "died", at: this.at(), entity, pid, abnormal: exit.abnormal, reason: exit.description,
       }));
       pid = spawned.pid;

@@ -198,7 +198,8 @@ export function entityFromValue(value: EntityValue): EntityState {
   return {
     name: value.kind === "global" ? "" : value.name,
     spec: {
-      kind: value.kind, command: value.command, flags: value.flags, enabled: value.enabled, policy: value.policy,
+      // A state written before output limits existed has none: the defaults.
+      kind: value.kind, command: value.command, flags: value.flags, enabled: value.enabled, policy: { ...value.policy, output: value.policy.output ?? null },
       heartbeat: heartbeat === null ? null : { periodNs: heartbeat.periodNs, low: heartbeat.low, high: heartbeat.high },
     },
     counters: {

@@ -110,6 +110,8 @@ export interface RestartPolicyOptions {
   readonly backoffMaxMs?: number;
   readonly backoffResetMs?: number;
   readonly budget?: { readonly restarts: number; readonly windowMs: number } | null;
+  // The entity's stdout/stderr files: each kept under maxBytes, `files` in all (null: 10 MB × 3).
+  readonly output?: { readonly maxBytes: number; readonly files: number } | null;
 }
 
 // Beyond QNX: the restart-storm policy of one entity (see README, "Restart storms").

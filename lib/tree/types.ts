@@ -67,6 +67,14 @@ export interface RestartPolicy {
   readonly backoffResetMs: number;
   // Budget: at most `restarts` restarts within `windowMs`; null = unlimited.
   readonly budget: { readonly restarts: number; readonly windowMs: number } | null;
+  // The entity's output files (RUN_DIR/output/): each kept under `maxBytes`, `files` in all
+  // with the rotated ones; null = the defaults (10 MB × 3).
+  readonly output: OutputLimits | null;
+}
+
+export interface OutputLimits {
+  readonly maxBytes: number;
+  readonly files: number;
 }
 
 export interface Entity {

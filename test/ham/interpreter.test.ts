@@ -55,7 +55,7 @@ function setUp() {
   const exits = new Map<number, (exit: ExitInfo) => void>();
   let nextPid = 500;
   const adapters: Adapters = {
-    spawn: (line, env, onExit) => {
+    spawn: (_entity, line, env, onExit) => {
       const pid = nextPid++;
       exits.set(pid, onExit);
       calls.push(`spawn ${line} ${env["HAM_SPAWN"] ?? "-"}`);
