@@ -56,3 +56,35 @@ export function pidsWithEnv(entry: string): number[] {
   }
   return pids;
 }
+
+// Clock ticks per second (sysconf(_SC_CLK_TCK)): 100 on every Linux architecture Node runs on.
+const CLOCK_TICKS = 100;
+
+export interface ProcUsage {
+  // CPU time over the process's lifetime (ps's %CPU, not top's recent one), in percent of one CPU.
+  readonly cpuPercent: number;
+  readonly rssBytes: number;
+}
+
+// A live process's CPU and memory, or null when it is gone, a zombie, or another process now
+// holds the pid (its start time differs from `startTime`).
+export function readProcUsage(pid: number, startTime: number | null): ProcUsage | null {
+  let stat: string;
+  let status: string;
+  let uptime: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    status = readFileSync(`/proc/${pid}/status`, "latin1");
+    uptime = readFileSync("/proc/uptime", "latin1");
+  } catch {
+    return null;
+  }
+  // After the ")": state is field 3, utime 14, stime 15, starttime 22.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const started = Number(fields[19]);
+  if (fields[0] === "Z" || fields[0] === "X" || (startTime !== null && started !== startTime)) return null;
+  const cpuTicks = Number(fields[11]) + Number(fields[12]);
+  const lifeTicks = Number(uptime.split(" ")[0]) * CLOCK_TICKS - started;
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+  return { cpuPercent: lifeTicks > 0 ? (100 * cpuTicks) / lifeTicks : 0, rssBytes: rssKb * 1024 };
+}

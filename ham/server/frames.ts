@@ -10,7 +10,7 @@ import { dispatch } from "./requests.js";
 // changes come with its change set.
 const CHANNEL_OPS: ReadonlySet<string> = new Set(["channel_create", "channel_close"]);
 // Ops that change nothing: never journaled, never deduplicated.
-const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "lookup", "heartbeat", "watch"]);
+const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "ps", "lookup", "heartbeat", "watch"]);
 
 // One frame from a client → one reply (or none for a one-way message). A mutation is in the
 // shared state before its reply leaves, with the reply itself: a request the client sends

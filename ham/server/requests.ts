@@ -7,6 +7,7 @@ import { Args } from "../core/specs.js";
 import { applyText } from "./config-apply.js";
 import { isCoreRequest } from "../core/requests.js";
 import { replyValue } from "../daemon/interpreter.js";
+import { psRows } from "./ps.js";
 
 type Handler = (ham: ServerContext, client: ClientState, args: Args) => unknown;
 
@@ -36,6 +37,7 @@ const handlers: Readonly<Record<string, Handler>> = {
     return 0;
   },
   status: (ham) => ham.status(),
+  ps: (ham) => psRows(ham.state, ham.clock.wall(), ham.clock.mono()),
   watch: (_ham, client) => {
     client.watching = true;
     return 0;

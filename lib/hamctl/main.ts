@@ -1,122 +1,181 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { VERBOSE_GET, VERBOSE_SET, VERBOSE_SET_DECR, VERBOSE_SET_INCR } from "../constants.js";
 import { HamError } from "../errors.js";
 import { sessionFor, type Session } from "../client/session.js";
 import { resolveRunDir } from "../run-dir.js";
 import type { Node } from "../tree/node.js";
 import { joinCommandLine } from "../command-line.js";
+import type { PsRow } from "../wire/ps-row.js";
+import { parseCommandLine, UsageError, type Invocation } from "./args.js";
+import { commandUsage, usage } from "./commands.js";
+import { showLogs } from "./logs.js";
+import { psLines, psTable } from "./ps-table.js";
 
-// `hamctl`: control and inspect a HAM. One line on stderr and a non-zero exit on error.
-const USAGE = `usage: hamctl [--run-dir DIR] [--json] COMMAND
-  stop | status | verbose [+|-|=|N] | ls [PATH] | cat PATH
-  attach NAME (--pid PID | -- CMD ARGS...) | detach NAME | restart NAME
-  raise NAME TYPE CLASS SEVERITY | state NAME STATE | apply FILE`;
+// `hamctl`: control and inspect a HAM. One line on stderr and a non-zero exit on error
+// (2 for a usage error, with the usage).
 
-class Usage extends Error {}
+type Run = Extract<Invocation, { kind: "run" }>;
+
+// A usage error that is not a mistake in the command line (a flag kept for later): no usage printed.
+class NotYet extends Error {}
 
 function int(text: string | undefined, what: string): number {
   const value = Number(text);
-  if (text === undefined || !Number.isSafeInteger(value)) throw new Usage(`${what} must be an integer`);
+  if (text === undefined || text === "" || !Number.isSafeInteger(value)) throw new UsageError(`${what} must be an integer`);
   return value;
 }
 
-function need(value: string | undefined, what: string): string {
-  if (value === undefined || value === "") throw new Usage(`missing ${what}`);
-  return value;
+function operand(run: Run, index: number): string {
+  return run.operands[index] ?? "";
 }
 
-async function run(session: Session, command: string, args: string[], json: boolean): Promise<string> {
-  const print = (value: unknown, text: string) => (json ? `${JSON.stringify(value)}\n` : text);
-  switch (command) {
-    case "stop":
-      await session.request("stop", {});
-      return "";
-    case "status": {
-      const status = (await session.request("status", {})) as Record<string, unknown>;
-      return print(status, Object.entries(status).map(([key, value]) => `${key}: ${value}`).join("\n") + "\n");
-    }
-    case "verbose": {
-      const arg = args[0] ?? "=";
-      if (arg === "+") await session.request("verbose", { op: VERBOSE_SET_INCR, value: 1 });
-      else if (arg === "-") await session.request("verbose", { op: VERBOSE_SET_DECR, value: 1 });
-      else if (arg !== "=") await session.request("verbose", { op: VERBOSE_SET, value: int(arg, "verbosity") });
-      const level = await session.request("verbose", { op: VERBOSE_GET, value: 0 });
-      return print({ verbosity: level }, `${level}\n`);
-    }
-    case "ls": {
-      const path = args[0] ?? "/";
-      const node = (await session.request("ls", { path })) as Node | { type: "file"; size: number };
-      if (node.type === "file") return print({ type: "file", path }, `${path}\n`);
-      return print(node.entries, node.entries.map((entry) => `${entry.name}\n`).join(""));
-    }
-    case "cat":
-      return String(await session.request("cat", { path: need(args[0], "PATH") }));
-    case "attach": {
-      const name = need(args[0], "NAME");
-      if (args[1] === "--pid") {
-        await session.request("attach", { ename: name, pid: int(args[2], "PID"), flags: 0 });
-      } else if (args[1] === "--") {
-        await session.request("attach", { ename: name, pid: -1, line: joinCommandLine(args.slice(2).length > 0 ? args.slice(2) : [need(undefined, "CMD")]), flags: 0 });
-      } else throw new Usage("attach needs --pid PID or -- CMD ARGS...");
-      return "";
-    }
-    case "detach":
-      await session.request("detach", { ename: need(args[0], "NAME"), flags: 0 });
-      return "";
-    case "restart":
-      await session.request("restart", { ename: need(args[0], "NAME") }, 30_000);
-      return "";
-    case "raise":
-      await session.request("entity_condition_raise", {
-        ename: need(args[0], "NAME"), rtype: int(args[1], "TYPE"), rclass: int(args[2], "CLASS"), rseverity: int(args[3], "SEVERITY"), flags: 0,
-      });
-      return "";
-    case "state":
-      await session.request("entity_condition_state", { ename: need(args[0], "NAME"), tostate: int(args[1], "STATE"), flags: 0 });
-      return "";
-    case "apply": {
-      const file = resolve(need(args[0], "FILE"));
-      const result = await session.request("apply", { text: readFileSync(file, "utf8"), source: file });
-      return print(result, `${Object.entries(result as Record<string, string[]>).map(([key, names]) => `${key}: ${names.join(" ")}`).join("\n")}\n`);
-    }
-    default:
-      throw new Usage(`unknown command ${command}`);
-  }
-}
-
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  let runDir: string | null = null;
-  let json = false;
-  while (argv[0]?.startsWith("--") === true && argv[0] !== "--") {
-    const flag = argv.shift();
-    if (flag === "--json") json = true;
-    else if (flag === "--run-dir") runDir = argv.shift() ?? null;
-    else if (flag?.startsWith("--run-dir=") === true) runDir = flag.slice("--run-dir=".length);
-    else if (flag === "--help") {
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    } else throw new Usage(`unknown option ${flag}`);
-  }
-  const command = argv.shift();
-  if (command === undefined) throw new Usage("missing COMMAND");
-  const session = await sessionFor(resolveRunDir(runDir));
+async function request(run: Run, work: (session: Session) => Promise<string>): Promise<string> {
+  const session = await sessionFor(resolveRunDir(run.runDir));
   try {
-    process.stdout.write(await run(session, command, argv, json));
+    return await work(session);
   } finally {
     session.close();
   }
 }
 
+async function execute(run: Run): Promise<string> {
+  const print = (value: unknown, text: string) => (run.json ? `${JSON.stringify(value)}\n` : text);
+  switch (run.command.name) {
+    case "stop":
+      return request(run, async (session) => {
+        await session.request("stop", {});
+        return "";
+      });
+    case "status":
+      return request(run, async (session) => {
+        const status = (await session.request("status", {})) as Record<string, unknown>;
+        return print(status, Object.entries(status).map(([key, value]) => `${key}: ${value}`).join("\n") + "\n");
+      });
+    case "ps":
+      return request(run, async (session) => {
+        const lines = psLines((await session.request("ps", {})) as PsRow[]);
+        return print(lines, psTable(lines));
+      });
+    case "logs":
+      await logs(run);
+      return "";
+    case "verbose":
+      return request(run, async (session) => {
+        const arg = run.operands[0] ?? "=";
+        if (arg === "+") await session.request("verbose", { op: VERBOSE_SET_INCR, value: 1 });
+        else if (arg === "-") await session.request("verbose", { op: VERBOSE_SET_DECR, value: 1 });
+        else if (arg !== "=") await session.request("verbose", { op: VERBOSE_SET, value: int(arg, "verbosity") });
+        const level = await session.request("verbose", { op: VERBOSE_GET, value: 0 });
+        return print({ verbosity: level }, `${level}\n`);
+      });
+    case "ls":
+      return request(run, async (session) => {
+        const path = run.operands[0] ?? "/";
+        const node = (await session.request("ls", { path })) as Node | { type: "file"; size: number };
+        if (node.type === "file") return print({ type: "file", path }, `${path}\n`);
+        return print(node.entries, node.entries.map((entry) => `${entry.name}\n`).join(""));
+      });
+    case "cat":
+      return request(run, async (session) => String(await session.request("cat", { path: operand(run, 0) })));
+    case "attach": {
+      const pid = run.flags["pid"];
+      const line = run.rest;
+      if ((pid === undefined) === (line === null)) throw new UsageError("attach needs --pid PID or -- CMD ARGS...", run.command);
+      if (line !== null && line.length === 0) throw new UsageError("missing CMD", run.command);
+      const args = line === null ? { ename: operand(run, 0), pid: int(String(pid), "PID"), flags: 0 } : { ename: operand(run, 0), pid: -1, line: joinCommandLine([...line]), flags: 0 };
+      return request(run, async (session) => {
+        await session.request("attach", args);
+        return "";
+      });
+    }
+    case "detach":
+      return request(run, async (session) => {
+        await session.request("detach", { ename: operand(run, 0), flags: 0 });
+        return "";
+      });
+    case "restart":
+      return request(run, async (session) => {
+        await session.request("restart", { ename: operand(run, 0) }, 30_000);
+        return "";
+      });
+    case "raise": {
+      const [rtype, rclass, rseverity] = [int(run.operands[1], "TYPE"), int(run.operands[2], "CLASS"), int(run.operands[3], "SEVERITY")];
+      return request(run, async (session) => {
+        await session.request("entity_condition_raise", { ename: operand(run, 0), rtype, rclass, rseverity, flags: 0 });
+        return "";
+      });
+    }
+    case "state": {
+      const tostate = int(run.operands[1], "STATE");
+      return request(run, async (session) => {
+        await session.request("entity_condition_state", { ename: operand(run, 0), tostate, flags: 0 });
+        return "";
+      });
+    }
+    case "apply": {
+      const file = resolve(operand(run, 0));
+      const text = readFileSync(file, "utf8");
+      return request(run, async (session) => {
+        const result = await session.request("apply", { text, source: file });
+        return print(result, `${Object.entries(result as Record<string, string[]>).map(([key, names]) => `${key}: ${names.join(" ")}`).join("\n")}\n`);
+      });
+    }
+    default:
+      throw new UsageError(`unknown command ${run.command.name}`);
+  }
+}
+
+const DEFAULT_LOG_LINES = 20;
+
+async function logs(run: Run): Promise<void> {
+  if (run.flags["output"] === true) throw new NotYet("logs --output: not yet: service output is not captured");
+  const lines = run.flags["lines"] === undefined ? DEFAULT_LOG_LINES : int(String(run.flags["lines"]), "-n");
+  if (lines < 0) throw new UsageError("-n must be >= 0", run.command);
+  const file = typeof run.flags["file"] === "string" ? resolve(run.flags["file"]) : join(resolveRunDir(run.runDir), "ham.log");
+  const stop = new AbortController();
+  const end = () => stop.abort();
+  process.once("SIGINT", end);
+  process.once("SIGTERM", end);
+  try {
+    await showLogs({
+      file, lines, entity: run.operands[0] ?? null, follow: run.flags["follow"] === true, json: run.json,
+      color: process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined,
+      write: (text) => process.stdout.write(text), warn: (text) => process.stderr.write(`hamctl: ${text}\n`), signal: stop.signal,
+    });
+  } finally {
+    process.off("SIGINT", end);
+    process.off("SIGTERM", end);
+  }
+}
+
+async function main(): Promise<void> {
+  // A reader that went away (`hamctl logs -f | head`) ends hamctl quietly.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => process.exit(error.code === "EPIPE" ? 0 : 1));
+  const invocation = parseCommandLine(process.argv.slice(2));
+  if (invocation.kind === "help") {
+    process.stdout.write(`${invocation.command === null ? usage() : commandUsage(invocation.command)}\n`);
+    return;
+  }
+  try {
+    process.stdout.write(await execute(invocation));
+  } catch (error) {
+    // A bad operand (an integer that is not one) shows its command's usage.
+    throw error instanceof UsageError && error.command === null ? new UsageError(error.message, invocation.command) : error;
+  }
+}
+
 main().catch((error: unknown) => {
-  if (error instanceof Usage) {
-    process.stderr.write(`hamctl: ${error.message}\n${USAGE}\n`);
+  if (error instanceof UsageError) {
+    process.stderr.write(`hamctl: ${error.message}\n${error.command === null ? usage() : commandUsage(error.command)}\n`);
+    process.exit(2);
+  }
+  if (error instanceof NotYet) {
+    process.stderr.write(`hamctl: ${error.message}\n`);
     process.exit(2);
   }
   const message = error instanceof HamError ? error.message : error instanceof Error ? error.message : String(error);
   process.stderr.write(`hamctl: ${message.split("\n")[0]}\n`);
   process.exit(1);
 });
-

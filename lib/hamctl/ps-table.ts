@@ -1,0 +1,73 @@
+import { readProcUsage, type ProcUsage } from "../proc.js";
+import type { PsRow } from "../wire/ps-row.js";
+
+// `hamctl ps`: the HAM's rows, each live process's CPU and memory from /proc, as a table lined
+// up for a terminal or as JSON rows with stable names.
+
+export interface PsLine {
+  readonly name: string;
+  readonly kind: string;
+  readonly state: string;
+  readonly pid: number;
+  readonly uptimeMs: number | null;
+  readonly startedMs: number | null;
+  readonly restarts: number;
+  readonly deaths: number;
+  readonly lastExit: string | null;
+  readonly restartInMs: number | null;
+  // Lifetime average, as ps's %CPU (CPU time / time since the process started), one decimal.
+  readonly cpuPercent: number | null;
+  readonly rssBytes: number | null;
+}
+
+export function psLines(rows: readonly PsRow[], read: (pid: number, startTime: number | null) => ProcUsage | null = readProcUsage): PsLine[] {
+  return rows.map((row) => {
+    // The start time guards against a pid another process now holds.
+    const usage = row.pid > 0 ? read(row.pid, row.startTime) : null;
+    return {
+      name: row.name, kind: row.kind, state: row.state, pid: row.pid, uptimeMs: row.uptimeMs, startedMs: row.startedMs,
+      restarts: row.restarts, deaths: row.deaths, lastExit: row.lastExit, restartInMs: row.restartInMs,
+      cpuPercent: usage === null ? null : Math.round(usage.cpuPercent * 10) / 10,
+      rssBytes: usage?.rssBytes ?? null,
+    };
+  });
+}
+
+const COLUMNS: ReadonlyArray<{ title: string; right: boolean; cell: (line: PsLine) => string }> = [
+  { title: "NAME", right: false, cell: (line) => line.name },
+  { title: "PID", right: true, cell: (line) => (line.pid > 0 ? String(line.pid) : "-") },
+  { title: "STATE", right: false, cell: (line) => line.state },
+  { title: "UPTIME", right: true, cell: (line) => (line.uptimeMs === null ? "-" : formatDuration(line.uptimeMs)) },
+  { title: "RESTARTS", right: true, cell: (line) => String(line.restarts) },
+  { title: "DEATHS", right: true, cell: (line) => String(line.deaths) },
+  { title: "LAST EXIT", right: false, cell: (line) => line.lastExit ?? "-" },
+  { title: "CPU %", right: true, cell: (line) => (line.cpuPercent === null ? "-" : line.cpuPercent.toFixed(1)) },
+  { title: "RSS", right: true, cell: (line) => (line.rssBytes === null ? "-" : formatBytes(line.rssBytes)) },
+];
+
+// Columns as wide as their widest cell, two spaces apart; numbers to the right.
+export function psTable(lines: readonly PsLine[]): string {
+  const cells = [COLUMNS.map((column) => column.title), ...lines.map((line) => COLUMNS.map((column) => column.cell(line)))];
+  const widths = COLUMNS.map((_, index) => Math.max(...cells.map((row) => row[index]?.length ?? 0)));
+  return cells.map((row) => row.map((cell, index) => {
+    const width = widths[index] ?? 0;
+    return COLUMNS[index]?.right === true ? cell.padStart(width) : cell.padEnd(width);
+  }).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+// 3s, 5m12s, 2h03m, 4d01h.
+export function formatDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const two = (n: number) => String(n).padStart(2, "0");
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${two(seconds % 60)}s`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h${two(Math.floor(seconds / 60) % 60)}m`;
+  return `${Math.floor(seconds / 86_400)}d${two(Math.floor(seconds / 3600) % 24)}h`;
+}
+
+// 812 KB, 41.2 MB, 1.3 GB (powers of 1024, as ps and top count).
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+}
