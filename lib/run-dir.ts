@@ -22,3 +22,12 @@ export function stateDirOf(runDir: string): string {
   const name = `hamd-${createHash("sha256").update(runDir).digest("hex").slice(0, 16)}`;
   return existsSync("/dev/shm") ? join("/dev/shm", name) : join(runDir, "state");
 }
+
+// An entity's output files (ham/adapters/output.ts): RUN_DIR/output/<entity>.out and .err. An
+// entity name is a valid file name (no "/", no leading "."); a very long one is shortened with a
+// digest so that ".out.2" still fits in 255 bytes.
+export function outputFilesOf(runDir: string, entity: string): { out: string; err: string } {
+  const name = Buffer.byteLength(entity) <= 200 ? entity : `${entity.slice(0, 100)}~${createHash("sha256").update(entity).digest("hex").slice(0, 16)}`;
+  const base = join(runDir, "output", name);
+  return { out: `${base}.out`, err: `${base}.err` };
+}

@@ -1,6 +1,6 @@
 import { closeSync, copyFileSync, mkdirSync, openSync, renameSync, rmSync, statSync, truncateSync, constants } from "node:fs";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { outputFilesOf } from "../../lib/run-dir.js";
 import type { OutputLimits } from "../../lib/tree/types.js";
 
 // Each entity's stdout and stderr, in files of its own: RUN_DIR/output/<entity>.out and .err.
@@ -15,17 +15,7 @@ export const DEFAULT_OUTPUT: OutputLimits = Object.freeze({ maxBytes: 10 * 1024 
 
 export const outputDirOf = (runDir: string): string => join(runDir, "output");
 
-// An entity name is a valid file name (no "/", no leading "."); a very long one is shortened
-// with a digest so that ".out.2" still fits in 255 bytes.
-export function outputFileBase(runDir: string, entity: string): string {
-  const name = Buffer.byteLength(entity) <= 200 ? entity : `${entity.slice(0, 100)}~${createHash("sha256").update(entity).digest("hex").slice(0, 16)}`;
-  return join(outputDirOf(runDir), name);
-}
-
-export const outputFiles = (runDir: string, entity: string): { out: string; err: string } => {
-  const base = outputFileBase(runDir, entity);
-  return { out: `${base}.out`, err: `${base}.err` };
-};
+export const outputFiles = (runDir: string, entity: string): { out: string; err: string } => outputFilesOf(runDir, entity);
 
 // Opens an entity's two files for a process about to start; the caller closes them once the
 // process has them.

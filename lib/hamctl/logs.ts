@@ -12,6 +12,8 @@ export interface LogsOptions {
   readonly entity: string | null;
   readonly follow: boolean;
   readonly json: boolean;
+  // An entity's own output: plain lines, shown as they are.
+  readonly raw?: boolean;
   readonly color: boolean;
   readonly write: (text: string) => void;
   readonly warn: (text: string) => void;
@@ -26,7 +28,7 @@ const NEWLINE = 0x0a;
 export async function showLogs(options: LogsOptions): Promise<void> {
   const show = lineFilter(options);
   let fd = openOrNull(options.file);
-  if (fd === null && !options.follow) throw new Error(`no activity log at ${options.file}`);
+  if (fd === null && !options.follow) throw new Error(`no ${options.raw === true ? "output file" : "activity log"} at ${options.file}`);
   let position = 0;
   let inode = 0;
   if (fd !== null) {
@@ -126,6 +128,7 @@ function lastLines(fd: number, size: number, count: number, matches: (line: stri
 function lineFilter(options: LogsOptions): { matches: (line: string) => boolean; format: (line: string) => string } {
   const { entity } = options;
   const quoted = entity === null ? "" : JSON.stringify(entity);
+  if (options.raw === true) return { matches: () => true, format: (line) => `${line}\n` };
   const matches = (line: string) => entity === null || (line.includes(quoted) && recordOf(line)?.["entity"] === entity);
   if (options.json) return { matches, format: (line) => `${line}\n` };
   const pretty = prettyFactory({

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { VERBOSE_GET, VERBOSE_SET, VERBOSE_SET_DECR, VERBOSE_SET_INCR } from "../constants.js";
 import { HamError } from "../errors.js";
 import { sessionFor, type Session } from "../client/session.js";
-import { resolveRunDir } from "../run-dir.js";
+import { outputFilesOf, resolveRunDir } from "../run-dir.js";
 import type { Node } from "../tree/node.js";
 import { joinCommandLine } from "../command-line.js";
 import type { PsRow } from "../wire/ps-row.js";
@@ -19,7 +19,6 @@ import { psLines, psTable } from "./ps-table.js";
 type Run = Extract<Invocation, { kind: "run" }>;
 
 // A usage error that is not a mistake in the command line (a flag kept for later): no usage printed.
-class NotYet extends Error {}
 
 function int(text: string | undefined, what: string): number {
   const value = Number(text);
@@ -130,7 +129,6 @@ async function execute(run: Run): Promise<string> {
 const DEFAULT_LOG_LINES = 20;
 
 async function logs(run: Run): Promise<void> {
-  if (run.flags["output"] === true) throw new NotYet("logs --output: not yet: service output is not captured");
   const lines = run.flags["lines"] === undefined ? DEFAULT_LOG_LINES : int(String(run.flags["lines"]), "-n");
   if (lines < 0) throw new UsageError("-n must be >= 0", run.command);
   const file = typeof run.flags["file"] === "string" ? resolve(run.flags["file"]) : join(resolveRunDir(run.runDir), "ham.log");
@@ -138,11 +136,24 @@ async function logs(run: Run): Promise<void> {
   const end = () => stop.abort();
   process.once("SIGINT", end);
   process.once("SIGTERM", end);
+  const warn = (text: string) => process.stderr.write(`hamctl: ${text}\n`);
   try {
+    if (run.flags["output"] === true) {
+      // The entity's own output: its stdout to ours, its stderr to ours.
+      const entity = run.operands[0];
+      if (entity === undefined) throw new UsageError("logs --output needs an ENTITY", run.command);
+      const files = outputFilesOf(resolveRunDir(run.runDir), entity);
+      const common = { lines, entity: null, follow: run.flags["follow"] === true, json: false, raw: true, color: false, warn, signal: stop.signal };
+      await Promise.all([
+        showLogs({ ...common, file: files.out, write: (text) => process.stdout.write(text) }),
+        showLogs({ ...common, file: files.err, write: (text) => process.stderr.write(text) }),
+      ]);
+      return;
+    }
     await showLogs({
       file, lines, entity: run.operands[0] ?? null, follow: run.flags["follow"] === true, json: run.json,
       color: process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined,
-      write: (text) => process.stdout.write(text), warn: (text) => process.stderr.write(`hamctl: ${text}\n`), signal: stop.signal,
+      write: (text) => process.stdout.write(text), warn, signal: stop.signal,
     });
   } finally {
     process.off("SIGINT", end);
@@ -169,10 +180,6 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   if (error instanceof UsageError) {
     process.stderr.write(`hamctl: ${error.message}\n${error.command === null ? usage() : commandUsage(error.command)}\n`);
-    process.exit(2);
-  }
-  if (error instanceof NotYet) {
-    process.stderr.write(`hamctl: ${error.message}\n`);
     process.exit(2);
   }
   const message = error instanceof HamError ? error.message : error instanceof Error ? error.message : String(error);

@@ -67,14 +67,20 @@ describe("hamctl flags", () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^usage: hamctl \[--run-dir DIR\] \[--json\] ps\n/);
     expect(hamctl("ps", "--help").stdout).toBe(help.stdout);
-    expect(hamctl("logs", "-h").stdout).toMatch(/logs \[-f\] \[-n N\] \[--file FILE\] \[ENTITY\]/);
+    expect(hamctl("logs", "-h").stdout).toMatch(/logs \[-f\] \[-n N\] \[--file FILE\] \[--output\] \[ENTITY\]/);
     const whole = hamctl("help");
     expect(whole.status).toBe(0);
     expect(hamctl("--help").stdout).toBe(whole.stdout);
     for (const command of ["status", "ps", "logs", "attach", "apply", "stop", "help"]) expect(whole.stdout).toContain(`\n  ${command}`);
     expect(hamctl("help", "nope").status).toBe(2);
     const output = hamctl("logs", "--output");
-    expect([output.status, output.stderr]).toEqual([2, "hamctl: logs --output: not yet: service output is not captured\n"]);
+    expect(output.status).toBe(2);
+    expect(output.stderr).toMatch(/^hamctl: logs --output needs an ENTITY\n/);
+    // An entity's own output: its stdout on ours, its stderr on ours.
+    expect(ctl("attach", "talker", "--", "/bin/sh", "-c", "echo one; echo two; echo oops >&2; exec /bin/sleep 1000").status).toBe(0);
+    await eventually(() => ctl("logs", "--output", "talker").stdout === "one\ntwo\n", 5_000, "the entity's stdout");
+    const talker = ctl("logs", "--output", "-n", "1", "talker");
+    expect([talker.stdout, talker.stderr]).toEqual(["two\n", "oops\n"]);
   });
 });
 
