@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     if (!attached) throw new Error("the lab's clients did not attach within 20 s");
     if (!options.json) {
       process.stderr.write(`ham-lab: seed ${options.seed}, ${options.seconds} s, ${load.restartable.length} restartable entities, ` +
-        `${options.clients} clients, /ham view ${mounted ? "mounted" : "not mounted"}, run directory ${runDir}\n`);
+        `${options.clients} clients, /ham view ${mounted ? "mounted" : notMounted(options, system)}, run directory ${runDir}\n`);
     }
     await torture(current, options);
     await Promise.race([Promise.all(current.watching), sleep(5_000)]);
@@ -147,3 +147,9 @@ function cleanUp(system: System, run: Run | null): void {
 
 process.exitCode = await main();
 process.exit();
+
+// "not mounted", and why when the view was asked for (no FUSE here: run with --no-mount).
+function notMounted(options: LabOptions, system: System): string {
+  const reason = options.mount ? system.noMountReason() : null;
+  return reason === null ? "not mounted" : `not mounted (${reason}; --no-mount runs without it)`;
+}

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Session } from "../lib/client/session.js";
 import { environOf, isSameProcessAlive, readProcStat } from "../lib/proc.js";
@@ -34,6 +35,26 @@ export class System {
   start(args: readonly string[]): void {
     const result = spawnSync(HAM_BIN, ["--run-dir", this.runDir, ...args], { encoding: "utf8", timeout: 30_000 });
     if (result.status !== 0) throw new Error(`ham did not start (exit ${result.status}): ${result.stderr.trim()}`);
+  }
+
+  // Why the HAM serves no /ham view, as its log says (no FUSE here, say), or null.
+  noMountReason(): string | null {
+    let log = "";
+    try {
+      log = readFileSync(join(this.runDir, "ham.log"), "utf8");
+    } catch {
+      return null;
+    }
+    for (const line of log.split("\n")) {
+      if (!line.includes('"no-mount"')) continue;
+      try {
+        const entry = JSON.parse(line) as { event?: unknown; reason?: unknown };
+        if (entry.event === "no-mount" && typeof entry.reason === "string") return entry.reason;
+      } catch {
+        // not a JSON line
+      }
+    }
+    return null;
   }
 
   // One request through a fresh connection, so a dead HAM is seen as refused at once.

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readSync, openSync, closeSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import {
   HA_RECOVERY_ACOUNT, HA_RECOVERY_ENABLE, HA_RECOVERY_SUSPEND, HAREPLACERECOVERYFN,
 } from "../../dist/lib/cover/index.js";
 import { eventually, ROOT, unmountUnder } from "../helpers/ham-instance.js";
+import { describeWithFuse } from "../helpers/fuse.js";
 
 // HA file handles against a real FUSE file server that is SIGKILLed and started again: reads
 // past the kernel's cache then fail with ENOTCONN, the connection-gone error of a dead server.
@@ -66,7 +67,7 @@ async function killAndRestart(server: ChildProcess, mnt: string): Promise<void> 
   restarts.push(new Promise((resolve) => setTimeout(resolve, 200)).then(() => startServer(mnt)));
 }
 
-describe("ha_open and friends over a server that dies", () => {
+describeWithFuse("ha_open and friends over a server that dies", () => {
   it("reads a file to its last byte across a server kill: nothing repeated, nothing missing (S9)", async () => {
     const { mnt, data, server } = await setup();
     const state = { recoveries: 0 };

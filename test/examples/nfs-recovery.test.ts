@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stateDirOf } from "../../dist/ham/adapters/store.js";
 import { eventually, ROOT, unmountUnder } from "../helpers/ham-instance.js";
+import { describeWithFuse } from "../helpers/fuse.js";
 import { pidsWithEnv } from "../helpers/processes.mjs";
 
 let run: ChildProcess | null = null;
@@ -33,7 +34,7 @@ afterEach(async () => {
 
 // The seed's scenario, run as a user runs it: a HAM supervises a FUSE file server with a
 // multistage recovery; a client reads through ha_open/ha_dup while the server is SIGKILLed.
-describe("examples/nfs-recovery", () => {
+describeWithFuse("examples/nfs-recovery", () => {
   it("reads the whole file, in order, across the server's death, with one recovery, and leaves nothing behind", async () => {
     base = mkdtempSync(join(tmpdir(), "hamd-nfs-"));
     const child = spawn(process.execPath, [join(ROOT, "examples/nfs-recovery/run.mjs"), base], { stdio: ["ignore", "pipe", "pipe"] });
