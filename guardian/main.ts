@@ -1,4 +1,4 @@
-import { createActivityLog, Ham, LOG_LEVEL, StoreReader, type HamOptions } from "../ham/daemon/ham.js";
+import { activityLogOptions, createActivityLog, Ham, LOG_LEVEL, StoreReader, type HamOptions } from "../ham/daemon/ham.js";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
 import { stateDirOf } from "../lib/run-dir.js";
 import { Watchdog } from "./watchdog.js";
@@ -18,8 +18,9 @@ let stopping = false;
 let takingOver = false;
 // The HAM's stderr (a terminal, a pipe) may close under us: never a reason to die.
 process.stderr.on("error", () => undefined);
-// What the Guardian has to say goes to the HAM's activity log.
-const log = createActivityLog({ file: options.logFile, timestamps: options.timestamps, verbosity: options.verbosity });
+// What the Guardian has to say goes to the HAM's activity log, in the HAM's format (its
+// stderr is the HAM's: the format was chosen once, by `ham`).
+const log = createActivityLog(activityLogOptions(options));
 const say = (event: string, line: string) => log.write(LOG_LEVEL.events, "warn", { event, guardianPid: process.pid }, line);
 
 // Follows the state by reading what was appended every FOLLOW_MS (a watch would wake this

@@ -26,7 +26,7 @@ function die(message: string, code = 1): never {
 
 async function runForeground(options: CliOptions): Promise<void> {
   const ham = new Ham({
-    runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps,
+    runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps, logFormat: options.logFormat, logColor: options.logColor,
     verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh, gid: options.gid,
     watchdogMs: options.watchdogMs,
   });

@@ -1,8 +1,11 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
+import { prettyLines } from "./pretty-lines.js";
 
-// The activity log: one JSON line per event, with pino. Each event has a verbosity at
-// which it is written (see ham/README.md); `-d` sets the internal verbosity to 0.
+// The activity log: one JSON line per event, with pino, or one human line on a terminal
+// (`--log-format pretty`). Each event has a verbosity at which it is written (see
+// ham/README.md); `-d` sets the internal verbosity to 0.
 export type TimestampMode = "none" | "relative" | "absolute" | "shortabs";
+export type LogFormat = "json" | "pretty";
 
 export const LOG_LEVEL = {
   // deaths, restarts, attach/detach, action failures, missed heartbeats, start/stop
@@ -35,14 +38,38 @@ function timestampFor(mode: TimestampMode): (() => string) | false {
   }
 }
 
-export function createActivityLog(options: { file: string | null; timestamps: TimestampMode; verbosity: number }): ActivityLog {
+// The `time` pino-pretty shows: the seconds since start, or the epoch it translates to local time.
+function prettyTimestampFor(mode: TimestampMode): (() => string) | false {
+  const started = performance.now();
+  switch (mode) {
+    case "none":
+      return false;
+    case "relative":
+      return () => `,"time":"${((performance.now() - started) / 1000).toFixed(6)}"`;
+    case "absolute":
+    case "shortabs":
+      return () => `,"time":${Date.now()}`;
+  }
+}
+
+export interface ActivityLogOptions {
+  // null: stderr.
+  readonly file: string | null;
+  readonly timestamps: TimestampMode;
+  readonly verbosity: number;
+  // "pretty" only on stderr: files stay JSON lines (the options refuse the rest).
+  readonly format: LogFormat;
+  readonly color: boolean;
+}
+
+export function createActivityLog(options: ActivityLogOptions): ActivityLog {
   // Synchronous writes: a line is on its way before the event's next step, and none is lost
   // when the HAM is killed (≈10 µs per line).
   const destination = pino.destination({ dest: options.file ?? 2, sync: true, mkdir: true });
-  const logger: Logger = pino(
-    { base: null, timestamp: timestampFor(options.timestamps), formatters: { level: (label) => ({ level: label }) } },
-    destination,
-  );
+  const pretty = options.format === "pretty" && options.file === null;
+  const logger: Logger = pretty
+    ? pino({ base: null, timestamp: prettyTimestampFor(options.timestamps) }, prettyDestination(destination, options))
+    : pino({ base: null, timestamp: timestampFor(options.timestamps), formatters: { level: (label) => ({ level: label }) } }, destination);
   let writeFailures = 0;
   // sonic-boom reports a failed write (EPIPE when a terminal or journald went away) as an
   // 'error' event, which would end the process if nobody listened.
@@ -72,4 +99,14 @@ export function createActivityLog(options: { file: string | null; timestamps: Ti
     },
   };
   return log;
+}
+
+// Each JSON line pino writes, made human and written at once, in the same synchronous write.
+function prettyDestination(destination: DestinationStream, options: ActivityLogOptions): DestinationStream {
+  const toLine = prettyLines({ timestamps: options.timestamps, color: options.color });
+  return {
+    write(jsonLine: string) {
+      destination.write(toLine(jsonLine));
+    },
+  };
 }

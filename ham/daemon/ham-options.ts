@@ -1,10 +1,14 @@
-import type { TimestampMode } from "../adapters/activity-log.js";
+import type { ActivityLogOptions, LogFormat, TimestampMode } from "../adapters/activity-log.js";
 import type { StoreReader } from "../adapters/store.js";
 
 export interface HamOptions {
   readonly runDir: string;
   readonly logFile: string | null;
   readonly timestamps: TimestampMode;
+  // Resolved once by `ham` (a terminal or not) and carried to the Guardian, which writes to the
+  // same stderr: "pretty" only when logFile is null.
+  readonly logFormat: LogFormat;
+  readonly logColor: boolean;
   readonly verbosity: number;
   readonly configFile: string | null;
   readonly mount: string | null;
@@ -22,4 +26,12 @@ export interface HamOptions {
 export interface StartMode {
   readonly takeover: boolean;
   readonly reader: StoreReader | null;
+}
+
+// The activity log a HAM (or its Guardian) writes, as its options say.
+export function activityLogOptions(options: HamOptions): ActivityLogOptions {
+  return {
+    file: options.logFile, timestamps: options.timestamps, verbosity: options.verbosity,
+    format: options.logFormat, color: options.logColor,
+  };
 }

@@ -16,7 +16,7 @@ import { DEFAULTS } from "./defaults.js";
 import { failPoint } from "../adapters/fail-point.js";
 import { answerFrame } from "../server/frames.js";
 import { GuardianLink } from "../adapters/guardian-link.js";
-import type { HamOptions, StartMode } from "./ham-options.js";
+import { activityLogOptions, type HamOptions, type StartMode } from "./ham-options.js";
 import { acquireInstance, prepareRunDir, releaseInstance } from "../adapters/instance-lock.js";
 import { Interpreter, type Reply } from "./interpreter.js";
 import { startMount, stopMount } from "./mount.js";
@@ -34,6 +34,7 @@ import { closeOutput, openOutput, OutputRotator } from "../adapters/output.js";
 export type { HamOptions, StartMode } from "./ham-options.js";
 export { createActivityLog, LOG_LEVEL } from "../adapters/activity-log.js";
 export { StoreReader } from "../adapters/store.js";
+export { activityLogOptions } from "./ham-options.js";
 
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
 const GUARDIAN_READY_MS = 10_000;
@@ -63,7 +64,7 @@ export class Ham implements ServerContext {
   private resolveStopped: () => void = () => undefined;
 
   constructor(readonly options: HamOptions) {
-    this.log = createActivityLog({ file: options.logFile, timestamps: options.timestamps, verbosity: options.verbosity });
+    this.log = createActivityLog(activityLogOptions(options));
     this.store = new StateStore(stateDirOf(options.runDir));
     this.journal = new Journal(this.store, { valueOf: (key) => this.valueOf(key), keys: () => this.keys() }, COMPACT_AT_BYTES, (stats) => {
       this.log.write(LOG_LEVEL.detail, "info", { event: "compaction", ...stats },

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveRunDir } from "../../lib/run-dir.js";
-import type { TimestampMode } from "../adapters/activity-log.js";
+import type { LogFormat, TimestampMode } from "../adapters/activity-log.js";
 import type { HamOptions } from "./ham-options.js";
 import { DEFAULTS } from "./defaults.js";
 
@@ -14,17 +14,29 @@ export interface CliOptions extends HamOptions {
 
 export const USAGE = `usage: ham [-?dh] [-f file] [-t none|relative|absolute|shortabs] [-V level] [-v[v...]]
            [--run-dir DIR] [--mount DIR] [--no-mount] [--config FILE] [--group NAME] [--foreground] [--fresh]
-           [--watchdog-ms MS]`;
+           [--watchdog-ms MS] [--log-format pretty|json]`;
 
 export class UsageError extends Error {}
 
 const MODES: readonly TimestampMode[] = ["none", "relative", "absolute", "shortabs"];
+const FORMATS: readonly LogFormat[] = ["pretty", "json"];
+
+// What `ham` writes its log to when no -f is given: its stderr, a terminal or not.
+export interface Stderr {
+  readonly isTTY: boolean;
+  readonly hasColors: boolean;
+}
+
+export function stderrOf(stream: NodeJS.WriteStream = process.stderr): Stderr {
+  return { isTTY: stream.isTTY === true, hasColors: stream.isTTY === true && stream.hasColors() };
+}
 
 // Parses ham's argv (QNX options plus ours); throws UsageError with a one-line message.
-export function parseHamArgs(argv: readonly string[]): CliOptions {
+export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf()): CliOptions {
   let runDir: string | null = null;
   let logFile: string | null = null;
-  let timestamps: TimestampMode = DEFAULTS.timestamps;
+  let timestamps: TimestampMode | null = null;
+  let logFormat: LogFormat | null = null;
   let verbosity: number = DEFAULTS.verbosity;
   let configFile: string | null = null;
   let mount: string | null | undefined;
@@ -50,6 +62,11 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
     else if (flag === "--group") group = value(flag, inlineLong);
     else if (flag === "--foreground") foreground = true;
     else if (flag === "--fresh") fresh = true;
+    else if (flag === "--log-format") {
+      const format = value(flag, inlineLong);
+      if (!FORMATS.includes(format as LogFormat)) throw new UsageError(`--log-format takes pretty or json, not ${format}`);
+      logFormat = format as LogFormat;
+    }
     else if (flag === "--watchdog-ms") {
       const ms = Number(value(flag, inlineLong));
       if (!Number.isSafeInteger(ms) || ms < 0) throw new UsageError("--watchdog-ms takes a number of milliseconds >= 0 (0: no watchdog)");
@@ -69,11 +86,19 @@ export function parseHamArgs(argv: readonly string[]): CliOptions {
     } else if (/^-v+$/.test(flag)) verbosity += flag.length - 1;
     else throw new UsageError(`unknown option ${arg}`);
   }
+  // Human lines only where a human reads them: on stderr, a terminal by default. A log file
+  // (-f, or the background daemon's RUN_DIR/ham.log) stays JSON lines.
+  const toStderr = foreground && logFile === null;
+  if (logFormat === "pretty" && !toStderr) throw new UsageError("--log-format pretty is for a log on stderr (--foreground without -f): log files stay JSON lines");
+  const format = logFormat ?? (toStderr && stderr.isTTY ? "pretty" : "json");
   const resolvedRunDir = resolveRunDir(runDir);
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   const defaultMount = isRoot ? "/ham" : join(resolvedRunDir, "ham");
   return {
-    runDir: resolvedRunDir, logFile, timestamps, verbosity, configFile,
+    runDir: resolvedRunDir, logFile, verbosity, configFile,
+    // A human reads the wall clock; JSON lines keep QNX's default (seconds since start).
+    timestamps: timestamps ?? (format === "pretty" ? "shortabs" : DEFAULTS.timestamps),
+    logFormat: format, logColor: format === "pretty" && stderr.hasColors,
     mount: mount === undefined ? defaultMount : mount, group, gid: group === null ? null : groupId(group), foreground, fresh, watchdogMs, help,
   };
 }

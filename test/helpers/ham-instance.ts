@@ -34,6 +34,8 @@ export interface HamInstance {
   readonly process: ChildProcess;
   readonly logFile: string;
   logLines(): Array<Record<string, unknown>>;
+  // What the HAM (and a Guardian that took over: same stderr) wrote to stderr so far.
+  stderr(): string;
   cat(path: string): Promise<string>;
   field(path: string, label: string): Promise<string>;
   stop(): Promise<void>;
@@ -48,12 +50,15 @@ export function track(pid: number): number {
   return spawnedPids.add(pid);
 }
 
-export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<HamInstance> {
+// `logTo: "stderr"`: no -f, the log is on the HAM's stderr (a pipe: JSON lines unless
+// --log-format says otherwise).
+export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = {}, { logTo = "file" }: { logTo?: "file" | "stderr" } = {}): Promise<HamInstance> {
   const runDir = mkdtempSync(join(tmpdir(), "hamd-test-"));
   const logFile = join(runDir, "activity.log");
   // "{RUN_DIR}" in an argument stands for the run directory made here.
   const args = extraArgs.map((arg) => arg.replaceAll("{RUN_DIR}", runDir));
-  const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "-f", logFile, "-V3", ...args], {
+  const logArgs = logTo === "file" ? ["-f", logFile] : [];
+  const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, ...logArgs, "-V3", ...args], {
     stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env },
   });
   let stderr = "";
@@ -69,6 +74,7 @@ export async function startHam(extraArgs: readonly string[] = [], env: NodeJS.Pr
     process: child,
     logFile,
     logLines: () => readFileSync(logFile, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
+    stderr: () => stderr,
     async cat(path) {
       const session = await Session.open(runDir);
       try {
