@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
 
 // The load the lab puts on a HAM: the config file it starts with (the default one, or the
 // user's), and what the lab needs to know of it to check the HAM's promises.
@@ -55,8 +56,10 @@ export function defaultLoad(entities: number, marksFile: string): Load {
 
 // A user's config file: every entity with a command and a restart action is restartable;
 // its restart latency is judged when its policy restarts it at once (minUptimeMs 0).
+// A .yaml or .yml file is YAML, as for the HAM; the lab hands the HAM its copy as JSON.
 export function userLoad(path: string): Load {
-  const config = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  const text = readFileSync(path, "utf8");
+  const config = (/\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text)) as Record<string, unknown>;
   const restartable: string[] = [];
   const prompt: string[] = [];
   for (const entity of (config["entities"] ?? []) as Array<Record<string, unknown>>) {

@@ -1,7 +1,7 @@
 import { HamError } from "../../lib/errors.js";
 import { ordered } from "./state.js";
 import { Args } from "./specs.js";
-import type { Caller, ConfigPlan, PlannedRequest } from "./events.js";
+import type { Caller, ConfigPlan, PlannedRequest, ProgramLine } from "./events.js";
 export type { ConfigPlan, PlannedEntity, PlannedRequest } from "./events.js";
 import { forgetActions } from "./firings.js";
 import { LOG_LEVEL } from "./describe.js";
@@ -22,16 +22,17 @@ export interface ApplyResult {
   readonly unchanged: string[];
 }
 
-// The entities an apply would start or restart with a new command (their programs are looked up
-// first, by the server, so a missing one refuses the file before anything runs).
-export function commandsToCheck(tx: Pick<Tx, "meta">, plan: ConfigPlan, source: string): Array<{ index: number; line: string }> {
+// The command lines an apply installs, with the field each is read from: the commands of new
+// or changed entities (started now), their restart lines (run at the next death) and execute
+// lines (run mid-recovery, the worst moment to find a typo), and the global conditions' execute
+// lines (replaced by every apply). The server looks their programs up first, so a missing one
+// refuses the file before anything runs. A restart without a line of its own uses the command.
+export function programsToCheck(tx: Pick<Tx, "meta">, plan: ConfigPlan, source: string): ProgramLine[] {
   const previous = tx.meta.config.applied.get(source);
-  const lines: Array<{ index: number; line: string }> = [];
-  plan.entities.forEach((entity, index) => {
-    const line = entity.create.args["line"];
-    if (typeof line === "string" && previous?.get(entity.name) !== entity.fingerprint) lines.push({ index, line });
-  });
-  return lines;
+  return [
+    ...plan.entities.filter((entity) => previous?.get(entity.name) !== entity.fingerprint).flatMap((entity) => entity.programs ?? []),
+    ...(plan.globalPrograms ?? []),
+  ];
 }
 
 export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResult {

@@ -66,9 +66,19 @@ export interface PlannedEntity {
   readonly fingerprint: string;
   readonly create: PlannedRequest;
   readonly setup: readonly PlannedRequest[];
+  // The command lines it runs (command, restart and execute lines) and their fields, looked up
+  // by the server before an apply.
+  readonly programs?: readonly ProgramLine[];
+}
+
+// A command line a config file has the HAM run, and the field it is in (`entities[0].command`).
+export interface ProgramLine {
+  readonly field: string;
+  readonly line: string;
 }
 
 export interface ConfigPlan {
   readonly entities: readonly PlannedEntity[];
   readonly global: readonly PlannedRequest[];
+  readonly globalPrograms?: readonly ProgramLine[];
 }

@@ -1,23 +1,23 @@
 import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { accessSync, constants, readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import { splitCommandLine } from "../../lib/command-line.js";
-import { HamError } from "../../lib/errors.js";
 import { LOG_LEVEL } from "../adapters/activity-log.js";
-import { parseConfig } from "./config-file.js";
+import { readConfig } from "./config-file.js";
 import type { ServerContext } from "./context.js";
-import { commandsToCheck } from "../core/config.js";
+import { programsToCheck } from "../core/config.js";
 import { replyValue } from "../daemon/interpreter.js";
 
-// Config files: read, parsed and checked whole (config-file.ts), every program a new or changed
-// entity starts looked up, then applied by the core as one transition (core/config.ts): all or
-// nothing. The file is watched and applied again when it changes.
+// Config files (JSON, or YAML for .yaml and .yml): read, parsed and checked whole
+// (config-file.ts), every program the apply installs looked up (programsToCheck), then applied
+// by the core as one transition (core/config.ts): all or nothing. The file is watched and
+// applied again when it changes.
 
 // Applies a config text (the `apply` request, and the watched file).
 export function applyText(ham: ServerContext, text: string, source: string): unknown {
-  const plan = parseConfig(text);
-  for (const { index, line } of commandsToCheck(ham.state, plan, source)) {
+  const { plan, fieldError } = readConfig(text, source);
+  for (const { field, line } of programsToCheck(ham.state, plan, source)) {
     const problem = programProblem(line);
-    if (problem !== null) throw new HamError("ENOENT", `entities[${index}].command: ${problem}`);
+    if (problem !== null) throw fieldError("ENOENT", field, problem);
   }
   return replyValue(ham.applyConfig((ref, at) => ({ kind: "apply", at, ref, plan, source })));
 }

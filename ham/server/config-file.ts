@@ -1,14 +1,15 @@
 import { createHash } from "node:crypto";
 import * as Q from "../../lib/constants.js";
-import { HamError } from "../../lib/errors.js";
-import { jsonErrorOffset } from "../../lib/json-position.js";
+import { HamError, type HamErrorCode } from "../../lib/errors.js";
 import { checkName } from "../../lib/names.js";
 import { readActionSpec, readFailSpec, readPolicy, Args } from "../core/specs.js";
 import { DEFAULTS } from "../daemon/defaults.js";
 import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFlags } from "../core/schema.js";
+import type { ProgramLine } from "../core/events.js";
+import { formatOf, readConfigText, type ConfigText } from "./config-text.js";
 
-// The declarative config file (JSON): checked whole before anything is applied, every
-// error naming the line (syntax) or the field (meaning) at fault. Its structure is checked
+// The declarative config file (JSON or YAML, config-text.ts): checked whole before anything is
+// applied, every error naming the line, and the field (meaning) at fault. Its structure is checked
 // by schema/ham-config.schema.json (spec-schema.ts); this adds names, duplicates and the
 // handlers' rules. The result is a list of requests per entity, sent through the same
 // handlers as the API.
@@ -24,11 +25,14 @@ export interface PlannedEntity {
   readonly fingerprint: string;
   readonly create: PlannedRequest;
   readonly setup: readonly PlannedRequest[];
+  // Its command, restart lines and execute lines: looked up before an apply.
+  readonly programs: readonly ProgramLine[];
 }
 
 export interface ConfigPlan {
   readonly entities: readonly PlannedEntity[];
   readonly global: readonly PlannedRequest[];
+  readonly globalPrograms: readonly ProgramLine[];
 }
 
 const NAMED: Readonly<Record<string, number>> = Q as unknown as Record<string, number>;
@@ -73,19 +77,35 @@ function checkedSpec(field: string, read: () => unknown): void {
   }
 }
 
-function lineOf(text: string, message: string): string {
-  const offset = jsonErrorOffset(text);
-  if (offset < 0) return message;
-  return `line ${text.slice(0, offset).split("\n").length}: ${message}`;
+export interface ConfigRead {
+  readonly plan: ConfigPlan;
+  // An error about `field` (`entities[1].command`), naming its line in the file.
+  fieldError(code: HamErrorCode, field: string, message: string): HamError;
 }
 
-export function parseConfig(text: string): ConfigPlan {
-  let raw: unknown;
+// A file's errors start with their field (`entities[0].name: ...`, config-file.ts and
+// schema.ts); the line is put before it.
+function located(file: ConfigText, error: HamError): HamError {
+  const message = withoutCode(error);
+  const line = file.lineOf(/^[^\s:]+/.exec(message)?.[0] ?? "");
+  return line === null ? error : new HamError(error.code, `line ${line}: ${message}`);
+}
+
+// `source` is the file's path or name: .yaml and .yml are YAML, anything else JSON.
+export function readConfig(text: string, source: string): ConfigRead {
+  const file = readConfigText(text, formatOf(source));
   try {
-    raw = JSON.parse(text);
+    return { plan: planConfig(file.value), fieldError: (code, field, message) => located(file, new HamError(code, `${field}: ${message}`)) };
   } catch (error) {
-    throw new HamError("EINVAL", `invalid JSON: ${lineOf(text, (error as Error).message)}`);
+    throw error instanceof HamError ? located(file, error) : error;
   }
+}
+
+export function parseConfig(text: string, source = "config.json"): ConfigPlan {
+  return readConfig(text, source).plan;
+}
+
+function planConfig(raw: unknown): ConfigPlan {
   checkConfigShape(raw);
   const seen = new Set<string>();
   const entities = (raw.entities ?? []).map((item, index) => {
@@ -94,8 +114,9 @@ export function parseConfig(text: string): ConfigPlan {
     seen.add(planned.name);
     return planned;
   });
-  const global = planConditions(null, raw.global?.conditions ?? [], "global.conditions", null);
-  return { entities, global };
+  const globalPrograms: ProgramLine[] = [];
+  const global = planConditions(null, raw.global?.conditions ?? [], "global.conditions", null, globalPrograms);
+  return { entities, global, globalPrograms };
 }
 
 function planEntity(section: ConfigEntity, field: string): PlannedEntity {
@@ -108,16 +129,20 @@ function planEntity(section: ConfigEntity, field: string): PlannedEntity {
   else if (pid !== undefined) create = { op: "attach", args: { ename: name, pid, flags: entityFlags } };
   else create = { op: "entity", args: { ename: name, flags: entityFlags } };
   const setup: PlannedRequest[] = [];
+  const programs: ProgramLine[] = command === undefined ? [] : [{ field: `${field}.command`, line: command }];
   if (section.policy !== undefined) {
     checked(`${field}.policy`, () => readPolicy(section.policy, DEFAULTS.restartPolicy));
     setup.push({ op: "policy", args: { ename: name, policy: section.policy } });
   }
-  setup.push(...planConditions(name, section.conditions ?? [], `${field}.conditions`, command ?? null));
+  setup.push(...planConditions(name, section.conditions ?? [], `${field}.conditions`, command ?? null, programs));
   // A digest, not the text: the fingerprints are in the shared state's HAM-wide record.
-  return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup };
+  return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup, programs };
 }
 
-function planConditions(ename: string | null, conditions: readonly ConfigCondition[], field: string, command: string | null): PlannedRequest[] {
+// `programs` gets the restart lines of their own and the execute lines.
+function planConditions(
+  ename: string | null, conditions: readonly ConfigCondition[], field: string, command: string | null, programs: ProgramLine[],
+): PlannedRequest[] {
   const requests: PlannedRequest[] = [];
   const names = new Set<string>();
   let restarts = 0;
@@ -148,6 +173,7 @@ function planConditions(ename: string | null, conditions: readonly ConfigConditi
       const kind = actionItem.kind;
       // A restart action without a line restarts the entity's own command.
       if (kind === "restart" && action["line"] === undefined && command !== null) action["line"] = command;
+      else if ((kind === "restart" || kind === "execute") && typeof action["line"] === "string") programs.push({ field: `${actionAt}.line`, line: action["line"] });
       checkedSpec(actionAt, () => readActionSpec(kind, new Args(action)));
       if (kind === "restart") {
         if (ename === null || !death) throw configError(actionAt, "a restart action belongs in an entity's CONDDEATH or CONDABNORMALDEATH condition");
@@ -161,6 +187,7 @@ function planConditions(ename: string | null, conditions: readonly ConfigConditi
         const failAt = `${actionAt}.fail[${failIndex}]`;
         const fname = checked(`${failAt}.name`, () => checkName(fail.name, "fail-action"));
         checkedSpec(failAt, () => readFailSpec(fail.kind, new Args(fail)));
+        if (fail.kind === "execute" && typeof fail["line"] === "string") programs.push({ field: `${failAt}.line`, line: fail["line"] });
         requests.push({ op: "action_fail", args: { ...fail, ename, cname, aname, fname, kind: fail.kind, flags: 0 } });
       });
     });

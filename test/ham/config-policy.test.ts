@@ -106,6 +106,90 @@ describe("config file", () => {
   });
 });
 
+describe("config file in YAML", () => {
+  const yamlSleeper = (name: string, delay = 50) => [
+    `  - name: ${name}`,
+    "    command: /bin/sleep 1000",
+    "    conditions:",
+    "      - name: death",
+    "        type: CONDDEATH",
+    "        flags: [HREARMAFTERRESTART]",
+    "        actions:",
+    "          - { name: restart, kind: restart, flags: [HREARMAFTERRESTART] }",
+    "          - name: pause",
+    "            kind: waitfor",
+    `            delay: ${delay}`,
+  ];
+  const yamlConfig = (...entities: string[][]) =>
+    ["# yaml-language-server: $schema=../schema/ham-config.schema.json", "entities:", ...entities.flat(), ""].join("\n");
+
+  it("applies a YAML file and its edits; an error names the line and the field, and the running state is kept", async () => {
+    const dir = tempDir("yaml");
+    const file = join(dir, "ham.yaml");
+    writeFileSync(file, yamlConfig(yamlSleeper("a")));
+    const instance = await startHam(["--config", file]);
+    const a = track(await eventually(() => entityPid(instance, "a")));
+    await eventually(() => instance.logLines().some((line) => line["event"] === "config-watch"));
+    writeFileSync(file, yamlConfig(yamlSleeper("a"), yamlSleeper("b")));
+    expect(track(await eventually(() => entityPid(instance, "b").catch(() => 0), 5_000, "b added"))).toBeGreaterThan(0);
+    // Line 24: b's waitfor delay (2 header lines, 11 per entity).
+    writeFileSync(file, yamlConfig(yamlSleeper("a"), yamlSleeper("b", 0)));
+    await eventually(() => instance.logLines().some((line) => line["event"] === "config-rejected"), 5_000, "rejection");
+    expect(String(instance.logLines().find((line) => line["event"] === "config-rejected")?.["msg"]))
+      .toContain("EINVAL: line 24: entities[1].conditions[0].actions[1].delay: must be > 0");
+    expect(await entityPid(instance, "a")).toBe(a);
+    // hamctl apply takes YAML too (by the file's extension), and names the line of a syntax error.
+    const other = join(dir, "other.yml");
+    const apply = () => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "--json", "apply", other], { encoding: "utf8" });
+    writeFileSync(other, "entities:\n  - name: c\n   command: /bin/sleep 1000\n");
+    const bad = apply();
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^hamctl: EINVAL: invalid YAML: line 3: .*\n$/);
+    writeFileSync(other, yamlConfig(yamlSleeper("c")));
+    const ok = apply();
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ added: ["c"] });
+    expect(track(await entityPid(instance, "c"))).toBeGreaterThan(0);
+  });
+});
+
+describe("config programs", () => {
+  it("hamctl apply names the field and the line of a command, restart or execute line that cannot run, and applies nothing", async () => {
+    const instance = await startHam();
+    const dir = tempDir("programs");
+    const file = join(dir, "apply.json");
+    const notExecutable = join(dir, "not-executable");
+    writeFileSync(notExecutable, "#!/bin/sh\n");
+    const apply = () => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
+    const death = (...actions: unknown[]) => [{ name: "death", type: "CONDDEATH", actions }];
+    const restart = { name: "restart", kind: "restart" };
+    const cases: Array<[unknown[], unknown, string]> = [
+      [[sleeper("a"), { ...sleeper("b"), command: "/nonexistent/prog --flag" }], undefined,
+        "line 27: entities[1].command: /nonexistent/prog does not exist or is not executable"],
+      [[{ ...sleeper("b"), command: `${notExecutable} --flag` }], undefined,
+        `line 5: entities[0].command: ${notExecutable} does not exist or is not executable`],
+      [[{ ...sleeper("b"), conditions: death({ ...restart, line: "/nonexistent/restarter --again" }) }], undefined,
+        "line 14: entities[0].conditions[0].actions[0].line: /nonexistent/restarter does not exist or is not executable"],
+      [[{ ...sleeper("b"), conditions: death(restart, { name: "page", kind: "execute", line: "no-such-pager --now" }) }], undefined,
+        "line 18: entities[0].conditions[0].actions[1].line: no-such-pager is not on PATH"],
+      [[{ ...sleeper("b"), conditions: death({ ...restart, fail: [{ name: "page", kind: "execute", line: "/nonexistent/pager" }] }) }], undefined,
+        "line 18: entities[0].conditions[0].actions[0].fail[0].line: /nonexistent/pager does not exist or is not executable"],
+      [[sleeper("a")], { conditions: [{ name: "g", type: "CONDDETACH", actions: [{ name: "x", kind: "execute", line: "/nonexistent/global" }] }] },
+        "line 35: global.conditions[0].actions[0].line: /nonexistent/global does not exist or is not executable"],
+    ];
+    for (const [entities, global, message] of cases) {
+      writeFileSync(file, JSON.stringify({ entities, global }, null, 2));
+      const result = apply();
+      expect(result.stderr).toBe(`hamctl: ENOENT: ${message}\n`);
+      expect(result.status).toBe(1);
+    }
+    expect(await instance.field("/.info", "Num Entities")).toBe("0");
+    writeFileSync(file, JSON.stringify({ entities: [{ ...sleeper("b"), conditions: death(restart, { name: "page", kind: "execute", line: "true" }) }] }, null, 2));
+    expect(apply().stderr).toBe("");
+    expect(track(await entityPid(instance, "b"))).toBeGreaterThan(0);
+  });
+});
+
 describe("hamctl", () => {
   it("attaches, lists, cats, raises, restarts and detaches", async () => {
     const instance = await startHam();

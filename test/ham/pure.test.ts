@@ -131,6 +131,63 @@ describe("config files", () => {
       .toThrow(/entities\[0\]\.conditions\[0\]\.actions\[0\].*delay/);
     expect(() => parseConfig(JSON.stringify({ entities: [{ name: "a/b", command: "/bin/true" }] }))).toThrow(/entities\[0\]\.name/);
   });
+  it("reads YAML (.yaml, .yml) with the same schema; an error names the line, and the field", () => {
+    const yaml = [
+      "# yaml-language-server: $schema=../schema/ham-config.schema.json",
+      "entities:",
+      "  - name: w",
+      "    command: /bin/sleep 9",
+      "    conditions:",
+      "      - name: d",
+      "        type: CONDDEATH",
+      "        actions:",
+      "          - { name: r, kind: restart }",
+      "          - name: later",
+      "            kind: waitfor",
+      "            delay: 0",
+      "",
+    ].join("\n");
+    expect(() => parseConfig(yaml, "/etc/ham.yaml")).toThrow(expect.objectContaining({
+      code: "EINVAL", message: "EINVAL: line 12: entities[0].conditions[0].actions[1].delay: must be > 0",
+    }));
+    const plan = parseConfig(yaml.replace("delay: 0", "delay: 50"), "ham.yml");
+    expect(plan).toEqual(parseConfig(JSON.stringify({ entities: [{ name: "w", command: "/bin/sleep 9", conditions: [{ name: "d", type: "CONDDEATH",
+      actions: [{ name: "r", kind: "restart" }, { name: "later", kind: "waitfor", delay: 50 }] }] }] })));
+    expect(() => parseConfig("entities:\n  - name: w\n    command: /bin/true\n    comand: x\n", "a.yaml")).toThrow("EINVAL: line 4: entities[0].comand: unknown field");
+    expect(() => parseConfig("entities:\n  - name: w\n    placeholder: true\n  - name: w\n    placeholder: true\n", "a.yaml"))
+      .toThrow("EINVAL: line 4: entities[1].name: duplicate entity w");
+    expect(() => parseConfig("$schema: ../schema/ham-config.schema.json\nentities: []\n", "a.yaml")).not.toThrow();
+    expect(() => parseConfig("entities:\n  - name: w\n   command: x\n", "a.yaml")).toThrow(/^EINVAL: invalid YAML: line 3: /);
+    expect(() => parseConfig("entities: []\nentities: []\n", "a.yaml")).toThrow(/^EINVAL: invalid YAML: line 2: Map keys must be unique/);
+  });
+
+  it("names the line of a JSON error, also where YAML would take the text", () => {
+    const lines = (...rows: string[]) => rows.join("\n");
+    expect(() => parseConfig(lines("{", '  "entities": [', "    { \"name\": \"w\", \"placeholder\": true },", "  ]", "}")))
+      .toThrow("EINVAL: invalid JSON: line 4: Unexpected token ']'");
+    expect(() => parseConfig(lines("{", "  # a comment", '  "entities": []', "}"))).toThrow(/^EINVAL: invalid JSON: line 2: /);
+    expect(() => parseConfig(lines("{", "  'entities': []", "}"))).toThrow(/^EINVAL: invalid JSON: line 2: /);
+    // JSON.parse's rule, as before: a key given twice keeps the last (in YAML it is an error).
+    expect(parseConfig(lines("{", '  "entities": [{ "name": "w", "placeholder": true }],', '  "entities": []', "}")).entities).toEqual([]);
+    expect(() => parseConfig(lines("{", '  "entities": [', '    { "name": "w", "command": 12 }', "  ]", "}")))
+      .toThrow("EINVAL: line 3: entities[0].command: must be a string");
+    expect(() => parseConfig("entities: []\n", "ham.json")).toThrow(/^EINVAL: invalid JSON: line 1: /);
+  });
+
+  it("lists the command lines an apply would run, with their fields", () => {
+    const plan = parseConfig(JSON.stringify({ entities: [{ name: "w", command: "/bin/sleep 9", conditions: [{ name: "d", type: "CONDDEATH", actions: [
+      { name: "r", kind: "restart" },
+      { name: "x", kind: "execute", line: "/bin/echo x", fail: [{ name: "f", kind: "execute", line: "/bin/echo f" }] },
+    ] }] }, { name: "p", pid: 1, conditions: [{ name: "d", type: "CONDDEATH", actions: [{ name: "r", kind: "restart", line: "/bin/true" }] }] }],
+    global: { conditions: [{ name: "g", type: "CONDDETACH", actions: [{ name: "x", kind: "execute", line: "/bin/echo g" }] }] } }));
+    expect(plan.entities.map((entity) => entity.programs)).toEqual([
+      [{ field: "entities[0].command", line: "/bin/sleep 9" }, { field: "entities[0].conditions[0].actions[1].line", line: "/bin/echo x" },
+        { field: "entities[0].conditions[0].actions[1].fail[0].line", line: "/bin/echo f" }],
+      [{ field: "entities[1].conditions[0].actions[0].line", line: "/bin/true" }],
+    ]);
+    expect(plan.globalPrograms).toEqual([{ field: "global.conditions[0].actions[0].line", line: "/bin/echo g" }]);
+  });
+
   it("plans requests and fingerprints each entity", () => {
     const text = JSON.stringify({ entities: [{ name: "w", command: "/bin/sleep 9", conditions: [{ name: "d", type: "CONDDEATH", flags: ["HREARMAFTERRESTART"], actions: [{ name: "r", kind: "restart" }] }] }] });
     const plan = parseConfig(text);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import { parse as parseYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 import { readActionSpec, readFailSpec, readPolicy } from "../../dist/ham/core/specs.js";
 import { parseConfig } from "../../dist/ham/server/config-file.js";
@@ -31,6 +32,11 @@ describe("config files are checked against the published schema", () => {
     ["global conditions", config({ global: { conditions: [{ name: "g", type: 7, actions: [{ name: "h", kind: "healthy" }] }] } })],
   ])("accepts %s", (_what, text) => {
     expect(() => parseConfig(text)).not.toThrow();
+  });
+
+  it("accepts the YAML example, the same HAM as the JSON one", () => {
+    const yaml = parseConfig(readFileSync(join(ROOT, "examples/example.yaml"), "utf8"), "examples/example.yaml");
+    expect(yaml).toEqual(parseConfig(readFileSync(join(ROOT, "examples/example.json"), "utf8")));
   });
 
   it.each(([
@@ -72,7 +78,8 @@ describe("config files are checked against the published schema", () => {
     [withAction({ kind: "waitfor", delay: 5 }, { flags: "HCONDNOWAIT" }), `${at}: no waitfor in an HCONDNOWAIT condition`],
     [config({ entities: [{ name: "w", pid: 1, conditions: [{ name: "d", type: "CONDDEATH", actions: [{ name: "a", kind: "restart" }] }] }] }), `${at}.line: is required`],
   ] as const).map(([text, message]) => [message, text]))("rejects a file: %s", (message, text) => {
-    expect(() => parseConfig(text)).toThrow(expect.objectContaining({ code: "EINVAL", message: `EINVAL: ${message}` }));
+    // Each file is one line of JSON: every error names line 1 before its field.
+    expect(() => parseConfig(text)).toThrow(expect.objectContaining({ code: "EINVAL", message: `EINVAL: line 1: ${message}` }));
   });
 });
 
@@ -106,7 +113,7 @@ describe("the published schema file", () => {
   const validate = new Ajv2020({ strict: false, allowUnionTypes: true }).compile(JSON.parse(readFileSync(SCHEMA_FILE, "utf8")));
   const readmeExample = /## The config file[\s\S]*?```json\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, "README.md"), "utf8"))?.[1];
   const examples = [
-    ...readdirSync(join(ROOT, "examples")).filter((name) => name.endsWith(".json")).map((name) => [name, readFileSync(join(ROOT, "examples", name), "utf8")]),
+    ...readdirSync(join(ROOT, "examples")).filter((name) => /\.(json|ya?ml)$/.test(name)).map((name) => [name, readFileSync(join(ROOT, "examples", name), "utf8")]),
     ["README.md", readmeExample ?? "missing"],
   ];
 
@@ -115,8 +122,15 @@ describe("the published schema file", () => {
     expect(ajv.validateSchema(JSON.parse(readFileSync(SCHEMA_FILE, "utf8"))), JSON.stringify(ajv.errors)).toBe(true);
   });
 
-  it.each(examples)("accepts %s", (_name, text) => {
-    expect(validate(JSON.parse(text)), JSON.stringify(validate.errors)).toBe(true);
+  it.each(examples)("accepts %s", (name, text) => {
+    // What the YAML language server validates: the document as JSON data.
+    const value: unknown = /\.ya?ml$/.test(name) ? parseYaml(text) : JSON.parse(text);
+    expect(validate(value), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it("is named by each example, for editors: $schema in JSON, the modeline in YAML", () => {
+    expect(JSON.parse(readFileSync(join(ROOT, "examples/example.json"), "utf8")).$schema).toBe("../schema/ham-config.schema.json");
+    expect(readFileSync(join(ROOT, "examples/example.yaml"), "utf8").split("\n")[0]).toBe("# yaml-language-server: $schema=../schema/ham-config.schema.json");
   });
 
   it("rejects what the HAM rejects", () => {
