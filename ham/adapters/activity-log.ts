@@ -4,7 +4,8 @@ import { prettyLines } from "./pretty-lines.js";
 // The activity log: one JSON line per event, with pino, or one human line on a terminal
 // (`--log-format pretty`). Each event has a verbosity at which it is written (see
 // ham/README.md); `-d` sets the internal verbosity to 0.
-export type TimestampMode = "none" | "relative" | "absolute" | "shortabs";
+export type { TimestampMode } from "./pretty-lines.js";
+import type { TimestampMode } from "./pretty-lines.js";
 export type LogFormat = "json" | "pretty";
 
 export const LOG_LEVEL = {

@@ -1,5 +1,7 @@
 import { createRequire } from "node:module";
-import type { TimestampMode } from "./activity-log.js";
+
+// How a log line shows its time (ham -t): none, seconds since start, ISO, or HH:MM:SS.mmm.
+export type TimestampMode = "none" | "relative" | "absolute" | "shortabs";
 
 // Human log lines for a terminal, by pino-pretty's own printer run in this process: each JSON
 // line pino produces is turned into one line before the same synchronous write to stderr, so
