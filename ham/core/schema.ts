@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { AnySchemaObject, ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
+import type { RestartPolicyOptions } from "../../lib/client/entities.js";
 import * as generated from "./schema-validators.js";
 import { HamError } from "../../lib/errors.js";
 
@@ -51,14 +52,8 @@ export type ActionFields =
   | { kind: "log"; message: string; prefix?: boolean | number; verbosity?: number };
 export type FailActionFields = Exclude<ActionFields, { kind: "restart" } | { kind: "healthy" }>;
 
-export interface PolicyFields {
-  readonly minUptimeMs?: number;
-  readonly backoffInitialMs?: number;
-  readonly backoffMaxMs?: number;
-  readonly backoffResetMs?: number;
-  readonly budget?: { readonly restarts: number; readonly windowMs: number } | null;
-  readonly output?: { readonly maxBytes: number; readonly files: number } | null;
-}
+// A policy as the API's ham_entity_policy takes it (the same fields, all optional).
+export type PolicyFields = RestartPolicyOptions;
 
 // From dist/ham/core/schema.js the file is ../../../schema/, from the source ham/core/schema.ts
 // (a test or tool running the TypeScript directly) it is ../../schema/: tsc does not copy it.

@@ -1,7 +1,7 @@
-import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
+import type { ActionSpec, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
 import { freshBeat } from "../core/heartbeats.js";
 import { emptyIndex, indexOf, ordered } from "../core/state.js";
-import type { Action, Condition, EntityState, Firing, HamState, Meta } from "../core/state.js";
+import type { Action, Condition, EntityCounters, EntityState, Firing, HamState, Meta } from "../core/state.js";
 import { queueOf } from "../core/firings.js";
 import { conditionKey, entityKey, firingKey, META_KEY } from "../core/tx.js";
 import type { Trigger } from "../core/triggers.js";
@@ -10,7 +10,9 @@ import type { Trigger } from "../core/triggers.js";
 // back to. The layout is version 2 (state-version.ts): an entity's spec, counters and run
 // are one flat record, as they always were.
 
-export interface EntityValue {
+// An entity's record: its spec, its counters (EntityCounters, as they are) and the part of its
+// run a HAM that takes over needs, flat.
+export interface EntityValue extends EntityCounters {
   readonly name: string;
   readonly kind: EntityKind;
   readonly pid: number;
@@ -24,20 +26,6 @@ export interface EntityValue {
     readonly beatInPeriod: boolean; readonly consecutiveMisses: number; readonly lastBeatMs: number | null;
   } | null;
   readonly policy: RestartPolicy;
-  readonly createdMs: number;
-  readonly startedMs: number;
-  readonly lastDeathMs: number | null;
-  readonly restartedMs: number | null;
-  readonly restarts: number;
-  readonly deaths: number;
-  readonly abnormalDeaths: number;
-  readonly missedLow: number;
-  readonly missedHigh: number;
-  readonly lastState: number;
-  readonly lastExit: string | null;
-  readonly restartTimes: readonly number[];
-  readonly backoffMs: number;
-  readonly gaveUp: boolean;
   readonly spawnToken: string | null;
   readonly restartAt: number | null;
   readonly clientToken: string | null;
@@ -62,14 +50,8 @@ interface ActionValue {
   readonly fails: readonly FailValue[] | null;
 }
 
-export interface ConditionValue {
-  readonly name: string;
-  readonly type: number;
-  readonly filter: ConditionFilter;
-  readonly flags: number;
-  readonly enabled: boolean;
-  readonly fired: number;
-  readonly order: number;
+// A condition's record: the condition as it is, with its actions as a list.
+export interface ConditionValue extends Omit<Condition, "actions"> {
   readonly actions: readonly ActionValue[];
 }
 

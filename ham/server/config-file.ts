@@ -5,7 +5,7 @@ import { checkName } from "../../lib/names.js";
 import { readActionSpec, readFailSpec, readPolicy, Args } from "../core/specs.js";
 import { DEFAULTS } from "../daemon/defaults.js";
 import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFlags } from "../core/schema.js";
-import type { ProgramLine } from "../core/events.js";
+import type { ConfigPlan, PlannedEntity, PlannedRequest, ProgramLine } from "../core/events.js";
 import { formatOf, readConfigText, type ConfigText } from "./config-text.js";
 
 // The declarative config file (JSON or YAML, config-text.ts): checked whole before anything is
@@ -14,26 +14,8 @@ import { formatOf, readConfigText, type ConfigText } from "./config-text.js";
 // handlers' rules. The result is a list of requests per entity, sent through the same
 // handlers as the API.
 
-export interface PlannedRequest {
-  readonly op: string;
-  readonly args: Record<string, unknown>;
-}
-
-export interface PlannedEntity {
-  readonly name: string;
-  // Canonical text of the entity's section: equal text = unchanged entity.
-  readonly fingerprint: string;
-  readonly create: PlannedRequest;
-  readonly setup: readonly PlannedRequest[];
-  // Its command, restart lines and execute lines: looked up before an apply.
-  readonly programs: readonly ProgramLine[];
-}
-
-export interface ConfigPlan {
-  readonly entities: readonly PlannedEntity[];
-  readonly global: readonly PlannedRequest[];
-  readonly globalPrograms: readonly ProgramLine[];
-}
+// The plan's shapes are the core's (the apply transition takes them): core/events.ts.
+export type { ConfigPlan, PlannedEntity, PlannedRequest } from "../core/events.js";
 
 const NAMED: Readonly<Record<string, number>> = Q as unknown as Record<string, number>;
 
