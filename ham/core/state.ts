@@ -69,6 +69,17 @@ export interface EntityCounters {
   readonly restartTimes: readonly number[];
   readonly backoffMs: number;
   readonly gaveUp: boolean;
+  // Availability (availability.ts): time up and down, closed at each change between the two
+  // (a process running or not), since the first time the entity had a process.
+  readonly upMs: number;
+  readonly downMs: number;
+  // When the entity last went up or down (wall ms); null before its first process.
+  readonly since: number | null;
+  readonly firstUpMs: number | null;
+  // Outages that ended (a death, then a process again).
+  readonly repairs: number;
+  // Outages of the last 24 h: [start, end] in wall ms, end null while it lasts.
+  readonly outages: ReadonlyArray<readonly [number, number | null]>;
 }
 
 export interface HeartbeatRun {
@@ -270,6 +281,7 @@ export function newEntity(name: string, kind: EntityKind, nowMs: number): Entity
     counters: {
       createdMs: nowMs, startedMs: nowMs, lastDeathMs: null, restartedMs: null, restarts: 0, deaths: 0, abnormalDeaths: 0,
       missedLow: 0, missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false,
+      upMs: 0, downMs: 0, since: null, firstUpMs: null, repairs: 0, outages: [],
     },
     run: { pid: 0, startTime: null, ownChild: false, spawnToken: null, restartAt: null, clientToken: null, heartbeat: null, episode: null },
     conditions: ordered(),

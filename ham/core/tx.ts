@@ -1,3 +1,4 @@
+import { accounted } from "./availability.js";
 import type { Effect } from "./effects.js";
 import type { At } from "./events.js";
 import type { LogLevelName } from "./describe.js";
@@ -66,7 +67,13 @@ export class Tx {
 
   // The entity's record does not change: its conditions are records of their own, and a beat
   // or a heartbeat period is not kept (quietRun).
-  private replace(entity: EntityState): void {
+  // Availability is accounted here, the one place every change of an entity passes: when its
+  // pid goes from none to a process, or back (availability.ts).
+  private replace(next: EntityState): void {
+    const before = this.entity(next.name);
+    const wasUp = (before?.run.pid ?? 0) > 0;
+    const isUp = next.run.pid > 0;
+    const entity = wasUp === isUp || next.name === "" ? next : { ...next, counters: accounted(next.counters, wasUp, isUp, this.at.wall) };
     if (entity.name === "") this.global = entity;
     else this.entities = this.entities.set(entity.name, entity);
   }

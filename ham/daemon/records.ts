@@ -189,6 +189,9 @@ export function entityFromValue(value: EntityValue): EntityState {
       restarts: value.restarts, deaths: value.deaths, abnormalDeaths: value.abnormalDeaths, missedLow: value.missedLow,
       missedHigh: value.missedHigh, lastState: value.lastState, lastExit: value.lastExit, restartTimes: value.restartTimes,
       backoffMs: value.backoffMs, gaveUp: value.gaveUp,
+      // Availability (absent in a state written before it was counted: counted from now on).
+      upMs: value.upMs ?? 0, downMs: value.downMs ?? 0, since: value.since ?? null, firstUpMs: value.firstUpMs ?? null,
+      repairs: value.repairs ?? 0, outages: value.outages ?? [],
     },
     run: {
       pid: value.pid, startTime: value.startTime, ownChild: value.ownChild, spawnToken: value.spawnToken, restartAt: value.restartAt,

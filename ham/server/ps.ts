@@ -1,5 +1,15 @@
 import type { PsRow, PsState } from "../../lib/wire/ps-row.js";
+import { availabilityOf, type Availability } from "../core/availability.js";
 import type { EntityState, HamState } from "../core/state.js";
+
+const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
+
+function figures(a: Availability): Pick<PsRow, "upMs" | "downMs" | "mttrMs" | "mtbfMs" | "availabilityPercent" | "availability24hPercent"> {
+  return {
+    upMs: Math.round(a.upMs), downMs: Math.round(a.downMs), mttrMs: round(a.mttrMs, 0), mtbfMs: round(a.mtbfMs, 0),
+    availabilityPercent: round(a.percent, 3), availability24hPercent: round(a.percent24h, 3),
+  };
+}
 
 // The `ps` request: one row per entity, by name, from the core's state alone (no /proc, no
 // clock of its own: `wallMs` and `monoMs` are now).
@@ -32,5 +42,6 @@ function psRow(entity: EntityState, wallMs: number, monoMs: number): PsRow {
     deaths: entity.counters.deaths,
     lastExit: entity.counters.lastExit,
     restartInMs: restartAt === null ? null : Math.max(0, Math.round(restartAt - monoMs)),
+    ...figures(availabilityOf(entity.counters, live, wallMs)),
   };
 }

@@ -1,6 +1,7 @@
 import { CONDITION_TYPE_NAMES, HREARMAFTERRESTART } from "../../lib/constants.js";
 import type { HamInfo } from "../../lib/tree/types.js";
 import { conditionQueueName } from "../../lib/tree/conditions.js";
+import { availabilityOf } from "../core/availability.js";
 import { describeSpec, specRows, GLOBAL_DIR } from "../core/describe.js";
 import type { Action, Condition, EntityState as Entity, FailAction, Index } from "../core/state.js";
 
@@ -68,6 +69,9 @@ export function renderHamInfo(view: TreeView): string {
   ]);
 }
 
+const seconds = (ms: number | null): string => (ms === null ? "-" : `${(ms / 1000).toFixed(1)} s`);
+const percent = (value: number | null): string => (value === null ? "-" : `${value.toFixed(3)} %`);
+
 export function renderEntityInfo(entity: Entity): string {
   const rows: Array<readonly [string, string | number] | string> = [
     ["Path", entityPath(entity)],
@@ -107,6 +111,18 @@ export function renderEntityInfo(entity: Entity): string {
       ["Restart Budget", budget],
       ["Backoff", `${counters.backoffMs} ms`],
       ["Gave Up", yesNo(counters.gaveUp)],
+    );
+    // As of the entity's last change between up and down (`Since`), so that the file's bytes
+    // change only with events; `hamctl ps` and `status` count the interval still open.
+    const availability = availabilityOf(counters, entity.run.pid > 0, counters.since ?? counters.createdMs);
+    if (counters.since !== null) rows.push([entity.run.pid > 0 ? "Up Since" : "Down Since", formatStamp(counters.since)]);
+    rows.push(
+      ["Up Time", seconds(availability.upMs)],
+      ["Down Time", seconds(availability.downMs)],
+      ["MTTR", seconds(availability.mttrMs)],
+      ["MTBF", seconds(availability.mtbfMs)],
+      ["Availability", percent(availability.percent)],
+      ["Avail 24h", percent(availability.percent24h)],
     );
   }
   return lines(16, rows);

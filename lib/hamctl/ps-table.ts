@@ -15,6 +15,12 @@ export interface PsLine {
   readonly deaths: number;
   readonly lastExit: string | null;
   readonly restartInMs: number | null;
+  readonly upMs: number;
+  readonly downMs: number;
+  readonly mttrMs: number | null;
+  readonly mtbfMs: number | null;
+  readonly availabilityPercent: number | null;
+  readonly availability24hPercent: number | null;
   // Lifetime average, as ps's %CPU (CPU time / time since the process started), one decimal.
   readonly cpuPercent: number | null;
   readonly rssBytes: number | null;
@@ -27,6 +33,8 @@ export function psLines(rows: readonly PsRow[], read: (pid: number, startTime: n
     return {
       name: row.name, kind: row.kind, state: row.state, pid: row.pid, uptimeMs: row.uptimeMs, startedMs: row.startedMs,
       restarts: row.restarts, deaths: row.deaths, lastExit: row.lastExit, restartInMs: row.restartInMs,
+      upMs: row.upMs, downMs: row.downMs, mttrMs: row.mttrMs, mtbfMs: row.mtbfMs,
+      availabilityPercent: row.availabilityPercent, availability24hPercent: row.availability24hPercent,
       cpuPercent: usage === null ? null : Math.round(usage.cpuPercent * 10) / 10,
       rssBytes: usage?.rssBytes ?? null,
     };
@@ -41,6 +49,7 @@ const COLUMNS: ReadonlyArray<{ title: string; right: boolean; cell: (line: PsLin
   { title: "RESTARTS", right: true, cell: (line) => String(line.restarts) },
   { title: "DEATHS", right: true, cell: (line) => String(line.deaths) },
   { title: "LAST EXIT", right: false, cell: (line) => line.lastExit ?? "-" },
+  { title: "AVAIL %", right: true, cell: (line) => (line.availabilityPercent === null ? "-" : line.availabilityPercent.toFixed(3)) },
   { title: "CPU %", right: true, cell: (line) => (line.cpuPercent === null ? "-" : line.cpuPercent.toFixed(1)) },
   { title: "RSS", right: true, cell: (line) => (line.rssBytes === null ? "-" : formatBytes(line.rssBytes)) },
 ];

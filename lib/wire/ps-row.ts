@@ -25,4 +25,13 @@ export interface PsRow {
   readonly lastExit: string | null;
   // A backoff under way: ms until the restart.
   readonly restartInMs: number | null;
+  // Availability (ham/core/availability.ts): up and down time since the first process, mean
+  // time to repair and between failures (null before one), percent up since the first process
+  // and over the last 24 h (null before the first process).
+  readonly upMs: number;
+  readonly downMs: number;
+  readonly mttrMs: number | null;
+  readonly mtbfMs: number | null;
+  readonly availabilityPercent: number | null;
+  readonly availability24hPercent: number | null;
 }

@@ -2,10 +2,11 @@ import { describe, expect, it } from "vitest";
 import * as Q from "../../dist/lib/index.js";
 import { initialState } from "../../dist/ham/core/state.js";
 import { step } from "../../dist/ham/core/step.js";
-import { restoreState, recordOf, stateKeys, type CheckedRecords } from "../../dist/ham/daemon/records.js";
+import { entityFromValue, entityValue, restoreState, recordOf, stateKeys, type CheckedRecords } from "../../dist/ham/daemon/records.js";
 import type { Effect } from "../../dist/ham/core/effects.js";
 import type { CoreEvent } from "../../dist/ham/core/events.js";
 import type { HamState } from "../../dist/ham/core/state.js";
+import { availabilityOf, DAY_MS } from "../../dist/ham/core/availability.js";
 import { isConditionValue, isEntityValue, isFiringValue } from "../../dist/ham/daemon/state-schema.js";
 
 // The core alone: events in, effects out, on a manual clock. No process, socket, file or
@@ -542,6 +543,62 @@ describe("the core: takeover", () => {
     expect(next.pid("flap")).toBe(0);
     next.advance(1);
     expect(next.pid("flap")).toBeGreaterThan(0);
+  });
+});
+
+describe("the core: availability (AIS: MTTF / (MTTF + MTTR))", () => {
+  it("counts up and down time from the first process, MTTR, MTBF and the percentages", () => {
+    const world = new World();
+    world.service("db", { minUptimeMs: 100_000, backoffInitialMs: 2_000, backoffMaxMs: 2_000, backoffResetMs: 1_000_000 });
+    world.advance(5_000);
+    world.kill("db");
+    expect(world.pid("db")).toBe(0);
+    world.advance(2_000); // the backoff: down
+    expect(world.pid("db")).toBeGreaterThan(0);
+    world.advance(3_000);
+    const figures = availabilityOf(world.entity("db").counters, true, world.wall);
+    expect(figures).toEqual({ upMs: 8_000, downMs: 2_000, mttrMs: 2_000, mtbfMs: 10_000, percent: 80, percent24h: 80 });
+  });
+
+  const cases = [
+    { name: "never up", steps: [] as Array<"kill" | number>, up: false, percent: null },
+    { name: "up, never down", steps: [5_000], up: true, percent: 100 },
+    { name: "down now: the open outage counts", steps: [5_000, "kill", 5_000] as Array<"kill" | number>, up: false, percent: 50 },
+  ];
+  it.each(cases)("$name", ({ steps, up, percent }) => {
+    const world = new World();
+    world.request("attach", { ename: "s", pid: -1, line: "/bin/s", flags: Q.HENTITYKEEPONDEATH });
+    if (steps.length === 0) world.request("detach", { ename: "s" });
+    for (const step of steps) {
+      if (step === "kill") world.kill("s");
+      else world.advance(step);
+    }
+    const entity = world.state.entities.get("s");
+    const figures = entity === undefined ? null : availabilityOf(entity.counters, up, world.wall);
+    expect(figures?.percent ?? null).toBe(percent);
+  });
+
+  it("keeps the figures in the shared state's record (a takeover reads them back)", () => {
+    const world = new World();
+    world.service("db", { minUptimeMs: 100_000, backoffInitialMs: 2_000, backoffMaxMs: 2_000, backoffResetMs: 1_000_000 });
+    world.advance(5_000);
+    world.kill("db");
+    world.advance(3_000);
+    const before = world.entity("db");
+    const after = entityFromValue(entityValue(before));
+    expect(availabilityOf(after.counters, true, world.wall)).toEqual(availabilityOf(before.counters, true, world.wall));
+    expect(after.counters.outages).toEqual([[world.wall - 3_000, world.wall - 1_000]]);
+  });
+
+  it("forgets outages older than 24 h in the 24 h figure, not in the whole one", () => {
+    const world = new World();
+    world.service("svc", { minUptimeMs: 100_000, backoffInitialMs: 3_600_000, backoffMaxMs: 3_600_000, backoffResetMs: 1_000_000 });
+    world.kill("svc");
+    world.advance(3_600_000); // down an hour
+    world.advance(2 * DAY_MS); // then up two days
+    const figures = availabilityOf(world.entity("svc").counters, true, world.wall);
+    expect(figures.percent24h).toBe(100);
+    expect(figures.percent).toBeCloseTo((100 * 2 * DAY_MS) / (2 * DAY_MS + 3_600_000), 6);
   });
 });
 
