@@ -1,5 +1,5 @@
 import { closeSync, copyFileSync, mkdirSync, openSync, renameSync, rmSync, statSync, truncateSync, constants } from "node:fs";
-import { join } from "node:path";
+import { dirname } from "node:path";
 import { outputFilesOf } from "../../lib/run-dir.js";
 import type { OutputLimits } from "../../lib/tree/types.js";
 
@@ -13,15 +13,13 @@ import type { OutputLimits } from "../../lib/tree/types.js";
 
 export const DEFAULT_OUTPUT: OutputLimits = Object.freeze({ maxBytes: 10 * 1024 * 1024, files: 3 });
 
-export const outputDirOf = (runDir: string): string => join(runDir, "output");
 
-export const outputFiles = (runDir: string, entity: string): { out: string; err: string } => outputFilesOf(runDir, entity);
 
 // Opens an entity's two files for a process about to start; the caller closes them once the
 // process has them.
 export function openOutput(runDir: string, entity: string): { out: number; err: number } {
-  mkdirSync(outputDirOf(runDir), { recursive: true, mode: 0o700 });
-  const files = outputFiles(runDir, entity);
+  const files = outputFilesOf(runDir, entity);
+  mkdirSync(dirname(files.out), { recursive: true, mode: 0o700 });
   const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
   const out = openSync(files.out, flags, 0o600);
   try {
@@ -98,7 +96,7 @@ export class OutputRotator {
     const count = Math.min(all.length, this.perTick);
     for (let step = 0; step < count; step += 1) {
       const [entity, limits] = all[(this.cursor + step) % all.length] ?? ["", null];
-      const files = outputFiles(this.runDir, entity);
+      const files = outputFilesOf(this.runDir, entity);
       for (const path of [files.out, files.err]) {
         try {
           rotateIfFull(path, limits ?? DEFAULT_OUTPUT);

@@ -5,7 +5,7 @@ import { armHeartbeat, healthy } from "./heartbeats.js";
 import { describeSpec, LOG_LEVEL, pathOf } from "./describe.js";
 import { describeTrigger, conditionMatches, type Trigger } from "./triggers.js";
 import { episodeAdd, episodeDone } from "./episodes.js";
-import { DONE_FAILED, DONE_OK, PENDING, startRestart, type Outcome } from "./restart.js";
+import { DONE_OK, PENDING, startRestart, type Outcome } from "./restart.js";
 import type { Condition, Action, FailAction, Firing } from "./state.js";
 import { waitTimer } from "./tx.js";
 import type { Tx } from "./tx.js";

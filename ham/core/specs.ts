@@ -3,6 +3,7 @@ import { HamError } from "../../lib/errors.js";
 import { checkName } from "../../lib/names.js";
 import type { ActionSpec, FailSpec, RestartPolicy } from "../../lib/tree/types.js";
 import { signalNumber } from "../../lib/signals.js";
+import type { Caller } from "./events.js";
 import { checkActionFields, checkFailActionFields, checkPolicyFields, pickActionFields, type ActionFields } from "./schema.js";
 
 // Reads a request's arguments, which arrive as `unknown`: every accessor checks the type
@@ -151,3 +152,16 @@ function signal(value: number | string): number {
 function fieldError(field: string, error: unknown): unknown {
   return error instanceof HamError ? new HamError(error.code, `${field}: ${error.message.replace(/^[A-Z]+: /, "")}`) : error;
 }
+
+// A request as its transition sees it (requests.ts, items.ts).
+export interface Request {
+  readonly ref: number;
+  readonly caller: Caller;
+  readonly args: Args;
+  // Start time of the process the request names (attach by pid, or attach_self's caller).
+  readonly pidStart: number | null;
+  // Made by the config file `viaConfig` (an attach's spawn then answers no request).
+  readonly viaConfig?: string;
+}
+
+// The reply comes later, from an event (an attach waits for its spawn).

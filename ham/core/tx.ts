@@ -32,7 +32,7 @@ export class Tx {
   readonly effects: Effect[] = [];
   readonly changes = new Set<string>();
 
-  constructor(private readonly base: HamState, readonly at: At) {
+  constructor(base: HamState, readonly at: At) {
     this.meta = base.meta;
     this.global = base.global;
     this.entities = base.entities;

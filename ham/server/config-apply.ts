@@ -24,7 +24,6 @@ export function applyText(ham: ServerContext, text: string, source: string): unk
 
 export class ConfigSources {
   private watcher: FSWatcher | null = null;
-  private closed = false;
 
   constructor(private readonly ham: ServerContext) {}
 
@@ -83,7 +82,6 @@ export class ConfigSources {
   }
 
   close(): void {
-    this.closed = true;
     this.watcher?.close();
     this.watcher = null;
   }

@@ -4,23 +4,8 @@ import type { PsRow } from "../wire/ps-row.js";
 // `hamctl ps`: the HAM's rows, each live process's CPU and memory from /proc, as a table lined
 // up for a terminal or as JSON rows with stable names.
 
-export interface PsLine {
-  readonly name: string;
-  readonly kind: string;
-  readonly state: string;
-  readonly pid: number;
-  readonly uptimeMs: number | null;
-  readonly startedMs: number | null;
-  readonly restarts: number;
-  readonly deaths: number;
-  readonly lastExit: string | null;
-  readonly restartInMs: number | null;
-  readonly upMs: number;
-  readonly downMs: number;
-  readonly mttrMs: number | null;
-  readonly mtbfMs: number | null;
-  readonly availabilityPercent: number | null;
-  readonly availability24hPercent: number | null;
+// A row as the HAM sent it (its start time only served to check the pid), with its process's use.
+export interface PsLine extends Omit<PsRow, "startTime"> {
   // Lifetime average, as ps's %CPU (CPU time / time since the process started), one decimal.
   readonly cpuPercent: number | null;
   readonly rssBytes: number | null;
@@ -30,11 +15,9 @@ export function psLines(rows: readonly PsRow[], read: (pid: number, startTime: n
   return rows.map((row) => {
     // The start time guards against a pid another process now holds.
     const usage = row.pid > 0 ? read(row.pid, row.startTime) : null;
+    const { startTime: _startTime, ...rest } = row;
     return {
-      name: row.name, kind: row.kind, state: row.state, pid: row.pid, uptimeMs: row.uptimeMs, startedMs: row.startedMs,
-      restarts: row.restarts, deaths: row.deaths, lastExit: row.lastExit, restartInMs: row.restartInMs,
-      upMs: row.upMs, downMs: row.downMs, mttrMs: row.mttrMs, mtbfMs: row.mtbfMs,
-      availabilityPercent: row.availabilityPercent, availability24hPercent: row.availability24hPercent,
+      ...rest,
       cpuPercent: usage === null ? null : Math.round(usage.cpuPercent * 10) / 10,
       rssBytes: usage?.rssBytes ?? null,
     };
