@@ -16,6 +16,21 @@ export const CONDSTATE = 8;
 export const CONDRAISE = 9;
 export const CONDMAX = 9;
 
+// Beyond QNX: service groups' conditions (ham_group_create). Set on a member entity (or the
+// global entity), they fire when the member's group fails over, switches over, or is left
+// without an active member. Values clear of QNX's condition types.
+export const CONDGROUPFAILOVER = 16;
+export const CONDGROUPSWITCHOVER = 17;
+export const CONDGROUPNOACTIVE = 18;
+
+// Beyond QNX: fault severities of ham_entity_condition_raise that the HAM itself answers
+// (the entity's or its group's fault policy): minor → log, major → restart the process,
+// fatal → fail its group over (no group: run its restart action's fail-actions). Severity 0
+// and values above HAMFAULTFATAL are QNX's: they only fire conditions.
+export const HAMFAULTMINOR = 1;
+export const HAMFAULTMAJOR = 2;
+export const HAMFAULTFATAL = 3;
+
 // Wildcards.
 export const CONDSTATEANY = 0;
 export const CONDRAISETYPEANY = 0;
@@ -74,6 +89,9 @@ export const CONDITION_TYPE_NAMES: Readonly<Record<number, string>> = {
   [CONDATTACH]: "CONDATTACH",
   [CONDSTATE]: "CONDSTATE",
   [CONDRAISE]: "CONDRAISE",
+  [CONDGROUPFAILOVER]: "CONDGROUPFAILOVER",
+  [CONDGROUPSWITCHOVER]: "CONDGROUPSWITCHOVER",
+  [CONDGROUPNOACTIVE]: "CONDGROUPNOACTIVE",
 };
 
 // Flags valid per item kind (used to reject unknown bits with EINVAL).

@@ -7,3 +7,4 @@ export * from "./client/entities.js";
 export * from "./client/conditions.js";
 export * from "./client/actions.js";
 export { resolveRunDir } from "./run-dir.js";
+export * from "./client/groups.js";

@@ -76,6 +76,13 @@ export async function terminate(pid: number, startTime: number | null, graceMs: 
   if (isSameProcessAlive(pid, startTime)) sendSignal(groupOrPid, constants.signals.SIGKILL);
 }
 
+// A fence: SIGKILL at once to the process (and the group it leads), if it is still the same one.
+export function killNow(pid: number, startTime: number | null): void {
+  if (!isSameProcessAlive(pid, startTime)) return;
+  const groupOrPid = readProcStat(pid)?.processGroup === pid ? -pid : pid;
+  sendSignal(groupOrPid, constants.signals.SIGKILL);
+}
+
 // A spawn's token rides in the environment of the process it started (Entity.spawnToken), so a
 // HAM that takes over finds a process its predecessor spawned but did not note.
 export const spawnEnv = (token: string): NodeJS.ProcessEnv => ({ HAM_SPAWN: token });

@@ -1,4 +1,4 @@
-import type { EntityCounters } from "./state.js";
+import type { AvailabilityCounters } from "./state.js";
 
 // Availability (AIS: A = MTTF / (MTTF + MTTR)). An entity is up while a process of it runs and
 // down from a death until a process runs again; time is counted from its first process on.
@@ -10,7 +10,7 @@ export const DAY_MS = 24 * 60 * 60 * 1000;
 // Outages kept for the 24 h figure, at most.
 const MAX_OUTAGES = 256;
 
-export function accounted(counters: EntityCounters, wasUp: boolean, isUp: boolean, nowMs: number): EntityCounters {
+export function accounted<C extends AvailabilityCounters>(counters: C, wasUp: boolean, isUp: boolean, nowMs: number): C {
   if (wasUp === isUp) return counters;
   const since = counters.since;
   if (isUp) {
@@ -40,7 +40,8 @@ export interface Availability {
   readonly percent24h: number | null;
 }
 
-export function availabilityOf(counters: EntityCounters, up: boolean, nowMs: number): Availability {
+// `failures`: how many times it went down (an entity's deaths, a group's serving member's failures).
+export function availabilityOf(counters: AvailabilityCounters, failures: number, up: boolean, nowMs: number): Availability {
   const open = counters.since === null ? 0 : Math.max(0, nowMs - counters.since);
   const upMs = counters.upMs + (up ? open : 0);
   const downMs = counters.downMs + (up ? 0 : open);
@@ -54,7 +55,7 @@ export function availabilityOf(counters: EntityCounters, up: boolean, nowMs: num
   return {
     upMs, downMs,
     mttrMs: counters.repairs === 0 ? null : counters.downMs / counters.repairs,
-    mtbfMs: counters.deaths === 0 || counters.firstUpMs === null ? null : total / counters.deaths,
+    mtbfMs: failures === 0 || counters.firstUpMs === null ? null : total / failures,
     percent: counters.firstUpMs === null || total === 0 ? null : (100 * upMs) / total,
     percent24h: counters.firstUpMs === null || window <= 0 ? null : (100 * Math.max(0, window - down24)) / window,
   };

@@ -7,6 +7,7 @@ import { forgetActions } from "./firings.js";
 import { LOG_LEVEL } from "./describe.js";
 import { applyRequest, detachEntity } from "./requests.js";
 import type { Tx } from "./tx.js";
+import type { FaultPolicy } from "../../lib/tree/types.js";
 
 
 // A config file applied as a diff, in one transition: entities whose section is unchanged are
@@ -33,6 +34,30 @@ export function programsToCheck(tx: Pick<Tx, "meta">, plan: ConfigPlan, source: 
     ...plan.entities.filter((entity) => previous?.get(entity.name) !== entity.fingerprint).flatMap((entity) => entity.programs ?? []),
     ...(plan.globalPrograms ?? []),
   ];
+}
+
+// A group of the file: created, or (existing) given the file's members, ack timeout and fault
+// policy; its model cannot change in place (EBUSY: delete it first). A group taken out of the
+// file is left as it is (ham_group_delete removes it).
+function applyGroup(tx: Tx, request: PlannedRequest, run: (request: PlannedRequest) => unknown): void {
+  const name = String(request.args["gname"]);
+  const existing = tx.groups.get(name);
+  if (existing === undefined) {
+    run(request);
+    return;
+  }
+  if (existing.model !== request.args["model"]) throw new HamError("EBUSY", `group ${name} is ${existing.model}: delete it before making it ${String(request.args["model"])}`);
+  const members = (request.args["members"] as readonly string[]);
+  for (const member of existing.members) {
+    if (!members.includes(member.name)) run({ op: "group_member_remove", args: { gname: name, ename: member.name } });
+  }
+  for (const member of members) {
+    if (!existing.members.some((item) => item.name === member)) run({ op: "group_member_add", args: { gname: name, ename: member } });
+  }
+  const group = tx.groups.get(name);
+  if (group !== undefined) {
+    tx.putGroup({ ...group, ackTimeoutMs: Number(request.args["ackTimeoutMs"] ?? group.ackTimeoutMs), faults: (request.args["faults"] as FaultPolicy | undefined) ?? null });
+  }
 }
 
 export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResult {
@@ -81,6 +106,7 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
     if (request.op.startsWith("condition")) globalNames.push(String(request.args["cname"]));
     run(request);
   }
+  for (const request of plan.groups ?? []) applyGroup(tx, request, run);
   for (const name of previous.keys()) {
     if (next.has(name)) continue;
     const entity = tx.entities.get(name);

@@ -1,4 +1,5 @@
 import type { LogLevelName } from "./describe.js";
+import type { HaState } from "./state.js";
 
 // What a transition asks of the world, as data. One interpreter (daemon/interpreter.ts)
 // carries them out, in order, through the adapters.
@@ -36,4 +37,11 @@ export type Effect =
   | { readonly kind: "bind-self"; readonly ref: number; readonly entity: string }
   | { readonly kind: "unbind-self"; readonly entity: string }
   // Ends a process the HAM started (an apply that added it was undone).
-  | { readonly kind: "terminate"; readonly pid: number; readonly startTime: number | null };
+  | { readonly kind: "terminate"; readonly pid: number; readonly startTime: number | null }
+  // A service group's role, sent to the member's registered callback (its client session
+  // `token`); answered by a role_ack request. Dropped when that session is not connected: its
+  // hello (a `rebound` event) sends it again.
+  | { readonly kind: "assign"; readonly token: string; readonly group: string; readonly entity: string; readonly role: HaState; readonly seq: number }
+  // A failed member that may still serve is killed (SIGKILL, if still the same process) before
+  // any other member is made active: at most one active, whatever the failure.
+  | { readonly kind: "fence"; readonly entity: string; readonly pid: number; readonly startTime: number | null };

@@ -45,7 +45,7 @@ export type CoreEvent =
   // pid, or the caller for attach_self), read by the server; null when it does not exist.
   | { readonly kind: "request"; readonly at: At; readonly ref: number; readonly op: string; readonly args: unknown; readonly caller: Caller; readonly pidStart: number | null }
   // A client said hello again (after a takeover): these self-attached entities are its again.
-  | { readonly kind: "rebound"; readonly at: At; readonly entities: readonly string[] }
+  | { readonly kind: "rebound"; readonly at: At; readonly entities: readonly string[]; readonly token: string | null }
   // The state read back from the shared state (records.ts) with the firings that were under way.
   | { readonly kind: "takeover"; readonly at: At; readonly facts: TakeoverFacts; readonly firings: readonly Firing[] }
   // The Guardian died and was replaced (counted in the HAM-wide facts).
@@ -81,4 +81,6 @@ export interface ConfigPlan {
   readonly entities: readonly PlannedEntity[];
   readonly global: readonly PlannedRequest[];
   readonly globalPrograms?: readonly ProgramLine[];
+  // group_create requests, applied after the entities.
+  readonly groups?: readonly PlannedRequest[];
 }

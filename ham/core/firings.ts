@@ -27,11 +27,12 @@ export function queueOf(entity: string, owner: string, condition: Pick<Condition
 
 // Fires every enabled condition of `entity` (and of the global entity) that matches
 // `trigger`. All matching conditions fire first, then their actions start.
-export function fire(tx: Tx, entity: string, trigger: Trigger, episode = false): number {
+// `withGlobal` false: the entity's own conditions only (a group event fires the global ones once).
+export function fire(tx: Tx, entity: string, trigger: Trigger, episode = false, withGlobal = true): number {
   const target = tx.entity(entity);
   if (target === undefined || !target.spec.enabled) return 0;
   const fired: Firing[] = [];
-  for (const ownerName of entity === "" ? [""] : [entity, ""]) {
+  for (const ownerName of entity === "" ? [""] : withGlobal ? [entity, ""] : [entity]) {
     const owner = tx.entity(ownerName);
     if (owner === undefined || !owner.spec.enabled) continue;
     for (const condition of owner.conditions.values()) {
@@ -123,6 +124,30 @@ export function actionDone(tx: Tx, id: number, ok: boolean): void {
       `fail-action failed: ${describeSpec(failAction.spec)}`);
   }
   runFailAction(tx, { ...firing, running: { index, fail: fail + 1, ok: false } });
+}
+
+// A fatal fault of an entity outside any group (faults.ts): its restart actions count as failed,
+// so their fail-actions run (then, as for any failed action, the action is removed unless
+// HACTIONKEEPONFAIL). Returns how many restart actions had that happen.
+export function failRestarts(tx: Tx, entity: string, trigger: Trigger): number {
+  const target = tx.entity(entity);
+  if (target === undefined) return 0;
+  let count = 0;
+  for (const condition of target.conditions.values()) {
+    if (!condition.enabled) continue;
+    for (const action of condition.actions.values()) {
+      if (action.spec.kind !== "restart" || !action.enabled) continue;
+      count += 1;
+      const firing: Firing = {
+        id: tx.nextFiringId(), entity, owner: entity, condition: condition.name, actions: [action], trigger, episode: false,
+        next: 0, waitUntil: null, launched: null, running: { index: 0, fail: 0, ok: false }, transient: true, queue: null,
+      };
+      updateAction(tx, firing, 0, (item) => ({ ...item, failures: item.failures + 1 }));
+      tx.log(LOG_LEVEL.events, "warn", { ...fields(firing, action), event: "action-failed" }, "restart counted as failed: a fatal fault was raised");
+      runFailAction(tx, firing);
+    }
+  }
+  return count;
 }
 
 // Runs the failed action's fail-actions in order, then removes the action (and an emptied

@@ -1,6 +1,7 @@
 import {
   ACTION_FLAGS, CONDATTACH, CONDITION_FLAGS, CONDRAISE, CONDSTATE, ENTITY_FLAGS, HACTIONDONOW, HADDFLAGS,
   HCONDNOWAIT, HDISABLE, HENABLE, HGETFLAGS, HRECURSE, HREMOVEFLAGS, HSETFLAGS,
+  CONDGROUPFAILOVER, CONDGROUPNOACTIVE, CONDGROUPSWITCHOVER,
 } from "../../lib/constants.js";
 import { HamError } from "../../lib/errors.js";
 import { isDeathType } from "../../lib/tree/conditions.js";
@@ -13,6 +14,8 @@ import type { Tx } from "./tx.js";
 // The API mutations of conditions, actions and fail-actions, and *_control / lookup
 // (requests.ts has the table of every request).
 
+
+const GROUP_TYPES: readonly number[] = [CONDGROUPFAILOVER, CONDGROUPSWITCHOVER, CONDGROUPNOACTIVE];
 
 // Conditions without a filter share one (immutable) filter object.
 const PLAIN: ConditionFilter = Object.freeze({ kind: "plain" });
@@ -28,7 +31,7 @@ function addCondition(tx: Tx, args: Args, type: number, filter: ConditionFilter)
 
 export function condition(tx: Tx, { args }: Request): unknown {
   const type = args.int("type");
-  if (type < 0 || type > CONDATTACH) {
+  if ((type < 0 || type > CONDATTACH) && !GROUP_TYPES.includes(type)) {
     const hint = type === CONDSTATE || type === CONDRAISE ? " (use ham_condition_state / ham_condition_raise)" : "";
     throw new HamError("EINVAL", `invalid condition type ${type}${hint}`);
   }

@@ -8,6 +8,7 @@ import { restartDue, restarted } from "./restart.js";
 import type { Firing } from "./state.js";
 import { selfCloseTimer, timerFor } from "./tx.js";
 import type { Tx } from "./tx.js";
+import { ackDue, memberDied, memberFailed, rearmAcks } from "./groups.js";
 
 // What happens to entity processes: deaths, spawns coming back, timers, beats.
 
@@ -26,7 +27,7 @@ export function died(tx: Tx, name: string, pid: number, abnormal: boolean, reaso
     : { ...run.episode, pending: run.episode.pending + 1, restarted: false };
   tx.put({
     ...after,
-    run: { ...run, pid: 0, spawnToken: null, episode },
+    run: { ...run, pid: 0, spawnToken: null, episode, roleToken: null },
     counters: {
       ...counters, lastDeathMs: tx.at.wall, deaths: counters.deaths + 1, abnormalDeaths: counters.abnormalDeaths + (abnormal ? 1 : 0),
       lastExit: reason,
@@ -34,6 +35,8 @@ export function died(tx: Tx, name: string, pid: number, abnormal: boolean, reaso
   });
   tx.log(LOG_LEVEL.events, "warn", { event: "death", entity: name, pid, abnormal }, `${name} (pid ${pid}) died: ${reason}`);
   fire(tx, name, { kind: "death", abnormal }, true);
+  // Its group's roles move on (a standby becomes active) while its restart runs.
+  memberDied(tx, name);
   // The death itself is counted done: the episode ends with the last firing it set off.
   episodeDone(tx, name);
 }
@@ -65,7 +68,13 @@ export function timer(tx: Tx, id: string): void {
       actionDone(tx, what.firing, true);
       return;
     case "heartbeat":
-      for (const trigger of periodEnded(tx, what.entity)) fire(tx, what.entity, trigger);
+      for (const trigger of periodEnded(tx, what.entity)) {
+        fire(tx, what.entity, trigger);
+        if (trigger.kind === "missed-high") memberFailed(tx, what.entity, "missed heartbeats past its high threshold");
+      }
+      return;
+    case "role":
+      ackDue(tx, what.group, what.entity, what.seq);
       return;
     case "self-close":
       died(tx, what.entity, what.pid, false, "connection closed, process still running");
@@ -164,6 +173,8 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
       died(tx, entity.name, pid, false, "died while no HAM was watching; exit status unknown");
     }
   }
+  // Roles sent and not yet acknowledged get their deadline again (sent again at each hello).
+  rearmAcks(tx);
   // The episodes read back end once their firings do. Only those: a death found just now has
   // an episode of its own, already counted down.
   for (const entity of [...tx.entities.values()]) {

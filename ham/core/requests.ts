@@ -10,6 +10,8 @@ import { LOG_LEVEL } from "./describe.js";
 import type { EntityState } from "./state.js";
 import type { Tx } from "./tx.js";
 import * as items from "./items.js";
+import * as groups from "./groups.js";
+import { answerFault } from "./faults.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.
@@ -85,8 +87,10 @@ function attachSelf(tx: Tx, { ref, args, caller, pidStart }: Request): unknown {
 
 export function detachEntity(tx: Tx, entity: EntityState, how: string): void {
   tx.log(LOG_LEVEL.events, "info", { event: "detach", entity: entity.name, pid: entity.run.pid }, `${entity.name} detached (${how})`);
-  // Its detach conditions fire with the entity as it was; then it leaves the HAM.
+  // Its detach conditions fire with the entity as it was; then it leaves the HAM (and the
+  // roles of its group: by ham_detach_self the process itself says it serves no more).
   fire(tx, entity.name, { kind: "detach" });
+  groups.memberDied(tx, entity.name);
   dropEntity(tx, entity.name);
 }
 
@@ -94,6 +98,10 @@ function detach(tx: Tx, { args }: Request): unknown {
   const entity = entityOf(tx.state, args.entityName());
   if (entity.spec.kind === "global") throw new HamError("EINVAL", "the global entity cannot be detached");
   if (entity.spec.kind === "self") throw new HamError("EINVAL", `${entity.name} is self-attached: use ham_detach_self`);
+  const member = groups.groupOfMember(tx, entity.name)?.members.find((item) => item.name === entity.name);
+  if (member !== undefined && groups.mayServe(member) && entity.run.pid > 0) {
+    throw new HamError("EBUSY", `${entity.name} serves its group: switch it over (or remove it from the group) first`);
+  }
   detachEntity(tx, entity, "ham_detach");
   return 0;
 }
@@ -136,7 +144,9 @@ function reportRaise(tx: Tx, { args }: Request): unknown {
   const entity = reportTarget(tx, args);
   const [type, klass, severity] = [args.int("rtype"), args.int("rclass"), args.int("rseverity")];
   if (type < 0 || klass < 0 || severity < 0) throw new HamError("EINVAL", "raise type, class and severity must be >= 0");
-  fire(tx, entity.name, { kind: "raise", type, class: klass, severity });
+  const trigger = { kind: "raise", type, class: klass, severity } as const;
+  fire(tx, entity.name, trigger);
+  answerFault(tx, entity.name, trigger);
   return 0;
 }
 
@@ -180,6 +190,9 @@ export const REQUESTS: Readonly<Record<string, Handler>> = {
   condition: items.condition, condition_state: items.conditionState, condition_raise: items.conditionRaise,
   condition_remove: items.conditionRemove, action: items.action, action_remove: items.actionRemove,
   action_fail: items.actionFail, action_fail_remove: items.actionFailRemove, control: items.control, lookup: items.lookup, verbose,
+  group_create: groups.groupCreate, group_delete: groups.groupDelete, group_member_add: groups.groupMemberAdd,
+  group_member_remove: groups.groupMemberRemove, group_switchover: groups.groupSwitchover,
+  role_register: groups.roleRegister, role_ack: groups.roleAck,
 };
 
 export function isCoreRequest(op: string): boolean {

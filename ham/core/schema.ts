@@ -35,9 +35,18 @@ export interface ConfigEntity {
   readonly policy?: unknown;
   readonly conditions?: readonly ConfigCondition[];
 }
+export interface ConfigGroup {
+  readonly name: string;
+  readonly model: string;
+  readonly members: readonly string[];
+  readonly ackTimeoutMs?: number;
+  readonly faults?: Record<string, string> | null;
+}
+
 export interface ConfigFile {
   readonly $schema?: string;
   readonly entities?: readonly ConfigEntity[];
+  readonly groups?: readonly ConfigGroup[];
   readonly global?: { readonly conditions?: readonly ConfigCondition[] };
 }
 

@@ -103,6 +103,7 @@ export function readPolicy(raw: unknown, base: RestartPolicy): RestartPolicy {
     backoffResetMs: raw.backoffResetMs ?? base.backoffResetMs,
     budget,
     output: raw.output === undefined ? base.output ?? null : raw.output === null ? null : { maxBytes: raw.output.maxBytes, files: raw.output.files },
+    faults: raw.faults === undefined ? base.faults ?? null : raw.faults === null ? null : { ...base.faults, ...raw.faults },
   };
 }
 

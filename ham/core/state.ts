@@ -1,7 +1,7 @@
 import type * as Immutable from "immutable";
 import { emptyIndex, emptyMap, ordered, type Index, type Ordered } from "./collections.js";
 import { HamError } from "../../lib/errors.js";
-import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
+import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, FaultPolicy, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
 
 export { emptyIndex, indexOf, Ordered, ordered, type Index } from "./collections.js";
 
@@ -115,6 +115,9 @@ export interface EntityRun {
   readonly clientToken: string | null;
   readonly heartbeat: HeartbeatRun | null;
   readonly episode: Episode | null;
+  // The client session (its token) of the process that registered a role callback
+  // (ham_role_register), for this pid only: a death clears it.
+  readonly roleToken: string | null;
 }
 
 export interface EntityState {
@@ -180,10 +183,67 @@ export type Trigger =
   | { readonly kind: "missed-low" }
   | { readonly kind: "missed-high" }
   | { readonly kind: "state"; readonly from: number; readonly to: number }
-  | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number };
+  | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number }
+  | { readonly kind: "group"; readonly event: GroupEvent; readonly group: string; readonly from: string | null; readonly to: string | null };
+
+export type GroupEvent = "failover" | "switchover" | "no-active";
+
+// ---- service groups (groups.ts): AIS AMF's HA states, assigned by the HAM.
+
+export type HaState = "active" | "standby" | "quiescing" | "quiesced";
+export type GroupModel = "2N" | "N-way-active" | "no-redundancy";
+export const GROUP_MODELS: readonly GroupModel[] = ["2N", "N-way-active", "no-redundancy"];
+
+export interface Member {
+  readonly name: string;
+  // The role the member acknowledged last (null: none, or it failed).
+  readonly role: HaState | null;
+  // A role sent and not yet acknowledged; `until`: its deadline (monotonic ms).
+  readonly assigning: { readonly role: HaState; readonly seq: number; readonly until: number } | null;
+  // Failed while its process still ran: killed, its death awaited before anyone else serves.
+  readonly failing: boolean;
+}
+
+// Availability of the service (some member serving), as an entity's (availability.ts).
+export interface AvailabilityCounters {
+  readonly upMs: number;
+  readonly downMs: number;
+  readonly since: number | null;
+  readonly firstUpMs: number | null;
+  readonly repairs: number;
+  readonly outages: ReadonlyArray<readonly [number, number | null]>;
+}
+
+export interface GroupCounters extends AvailabilityCounters {
+  readonly createdMs: number;
+  readonly failovers: number;
+  readonly switchovers: number;
+  // Failures of a serving member (a death, a fatal fault, missed heartbeats, a role refused).
+  readonly failures: number;
+  // How long the last failover and switchover took (ms from the failure or the request to the
+  // new active's acknowledgement).
+  readonly lastFailoverMs: number | null;
+  readonly lastSwitchoverMs: number | null;
+}
+
+export interface GroupState {
+  readonly name: string;
+  readonly model: GroupModel;
+  readonly ackTimeoutMs: number;
+  readonly faults: FaultPolicy | null;
+  // In order of preference.
+  readonly members: readonly Member[];
+  readonly seq: number;
+  // A switchover under way (hamctl switchover): from the active to the standby.
+  readonly switchover: { readonly from: string; readonly to: string; readonly startedMono: number } | null;
+  // The serving member failed then (monotonic ms) and no other acknowledged active yet.
+  readonly failure: { readonly member: string; readonly at: number; readonly announced: boolean } | null;
+  readonly counters: GroupCounters;
+}
 
 export interface HamState {
   readonly meta: Meta;
+  readonly groups: Index<GroupState>;
   readonly global: EntityState;
   readonly entities: Index<EntityState>;
   readonly firings: Immutable.Map<number, Firing>;
@@ -210,7 +270,7 @@ export function newEntity(name: string, kind: EntityKind, nowMs: number): Entity
       missedLow: 0, missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false,
       upMs: 0, downMs: 0, since: null, firstUpMs: null, repairs: 0, outages: [],
     },
-    run: { pid: 0, startTime: null, ownChild: false, spawnToken: null, restartAt: null, clientToken: null, heartbeat: null, episode: null },
+    run: { pid: 0, startTime: null, ownChild: false, spawnToken: null, restartAt: null, clientToken: null, heartbeat: null, episode: null, roleToken: null },
     conditions: ordered(),
   };
 }
@@ -227,6 +287,7 @@ export function initialState(hamPid: number, verbosity: number, nowMs: number): 
     meta: initialMeta(hamPid, verbosity),
     global: newEntity("", "global", nowMs),
     entities: emptyIndex(),
+    groups: emptyIndex(),
     firings: emptyMap<number, Firing>(),
     queues: emptyMap<string, readonly number[]>(),
   };

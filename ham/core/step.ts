@@ -9,6 +9,7 @@ import { assertNever } from "./describe.js";
 import { applyRequest, DEFERRED } from "./requests.js";
 import type { HamState } from "./state.js";
 import { Tx, type StepResult } from "./tx.js";
+import { resend } from "./groups.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -44,6 +45,7 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       return request(state, event, tx);
     case "rebound":
       rebound(tx, event.entities);
+      resend(tx, event.token);
       break;
     case "guardian-failed":
       tx.setMeta({ guardianFailures: tx.meta.guardianFailures + 1 });

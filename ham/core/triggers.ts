@@ -2,7 +2,12 @@ import {
   CONDABNORMALDEATH, CONDANY, CONDATTACH, CONDDEATH, CONDDETACH, CONDHBEATMISSEDHIGH, CONDHBEATMISSEDLOW,
   CONDRAISE, CONDRESTART, CONDSTATE, HCONDSTATEFROMINV, HCONDSTATEFROMSET, HCONDSTATETOINV, HCONDSTATETOSET,
 } from "../../lib/constants.js";
-import type { Condition, Trigger } from "./state.js";
+import type { Condition, GroupEvent, Trigger } from "./state.js";
+import { CONDGROUPFAILOVER, CONDGROUPNOACTIVE, CONDGROUPSWITCHOVER } from "../../lib/constants.js";
+
+const GROUP_CONDITIONS: Readonly<Record<GroupEvent, number>> = {
+  failover: CONDGROUPFAILOVER, switchover: CONDGROUPSWITCHOVER, "no-active": CONDGROUPNOACTIVE,
+};
 export type { Trigger } from "./state.js";
 
 import { assertNever } from "./describe.js";
@@ -48,6 +53,8 @@ export function conditionMatches(condition: Pick<Condition, "type" | "flags" | "
       return anyOrEqual(filter.type, event.type) && anyOrEqual(filter.class, event.class) &&
         anyOrEqual(filter.severity, event.severity);
     }
+    case "group":
+      return condition.type === GROUP_CONDITIONS[event.event];
     default:
       return assertNever(event);
   }
@@ -61,6 +68,8 @@ export function describeTrigger(trigger: Trigger): string {
       return `state ${trigger.from} -> ${trigger.to}`;
     case "raise":
       return `raise type=${trigger.type} class=${trigger.class} severity=${trigger.severity}`;
+    case "group":
+      return `${trigger.group} ${trigger.event}${trigger.from === null ? "" : ` from ${trigger.from}`}${trigger.to === null ? "" : ` to ${trigger.to}`}`;
     default:
       return trigger.kind;
   }

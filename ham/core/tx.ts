@@ -2,7 +2,7 @@ import { accounted } from "./availability.js";
 import type { Effect } from "./effects.js";
 import type { At } from "./events.js";
 import type { LogLevelName } from "./describe.js";
-import type { Condition, EntityCounters, EntityRun, EntitySpec, EntityState, Firing, HamState, Index, Meta, Ordered } from "./state.js";
+import type { Condition, EntityCounters, EntityRun, EntitySpec, EntityState, Firing, GroupState, HamState, Index, Meta, Ordered } from "./state.js";
 
 // Keys of the shared state's records (lib/store/format.ts): "g" the global entity, "e/<name>"
 // an entity, "c/<entity>/<condition>" a condition ("c//<condition>" for the global entity),
@@ -11,6 +11,7 @@ export const entityKey = (name: string): string => (name === "" ? "g" : `e/${nam
 export const conditionKey = (owner: string, condition: string): string => `c/${owner}/${condition}`;
 export const firingKey = (id: number): string => `f/${id}`;
 export const META_KEY = "m";
+export const groupKey = (name: string): string => `G/${name}`;
 
 // What a transition returns: the next state, what the world must do, and which records of
 // the shared state changed (the one place that says what changed).
@@ -27,6 +28,7 @@ export class Tx {
   meta: Meta;
   global: EntityState;
   entities: Index<EntityState>;
+  groups: Index<GroupState>;
   firings: HamState["firings"];
   queues: HamState["queues"];
   readonly effects: Effect[] = [];
@@ -36,13 +38,14 @@ export class Tx {
     this.meta = base.meta;
     this.global = base.global;
     this.entities = base.entities;
+    this.groups = base.groups;
     this.firings = base.firings;
     this.queues = base.queues;
   }
 
   result(): StepResult {
     const state: HamState = {
-      meta: this.meta, global: this.global, entities: this.entities,
+      meta: this.meta, global: this.global, entities: this.entities, groups: this.groups,
       firings: this.firings, queues: this.queues,
     };
     return { state, effects: this.effects, changes: this.changes };
@@ -108,6 +111,25 @@ export class Tx {
     this.entities = this.entities.delete(name);
     this.changes.add(entityKey(name));
     for (const cname of entity.conditions.keys()) this.changes.add(conditionKey(name, cname));
+  }
+
+  // ---- service groups: a group's availability is accounted here, whenever it goes from a
+  // serving member to none or back (groups.ts's `serving`).
+
+  putGroup(next: GroupState): GroupState {
+    const before = this.groups.get(next.name);
+    const wasUp = before !== undefined && groupServes(before);
+    const isUp = groupServes(next);
+    const group = wasUp === isUp ? next : { ...next, counters: accounted(next.counters, wasUp, isUp, this.at.wall) };
+    this.groups = this.groups.set(group.name, group);
+    this.changes.add(groupKey(group.name));
+    return group;
+  }
+
+  deleteGroup(name: string): void {
+    if (!this.groups.has(name)) return;
+    this.groups = this.groups.delete(name);
+    this.changes.add(groupKey(name));
   }
 
   // ---- conditions
@@ -204,12 +226,19 @@ export type TimerFor =
   | { readonly kind: "wait"; readonly firing: number } // a waitfor without a path ends
   | { readonly kind: "heartbeat"; readonly entity: string } // a heartbeat period ends
   | { readonly kind: "self-close"; readonly entity: string; readonly pid: number } // a closed connection's grace ends
+  | { readonly kind: "role"; readonly group: string; readonly entity: string; readonly seq: number } // a role's acknowledgement is due
   | { readonly kind: "unknown"; readonly id: string };
 
 export const restartTimer = (firing: number): string => `restart:${firing}`;
 export const waitTimer = (firing: number): string => `wait:${firing}`;
 export const heartbeatTimer = (entity: string): string => `hb:${entity}`;
 export const selfCloseTimer = (entity: string, pid: number): string => `close:${pid}:${entity}`;
+export const roleTimer = (group: string, entity: string, seq: number): string => `role:${seq}:${group}/${entity}`;
+
+// Whether some member of the group serves (active or quiescing) and has not failed.
+export function groupServes(group: GroupState): boolean {
+  return group.members.some((member) => !member.failing && (member.role === "active" || member.role === "quiescing"));
+}
 
 export function timerFor(id: string): TimerFor {
   const colon = id.indexOf(":");
@@ -224,6 +253,12 @@ export function timerFor(id: string): TimerFor {
     case "close": {
       const second = rest.indexOf(":");
       return { kind: "self-close", pid: Number(rest.slice(0, second)), entity: rest.slice(second + 1) };
+    }
+    case "role": {
+      // Names hold no "/" (names.ts): seq:group/entity.
+      const colon = rest.indexOf(":");
+      const slash = rest.indexOf("/", colon);
+      return { kind: "role", seq: Number(rest.slice(0, colon)), group: rest.slice(colon + 1, slash), entity: rest.slice(slash + 1) };
     }
     default:
       return { kind: "unknown", id };

@@ -22,7 +22,8 @@ import { Interpreter, type Reply } from "./interpreter.js";
 import { startMount, stopMount } from "./mount.js";
 import { Journal } from "./persist.js";
 import { PidPoller } from "../adapters/pid-poller.js";
-import { readStartTime, sendSignal, spawnLine, terminate } from "../adapters/processes.js";
+import { killNow, readStartTime, sendSignal, spawnLine, terminate } from "../adapters/processes.js";
+import { groupRows } from "../server/groups.js";
 import { StateStore, StoreReader, stateDirOf } from "../adapters/store.js";
 import { STATE_VERSION } from "./state-version.js";
 import { readBack } from "./takeover.js";
@@ -87,6 +88,13 @@ export class Ham implements ServerContext {
       watchPid: (pid, startTime, onDeath) => this.poller.watch(pid, startTime, onDeath),
       unwatchPid: (pid) => this.poller.unwatch(pid),
       terminate: (pid, startTime) => void terminate(pid, startTime, DEFAULTS.killGraceMs),
+      fence: killNow,
+      assign: (token, message) => {
+        for (const client of this.clients.values()) {
+          if (client.token === token) return client.connection.send({ ev: "role", ...message });
+        }
+        return false;
+      },
       log: (verbosity, level, fields, message) => this.log.write(verbosity, level, fields, message),
       setVerbosity: (value) => {
         this.log.verbosity = value;
@@ -245,7 +253,9 @@ export class Ham implements ServerContext {
       client.selfEntities.add(entity.name);
       names.push(entity.name);
     }
-    if (names.length > 0) this.core.dispatch({ kind: "rebound", at: this.core.at(), entities: names });
+    // Roles sent to this session and not yet acknowledged go again.
+    const roles = client.token !== null && [...this.core.state.groups.values()].some((group) => group.members.some((member) => member.assigning !== null));
+    if (names.length > 0 || roles) this.core.dispatch({ kind: "rebound", at: this.core.at(), entities: names, token: client.token });
     this.channels.rebind(client, this.clock.wall());
   }
 
@@ -258,7 +268,7 @@ export class Ham implements ServerContext {
 
   view(): TreeView {
     const state = this.core.state;
-    return { info: this.info(), entities: state.entities, global: state.global, counts: () => this.countsOf(state), verbosity: state.meta.verbosity };
+    return { info: this.info(), entities: state.entities, global: state.global, groups: state.groups, counts: () => this.countsOf(state), verbosity: state.meta.verbosity };
   }
 
   // Counting walks every entity: once per state, however many files of the view ask.
@@ -278,7 +288,7 @@ export class Ham implements ServerContext {
   status(): Record<string, unknown> {
     const memory = process.memoryUsage();
     return {
-      ...this.info(), ...this.countsOf(this.core.state),
+      ...this.info(), ...this.countsOf(this.core.state), groups: groupRows(this.core.state, this.clock.wall(), this.clock.mono()),
       verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
       logWriteFailures: this.log.writeFailures,
       rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,

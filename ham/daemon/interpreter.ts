@@ -22,6 +22,10 @@ export interface Adapters {
   watchPid(pid: number, startTime: number | null, onDeath: () => void): void;
   unwatchPid(pid: number): void;
   terminate(pid: number, startTime: number | null): void;
+  // SIGKILL now, if pid is still the process that started at startTime.
+  fence(pid: number, startTime: number | null): void;
+  // A role to the client session `token` (false: not connected now).
+  assign(token: string, message: { group: string; entity: string; role: string; seq: number }): boolean;
   log(verbosity: number, level: "info" | "warn" | "error", fields: Readonly<Record<string, unknown>>, message: string): void;
   setVerbosity(value: number): void;
   // The changed records of the shared state (written at the end of the turn), and at once.
@@ -168,6 +172,13 @@ export class Interpreter {
         return;
       case "terminate":
         a.terminate(effect.pid, effect.startTime);
+        return;
+      case "fence":
+        a.log(2, "warn", { event: "fence", entity: effect.entity, pid: effect.pid }, `${effect.entity}: pid ${effect.pid} killed (SIGKILL) before another member serves`);
+        a.fence(effect.pid, effect.startTime);
+        return;
+      case "assign":
+        a.assign(effect.token, { group: effect.group, entity: effect.entity, role: effect.role, seq: effect.seq });
         return;
     }
   }

@@ -1,9 +1,9 @@
 import type { ActionSpec, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
 import { freshBeat } from "../core/heartbeats.js";
 import { emptyIndex, indexOf, ordered } from "../core/state.js";
-import type { Action, Condition, EntityCounters, EntityState, Firing, HamState, Meta } from "../core/state.js";
+import type { Action, Condition, EntityCounters, EntityState, Firing, GroupState, HamState, Meta } from "../core/state.js";
 import { queueOf } from "../core/firings.js";
-import { conditionKey, entityKey, firingKey, META_KEY } from "../core/tx.js";
+import { conditionKey, entityKey, firingKey, groupKey, META_KEY } from "../core/tx.js";
 import type { Trigger } from "../core/triggers.js";
 
 // The shared state's records (one per key, tx.ts) and the HamState they come from and go
@@ -31,7 +31,12 @@ export interface EntityValue extends EntityCounters {
   readonly clientToken: string | null;
   // The death being handled: whether it restarted the entity yet (null: none).
   readonly episode: { readonly restarted: boolean } | null;
+  // The session of its process's role callback (absent before groups existed).
+  readonly roleToken?: string | null;
 }
+
+// A service group's record: the group as it is (plain data).
+export type GroupValue = GroupState;
 
 interface FailValue {
   readonly name: string;
@@ -100,7 +105,7 @@ export function entityValue(entity: EntityState): EntityValue {
     },
     policy: spec.policy, ...counters,
     spawnToken: run.spawnToken, restartAt: run.restartAt, clientToken: run.clientToken,
-    episode: run.episode === null ? null : { restarted: run.episode.restarted },
+    episode: run.episode === null ? null : { restarted: run.episode.restarted }, roleToken: run.roleToken,
   };
 }
 
@@ -135,6 +140,7 @@ export function stateKeys(state: HamState): string[] {
     for (const cname of owner.conditions.keys()) keys.push(conditionKey(owner.name, cname));
   }
   for (const firing of state.firings.values()) if (!firing.transient) keys.push(firingKey(firing.id));
+  for (const name of state.groups.keys()) keys.push(groupKey(name));
   return keys;
 }
 
@@ -157,6 +163,7 @@ export function recordOf(state: HamState, key: string): unknown {
     const firing = state.firings.get(Number(key.slice(2)));
     return firing === undefined || firing.transient ? undefined : firingValue(firing);
   }
+  if (key.startsWith("G/")) return state.groups.get(key.slice(2));
   return undefined;
 }
 
@@ -173,6 +180,7 @@ export interface CheckedRecords {
   readonly entities: readonly EntityValue[];
   readonly conditions: ReadonlyArray<readonly [string, ConditionValue]>;
   readonly firings: readonly FiringValue[];
+  readonly groups?: readonly GroupValue[];
 }
 
 export function entityFromValue(value: EntityValue): EntityState {
@@ -200,6 +208,7 @@ export function entityFromValue(value: EntityValue): EntityState {
         ...freshBeat(), state: heartbeat.state, consecutiveMisses: heartbeat.consecutiveMisses, lastBeatMs: heartbeat.lastBeatMs,
       },
       episode: value.episode === null ? null : { pending: 1, restarted: value.episode.restarted, resumed: true },
+      roleToken: value.roleToken ?? null,
     },
     conditions: ordered(),
   };
@@ -251,6 +260,7 @@ export function restoreState(base: HamState, records: CheckedRecords): Restored 
     },
     global,
     entities: entities.size === 0 ? emptyIndex() : indexOf(entities),
+    groups: indexOf((records.groups ?? []).map((group) => [group.name, group] as const)),
     firings: base.firings.clear(),
     queues: base.queues.clear(),
   };

@@ -1,4 +1,4 @@
-import type { ConditionValue, EntityValue, FiringValue, MetaValue } from "./records.js";
+import type { ConditionValue, EntityValue, FiringValue, GroupValue, MetaValue } from "./records.js";
 
 // The records of the shared state, checked field by field when a HAM reads them back (they
 // arrive as `unknown`): a type predicate per record kind, so the takeover needs no casts. A
@@ -55,12 +55,13 @@ const entity = shape({
   restarts: number, deaths: number, abnormalDeaths: number, missedLow: number, missedHigh: number, lastState: number,
   lastExit: nullOr(string), restartTimes: arrayOf(number), backoffMs: number, gaveUp: boolean,
   spawnToken: nullOr(string), restartAt: nullOr(number), clientToken: nullOr(string),
-  episode: nullOr(shape({ restarted: boolean })),
+  episode: nullOr(shape({ restarted: boolean })), roleToken: optional(nullOr(string)),
 });
 
 const event = union({
   death: { abnormal: boolean }, detach: {}, attach: {}, restart: {}, "missed-low": {}, "missed-high": {},
   state: { from: number, to: number }, raise: { type: number, class: number, severity: number },
+  group: { event: oneOf("failover", "switchover", "no-active"), group: string, from: nullOr(string), to: nullOr(string) },
 });
 
 const firing = shape({
@@ -74,6 +75,25 @@ const meta = shape({
   config: shape({ applied: arrayOf(Array.isArray), global: arrayOf(Array.isArray) }),
 });
 
+const haState = oneOf("active", "standby", "quiescing", "quiesced");
+const group = shape({
+  name: string, model: oneOf("2N", "N-way-active", "no-redundancy"), ackTimeoutMs: number,
+  faults: nullOr(shape({ minor: optional(string), major: optional(string), fatal: optional(string) })),
+  members: arrayOf(shape({
+    name: string, role: nullOr(haState), failing: boolean,
+    assigning: nullOr(shape({ role: haState, seq: number, until: number })),
+  })),
+  seq: number,
+  switchover: nullOr(shape({ from: string, to: string, startedMono: number })),
+  failure: nullOr(shape({ member: string, at: number, announced: boolean })),
+  counters: shape({
+    createdMs: number, failovers: number, switchovers: number, failures: number, lastFailoverMs: nullOr(number),
+    lastSwitchoverMs: nullOr(number), upMs: number, downMs: number, since: nullOr(number), firstUpMs: nullOr(number),
+    repairs: number, outages: arrayOf(arrayOf((value) => nullOr(number)(value))),
+  }),
+});
+
+export const isGroupValue = (value: unknown): value is GroupValue => group(value);
 export const isMetaValue = (value: unknown): value is MetaValue => meta(value);
 export const isEntityValue = (value: unknown): value is EntityValue => entity(value);
 export const isConditionValue = (value: unknown): value is ConditionValue => condition(value);

@@ -1,9 +1,9 @@
 import type { StateMap } from "../../lib/store/format.js";
 import type { At, CoreEvent } from "../core/events.js";
-import { restoreState, type CheckedRecords, type ConditionValue, type EntityValue, type FiringValue } from "./records.js";
+import { restoreState, type CheckedRecords, type ConditionValue, type EntityValue, type FiringValue, type GroupValue } from "./records.js";
 import type { HamState } from "../core/state.js";
 import { isSameProcessAlive, readStartTime, spawnedPid } from "../adapters/processes.js";
-import { isConditionValue, isEntityValue, isFiringValue } from "./state-schema.js";
+import { isConditionValue, isEntityValue, isFiringValue, isGroupValue } from "./state-schema.js";
 import { readMeta } from "./state-version.js";
 
 // Reading back the shared state of a HAM that is gone: each record checked (its version,
@@ -27,6 +27,7 @@ export function readBack(base: HamState, values: StateMap["values"], at: At, tak
   const entities: EntityValue[] = [];
   const conditions: Array<[string, ConditionValue]> = [];
   const firingValues: FiringValue[] = [];
+  const groups: GroupValue[] = [];
   const replies: Array<[string, number, unknown]> = [];
   for (const [key, value] of values) {
     if (key === "g" || key.startsWith("e/")) {
@@ -38,12 +39,15 @@ export function readBack(base: HamState, values: StateMap["values"], at: At, tak
     } else if (key.startsWith("f/")) {
       if (isFiringValue(value)) firingValues.push(value);
       else skipped.push(key);
+    } else if (key.startsWith("G/")) {
+      if (isGroupValue(value)) groups.push(value);
+      else skipped.push(key);
     } else if (key.startsWith("r/")) {
       const [, token = "", id = ""] = key.split("/");
       replies.push([token, Number(id), value]);
     }
   }
-  const records: CheckedRecords = { meta, entities, conditions, firings: firingValues };
+  const records: CheckedRecords = { meta, entities, conditions, firings: firingValues, groups };
   const { state, firings } = restoreState(base, records);
   const alive = new Map<string, boolean>();
   const found = new Map<string, { pid: number; startTime: number | null }>();

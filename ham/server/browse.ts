@@ -3,6 +3,7 @@ import {
   GLOBAL_DIR, renderAction, renderConditionInfo, renderEntityInfo, renderHamInfo, type TreeView,
 } from "./render.js";
 import type { EntityState as Entity } from "../core/state.js";
+import { GROUPS_DIR, renderGroupInfo } from "./groups.js";
 
 // Resolves a /ham path to a directory listing or a file's bytes: the one place that maps
 // paths to renderings, for `hamctl ls`/`cat` and the FUSE view alike.
@@ -28,16 +29,28 @@ function fileEntry(name: string, content: string): DirEntry {
   return { name, type: "file", size: Buffer.byteLength(content) };
 }
 
+// /ham/.groups/<group>/.info
+function groupNode(view: TreeView, name: string | undefined, file2: string | undefined, extra: string | undefined, missing: () => HamError): Node {
+  if (name === undefined) return { type: "dir", entries: [...view.groups.keys()].map((group) => ({ name: group, type: "dir", size: 0 })) };
+  const group = view.groups.get(name);
+  if (group === undefined || extra !== undefined) throw missing();
+  if (file2 === undefined) return { type: "dir", entries: [fileEntry(INFO, renderGroupInfo(group))] };
+  if (file2 !== INFO) throw missing();
+  return file(renderGroupInfo(group));
+}
+
 export function resolveTreePath(view: TreeView, path: string): Node {
   const parts = splitTreePath(path);
   const missing = () => new HamError("ENOENT", `no such item: /${parts.join("/")}`);
   if (parts.length === 0) {
     const entries: DirEntry[] = [fileEntry(INFO, renderHamInfo(view)), { name: GLOBAL_DIR, type: "dir", size: 0 }];
+    if (view.groups.size > 0) entries.push({ name: GROUPS_DIR, type: "dir", size: 0 });
     for (const name of view.entities.keys()) entries.push({ name, type: "dir", size: 0 });
     return { type: "dir", entries };
   }
   const [entityName, second, third, extra] = parts as [string, string | undefined, string | undefined, string | undefined];
   if (entityName === INFO && second === undefined) return file(renderHamInfo(view));
+  if (entityName === GROUPS_DIR) return groupNode(view, second, third, extra, missing);
   const entity = findEntity(view, entityName);
   if (entity === undefined || extra !== undefined) throw missing();
   if (second === undefined) {

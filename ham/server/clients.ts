@@ -107,6 +107,7 @@ export class ChangeAnnouncer {
     for (const key of keys) {
       if (key === "g") this.names.add("");
       else if (key.startsWith("e/") || key.startsWith("c/")) this.names.add(key.split("/")[1] ?? "");
+      else if (key.startsWith("G/")) this.names.add(".groups");
     }
     if (this.names.size === 0 || this.timer !== null) return;
     this.timer = setTimeout(() => {

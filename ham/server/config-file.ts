@@ -98,7 +98,13 @@ function planConfig(raw: unknown): ConfigPlan {
   });
   const globalPrograms: ProgramLine[] = [];
   const global = planConditions(null, raw.global?.conditions ?? [], "global.conditions", null, globalPrograms);
-  return { entities, global, globalPrograms };
+  const groupNames = new Set<string>();
+  const groups = (raw.groups ?? []).map((group, index) => {
+    if (groupNames.has(group.name)) throw configError(`groups[${index}].name`, `duplicate group ${group.name}`);
+    groupNames.add(group.name);
+    return { op: "group_create", args: { gname: group.name, model: group.model, members: group.members, ackTimeoutMs: group.ackTimeoutMs, faults: group.faults } };
+  });
+  return { entities, global, globalPrograms, groups };
 }
 
 function planEntity(section: ConfigEntity, field: string): PlannedEntity {

@@ -15,7 +15,9 @@ function figures(a: Availability): Pick<PsRow, "upMs" | "downMs" | "mttrMs" | "m
 // clock of its own: `wallMs` and `monoMs` are now).
 export function psRows(state: HamState, wallMs: number, monoMs: number): PsRow[] {
   const rows: PsRow[] = [];
-  for (const entity of state.entities.values()) rows.push(psRow(entity, wallMs, monoMs));
+  const roles = new Map<string, { group: string; role: string | null }>();
+  for (const group of state.groups.values()) for (const member of group.members) roles.set(member.name, { group: group.name, role: member.role });
+  for (const entity of state.entities.values()) rows.push({ ...psRow(entity, wallMs, monoMs), ...(roles.get(entity.name) ?? { group: null, role: null }) });
   return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -27,7 +29,7 @@ export function psStateOf(entity: EntityState): PsState {
   return "dead";
 }
 
-function psRow(entity: EntityState, wallMs: number, monoMs: number): PsRow {
+function psRow(entity: EntityState, wallMs: number, monoMs: number): Omit<PsRow, "group" | "role"> {
   const live = entity.run.pid > 0;
   const { restartAt } = entity.run;
   return {
@@ -42,6 +44,6 @@ function psRow(entity: EntityState, wallMs: number, monoMs: number): PsRow {
     deaths: entity.counters.deaths,
     lastExit: entity.counters.lastExit,
     restartInMs: restartAt === null ? null : Math.max(0, Math.round(restartAt - monoMs)),
-    ...figures(availabilityOf(entity.counters, live, wallMs)),
+    ...figures(availabilityOf(entity.counters, entity.counters.deaths, live, wallMs)),
   };
 }

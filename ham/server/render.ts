@@ -3,7 +3,7 @@ import type { HamInfo } from "../../lib/tree/types.js";
 import { conditionQueueName } from "../../lib/tree/conditions.js";
 import { availabilityOf } from "../core/availability.js";
 import { describeSpec, specRows, GLOBAL_DIR } from "../core/describe.js";
-import type { Action, Condition, EntityState as Entity, FailAction, Index } from "../core/state.js";
+import type { Action, Condition, EntityState as Entity, FailAction, GroupState, Index } from "../core/state.js";
 
 // The bytes of the /ham files (reference §7): "Label<padding>: value\n", QNX labels first,
 // in QNX order, then our extra lines. Label widths: 19 top level, 16 entity and condition
@@ -13,6 +13,7 @@ export interface TreeView {
   readonly info: HamInfo;
   readonly entities: Index<Entity>;
   readonly global: Entity;
+  readonly groups: Index<GroupState>;
   // Computed when the top-level .info is rendered (it walks every entity).
   counts(): { readonly entities: number; readonly conditions: number; readonly actions: number };
   readonly verbosity: number;
@@ -114,7 +115,7 @@ export function renderEntityInfo(entity: Entity): string {
     );
     // As of the entity's last change between up and down (`Since`), so that the file's bytes
     // change only with events; `hamctl ps` and `status` count the interval still open.
-    const availability = availabilityOf(counters, entity.run.pid > 0, counters.since ?? counters.createdMs);
+    const availability = availabilityOf(counters, counters.deaths, entity.run.pid > 0, counters.since ?? counters.createdMs);
     if (counters.since !== null) rows.push([entity.run.pid > 0 ? "Up Since" : "Down Since", formatStamp(counters.since)]);
     rows.push(
       ["Up Time", seconds(availability.upMs)],

@@ -1,4 +1,5 @@
 import { HamError } from "../errors.js";
+import type { FaultPolicy } from "../tree/types.js";
 import { checkName } from "../names.js";
 import { startBeating, stopBeating } from "./beating.js";
 import {
@@ -112,6 +113,8 @@ export interface RestartPolicyOptions {
   readonly budget?: { readonly restarts: number; readonly windowMs: number } | null;
   // The entity's stdout/stderr files: each kept under maxBytes, `files` in all (null: 10 MB × 3).
   readonly output?: { readonly maxBytes: number; readonly files: number } | null;
+  // What raised faults of each severity (HAMFAULTMINOR/MAJOR/FATAL) make the HAM do.
+  readonly faults?: FaultPolicy | null;
 }
 
 // Beyond QNX: the restart-storm policy of one entity (see README, "Restart storms").

@@ -34,6 +34,8 @@ export class Session implements Covered {
   recovering: Promise<void> | null = null;
   // Told after each reconnection (the cover library re-opens its handles then).
   onReconnect: (() => void) | null = null;
+  // Told of each role a service group assigns to an entity of this process (ham_role_register).
+  onRole: ((role: { group: string; entity: string; role: string; seq: number }) => void) | null = null;
   // Told which entities changed, after a "watch" request (the /ham view's cache).
   onChanged: ((names: readonly string[]) => void) | null = null;
 
@@ -188,6 +190,10 @@ export class Session implements Covered {
       case "event":
         if (message.event.ev === "bye") this.saidBye = true;
         if (message.event.ev === "changed") this.onChanged?.(message.event.names);
+        if (message.event.ev === "role") {
+          const role = message.event;
+          setImmediate(() => this.onRole?.(role));
+        }
         if (message.event.ev === "pulse") {
           const { chid, code, value: pulseValue } = message.event;
           const handler = this.pulseHandlers.get(chid);

@@ -70,6 +70,17 @@ export interface RestartPolicy {
   // The entity's output files (RUN_DIR/output/): each kept under `maxBytes`, `files` in all
   // with the rotated ones; null = the defaults (10 MB × 3).
   readonly output: OutputLimits | null;
+  // What raised faults of each severity make the HAM do; null (or an unset field): the
+  // group's policy, else DEFAULT_FAULTS (core/faults.ts).
+  readonly faults?: FaultPolicy | null;
+}
+
+export type FaultResponse = "none" | "log" | "restart" | "failover";
+
+export interface FaultPolicy {
+  readonly minor?: FaultResponse;
+  readonly major?: FaultResponse;
+  readonly fatal?: FaultResponse;
 }
 
 export interface OutputLimits {

@@ -5,7 +5,7 @@ import { isHamErrorCode, type HamErrorCode } from "../errors.js";
 //   one-way   client → HAM   { i: 0, op, a }        never replied to (heartbeats)
 //   reply     HAM → client   { i, r } or { i, e: code, m: message }; i = -1 when the
 //                            request could not be read at all (malformed, oversize)
-//   event     HAM → client   { ev: "pulse", chid, code, value } | { ev: "bye", reason }
+//   event     HAM → client   { ev: "pulse", chid, code, value } | { ev: "bye", reason } | { ev: "role", ... }
 
 export const PROTOCOL_VERSION = 1;
 export const SERVER_MAX_FRAME_BYTES = 1024 * 1024;
@@ -25,7 +25,10 @@ export type ServerEvent =
   | { readonly ev: "pulse"; readonly chid: number; readonly code: number; readonly value: number }
   | { readonly ev: "bye"; readonly reason: string }
   // To clients that asked ("watch"): these entities changed ("" is the global entity).
-  | { readonly ev: "changed"; readonly names: readonly string[] };
+  | { readonly ev: "changed"; readonly names: readonly string[] }
+  // A service group's role for an entity of this process (ham_role_register): acknowledge with
+  // a role_ack request carrying the same seq.
+  | { readonly ev: "role"; readonly group: string; readonly entity: string; readonly role: string; readonly seq: number };
 
 export function parseRequest(value: unknown): Request | string {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "a request must be an object";
@@ -60,6 +63,12 @@ export function parseIncoming(value: unknown): Incoming {
   }
   if (record["ev"] === "changed" && Array.isArray(record["names"])) {
     return { kind: "event", event: { ev: "changed", names: record["names"].map(String) } };
+  }
+  if (record["ev"] === "role" && typeof record["seq"] === "number") {
+    return {
+      kind: "event",
+      event: { ev: "role", group: String(record["group"]), entity: String(record["entity"]), role: String(record["role"]), seq: record["seq"] },
+    };
   }
   if (record["ev"] === "bye") return { kind: "event", event: { ev: "bye", reason: String(record["reason"] ?? "") } };
   return { kind: "invalid" };

@@ -34,4 +34,32 @@ export interface PsRow {
   readonly mtbfMs: number | null;
   readonly availabilityPercent: number | null;
   readonly availability24hPercent: number | null;
+  // Its service group and the role it acknowledged there (null: none).
+  readonly group: string | null;
+  readonly role: string | null;
+}
+
+// A service group, as `status --json` (its `groups`) and `hamctl ps` show it (ham/server/groups.ts).
+export interface GroupRow {
+  readonly name: string;
+  readonly model: string;
+  // In order of preference: the role acknowledged, one being assigned, failed (being stopped).
+  readonly members: ReadonlyArray<{ readonly name: string; readonly role: string | null; readonly assigning: string | null; readonly failing: boolean }>;
+  readonly active: readonly string[];
+  readonly standby: readonly string[];
+  readonly switchover: { readonly from: string; readonly to: string } | null;
+  // The serving member failed this long ago and no other acknowledged active yet.
+  readonly noActiveForMs: number | null;
+  readonly failovers: number;
+  readonly switchovers: number;
+  readonly failures: number;
+  readonly lastFailoverMs: number | null;
+  readonly lastSwitchoverMs: number | null;
+  // The service's availability: up while a member serves (ham/core/availability.ts).
+  readonly upMs: number;
+  readonly downMs: number;
+  readonly mttrMs: number | null;
+  readonly mtbfMs: number | null;
+  readonly availabilityPercent: number | null;
+  readonly availability24hPercent: number | null;
 }

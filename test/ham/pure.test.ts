@@ -109,7 +109,7 @@ describe("rendering", () => {
     const base = initialState(7, 1, 0);
     const inetd = newEntity("inetd", "attached", 0);
     const state = { ...base, entities: indexOf([["inetd", { ...inetd, run: { ...inetd.run, pid: 42 } }]]) };
-    const view = { info: { hamPid: 7, guardianPid: 8, hamFailures: 0, guardianFailures: 0 }, entities: state.entities, global: state.global, counts: () => counts(state), verbosity: 1 };
+    const view = { info: { hamPid: 7, guardianPid: 8, hamFailures: 0, guardianFailures: 0 }, entities: state.entities, global: state.global, groups: state.groups, counts: () => counts(state), verbosity: 1 };
     const info = resolveTreePath(view, "/.info");
     expect(info.type === "file" && info.content.startsWith("Ham Pid            : 7\nGuardian Pid       : 8\n")).toBe(true);
     const entityInfo = resolveTreePath(view, "/inetd/.info");

@@ -1,0 +1,120 @@
+import { HamError } from "../errors.js";
+import { checkName } from "../names.js";
+import type { FaultPolicy } from "../tree/types.js";
+import { requestAuto } from "./handles.js";
+import { releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
+
+// Beyond QNX: service groups (AIS AMF's service groups and HA states, on one node). The HAM
+// assigns each member entity a role; the member's process hears of it through the callback it
+// registers with ham_role_register and acknowledges it by returning (or refuses it by throwing).
+
+export type HaState = "active" | "standby" | "quiescing" | "quiesced";
+export type GroupModel = "2N" | "N-way-active" | "no-redundancy";
+
+export interface GroupOptions {
+  readonly model: GroupModel;
+  // Entity names, in order of preference (the first ready one is made active first).
+  readonly members: readonly string[];
+  // A member that does not acknowledge a role within this time has failed (default 2000 ms).
+  readonly ackTimeoutMs?: number;
+  // What raised faults of each severity do to members without a policy of their own.
+  readonly faults?: FaultPolicy | null;
+}
+
+export interface RoleAssignment {
+  readonly group: string;
+  readonly entity: string;
+  readonly role: HaState;
+  readonly seq: number;
+}
+
+export interface ham_role_t {
+  readonly entity: string;
+  // The group the entity belongs to when it registered (null: none yet; roles come once one has it).
+  readonly group: string | null;
+  // Stops answering roles and lets the connection go (the process leaves the group's roles to the HAM).
+  close(): void;
+}
+
+export async function ham_group_create(gname: string, options: GroupOptions, node: string | null = null): Promise<string> {
+  checkName(gname, "group");
+  if (typeof options !== "object" || options === null) throw new HamError("EINVAL", "group options must be an object");
+  const result = await requestAuto(runDirOfNode(node), "group_create", { gname, ...options });
+  return (result as { gname: string }).gname;
+}
+
+export async function ham_group_delete(gname: string, node: string | null = null): Promise<number> {
+  checkName(gname, "group");
+  return Number(await requestAuto(runDirOfNode(node), "group_delete", { gname }));
+}
+
+export async function ham_group_member_add(gname: string, ename: string, node: string | null = null): Promise<number> {
+  checkName(gname, "group");
+  checkName(ename, "entity");
+  return Number(await requestAuto(runDirOfNode(node), "group_member_add", { gname, ename }));
+}
+
+export async function ham_group_member_remove(gname: string, ename: string, node: string | null = null): Promise<number> {
+  checkName(gname, "group");
+  checkName(ename, "entity");
+  return Number(await requestAuto(runDirOfNode(node), "group_member_remove", { gname, ename }));
+}
+
+// Starts a graceful switchover of a 2N group (active → quiescing → quiesced; standby → active;
+// old active → standby); resolves once it started, with who goes and who comes.
+export async function ham_group_switchover(gname: string, node: string | null = null): Promise<{ from: string; to: string }> {
+  checkName(gname, "group");
+  return (await requestAuto(runDirOfNode(node), "group_switchover", { gname })) as { from: string; to: string };
+}
+
+// Registers this process's role callback for `entity` (default: $HAM_ENTITY, which the HAM sets
+// in every process it starts). Call it from the entity's own process. Each role is handed to
+// `onRole` in order; the HAM hears it acknowledged when the callback returns (or its promise
+// resolves), refused when it throws. A standby should restore its context (ckpt_read) before
+// acknowledging "active". The connection stays open (and is re-established after a HAM
+// takeover, when roles not yet acknowledged are sent again) until close().
+export async function ham_role_register(
+  onRole: (assignment: RoleAssignment) => void | Promise<void>,
+  options: { readonly entity?: string; readonly node?: string | null } = {},
+): Promise<ham_role_t> {
+  if (typeof onRole !== "function") throw new HamError("EINVAL", "onRole must be a function");
+  const entity = checkName(options.entity ?? process.env["HAM_ENTITY"], "entity");
+  const session = await sessionFor(runDirOfNode(options.node ?? null));
+  session.holds += 1;
+  let chain: Promise<void> = Promise.resolve();
+  let closed = false;
+  session.onRole = (message) => {
+    if (closed || message.entity !== entity) return;
+    chain = chain.then(async () => {
+      let ok = true;
+      let reason: string | undefined;
+      try {
+        await onRole({ group: message.group, entity: message.entity, role: message.role as HaState, seq: message.seq });
+      } catch (error) {
+        ok = false;
+        reason = error instanceof Error ? error.message : String(error);
+      }
+      if (closed) return;
+      await session.request("role_ack", { gname: message.group, ename: entity, seq: message.seq, ok, reason }).catch(() => undefined);
+    });
+  };
+  let result: { group: string | null };
+  try {
+    result = (await session.request("role_register", { ename: entity })) as { group: string | null };
+  } catch (error) {
+    session.onRole = null;
+    session.holds -= 1;
+    releaseIfUnused(session);
+    throw error;
+  }
+  return {
+    entity, group: result.group,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      session.onRole = null;
+      session.holds -= 1;
+      releaseIfUnused(session);
+    },
+  };
+}

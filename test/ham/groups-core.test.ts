@@ -1,0 +1,223 @@
+import { describe, expect, it } from "vitest";
+import * as Q from "../../dist/lib/index.js";
+import { mayServe } from "../../dist/ham/core/groups.js";
+import { takeOver, World } from "../helpers/core-world.js";
+
+// Service groups in the core alone, on the manual clock: roles assigned and acknowledged,
+// failovers, the fence, switchovers, fault severities, a takeover in the middle.
+
+const caller = (world: World, name: string) => ({ pid: world.pid(name), token: `t-${name}` });
+
+// Members a and b (spawned services with a death condition that restarts them), registered.
+function group(model = "2N", members = ["a", "b"], extra: Record<string, unknown> = {}): World {
+  const world = new World();
+  for (const name of members) world.service(name);
+  for (const name of members) world.request("role_register", { ename: name }, caller(world, name));
+  world.request("group_create", { gname: "g", model, members, ...extra });
+  return world;
+}
+
+// The member acknowledges the last role it was sent (ok or refused).
+function ack(world: World, name: string, ok = true): void {
+  const sent = world.roles.filter((role) => role.entity === name).at(-1);
+  if (sent === undefined) throw new Error(`nothing sent to ${name}`);
+  world.request("role_ack", { gname: "g", ename: name, seq: sent.seq, ok }, caller(world, name));
+}
+
+function roles(world: World): Record<string, string | null> {
+  const g = world.state.groups.get("g");
+  return Object.fromEntries((g?.members ?? []).map((member) => [member.name, member.role]));
+}
+
+// At most one member that may serve (acknowledged or sent active or quiescing).
+function serving(world: World): string[] {
+  return (world.state.groups.get("g")?.members ?? []).filter(mayServe).map((member) => member.name);
+}
+
+function settle2N(world: World): void {
+  ack(world, "a");
+  ack(world, "b");
+  expect(roles(world)).toEqual({ a: "active", b: "standby" });
+}
+
+describe("service groups in the core", () => {
+  it("assigns 2N roles in the members' order and acknowledges them", () => {
+    const world = group();
+    expect(world.roles.map((role) => [role.entity, role.role])).toEqual([["a", "active"], ["b", "standby"]]);
+    expect(world.roles[0]?.token).toBe("t-a");
+    settle2N(world);
+    expect(serving(world)).toEqual(["a"]);
+    expect(world.state.groups.get("g")?.counters.firstUpMs).toBe(world.wall);
+  });
+
+  it("fails over to the standby in the death's own transition, then relays the restarted member as standby", () => {
+    const world = group();
+    world.request("condition", { ename: "b", cname: "fo", type: Q.CONDGROUPFAILOVER, flags: Q.HREARMAFTERRESTART });
+    world.request("action", { ename: "b", cname: "fo", aname: "note", kind: "log", message: "failed over", verbosity: 1, flags: 0 });
+    settle2N(world);
+    const oldA = world.pid("a");
+    world.mono += 3;
+    world.kill("a");
+    // a was restarted by its own death condition; b was sent active at once.
+    expect(world.pid("a")).not.toBe(oldA);
+    expect(world.roles.at(-1)).toMatchObject({ entity: "b", role: "active" });
+    expect(serving(world)).toEqual(["b"]);
+    world.mono += 2;
+    ack(world, "b");
+    const g = world.state.groups.get("g");
+    expect(g?.counters).toMatchObject({ failovers: 1, failures: 1, lastFailoverMs: 2 });
+    expect(world.log.map((line) => line.message)).toContain("failed over");
+    // The new a registers from its new process and becomes the standby.
+    world.request("role_register", { ename: "a" }, caller(world, "a"));
+    expect(world.roles.at(-1)).toMatchObject({ entity: "a", role: "standby" });
+    ack(world, "a");
+    expect(roles(world)).toEqual({ a: "standby", b: "active" });
+  });
+
+  it.each([
+    { how: "a fatal fault", fail: (world: World) => world.request("entity_condition_raise", { ename: "a", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTFATAL }) },
+    { how: "a refused role", fail: (world: World) => world.request("group_switchover", { gname: "g" }) && ack(world, "a", false) },
+    { how: "a role not acknowledged in time", fail: (world: World) => { world.request("group_switchover", { gname: "g" }); world.advance(2_000); } },
+  ])("fences the active before the standby serves, after $how", ({ fail }) => {
+    const world = group();
+    settle2N(world);
+    let twoServing = false;
+    const original = world.send.bind(world);
+    world.send = (event) => {
+      const effects = original(event);
+      if (serving(world).length > 1) twoServing = true;
+      return effects;
+    };
+    fail(world);
+    expect(world.fenced).toEqual(["a"]);
+    expect(twoServing).toBe(false);
+    expect(world.roles.at(-1)).toMatchObject({ entity: "b", role: "active" });
+    ack(world, "b");
+    expect(world.state.groups.get("g")?.counters.failovers).toBe(1);
+  });
+
+  it("fails a member over when it misses heartbeats past its high threshold", () => {
+    const world = new World();
+    world.request("attach_self", { ename: "a", hp: 100e6, hpdl: 1, hpdh: 2, flags: 0 }, { pid: 50, token: "t-a" }, 7);
+    world.request("attach_self", { ename: "b", hp: 100e6, hpdl: 1, hpdh: 2, flags: 0 }, { pid: 51, token: "t-b" }, 8);
+    world.request("role_register", { ename: "a" }, { pid: 50, token: "t-a" });
+    world.request("role_register", { ename: "b" }, { pid: 51, token: "t-b" });
+    world.request("group_create", { gname: "g", model: "2N", members: ["a", "b"] });
+    world.request("role_ack", { gname: "g", ename: "a", seq: 1, ok: true }, { pid: 50, token: "t-a" });
+    world.request("role_ack", { gname: "g", ename: "b", seq: 2, ok: true }, { pid: 51, token: "t-b" });
+    for (let i = 0; i < 5; i += 1) {
+      world.send({ kind: "beat", at: world.at, pid: 51, entities: ["b"] });
+      world.advance(100);
+    }
+    expect(world.fenced).toEqual(["a"]);
+    expect(world.roles.at(-1)).toMatchObject({ entity: "b", role: "active" });
+  });
+
+  it("switches over gracefully: quiescing, quiesced, the standby active, the old active standby", () => {
+    const world = group();
+    world.request("condition", { ename: "a", cname: "so", type: Q.CONDGROUPSWITCHOVER, flags: 0 });
+    world.request("action", { ename: "a", cname: "so", aname: "note", kind: "log", message: "switched", verbosity: 1, flags: 0 });
+    settle2N(world);
+    world.roles.length = 0;
+    expect(world.request("group_switchover", { gname: "g" })).toEqual({ from: "a", to: "b" });
+    for (const name of ["a", "a", "b", "a"]) {
+      expect(serving(world).length).toBeLessThanOrEqual(1);
+      ack(world, name);
+    }
+    expect(world.roles.map((role) => [role.entity, role.role])).toEqual([["a", "quiescing"], ["a", "quiesced"], ["b", "active"], ["a", "standby"]]);
+    expect(roles(world)).toEqual({ a: "standby", b: "active" });
+    expect(world.state.groups.get("g")?.counters).toMatchObject({ switchovers: 1, failovers: 0 });
+    expect(world.log.map((line) => line.message)).toContain("switched");
+    expect(world.fenced).toEqual([]);
+  });
+
+  it("refuses a switchover without an acknowledged active and a ready standby", () => {
+    const world = group();
+    ack(world, "a");
+    expect(() => world.request("group_switchover", { gname: "g" })).toThrow(/EBUSY/);
+    expect(() => world.request("group_switchover", { gname: "nope" })).toThrow(/ENOENT/);
+  });
+
+  it("resends a role not yet acknowledged after a takeover, and counts the failover once acknowledged", () => {
+    const world = group();
+    settle2N(world);
+    world.kill("a");
+    const sent = world.roles.at(-1);
+    expect(sent).toMatchObject({ entity: "b", role: "active" });
+    const next = takeOver(world, { a: true, b: true });
+    // The deadline is armed again; the role goes again when b's session says hello.
+    expect([...next.timers.keys()].some((id) => id.startsWith("role:"))).toBe(true);
+    next.send({ kind: "rebound", at: next.at, entities: [], token: "t-b" });
+    expect(next.roles.at(-1)).toMatchObject({ entity: "b", role: "active", seq: sent?.seq });
+    next.request("role_ack", { gname: "g", ename: "b", seq: sent?.seq ?? 0, ok: true }, { pid: next.pid("b"), token: "t-b" });
+    expect(next.state.groups.get("g")?.counters.failovers).toBe(1);
+    expect(next.state.meta.hamFailures).toBe(1);
+  });
+
+  it("fires CONDGROUPNOACTIVE when the active fails with no ready standby", () => {
+    const world = new World();
+    for (const name of ["a", "b"]) world.request("attach", { ename: name, pid: -1, line: `/bin/${name}`, flags: 0 });
+    world.request("role_register", { ename: "a" }, caller(world, "a"));
+    world.request("group_create", { gname: "g", model: "2N", members: ["a", "b"] });
+    world.request("condition", { ename: null, cname: "none", type: Q.CONDGROUPNOACTIVE, flags: 0 });
+    world.request("action", { ename: null, cname: "none", aname: "page", kind: "log", message: "no active", verbosity: 1, flags: 0 });
+    ack(world, "a");
+    world.kill("a");
+    expect(world.log.filter((line) => line.message === "no active")).toHaveLength(1);
+    expect(world.events()).toContain("no-active");
+  });
+
+  it("makes every ready member active in an N-way-active group, and one with no-redundancy", () => {
+    const nway = group("N-way-active", ["a", "b", "c"]);
+    expect(nway.roles.map((role) => role.role)).toEqual(["active", "active", "active"]);
+    const single = group("no-redundancy", ["a", "b"]);
+    expect(single.roles.map((role) => [role.entity, role.role])).toEqual([["a", "active"]]);
+    ack(single, "a");
+    single.kill("a");
+    expect(single.roles.at(-1)).toMatchObject({ entity: "b", role: "active" });
+  });
+
+  it("counts the service's availability: down only from the failure to the new active's acknowledgement", () => {
+    const world = group();
+    settle2N(world);
+    world.wall += 10_000;
+    world.kill("a");
+    world.wall += 40;
+    ack(world, "b");
+    world.wall += 10_000;
+    const counters = world.state.groups.get("g")?.counters;
+    expect(counters).toMatchObject({ downMs: 40, upMs: 10_000, repairs: 1 });
+  });
+
+  it("answers fault severities: minor logs, major restarts, fatal without a group runs the restart's fail-actions", () => {
+    const world = new World();
+    world.service("s");
+    world.request("action_fail", { ename: "s", cname: "death", aname: "restart", fname: "escalate", kind: "log", message: "escalated", verbosity: 1 });
+    const pid = world.pid("s");
+    world.request("entity_condition_raise", { ename: "s", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTMINOR });
+    expect(world.pid("s")).toBe(pid);
+    expect(world.events()).toContain("fault");
+    world.request("entity_condition_raise", { ename: "s", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTMAJOR });
+    expect(world.terminated).toEqual([pid]);
+    expect(world.pid("s")).not.toBe(pid);
+    world.request("entity_condition_raise", { ename: "s", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTFATAL });
+    expect(world.log.map((line) => line.message)).toContain("escalated");
+    // A policy can turn a severity off.
+    world.request("policy", { ename: "s", policy: { faults: { major: "none" } } });
+    const before = world.terminated.length;
+    world.request("entity_condition_raise", { ename: "s", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTMAJOR });
+    expect(world.terminated.length).toBe(before);
+  });
+
+  it("rejects bad requests with the right code and changes nothing", () => {
+    const world = group();
+    const before = world.state;
+    expect(() => world.request("group_create", { gname: "g", model: "2N", members: ["a"] })).toThrow(/EEXIST/);
+    expect(() => world.request("group_create", { gname: "h", model: "2N", members: ["a"] })).toThrow(/EBUSY/);
+    expect(() => world.request("group_create", { gname: "h", model: "3N", members: ["x"] })).toThrow(/EINVAL/);
+    expect(() => world.request("group_create", { gname: ".h", model: "2N", members: ["x"] })).toThrow(/EINVAL/);
+    expect(() => world.request("role_register", { ename: "a" }, { pid: 4242, token: "x" })).toThrow(/EPERM/);
+    expect(() => world.request("detach", { ename: "a" })).toThrow(/EBUSY/);
+    expect(world.state).toBe(before);
+  });
+});
