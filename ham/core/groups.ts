@@ -158,7 +158,8 @@ export function groupSwitchover(tx: Tx, { args }: Request): unknown {
   tx.log(LOG_LEVEL.events, "info", { event: "switchover", group: group.name, from: active.name, to: standby.name },
     `switchover of ${group.name} from ${active.name} to ${standby.name} started`);
   assign(tx, started, active.name, "quiescing");
-  return { from: active.name, to: standby.name };
+  // `switchover`: its number in the group's count, for a caller that waits for it (hamctl).
+  return { from: active.name, to: standby.name, switchover: group.counters.switchovers + 1 };
 }
 
 // ham_role_register: the caller is the entity's process; its session gets the entity's roles.
@@ -196,7 +197,7 @@ export function roleAck(tx: Tx, { args, caller }: Request): unknown {
   let next = withMember(group, member.name, { role, assigning: null });
   tx.log(LOG_LEVEL.detail, "info", { event: "role", group: group.name, entity: member.name, role }, `${member.name} is ${role} in ${group.name}`);
   if (role === "active" && next.failure !== null) {
-    const took = tx.at.mono - next.failure.at;
+    const took = Math.round(tx.at.mono - next.failure.at);
     next = { ...next, failure: null, counters: { ...next.counters, failovers: next.counters.failovers + 1, lastFailoverMs: took } };
     tx.putGroup(next);
     tx.log(LOG_LEVEL.events, "warn", { event: "failover", group: group.name, from: group.failure?.member, to: member.name, ms: took },
@@ -335,7 +336,7 @@ function switchoverStep(tx: Tx, gname: string): void {
   else if (from.role === "quiesced" && to.role === "standby") assign(tx, group, to.name, "active");
   else if (to.role === "active" && from.role === "quiesced") assign(tx, group, from.name, "standby");
   else if (to.role === "active" && from.role === "standby") {
-    const took = tx.at.mono - switching.startedMono;
+    const took = Math.round(tx.at.mono - switching.startedMono);
     const done = tx.putGroup({
       ...group, switchover: null,
       counters: { ...group.counters, switchovers: group.counters.switchovers + 1, lastSwitchoverMs: took },

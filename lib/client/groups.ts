@@ -61,10 +61,11 @@ export async function ham_group_member_remove(gname: string, ename: string, node
 }
 
 // Starts a graceful switchover of a 2N group (active → quiescing → quiesced; standby → active;
-// old active → standby); resolves once it started, with who goes and who comes.
-export async function ham_group_switchover(gname: string, node: string | null = null): Promise<{ from: string; to: string }> {
+// old active → standby); resolves once it started, with who goes and who comes, and the
+// number the switchover will have in the group's count (status --json: groups[].switchovers).
+export async function ham_group_switchover(gname: string, node: string | null = null): Promise<{ from: string; to: string; switchover: number }> {
   checkName(gname, "group");
-  return (await requestAuto(runDirOfNode(node), "group_switchover", { gname })) as { from: string; to: string };
+  return (await requestAuto(runDirOfNode(node), "group_switchover", { gname })) as { from: string; to: string; switchover: number };
 }
 
 // Registers this process's role callback for `entity` (default: $HAM_ENTITY, which the HAM sets

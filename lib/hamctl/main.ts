@@ -7,11 +7,11 @@ import { sessionFor, type Session } from "../client/session.js";
 import { outputFilesOf, resolveRunDir } from "../run-dir.js";
 import type { Node } from "../tree/node.js";
 import { joinCommandLine } from "../command-line.js";
-import type { PsRow } from "../wire/ps-row.js";
+import type { GroupRow, PsRow } from "../wire/ps-row.js";
 import { parseCommandLine, UsageError, type Invocation } from "./args.js";
 import { commandUsage, usage } from "./commands.js";
 import { showLogs } from "./logs.js";
-import { psLines, psTable } from "./ps-table.js";
+import { groupSummary, groupTable, psLines, psTable } from "./ps-table.js";
 
 // `hamctl`: control and inspect a HAM. One line on stderr and a non-zero exit on error
 // (2 for a usage error, with the usage).
@@ -50,12 +50,22 @@ async function execute(run: Run): Promise<string> {
     case "status":
       return request(run, async (session) => {
         const status = (await session.request("status", {})) as Record<string, unknown>;
-        return print(status, Object.entries(status).map(([key, value]) => `${key}: ${value}`).join("\n") + "\n");
+        const text = (key: string, value: unknown) => (key === "groups" && Array.isArray(value) ? (value as GroupRow[]).map(groupSummary).join(", ") || "-" : String(value));
+        return print(status, Object.entries(status).map(([key, value]) => `${key}: ${text(key, value)}`).join("\n") + "\n");
       });
     case "ps":
       return request(run, async (session) => {
         const lines = psLines((await session.request("ps", {})) as PsRow[]);
-        return print(lines, psTable(lines));
+        if (run.json) return print(lines, "");
+        const { groups } = (await session.request("status", {})) as { groups?: GroupRow[] };
+        return psTable(lines) + (groups !== undefined && groups.length > 0 ? `\n${groupTable(groups)}` : "");
+      });
+    case "switchover":
+      return request(run, async (session) => {
+        const gname = operand(run, 0);
+        const started = (await session.request("group_switchover", { gname })) as { from: string; to: string; switchover: number };
+        const done = await switchedOver(session, gname, started.switchover);
+        return print({ group: gname, from: started.from, to: started.to, ms: done.lastSwitchoverMs }, `${gname}: ${started.from} -> ${started.to} in ${done.lastSwitchoverMs} ms\n`);
       });
     case "logs":
       await logs(run);
@@ -125,6 +135,23 @@ async function execute(run: Run): Promise<string> {
       throw new UsageError(`unknown command ${run.command.name}`);
   }
 }
+
+// A switchover ends when the group has none under way: done when its count went up.
+async function switchedOver(session: Session, gname: string, number: number): Promise<GroupRow> {
+  const groupOf = async () => ((await session.request("status", {})) as { groups: GroupRow[] }).groups.find((group) => group.name === gname);
+  const deadline = Date.now() + SWITCHOVER_WAIT_MS;
+  for (let group = await groupOf(); Date.now() < deadline; group = await groupOf()) {
+    if (group === undefined) throw new HamError("ENOENT", `group ${gname} is gone`);
+    if (group.switchovers >= number) return group;
+    if (group.switchover === null) {
+      throw new HamError("EIO", `the switchover of ${gname} was abandoned (a member failed): see hamctl logs`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new HamError("ETIMEDOUT", `the switchover of ${gname} did not end within ${SWITCHOVER_WAIT_MS / 1000} s`);
+}
+
+const SWITCHOVER_WAIT_MS = 30_000;
 
 const DEFAULT_LOG_LINES = 20;
 

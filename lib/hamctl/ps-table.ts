@@ -1,5 +1,5 @@
 import { readProcUsage, type ProcUsage } from "../proc.js";
-import type { PsRow } from "../wire/ps-row.js";
+import type { GroupRow, PsRow } from "../wire/ps-row.js";
 
 // `hamctl ps`: the HAM's rows, each live process's CPU and memory from /proc, as a table lined
 // up for a terminal or as JSON rows with stable names.
@@ -28,6 +28,7 @@ const COLUMNS: ReadonlyArray<{ title: string; right: boolean; cell: (line: PsLin
   { title: "NAME", right: false, cell: (line) => line.name },
   { title: "PID", right: true, cell: (line) => (line.pid > 0 ? String(line.pid) : "-") },
   { title: "STATE", right: false, cell: (line) => line.state },
+  { title: "ROLE", right: false, cell: (line) => (line.group === null ? "-" : `${line.group}:${line.role ?? "none"}`) },
   { title: "UPTIME", right: true, cell: (line) => (line.uptimeMs === null ? "-" : formatDuration(line.uptimeMs)) },
   { title: "RESTARTS", right: true, cell: (line) => String(line.restarts) },
   { title: "DEATHS", right: true, cell: (line) => String(line.deaths) },
@@ -37,14 +38,44 @@ const COLUMNS: ReadonlyArray<{ title: string; right: boolean; cell: (line: PsLin
   { title: "RSS", right: true, cell: (line) => (line.rssBytes === null ? "-" : formatBytes(line.rssBytes)) },
 ];
 
+type Column<T> = { readonly title: string; readonly right: boolean; readonly cell: (line: T) => string };
+
 // Columns as wide as their widest cell, two spaces apart; numbers to the right.
-export function psTable(lines: readonly PsLine[]): string {
-  const cells = [COLUMNS.map((column) => column.title), ...lines.map((line) => COLUMNS.map((column) => column.cell(line)))];
-  const widths = COLUMNS.map((_, index) => Math.max(...cells.map((row) => row[index]?.length ?? 0)));
+function table<T>(columns: ReadonlyArray<Column<T>>, lines: readonly T[]): string {
+  const cells = [columns.map((column) => column.title), ...lines.map((line) => columns.map((column) => column.cell(line)))];
+  const widths = columns.map((_, index) => Math.max(...cells.map((row) => row[index]?.length ?? 0)));
   return cells.map((row) => row.map((cell, index) => {
     const width = widths[index] ?? 0;
-    return COLUMNS[index]?.right === true ? cell.padStart(width) : cell.padEnd(width);
+    return columns[index]?.right === true ? cell.padStart(width) : cell.padEnd(width);
   }).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+export function psTable(lines: readonly PsLine[]): string {
+  return table(COLUMNS, lines);
+}
+
+const ms = (value: number | null) => (value === null ? "-" : `${value} ms`);
+const names = (list: readonly string[]) => (list.length === 0 ? "-" : list.join(","));
+
+const GROUP_COLUMNS: ReadonlyArray<Column<GroupRow>> = [
+  { title: "GROUP", right: false, cell: (group) => group.name },
+  { title: "MODEL", right: false, cell: (group) => group.model },
+  { title: "ACTIVE", right: false, cell: (group) => names(group.active) },
+  { title: "STANDBY", right: false, cell: (group) => names(group.standby) },
+  { title: "FAILOVERS", right: true, cell: (group) => String(group.failovers) },
+  { title: "LAST FAILOVER", right: true, cell: (group) => ms(group.lastFailoverMs) },
+  { title: "SWITCHOVERS", right: true, cell: (group) => String(group.switchovers) },
+  { title: "AVAIL %", right: true, cell: (group) => (group.availabilityPercent === null ? "-" : group.availabilityPercent.toFixed(3)) },
+];
+
+// The groups under `hamctl ps`'s entities.
+export function groupTable(groups: readonly GroupRow[]): string {
+  return table(GROUP_COLUMNS, groups);
+}
+
+// One group in a line (`hamctl status`).
+export function groupSummary(group: GroupRow): string {
+  return `${group.name} (${group.model}: active ${names(group.active)}, standby ${names(group.standby)})`;
 }
 
 // 3s, 5m12s, 2h03m, 4d01h.

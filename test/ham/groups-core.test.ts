@@ -119,7 +119,7 @@ describe("service groups in the core", () => {
     world.request("action", { ename: "a", cname: "so", aname: "note", kind: "log", message: "switched", verbosity: 1, flags: 0 });
     settle2N(world);
     world.roles.length = 0;
-    expect(world.request("group_switchover", { gname: "g" })).toEqual({ from: "a", to: "b" });
+    expect(world.request("group_switchover", { gname: "g" })).toEqual({ from: "a", to: "b", switchover: 1 });
     for (const name of ["a", "a", "b", "a"]) {
       expect(serving(world).length).toBeLessThanOrEqual(1);
       ack(world, name);

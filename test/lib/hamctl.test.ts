@@ -121,7 +121,7 @@ describe("hamctl ps", () => {
     const table = ctl("ps").stdout.trimEnd().split("\n");
     expect(table).toHaveLength(5);
     const header = table[0] ?? "";
-    expect(header).toMatch(/^NAME +PID +STATE +UPTIME +RESTARTS +DEATHS +LAST EXIT +AVAIL % +CPU % +RSS$/);
+    expect(header).toMatch(/^NAME +PID +STATE +ROLE +UPTIME +RESTARTS +DEATHS +LAST EXIT +AVAIL % +CPU % +RSS$/);
     expect(table.slice(1).map((line) => line.split(/ +/)[0])).toEqual(["flappy", "later", "me", "web"]);
     expect(table[1]).toMatch(/^flappy +- +backing off +- +0 +1 +exited with code 0 +\d+\.\d{3} +- +-$/);
     // Text columns start where their title starts; number columns end where theirs ends.
