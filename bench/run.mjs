@@ -6,6 +6,7 @@ import { apiFigures } from "./api.mjs";
 import { coverFigures } from "./cover.mjs";
 import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
+import { groupFigures } from "./groups.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { labFigures } from "./lab.mjs";
 import { memoryFigures } from "./memory.mjs";
@@ -20,6 +21,7 @@ const SECTIONS = {
   api: () => apiFigures(),
   takeover: () => takeoverFigures(),
   reprotect: () => reprotectFigures(),
+  groups: () => groupFigures(),
   lab: () => labFigures({ seconds: Number(process.env.BENCH_LAB_SECONDS ?? 60) }),
   fs: () => fsFigures(),
   cover: () => coverFigures(),
