@@ -7,6 +7,7 @@ import { coverFigures } from "./cover.mjs";
 import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
 import { groupFigures } from "./groups.mjs";
+import { haCounterFigures } from "./hacounter.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { labFigures } from "./lab.mjs";
 import { memoryFigures } from "./memory.mjs";
@@ -22,6 +23,7 @@ const SECTIONS = {
   takeover: () => takeoverFigures(),
   reprotect: () => reprotectFigures(),
   groups: () => groupFigures(),
+  hacounter: () => haCounterFigures({ seconds: Number(process.env.BENCH_HACOUNTER_SECONDS ?? 60), seed: Number(process.env.BENCH_SEED ?? 1) }),
   lab: () => labFigures({ seconds: Number(process.env.BENCH_LAB_SECONDS ?? 60) }),
   fs: () => fsFigures(),
   cover: () => coverFigures(),
