@@ -259,6 +259,7 @@ export const DEFAULT_POLICY: RestartPolicy = Object.freeze({
   backoffResetMs: 10_000,
   budget: null,
   output: null,
+  faults: null,
 });
 
 export function newEntity(name: string, kind: EntityKind, nowMs: number): EntityState {

@@ -189,7 +189,7 @@ export function entityFromValue(value: EntityValue): EntityState {
     name: value.kind === "global" ? "" : value.name,
     spec: {
       // A state written before output limits existed has none: the defaults.
-      kind: value.kind, command: value.command, flags: value.flags, enabled: value.enabled, policy: { ...value.policy, output: value.policy.output ?? null },
+      kind: value.kind, command: value.command, flags: value.flags, enabled: value.enabled, policy: { ...value.policy, output: value.policy.output ?? null, faults: value.policy.faults ?? null },
       heartbeat: heartbeat === null ? null : { periodNs: heartbeat.periodNs, low: heartbeat.low, high: heartbeat.high },
     },
     counters: {

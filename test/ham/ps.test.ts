@@ -42,7 +42,7 @@ describe("ps rows", () => {
       name: "web", kind: "attached", state: "running", pid: 41, startTime: 4242, startedMs: WALL - 3_000, uptimeMs: 3_000,
       restarts: 2, deaths: 2, lastExit: "exit 1", restartInMs: null,
       // Built by hand, never accounted: no availability figures yet.
-      upMs: 0, downMs: 0, mttrMs: null, mtbfMs: null, availabilityPercent: null, availability24hPercent: null,
+      upMs: 0, downMs: 0, mttrMs: null, mtbfMs: null, availabilityPercent: null, availability24hPercent: null, group: null, role: null,
     });
     expect(rows.find((row) => row.name === "flappy")).toMatchObject({ pid: 0, uptimeMs: null, startedMs: null, restartInMs: 800, deaths: 5 });
     expect(rows.find((row) => row.name === "later")).toMatchObject({ kind: "placeholder", pid: 0, lastExit: null });

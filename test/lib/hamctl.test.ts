@@ -123,7 +123,7 @@ describe("hamctl ps", () => {
     const header = table[0] ?? "";
     expect(header).toMatch(/^NAME +PID +STATE +ROLE +UPTIME +RESTARTS +DEATHS +LAST EXIT +AVAIL % +CPU % +RSS$/);
     expect(table.slice(1).map((line) => line.split(/ +/)[0])).toEqual(["flappy", "later", "me", "web"]);
-    expect(table[1]).toMatch(/^flappy +- +backing off +- +0 +1 +exited with code 0 +\d+\.\d{3} +- +-$/);
+    expect(table[1]).toMatch(/^flappy +- +backing off +- +- +0 +1 +exited with code 0 +\d+\.\d{3} +- +-$/);
     // Text columns start where their title starts; number columns end where theirs ends.
     for (const [title, right] of [["STATE", false], ["LAST EXIT", false], ["PID", true], ["UPTIME", true], ["DEATHS", true], ["RSS", true]] as const) {
       const start = header.indexOf(title);
