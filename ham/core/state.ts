@@ -55,7 +55,21 @@ export interface EntitySpec {
   readonly heartbeat: HeartbeatSpec | null;
 }
 
-export interface EntityCounters {
+// Availability (availability.ts): time up and down, closed at each change between the two (an
+// entity's process running or not; a group's member serving or not), since it was first up.
+export interface AvailabilityCounters {
+  readonly upMs: number;
+  readonly downMs: number;
+  // When it last went up or down (wall ms); null before it was first up.
+  readonly since: number | null;
+  readonly firstUpMs: number | null;
+  // Outages that ended (down, then up again).
+  readonly repairs: number;
+  // Outages of the last 24 h: [start, end] in wall ms, end null while it lasts.
+  readonly outages: ReadonlyArray<readonly [number, number | null]>;
+}
+
+export interface EntityCounters extends AvailabilityCounters {
   readonly createdMs: number;
   readonly startedMs: number;
   readonly lastDeathMs: number | null;
@@ -71,17 +85,6 @@ export interface EntityCounters {
   readonly restartTimes: readonly number[];
   readonly backoffMs: number;
   readonly gaveUp: boolean;
-  // Availability (availability.ts): time up and down, closed at each change between the two
-  // (a process running or not), since the first time the entity had a process.
-  readonly upMs: number;
-  readonly downMs: number;
-  // When the entity last went up or down (wall ms); null before its first process.
-  readonly since: number | null;
-  readonly firstUpMs: number | null;
-  // Outages that ended (a death, then a process again).
-  readonly repairs: number;
-  // Outages of the last 24 h: [start, end] in wall ms, end null while it lasts.
-  readonly outages: ReadonlyArray<readonly [number, number | null]>;
 }
 
 export interface HeartbeatRun {
@@ -202,16 +205,6 @@ export interface Member {
   readonly assigning: { readonly role: HaState; readonly seq: number; readonly until: number } | null;
   // Failed while its process still ran: killed, its death awaited before anyone else serves.
   readonly failing: boolean;
-}
-
-// Availability of the service (some member serving), as an entity's (availability.ts).
-export interface AvailabilityCounters {
-  readonly upMs: number;
-  readonly downMs: number;
-  readonly since: number | null;
-  readonly firstUpMs: number | null;
-  readonly repairs: number;
-  readonly outages: ReadonlyArray<readonly [number, number | null]>;
 }
 
 export interface GroupCounters extends AvailabilityCounters {

@@ -2,14 +2,13 @@ import type { GroupRow } from "../../lib/wire/ps-row.js";
 import { availabilityOf } from "../core/availability.js";
 import type { GroupState, HamState } from "../core/state.js";
 import { groupServes } from "../core/tx.js";
+import { figures } from "./ps.js";
 
 // Service groups as the HAM shows them: rows for `status --json` and `hamctl ps` (live
 // figures), and the bytes of /ham/.groups/<group>/.info (figures as of the group's last change,
 // so the file's bytes change only with events, like an entity's .info).
 
 export const GROUPS_DIR = ".groups";
-
-const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
 
 function membersOf(group: GroupState): GroupRow["members"] {
   return group.members.map((member) => ({
@@ -19,7 +18,6 @@ function membersOf(group: GroupState): GroupRow["members"] {
 
 export function groupRow(group: GroupState, wallMs: number, monoMs: number): GroupRow {
   const { counters } = group;
-  const figures = availabilityOf(counters, counters.failures, groupServes(group), wallMs);
   const named = (role: string) => group.members.filter((member) => member.role === role).map((member) => member.name);
   return {
     name: group.name, model: group.model, members: membersOf(group),
@@ -28,8 +26,7 @@ export function groupRow(group: GroupState, wallMs: number, monoMs: number): Gro
     noActiveForMs: group.failure === null ? null : Math.max(0, Math.round(monoMs - group.failure.at)),
     failovers: counters.failovers, switchovers: counters.switchovers, failures: counters.failures,
     lastFailoverMs: counters.lastFailoverMs, lastSwitchoverMs: counters.lastSwitchoverMs,
-    upMs: Math.round(figures.upMs), downMs: Math.round(figures.downMs), mttrMs: round(figures.mttrMs, 0), mtbfMs: round(figures.mtbfMs, 0),
-    availabilityPercent: round(figures.percent, 3), availability24hPercent: round(figures.percent24h, 3),
+    ...figures(availabilityOf(counters, counters.failures, groupServes(group), wallMs)),
   };
 }
 

@@ -1,10 +1,11 @@
-import type { PsRow, PsState } from "../../lib/wire/ps-row.js";
+import type { AvailabilityFigures, PsRow, PsState } from "../../lib/wire/ps-row.js";
 import { availabilityOf, type Availability } from "../core/availability.js";
 import type { EntityState, HamState } from "../core/state.js";
 
 const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
 
-function figures(a: Availability): Pick<PsRow, "upMs" | "downMs" | "mttrMs" | "mtbfMs" | "availabilityPercent" | "availability24hPercent"> {
+// The figures as rows show them: whole ms, percentages to 3 decimals.
+export function figures(a: Availability): AvailabilityFigures {
   return {
     upMs: Math.round(a.upMs), downMs: Math.round(a.downMs), mttrMs: round(a.mttrMs, 0), mtbfMs: round(a.mtbfMs, 0),
     availabilityPercent: round(a.percent, 3), availability24hPercent: round(a.percent24h, 3),

@@ -7,7 +7,20 @@
 // for the moment between a death and its restart).
 export type PsState = "placeholder" | "self-attached" | "running" | "backing off" | "gave up" | "dead";
 
-export interface PsRow {
+// Availability (ham/core/availability.ts): up and down time since first up, mean time to
+// repair and between failures (null before one), percent up since first up and over the last
+// 24 h (null before it was first up).
+export interface AvailabilityFigures {
+  readonly upMs: number;
+  readonly downMs: number;
+  readonly mttrMs: number | null;
+  readonly mtbfMs: number | null;
+  readonly availabilityPercent: number | null;
+  readonly availability24hPercent: number | null;
+}
+
+// Availability: since the entity's first process.
+export interface PsRow extends AvailabilityFigures {
   readonly name: string;
   // "attached" (by pid or spawned by the HAM), "self" (ham_attach_self) or "placeholder".
   readonly kind: string;
@@ -25,22 +38,14 @@ export interface PsRow {
   readonly lastExit: string | null;
   // A backoff under way: ms until the restart.
   readonly restartInMs: number | null;
-  // Availability (ham/core/availability.ts): up and down time since the first process, mean
-  // time to repair and between failures (null before one), percent up since the first process
-  // and over the last 24 h (null before the first process).
-  readonly upMs: number;
-  readonly downMs: number;
-  readonly mttrMs: number | null;
-  readonly mtbfMs: number | null;
-  readonly availabilityPercent: number | null;
-  readonly availability24hPercent: number | null;
   // Its service group and the role it acknowledged there (null: none).
   readonly group: string | null;
   readonly role: string | null;
 }
 
 // A service group, as `status --json` (its `groups`) and `hamctl ps` show it (ham/server/groups.ts).
-export interface GroupRow {
+// Availability: the service's, up while a member serves.
+export interface GroupRow extends AvailabilityFigures {
   readonly name: string;
   readonly model: string;
   // In order of preference: the role acknowledged, one being assigned, failed (being stopped).
@@ -55,11 +60,4 @@ export interface GroupRow {
   readonly failures: number;
   readonly lastFailoverMs: number | null;
   readonly lastSwitchoverMs: number | null;
-  // The service's availability: up while a member serves (ham/core/availability.ts).
-  readonly upMs: number;
-  readonly downMs: number;
-  readonly mttrMs: number | null;
-  readonly mtbfMs: number | null;
-  readonly availabilityPercent: number | null;
-  readonly availability24hPercent: number | null;
 }
