@@ -10,6 +10,7 @@ import { LOG_LEVEL } from "./describe.js";
 import type { EntityState } from "./state.js";
 import type { Tx } from "./tx.js";
 import * as items from "./items.js";
+import { CHECKPOINT_REQUESTS } from "./checkpoints.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.
@@ -180,6 +181,7 @@ export const REQUESTS: Readonly<Record<string, Handler>> = {
   condition: items.condition, condition_state: items.conditionState, condition_raise: items.conditionRaise,
   condition_remove: items.conditionRemove, action: items.action, action_remove: items.actionRemove,
   action_fail: items.actionFail, action_fail_remove: items.actionFailRemove, control: items.control, lookup: items.lookup, verbose,
+  ...CHECKPOINT_REQUESTS,
 };
 
 export function isCoreRequest(op: string): boolean {
