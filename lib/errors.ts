@@ -16,11 +16,12 @@ export type HamErrorCode =
   | "ENOTSUP"
   | "EIO"
   | "E2BIG"
-  | "ENOSPC";
+  | "ENOSPC"
+  | "EIDRM";
 
 const codes: ReadonlySet<string> = new Set<HamErrorCode>([
   "EBADF", "EEXIST", "EINVAL", "ENAMETOOLONG", "ENOENT", "ENOMEM", "ETIMEDOUT",
-  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO", "E2BIG", "ENOSPC",
+  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO", "E2BIG", "ENOSPC", "EIDRM",
 ]);
 
 export function isHamErrorCode(value: unknown): value is HamErrorCode {

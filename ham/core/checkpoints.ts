@@ -9,7 +9,9 @@ import type { Args, Request } from "./specs.js";
 import type { Tx } from "./tx.js";
 
 // The checkpoint requests (ckpt_* in lib/client/checkpoints.ts). A handle names a checkpoint
-// by name and id; one whose checkpoint was unlinked (or unlinked and made again) is EBADF.
+// by name and id; one whose checkpoint was unlinked (or unlinked and made again) is EIDRM
+// (as a removed message queue). Never EBADF from here: to a client that means "connection
+// lost", and its session would reconnect and retry (lib/cover/recovery.ts).
 // Every check comes before the change: a write over a limit leaves the old bytes in place.
 
 const LIMITS: ReadonlyArray<readonly [keyof CheckpointLimits, number, number]> = [
@@ -70,7 +72,7 @@ function target(tx: Tx, args: Args): Checkpoint {
   const name = args.name("name", "checkpoint");
   const id = args.int("id");
   const checkpoint = tx.checkpoints.get(name);
-  if (checkpoint === undefined || checkpoint.id !== id) throw new HamError("EBADF", `checkpoint ${name} was unlinked`);
+  if (checkpoint === undefined || checkpoint.id !== id) throw new HamError("EIDRM", `checkpoint ${name} was unlinked`);
   return checkpoint;
 }
 

@@ -23,7 +23,7 @@ export interface ckpt_handle_t {
   readonly kind: "checkpoint";
   readonly runDir: string;
   readonly name: string;
-  // Which checkpoint of that name: one unlinked (and perhaps made again) is EBADF.
+  // Which checkpoint of that name: calls on one unlinked (even if made again) are EIDRM.
   readonly id: number;
   readonly limits: CheckpointLimits;
   closed: boolean;
@@ -122,7 +122,7 @@ export async function ckpt_close(handle: ckpt_handle_t): Promise<number> {
   return 0;
 }
 
-// Removes a checkpoint and its sections; handles on it get EBADF from then on.
+// Removes a checkpoint and its sections; calls on handles on it are EIDRM from then on.
 export async function ckpt_unlink(name: string): Promise<number> {
   checkName(name, "checkpoint");
   return Number(await requestAuto(runDirOfNode(null), "ckpt_unlink", { name }));

@@ -129,14 +129,14 @@ describe("checkpoints in the core", () => {
     expect(ham.state.checkpoints.get("db")?.sections.size).toBe(0);
   });
 
-  it("answers EBADF to a handle on an unlinked checkpoint, even when its name is made again", () => {
+  it("answers EIDRM to a handle on an unlinked checkpoint, even when its name is made again", () => {
     const ham = new Ham();
     const old = ham.open("db");
     ham.ok("ckpt_unlink", { name: "db" });
-    expect(ham.error("ckpt_read", { ...old, section: "s" })).toBe("EBADF");
+    expect(ham.error("ckpt_read", { ...old, section: "s" })).toBe("EIDRM");
     const made = ham.open("db");
     expect(made.id).not.toBe(old.id);
-    expect(ham.error("ckpt_write", { ...old, section: "s", data: b64("x") })).toBe("EBADF");
+    expect(ham.error("ckpt_write", { ...old, section: "s", data: b64("x") })).toBe("EIDRM");
     expect(ham.ok("ckpt_write", { ...made, section: "s", data: b64("x") })).toBe(0);
   });
 
