@@ -3,6 +3,7 @@ import {
   GLOBAL_DIR, renderAction, renderConditionInfo, renderEntityInfo, renderHamInfo, type TreeView,
 } from "./render.js";
 import type { EntityState as Entity } from "../core/state.js";
+import { CHECKPOINTS_DIR, resolveCheckpointPath } from "./checkpoint-view.js";
 
 // Resolves a /ham path to a directory listing or a file's bytes: the one place that maps
 // paths to renderings, for `hamctl ls`/`cat` and the FUSE view alike.
@@ -33,9 +34,11 @@ export function resolveTreePath(view: TreeView, path: string): Node {
   const missing = () => new HamError("ENOENT", `no such item: /${parts.join("/")}`);
   if (parts.length === 0) {
     const entries: DirEntry[] = [fileEntry(INFO, renderHamInfo(view)), { name: GLOBAL_DIR, type: "dir", size: 0 }];
+    if ((view.checkpoints?.size ?? 0) > 0) entries.push({ name: CHECKPOINTS_DIR, type: "dir", size: 0 });
     for (const name of view.entities.keys()) entries.push({ name, type: "dir", size: 0 });
     return { type: "dir", entries };
   }
+  if (parts[0] === CHECKPOINTS_DIR && view.checkpoints !== undefined && view.checkpoints.size > 0) return resolveCheckpointPath(view.checkpoints, parts.slice(1));
   const [entityName, second, third, extra] = parts as [string, string | undefined, string | undefined, string | undefined];
   if (entityName === INFO && second === undefined) return file(renderHamInfo(view));
   const entity = findEntity(view, entityName);

@@ -69,6 +69,9 @@ describe("checkpoints", () => {
       { name: "big2", size: 1024 * 1024, writtenMs: expect.any(Number) as number },
       { name: "small", size: 3, writtenMs: expect.any(Number) as number },
     ]);
+    // The /ham view shows it (hamctl cat, the FUSE mount).
+    expect(await instance.field("/.checkpoints/state/.info", "Num Sections")).toBe("3");
+    expect(await instance.field("/.checkpoints/state/.info", "Max Bytes")).toBe(String(2 * 1024 * 1024 + 8));
     await ham.ckpt_delete(handle, "big2");
     await ham.ckpt_write(handle, "text", "hello");
     expect((await ham.ckpt_read(handle, "text")).toString()).toBe("hello");
@@ -83,6 +86,7 @@ describe("checkpoints", () => {
     await expect(ham.ckpt_open_node("state", instance.runDir, { maxSections: 4 })).rejects.toMatchObject({ code: "EEXIST" });
     await ham.ckpt_unlink_node("state", instance.runDir);
     await expect(ham.ckpt_read(handle, "small")).rejects.toMatchObject({ code: "EIDRM" });
+    await expect(instance.cat("/.checkpoints/state/.info")).rejects.toMatchObject({ code: "ENOENT" });
     await eventually(async () => (await ham.ckpt_unlink_node("state", instance.runDir).catch((error: ham.HamError) => error.code)) === "ENOENT", 1_000, "ENOENT");
   });
 });
