@@ -3,6 +3,7 @@
 // run goes on; every process it started is ended by pid. Exit code 1 if any section failed.
 import { endSection, killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
+import { ckptFigures } from "./ckpt.mjs";
 import { coverFigures } from "./cover.mjs";
 import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
@@ -27,6 +28,7 @@ const SECTIONS = {
   lab: () => labFigures({ seconds: Number(process.env.BENCH_LAB_SECONDS ?? 60) }),
   fs: () => fsFigures(),
   cover: () => coverFigures(),
+  ckpt: () => ckptFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 

@@ -14,11 +14,14 @@ export type HamErrorCode =
   | "EBUSY"
   | "EMSGSIZE"
   | "ENOTSUP"
-  | "EIO";
+  | "EIO"
+  | "E2BIG"
+  | "ENOSPC"
+  | "EIDRM";
 
 const codes: ReadonlySet<string> = new Set<HamErrorCode>([
   "EBADF", "EEXIST", "EINVAL", "ENAMETOOLONG", "ENOENT", "ENOMEM", "ETIMEDOUT",
-  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO",
+  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO", "E2BIG", "ENOSPC", "EIDRM",
 ]);
 
 export function isHamErrorCode(value: unknown): value is HamErrorCode {

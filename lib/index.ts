@@ -6,5 +6,7 @@ export * from "./client/connect.js";
 export * from "./client/entities.js";
 export * from "./client/conditions.js";
 export * from "./client/actions.js";
+export * from "./client/checkpoints.js";
+export * from "./checkpoint-limits.js";
 export { resolveRunDir } from "./run-dir.js";
 export * from "./client/groups.js";

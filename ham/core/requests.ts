@@ -12,6 +12,7 @@ import type { Tx } from "./tx.js";
 import * as items from "./items.js";
 import * as groups from "./groups.js";
 import { answerFault } from "./faults.js";
+import { CHECKPOINT_REQUESTS } from "./checkpoints.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.
@@ -193,6 +194,7 @@ export const REQUESTS: Readonly<Record<string, Handler>> = {
   group_create: groups.groupCreate, group_delete: groups.groupDelete, group_member_add: groups.groupMemberAdd,
   group_member_remove: groups.groupMemberRemove, group_switchover: groups.groupSwitchover,
   role_register: groups.roleRegister, role_ack: groups.roleAck,
+  ...CHECKPOINT_REQUESTS,
 };
 
 export function isCoreRequest(op: string): boolean {

@@ -1,6 +1,7 @@
 import type * as Immutable from "immutable";
 import { emptyIndex, emptyMap, ordered, type Index, type Ordered } from "./collections.js";
 import { HamError } from "../../lib/errors.js";
+import type { Checkpoint } from "./checkpoint-data.js";
 import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, FaultPolicy, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
 
 export { emptyIndex, indexOf, Ordered, ordered, type Index } from "./collections.js";
@@ -242,6 +243,8 @@ export interface HamState {
   readonly firings: Immutable.Map<number, Firing>;
   // Queue name → firing ids, FIFO; the first one runs.
   readonly queues: Immutable.Map<string, readonly number[]>;
+  // Checkpoints by name (checkpoint-data.ts).
+  readonly checkpoints: Index<Checkpoint>;
 }
 
 // The restart policy an entity starts with (beyond QNX; restart-policy.ts).
@@ -284,6 +287,7 @@ export function initialState(hamPid: number, verbosity: number, nowMs: number): 
     groups: emptyIndex(),
     firings: emptyMap<number, Firing>(),
     queues: emptyMap<string, readonly number[]>(),
+    checkpoints: emptyIndex(),
   };
 }
 

@@ -2,6 +2,7 @@ import { accounted } from "./availability.js";
 import type { Effect } from "./effects.js";
 import type { At } from "./events.js";
 import type { LogLevelName } from "./describe.js";
+import { checkpointKey, sectionKey, type Checkpoint } from "./checkpoint-data.js";
 import type { Condition, EntityCounters, EntityRun, EntitySpec, EntityState, Firing, GroupState, HamState, Index, Meta, Ordered } from "./state.js";
 
 // Keys of the shared state's records (lib/store/format.ts): "g" the global entity, "e/<name>"
@@ -31,6 +32,7 @@ export class Tx {
   groups: Index<GroupState>;
   firings: HamState["firings"];
   queues: HamState["queues"];
+  checkpoints: HamState["checkpoints"];
   readonly effects: Effect[] = [];
   readonly changes = new Set<string>();
 
@@ -41,12 +43,13 @@ export class Tx {
     this.groups = base.groups;
     this.firings = base.firings;
     this.queues = base.queues;
+    this.checkpoints = base.checkpoints;
   }
 
   result(): StepResult {
     const state: HamState = {
       meta: this.meta, global: this.global, entities: this.entities, groups: this.groups,
-      firings: this.firings, queues: this.queues,
+      firings: this.firings, queues: this.queues, checkpoints: this.checkpoints,
     };
     return { state, effects: this.effects, changes: this.changes };
   }
@@ -173,6 +176,21 @@ export class Tx {
 
   setQueue(name: string, ids: readonly number[]): void {
     this.queues = ids.length === 0 ? this.queues.delete(name) : this.queues.set(name, ids);
+  }
+
+  // ---- checkpoints (checkpoints.ts): `section` names the one section a write or delete changed
+
+  setCheckpoint(checkpoint: Checkpoint, section?: string): void {
+    this.checkpoints = this.checkpoints.set(checkpoint.name, checkpoint);
+    this.changes.add(section === undefined ? checkpointKey(checkpoint.name) : sectionKey(checkpoint.name, section));
+  }
+
+  removeCheckpoint(name: string): void {
+    const checkpoint = this.checkpoints.get(name);
+    if (checkpoint === undefined) return;
+    this.checkpoints = this.checkpoints.delete(name);
+    this.changes.add(checkpointKey(name));
+    for (const section of checkpoint.sections.keys()) this.changes.add(sectionKey(name, section));
   }
 
   // ---- HAM-wide facts

@@ -268,7 +268,8 @@ export class Ham implements ServerContext {
 
   view(): TreeView {
     const state = this.core.state;
-    return { info: this.info(), entities: state.entities, global: state.global, groups: state.groups, counts: () => this.countsOf(state), verbosity: state.meta.verbosity };
+    return { info: this.info(), entities: state.entities, global: state.global, groups: state.groups, counts: () => this.countsOf(state), verbosity: state.meta.verbosity,
+      checkpoints: state.checkpoints };
   }
 
   // Counting walks every entity: once per state, however many files of the view ask.

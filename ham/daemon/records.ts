@@ -5,6 +5,7 @@ import type { Action, Condition, EntityCounters, EntityState, Firing, GroupState
 import { queueOf } from "../core/firings.js";
 import { conditionKey, entityKey, firingKey, groupKey, META_KEY } from "../core/tx.js";
 import type { Trigger } from "../core/triggers.js";
+import { checkpointKeys, checkpointRecordOf, isCheckpointKey, restoreCheckpoints, type CheckpointValue, type SectionValue } from "./checkpoint-records.js";
 
 // The shared state's records (one per key, tx.ts) and the HamState they come from and go
 // back to. The layout is version 2 (state-version.ts): an entity's spec, counters and run
@@ -141,6 +142,7 @@ export function stateKeys(state: HamState): string[] {
   }
   for (const firing of state.firings.values()) if (!firing.transient) keys.push(firingKey(firing.id));
   for (const name of state.groups.keys()) keys.push(groupKey(name));
+  keys.push(...checkpointKeys(state));
   return keys;
 }
 
@@ -164,6 +166,7 @@ export function recordOf(state: HamState, key: string): unknown {
     return firing === undefined || firing.transient ? undefined : firingValue(firing);
   }
   if (key.startsWith("G/")) return state.groups.get(key.slice(2));
+  if (isCheckpointKey(key)) return checkpointRecordOf(state, key);
   return undefined;
 }
 
@@ -181,6 +184,9 @@ export interface CheckedRecords {
   readonly conditions: ReadonlyArray<readonly [string, ConditionValue]>;
   readonly firings: readonly FiringValue[];
   readonly groups?: readonly GroupValue[];
+  // Checkpoint headers, and sections as [checkpoint, section, value] (checkpoint-records.ts).
+  readonly checkpoints?: readonly CheckpointValue[];
+  readonly sections?: ReadonlyArray<readonly [string, string, SectionValue]>;
 }
 
 export function entityFromValue(value: EntityValue): EntityState {
@@ -253,16 +259,20 @@ export function restoreState(base: HamState, records: CheckedRecords): Restored 
     applied: new Map(meta.config.applied.map(([source, names]) => [source, new Map(names)])),
     global: new Map(meta.config.global),
   };
+  // A checkpoint's id comes from nextOrder too (core/checkpoints.ts).
+  const { checkpoints, nextId } = restoreCheckpoints(records.checkpoints ?? [], records.sections ?? []);
   const state: HamState = {
     meta: {
       ...base.meta, hamFailures: meta?.hamFailures ?? 0, guardianFailures: meta?.guardianFailures ?? 0,
-      verbosity: meta?.verbosity ?? base.meta.verbosity, nextFiringId, nextActionId, nextOrder, spawnCount: meta?.spawnCount ?? 0, config,
+      verbosity: meta?.verbosity ?? base.meta.verbosity, nextFiringId, nextActionId, nextOrder: Math.max(nextOrder, nextId),
+      spawnCount: meta?.spawnCount ?? 0, config,
     },
     global,
     entities: entities.size === 0 ? emptyIndex() : indexOf(entities),
     groups: indexOf((records.groups ?? []).map((group) => [group.name, group] as const)),
     firings: base.firings.clear(),
     queues: base.queues.clear(),
+    checkpoints,
   };
   const firings: Firing[] = [];
   for (const value of firingValues) {

@@ -1,4 +1,5 @@
 import type { ConditionValue, EntityValue, FiringValue, GroupValue, MetaValue } from "./records.js";
+import type { CheckpointValue, SectionValue } from "./checkpoint-records.js";
 
 // The records of the shared state, checked field by field when a HAM reads them back (they
 // arrive as `unknown`): a type predicate per record kind, so the takeover needs no casts. A
@@ -98,3 +99,9 @@ export const isMetaValue = (value: unknown): value is MetaValue => meta(value);
 export const isEntityValue = (value: unknown): value is EntityValue => entity(value);
 export const isConditionValue = (value: unknown): value is ConditionValue => condition(value);
 export const isFiringValue = (value: unknown): value is FiringValue => firing(value);
+
+const checkpoint = shape({ name: string, id: number, createdMs: number, maxSections: number, maxSectionBytes: number, maxBytes: number });
+const section = shape({ data: string, writtenMs: number });
+
+export const isCheckpointValue = (value: unknown): value is CheckpointValue => checkpoint(value);
+export const isSectionValue = (value: unknown): value is SectionValue => section(value);

@@ -3,7 +3,8 @@ import type { At, CoreEvent } from "../core/events.js";
 import { restoreState, type CheckedRecords, type ConditionValue, type EntityValue, type FiringValue, type GroupValue } from "./records.js";
 import type { HamState } from "../core/state.js";
 import { isSameProcessAlive, readStartTime, spawnedPid } from "../adapters/processes.js";
-import { isConditionValue, isEntityValue, isFiringValue, isGroupValue } from "./state-schema.js";
+import { isCheckpointValue, isConditionValue, isEntityValue, isFiringValue, isGroupValue, isSectionValue } from "./state-schema.js";
+import type { CheckpointValue, SectionValue } from "./checkpoint-records.js";
 import { readMeta } from "./state-version.js";
 
 // Reading back the shared state of a HAM that is gone: each record checked (its version,
@@ -29,6 +30,8 @@ export function readBack(base: HamState, values: StateMap["values"], at: At, tak
   const firingValues: FiringValue[] = [];
   const groups: GroupValue[] = [];
   const replies: Array<[string, number, unknown]> = [];
+  const checkpoints: CheckpointValue[] = [];
+  const sections: Array<[string, string, SectionValue]> = [];
   for (const [key, value] of values) {
     if (key === "g" || key.startsWith("e/")) {
       if (isEntityValue(value)) entities.push(value);
@@ -42,12 +45,19 @@ export function readBack(base: HamState, values: StateMap["values"], at: At, tak
     } else if (key.startsWith("G/")) {
       if (isGroupValue(value)) groups.push(value);
       else skipped.push(key);
+    } else if (key.startsWith("k/")) {
+      if (isCheckpointValue(value)) checkpoints.push(value);
+      else skipped.push(key);
+    } else if (key.startsWith("s/")) {
+      const slash = key.indexOf("/", 2);
+      if (isSectionValue(value)) sections.push([key.slice(2, slash), key.slice(slash + 1), value]);
+      else skipped.push(key);
     } else if (key.startsWith("r/")) {
       const [, token = "", id = ""] = key.split("/");
       replies.push([token, Number(id), value]);
     }
   }
-  const records: CheckedRecords = { meta, entities, conditions, firings: firingValues, groups };
+  const records: CheckedRecords = { meta, entities, conditions, firings: firingValues, groups, checkpoints, sections };
   const { state, firings } = restoreState(base, records);
   const alive = new Map<string, boolean>();
   const found = new Map<string, { pid: number; startTime: number | null }>();

@@ -4,6 +4,7 @@ import {
 } from "./render.js";
 import type { EntityState as Entity } from "../core/state.js";
 import { GROUPS_DIR, renderGroupInfo } from "./groups.js";
+import { CHECKPOINTS_DIR, resolveCheckpointPath } from "./checkpoint-view.js";
 
 // Resolves a /ham path to a directory listing or a file's bytes: the one place that maps
 // paths to renderings, for `hamctl ls`/`cat` and the FUSE view alike.
@@ -45,9 +46,11 @@ export function resolveTreePath(view: TreeView, path: string): Node {
   if (parts.length === 0) {
     const entries: DirEntry[] = [fileEntry(INFO, renderHamInfo(view)), { name: GLOBAL_DIR, type: "dir", size: 0 }];
     if (view.groups.size > 0) entries.push({ name: GROUPS_DIR, type: "dir", size: 0 });
+    if ((view.checkpoints?.size ?? 0) > 0) entries.push({ name: CHECKPOINTS_DIR, type: "dir", size: 0 });
     for (const name of view.entities.keys()) entries.push({ name, type: "dir", size: 0 });
     return { type: "dir", entries };
   }
+  if (parts[0] === CHECKPOINTS_DIR && view.checkpoints !== undefined && view.checkpoints.size > 0) return resolveCheckpointPath(view.checkpoints, parts.slice(1));
   const [entityName, second, third, extra] = parts as [string, string | undefined, string | undefined, string | undefined];
   if (entityName === INFO && second === undefined) return file(renderHamInfo(view));
   if (entityName === GROUPS_DIR) return groupNode(view, second, third, extra, missing);

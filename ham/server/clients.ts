@@ -1,3 +1,4 @@
+import { CHECKPOINTS_DIR } from "./checkpoint-view.js";
 import type { ServerConnection } from "../../lib/wire/server.js";
 
 // What the HAM knows of one client connection: the pid it declared in its hello, the
@@ -108,6 +109,8 @@ export class ChangeAnnouncer {
       if (key === "g") this.names.add("");
       else if (key.startsWith("e/") || key.startsWith("c/")) this.names.add(key.split("/")[1] ?? "");
       else if (key.startsWith("G/")) this.names.add(".groups");
+      // The view's .checkpoints directory (checkpoint-view.ts): no entity has a name starting with ".".
+      else if (key.startsWith("k/") || key.startsWith("s/")) this.names.add(CHECKPOINTS_DIR);
     }
     if (this.names.size === 0 || this.timer !== null) return;
     this.timer = setTimeout(() => {

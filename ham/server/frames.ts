@@ -5,6 +5,7 @@ import { LOG_LEVEL } from "../adapters/activity-log.js";
 import type { ClientState } from "./clients.js";
 import type { ServerContext } from "./context.js";
 import { dispatch } from "./requests.js";
+import { CHECKPOINT_READS } from "../core/checkpoints.js";
 
 // Ops that change the server's part of the HAM-wide record (pulse channels); the core's
 // changes come with its change set.
@@ -31,7 +32,7 @@ export function answerFrame(ham: ServerContext, client: ClientState, frame: Deco
     return;
   }
   ham.log.write(LOG_LEVEL.trace, "info", { event: "request", op: request.op, pid: client.pid }, "request");
-  const mutation = !READ_ONLY_OPS.has(request.op);
+  const mutation = !READ_ONLY_OPS.has(request.op) && !CHECKPOINT_READS.has(request.op);
   const earlier = mutation && client.token !== null && request.i > 0 ? ham.journal.sentReply(client.token, request.i) : undefined;
   if (earlier !== undefined) {
     connection.send({ i: request.i, ...(earlier as object) });

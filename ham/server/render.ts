@@ -4,6 +4,7 @@ import { conditionQueueName } from "../../lib/tree/conditions.js";
 import { availabilityOf } from "../core/availability.js";
 import { describeSpec, specRows, GLOBAL_DIR } from "../core/describe.js";
 import type { Action, Condition, EntityState as Entity, FailAction, GroupState, Index } from "../core/state.js";
+import type { Checkpoint } from "../core/checkpoint-data.js";
 
 // The bytes of the /ham files (reference §7): "Label<padding>: value\n", QNX labels first,
 // in QNX order, then our extra lines. Label widths: 19 top level, 16 entity and condition
@@ -17,6 +18,8 @@ export interface TreeView {
   // Computed when the top-level .info is rendered (it walks every entity).
   counts(): { readonly entities: number; readonly conditions: number; readonly actions: number };
   readonly verbosity: number;
+  // Shown under .checkpoints (checkpoint-view.ts) when there is one.
+  readonly checkpoints?: Index<Checkpoint>;
 }
 
 export { GLOBAL_DIR } from "../core/describe.js";

@@ -8,7 +8,8 @@ import { isHamErrorCode, type HamErrorCode } from "../errors.js";
 //   event     HAM → client   { ev: "pulse", chid, code, value } | { ev: "bye", reason } | { ev: "role", ... }
 
 export const PROTOCOL_VERSION = 1;
-export const SERVER_MAX_FRAME_BYTES = 1024 * 1024;
+// 2 MiB: a checkpoint section of 1 MiB (lib/checkpoint-limits.ts) is 1.4 MB as base64.
+export const SERVER_MAX_FRAME_BYTES = 2 * 1024 * 1024;
 export const CLIENT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
 export interface Request {

@@ -79,7 +79,7 @@ describe("the socket", () => {
     await stillServes(instance.runDir);
   });
 
-  it("rejects a frame over 1 MiB with EMSGSIZE and stays usable on the same connection", async () => {
+  it("rejects a frame over 2 MiB with EMSGSIZE and stays usable on the same connection", async () => {
     const client = await rawClient(instance.runDir);
     client.socket.write(encodeFrame({ i: 1, op: "hello", a: { pid: process.pid } }));
     await client.next();

@@ -29,6 +29,15 @@ describe("wire frames", () => {
     for (const byte of bytes) for (const frame of decoder.push(Buffer.from([byte]))) values.push(frame);
     expect(values).toEqual([{ kind: "message", value: { a: 1 } }, { kind: "message", value: { b: "é" } }]);
   });
+  it("decodes a 1.4 MB frame fed in 64 KB chunks, with the next frame's start in its last chunk", () => {
+    const data = "x".repeat(1_400_000);
+    const bytes = Buffer.concat([encodeFrame({ data }), encodeFrame({ next: 1 }), encodeFrame({ after: 2 }).subarray(0, 3)]);
+    const decoder = new FrameDecoder(2 * 1024 * 1024);
+    const values = [];
+    for (let offset = 0; offset < bytes.length; offset += 65_536) values.push(...decoder.push(bytes.subarray(offset, offset + 65_536)));
+    expect(values).toEqual([{ kind: "message", value: { data } }, { kind: "message", value: { next: 1 } }]);
+    expect(decoder.push(encodeFrame({ after: 2 }).subarray(3))).toEqual([{ kind: "message", value: { after: 2 } }]);
+  });
   it("skips an oversize frame and keeps decoding what follows", () => {
     const decoder = new FrameDecoder(16);
     const big = encodeFrame({ text: "x".repeat(100) });

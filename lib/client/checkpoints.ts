@@ -1,0 +1,134 @@
+import { HamError } from "../errors.js";
+import { checkName } from "../names.js";
+import { requestAuto } from "./handles.js";
+import { releaseIfUnused, runDirOfNode, sessionFor, type Session } from "./session.js";
+
+// Checkpoints (beyond QNX: AIS CKPT): named sections of bytes the HAM keeps in its shared
+// state. A handle holds the process's connection to the HAM (as ham_connect does) until
+// ckpt_close; closing it never removes the data (ckpt_unlink does), so a standby reads what
+// an active wrote after the active died, and after a takeover of the HAM.
+
+export interface CheckpointLimits {
+  readonly maxSections: number;
+  readonly maxSectionBytes: number;
+  // All sections' bytes together.
+  readonly maxBytes: number;
+}
+
+// Limits for a new checkpoint (lib/checkpoint-limits.ts has the defaults). An existing one
+// keeps its own: asking for different ones is EEXIST; those not given are not compared.
+export type CheckpointOptions = Partial<CheckpointLimits>;
+
+export interface ckpt_handle_t {
+  readonly kind: "checkpoint";
+  readonly runDir: string;
+  readonly name: string;
+  // Which checkpoint of that name: calls on one unlinked (even if made again) are EIDRM.
+  readonly id: number;
+  readonly limits: CheckpointLimits;
+  closed: boolean;
+}
+
+export interface CheckpointSection {
+  readonly name: string;
+  readonly size: number;
+  // When it was last written (wall ms).
+  readonly writtenMs: number;
+}
+
+// The connection each open handle holds (kept off the handle: it stays plain data).
+const sessions = new WeakMap<ckpt_handle_t, Session>();
+
+function openHandle(handle: unknown): ckpt_handle_t {
+  const candidate = handle as ckpt_handle_t | null;
+  if (typeof candidate !== "object" || candidate === null || candidate.kind !== "checkpoint") throw new HamError("EBADF", "not a checkpoint handle");
+  if (candidate.closed) throw new HamError("EBADF", `checkpoint handle on ${candidate.name} is closed`);
+  return candidate;
+}
+
+// Calls on a handle reject (never throw) like every other call.
+async function onHandle(handle: ckpt_handle_t, op: string, args: Record<string, unknown>): Promise<unknown> {
+  const open = openHandle(handle);
+  const session = sessions.get(open);
+  if (session === undefined || session.closed) throw new HamError("EBADF", "connection to the HAM lost");
+  return session.request(op, { name: open.name, id: open.id, ...args });
+}
+
+function base64Of(bytes: Uint8Array | string): string {
+  if (typeof bytes === "string") return Buffer.from(bytes, "utf8").toString("base64");
+  if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  throw new HamError("EINVAL", "section bytes must be a Buffer, a Uint8Array or a string");
+}
+
+async function open(runDir: string, name: string, options: CheckpointOptions): Promise<ckpt_handle_t> {
+  checkName(name, "checkpoint");
+  const session = await sessionFor(runDir);
+  session.holds += 1;
+  try {
+    const reply = (await session.request("ckpt_open", { name, limits: options })) as { id: number; limits: CheckpointLimits };
+    const handle: ckpt_handle_t = { kind: "checkpoint", runDir, name, id: reply.id, limits: reply.limits, closed: false };
+    sessions.set(handle, session);
+    return handle;
+  } catch (error) {
+    session.holds -= 1;
+    releaseIfUnused(session);
+    throw error;
+  }
+}
+
+// Opens the checkpoint `name` of the HAM (resolveRunDir()), making it when it does not exist.
+export function ckpt_open(name: string, options: CheckpointOptions = {}): Promise<ckpt_handle_t> {
+  return Promise.resolve().then(() => open(runDirOfNode(null), name, options));
+}
+
+// The same on the HAM of a node: the path of its run directory (as ham_*_node).
+export function ckpt_open_node(name: string, nodename: string | null, options: CheckpointOptions = {}): Promise<ckpt_handle_t> {
+  return Promise.resolve().then(() => open(runDirOfNode(nodename), name, options));
+}
+
+// Replaces a section's bytes (a string is written as UTF-8). Over a limit (E2BIG: the section,
+// ENOSPC: the checkpoint's bytes or sections) nothing changes.
+export async function ckpt_write(handle: ckpt_handle_t, section: string, bytes: Uint8Array | string): Promise<number> {
+  checkName(section, "section");
+  return Number(await onHandle(handle, "ckpt_write", { section, data: base64Of(bytes) }));
+}
+
+export async function ckpt_read(handle: ckpt_handle_t, section: string): Promise<Buffer> {
+  checkName(section, "section");
+  return Buffer.from(String(await onHandle(handle, "ckpt_read", { section })), "base64");
+}
+
+export async function ckpt_delete(handle: ckpt_handle_t, section: string): Promise<number> {
+  checkName(section, "section");
+  return Number(await onHandle(handle, "ckpt_delete", { section }));
+}
+
+// The sections, by name, with their sizes.
+export async function ckpt_sections(handle: ckpt_handle_t): Promise<CheckpointSection[]> {
+  const reply = (await onHandle(handle, "ckpt_sections", {})) as { sections: CheckpointSection[] };
+  return reply.sections;
+}
+
+// Closes the handle (a closed one is EBADF, as a closed fd); the checkpoint stays.
+export async function ckpt_close(handle: ckpt_handle_t): Promise<number> {
+  const open = openHandle(handle);
+  open.closed = true;
+  const session = sessions.get(open);
+  sessions.delete(open);
+  if (session !== undefined) {
+    session.holds -= 1;
+    releaseIfUnused(session);
+  }
+  return 0;
+}
+
+// Removes a checkpoint and its sections; calls on handles on it are EIDRM from then on.
+export async function ckpt_unlink(name: string): Promise<number> {
+  checkName(name, "checkpoint");
+  return Number(await requestAuto(runDirOfNode(null), "ckpt_unlink", { name }));
+}
+
+export async function ckpt_unlink_node(name: string, nodename: string | null): Promise<number> {
+  checkName(name, "checkpoint");
+  return Number(await requestAuto(runDirOfNode(nodename), "ckpt_unlink", { name }));
+}
