@@ -148,7 +148,16 @@ export class Ham implements ServerContext {
     this.guardian.start();
     this.rotator.start();
     if (this.options.mount !== null) startMount(this, this.options.mount);
-    if (this.options.configFile !== null) this.config.load(this.options.configFile, true);
+    if (this.options.configFile !== null) {
+      try {
+        this.config.load(this.options.configFile, true, mode.takeover);
+      } catch (error) {
+        // A HAM that starts on a bad file does not start: its Guardian goes with it (or it would
+        // take over and read the same file), and a state it did not recover is not kept.
+        await this.stop("config rejected", !recovered);
+        throw error;
+      }
+    }
     // Started (or taken over) means protected: a Guardian stands ready behind this HAM.
     const since = performance.now();
     const ready = await this.guardian.ready(GUARDIAN_READY_MS);

@@ -27,10 +27,19 @@ export class ConfigSources {
 
   constructor(private readonly ham: ServerContext) {}
 
-  load(path: string, watchIt: boolean): void {
+  // `keepOnError`: a file that cannot be read or applied is logged and the running state kept
+  // (a takeover: the HAM that takes over never fails for its config file; a HAM that failed
+  // that way would be taken over by its own Guardian, which would fail again, for ever).
+  load(path: string, watchIt: boolean, keepOnError = false): void {
     const source = resolve(path);
-    const text = readFileSync(source, "utf8");
-    this.apply(text, source);
+    let text = "";
+    try {
+      text = readFileSync(source, "utf8");
+      this.apply(text, source);
+    } catch (error) {
+      if (!keepOnError) throw error;
+      this.ham.log.write(LOG_LEVEL.events, "error", { event: "config-rejected", source }, `config rejected, running state kept: ${String(error)}`);
+    }
     if (watchIt) this.watch(source, text);
   }
 

@@ -147,7 +147,7 @@ function planConditions(
       requests.push({ op: "condition_state", args: { ...base, fromstate: section.fromstate ?? 0, tostate: section.tostate ?? 0 } });
     } else if (type === Q.CONDRAISE) {
       requests.push({ op: "condition_raise", args: { ...base, rtype: section.rtype ?? 0, rclass: section.rclass ?? 0, rseverity: section.rseverity ?? 0 } });
-    } else if (type <= Q.CONDATTACH) {
+    } else if (type <= Q.CONDATTACH || type === Q.CONDGROUPFAILOVER || type === Q.CONDGROUPSWITCHOVER || type === Q.CONDGROUPNOACTIVE) {
       requests.push({ op: "condition", args: { ...base, type } });
     } else throw configError(`${at}.type`, `invalid condition type ${type}`);
     const death = type === Q.CONDDEATH || type === Q.CONDABNORMALDEATH;

@@ -3,8 +3,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
-import { cleanup, entityPid, eventually, HAMCTL_BIN, isAlive, startHam, track, tempDir } from "../helpers/ham-instance.js";
-import { processesOf } from "../helpers/takeover.js";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { stateDirOf } from "../../dist/ham/adapters/store.js";
+import { pidsWithEnv } from "../helpers/processes.mjs";
+import { cleanup, entityPid, eventually, HAM_BIN, HAMCTL_BIN, isAlive, killRunDir, startHam, track, tempDir } from "../helpers/ham-instance.js";
+import { killHam, processesOf } from "../helpers/takeover.js";
 
 afterEach(async () => {
   await ham.ham_disconnect(0).catch(() => undefined);
@@ -18,6 +22,44 @@ const sleeper = (name: string, extra: Record<string, unknown> = {}) => ({
 });
 
 describe("config file", () => {
+  it("a HAM started on a bad file exits 1 with one line, and its Guardian does not take over", async () => {
+    const runDir = tempDir("badstart");
+    const file = join(runDir, "bad.json");
+    writeFileSync(file, JSON.stringify({ entities: [{ ...sleeper("a"), conditions: [{ name: "c", type: 99 }] }] }));
+    const child = spawn(HAM_BIN, ["--foreground", "--no-mount", "--run-dir", runDir, "--config", file], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    try {
+      const code = await new Promise<number | null>((resolve) => child.on("exit", (exitCode) => resolve(exitCode)));
+      expect(code).toBe(1);
+      expect(stderr.split("\n").filter((line) => line.startsWith("ham:"))).toEqual(["ham: EINVAL: line 1: entities[0].conditions[0].type: invalid condition type 99"]);
+      // A Guardian that took over would read the same file and fail again, for ever: none runs,
+      // not now and not a moment later, and no state is left.
+      const started = Date.now();
+      await eventually(() => Date.now() - started > 1_000 || pidsWithEnv(`HAM_RUN_DIR=${runDir}`).length > 0, 3_000);
+      expect(pidsWithEnv(`HAM_RUN_DIR=${runDir}`)).toEqual([]);
+      expect(existsSync(stateDirOf(runDir))).toBe(false);
+    } finally {
+      await killRunDir(runDir);
+    }
+  });
+
+  it("a HAM that takes over while the file is bad keeps the running state and says why", async () => {
+    const dir = tempDir("badtakeover");
+    const file = join(dir, "config.json");
+    writeFileSync(file, config([sleeper("a")]));
+    const instance = await startHam(["--config", file]);
+    const a = await entityPid(instance, "a");
+    writeFileSync(file, "{ \"entities\": [ oops ] }");
+    await eventually(() => instance.logLines().some((line) => line["event"] === "config-rejected"), 5_000, "rejection");
+    const { after } = await killHam(instance);
+    expect(after.entities).toBe(1);
+    expect(await entityPid(instance, "a")).toBe(a);
+    await eventually(() => instance.logLines().filter((line) => line["event"] === "config-rejected").length >= 2, 5_000, "the new HAM's rejection");
+  });
+
   it("applies edits as a diff while the HAM runs, and rejects a bad file whole", async () => {
     const dir = tempDir("config");
     const file = join(dir, "ham.json");
