@@ -359,10 +359,13 @@ function fireGroup(tx: Tx, group: GroupState, event: GroupEvent, from: string | 
 }
 
 // ---- a takeover: every role still being acknowledged gets its deadline again, and is sent
-// again to its member once its session says hello.
-export function rearmAcks(tx: Tx): void {
+// again to its member once its session says hello; a failed member still alive is killed
+// again (the HAM that died may have written `failing` and died before its kill).
+export function resumeGroups(tx: Tx): void {
   for (const group of tx.groups.values()) {
     for (const member of group.members) {
+      const run = tx.entity(member.name)?.run;
+      if (member.failing && run !== undefined && run.pid > 0) tx.emit({ kind: "fence", entity: member.name, pid: run.pid, startTime: run.startTime });
       if (member.assigning !== null) {
         tx.emit({ kind: "arm", id: roleTimer(group.name, member.name, member.assigning.seq), at: Math.max(member.assigning.until, tx.at.mono + group.ackTimeoutMs) });
       }

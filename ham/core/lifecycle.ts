@@ -8,7 +8,7 @@ import { restartDue, restarted } from "./restart.js";
 import type { Firing } from "./state.js";
 import { selfCloseTimer, timerFor } from "./tx.js";
 import type { Tx } from "./tx.js";
-import { ackDue, memberDied, memberFailed, rearmAcks } from "./groups.js";
+import { ackDue, memberDied, memberFailed, resumeGroups } from "./groups.js";
 
 // What happens to entity processes: deaths, spawns coming back, timers, beats.
 
@@ -174,7 +174,7 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
     }
   }
   // Roles sent and not yet acknowledged get their deadline again (sent again at each hello).
-  rearmAcks(tx);
+  resumeGroups(tx);
   // The episodes read back end once their firings do. Only those: a death found just now has
   // an episode of its own, already counted down.
   for (const entity of [...tx.entities.values()]) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as Q from "../../dist/lib/index.js";
 import { mayServe } from "../../dist/ham/core/groups.js";
+import { step } from "../../dist/ham/core/step.js";
 import { takeOver, World } from "../helpers/core-world.js";
 
 // Service groups in the core alone, on the manual clock: roles assigned and acknowledged,
@@ -152,6 +153,20 @@ describe("service groups in the core", () => {
     next.request("role_ack", { gname: "g", ename: "b", seq: sent?.seq ?? 0, ok: true }, { pid: next.pid("b"), token: "t-b" });
     expect(next.state.groups.get("g")?.counters.failovers).toBe(1);
     expect(next.state.meta.hamFailures).toBe(1);
+  });
+
+  it("kills again after a takeover a failed member the dead HAM marked but may not have killed", () => {
+    const world = group();
+    settle2N(world);
+    // The HAM notes the fatal fault's fence and dies before its kill: the member still runs.
+    const a = world.pid("a");
+    const result = step(world.state, { kind: "request", at: world.at, ref: 99, op: "entity_condition_raise", args: { ename: "a", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTFATAL }, caller: { pid: 1, token: null }, pidStart: null });
+    expect(result.effects.map((effect) => effect.kind)).toContain("fence");
+    world.state = result.state;
+    const next = takeOver(world, { a: true, b: true });
+    expect(next.fenced).toEqual(["a"]);
+    expect(next.pid("a")).not.toBe(a);
+    expect(next.roles.at(-1)).toMatchObject({ entity: "b", role: "active" });
   });
 
   it("fires CONDGROUPNOACTIVE when the active fails with no ready standby", () => {
