@@ -10,17 +10,16 @@ import type { Run } from "./run.js";
 //  - at most one active: when a member says it serves (active or quiescing), every other
 //    member process is dead, or said a role that does not serve before that moment;
 //  - an active again in time: after a fault that took the active away, some member says it
-//    is active within ACTIVE_AGAIN_LIMIT_MS (plus an allowance per HAM fault meanwhile).
+//    is active within ACTIVE_AGAIN_LIMIT_MS, plus what the HAM faults around may hold it up.
 
 // A failover with a calm HAM is a death seen, an assignment and an acknowledgement: 20-60 ms
 // in the lab (p99 under 200 ms), up to ~500 ms when the standby itself was just restarted and
 // must start Node and register first. 1 s leaves room for a loaded machine, no more.
 export const ACTIVE_AGAIN_LIMIT_MS = 1_000;
-// Each HAM death within the measurement (or the 2 s before its fault) adds a takeover: measured
-// 100-450 ms under the lab's load, up to ~900 ms while its Guardian is still starting.
+// A HAM death may hold a failover up for a takeover from its moment on: measured 100-450 ms
+// under the lab's load (p99 360 ms), up to ~750 ms while its Guardian is still starting. A
+// hang holds it up for the hang, then perhaps a takeover. (Run.hamFaultAllowance)
 export const TAKEOVER_ALLOWANCE_MS = 1_000;
-// A HAM fault this long before the fault still delays the failover (its takeover is under way).
-export const ALLOWANCE_LOOKBACK_MS = 2_000;
 // Two sockets are read in no set order: a report written before another may be read after it.
 // Judged this long after the report that raised the question, once both are surely read.
 const DRAIN_MS = 100;
@@ -190,7 +189,7 @@ export class GroupWatch {
     for (const item of ended) {
       item.done();
       const took = report.at - item.at;
-      const allowance = this.run?.hamFaultAllowance(item.at - ALLOWANCE_LOOKBACK_MS, report.at) ?? 0;
+      const allowance = this.run?.hamFaultAllowance(item.at, report.at) ?? 0;
       (allowance > 0 ? this.activeAgainDuringHamFaultMs : this.activeAgainMs).push(took);
       const limit = ACTIVE_AGAIN_LIMIT_MS + allowance;
       if (took > limit) {

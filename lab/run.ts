@@ -53,8 +53,8 @@ export class Run {
   readonly restartMs: number[] = [];
   readonly restartDuringHamFaultMs: number[] = [];
   readonly watching = new Set<Promise<void>>();
-  // Every HAM fault (monoMs) and how long it may hold up a failover: a measurement of the
-  // group's active again allows for the HAM faults around it.
+  // Every HAM fault (monoMs) and how long from then it may hold up a failover: a measurement
+  // of the group's active again allows for the HAM faults around it.
   readonly hamFaults: Array<{ readonly at: number; readonly allowanceMs: number }> = [];
   // The lab's service group, as its members report it (null: the load has none).
   group: GroupWatch | null = null;
@@ -145,9 +145,16 @@ export class Run {
     writeFileSync(this.configPath, `${JSON.stringify(withExtras(this.load.config, this.extras), null, 2)}\n`);
   }
 
-  // The allowance for the HAM faults from `from` to `to` (monoMs).
+  // How much the HAM faults may have held up something measured from `from` to `to` (monoMs):
+  // each fault holds things up from its moment for its allowance; of one that came before
+  // `from`, only what is left of it counts. 0: no HAM fault touched the measurement.
   hamFaultAllowance(from: number, to: number): number {
-    return this.hamFaults.filter((fault) => fault.at >= from && fault.at <= to).reduce((sum, fault) => sum + fault.allowanceMs, 0);
+    let allowance = 0;
+    for (const fault of this.hamFaults) {
+      const end = fault.at + fault.allowanceMs;
+      if (fault.at <= to && end > from) allowance += end - Math.max(fault.at, from);
+    }
+    return Math.round(allowance);
   }
 
   // A measurement under way in the background: the run waits for it (5 s at most) before its end.
