@@ -25,6 +25,8 @@ export const TAKEOVER_ALLOWANCE_MS = 1_000;
 const DRAIN_MS = 100;
 const GIVE_UP_MS = 15_000;
 
+const afterDrain = (judge: () => void) => setTimeout(() => setImmediate(judge), DRAIN_MS);
+
 export const serving = (role: string | null | undefined): boolean => role === "active" || role === "quiescing";
 
 // The system-wide monotonic clock in ms (CLOCK_MONOTONIC, as the members' process.hrtime).
@@ -173,12 +175,14 @@ export class GroupWatch {
         other.dead = true;
         continue;
       }
-      setTimeout(() => {
+      // After the delay, one more turn of the loop reads what the sockets hold (a loop held up
+      // past the delay runs the timer before it reads them).
+      afterDrain(() => {
         const before = other.reports.filter((item) => item.at < report.at).at(-1);
         if (!serving(before?.role)) return;
         this.violate("at most one active", `${member.entity} (pid ${member.pid}) said ${report.role} (seq ${report.seq}) while ${other.entity} ` +
           `(pid ${other.pid}, alive) had said ${before?.role} (seq ${before?.seq}) ${Math.round(report.at - (before?.at ?? 0))} ms before and nothing since`);
-      }, DRAIN_MS);
+      });
     }
   }
 

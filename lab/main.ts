@@ -74,7 +74,7 @@ async function main(): Promise<number> {
     if (!attached) throw new Error("the lab's clients did not attach within 20 s");
     if (!options.json) {
       process.stderr.write(`ham-lab: seed ${options.seed}, ${options.seconds} s, ${load.restartable.length} restartable entities, ` +
-        `${options.clients} clients, /ham view ${mounted ? "mounted" : notMounted(options, system)}, run directory ${runDir}\n`);
+        `${options.clients} clients, ${load.group === null ? "" : `group ${load.group.name} (${load.group.members.join(", ")}), `}/ham view ${mounted ? "mounted" : notMounted(options, system)}, run directory ${runDir}\n`);
     }
     await torture(current, options);
     await Promise.race([Promise.all(current.watching), sleep(5_000)]);
@@ -121,7 +121,8 @@ async function torture(run: Run, options: LabOptions): Promise<void> {
 function progressLine(run: Run): string {
   const faults = [...run.faults.values()].reduce((sum, n) => sum + n, 0);
   return `ham-lab: ${(run.now() / 1_000).toFixed(0)} s, step ${run.step}, ${faults} faults, ${run.checks} checks, ` +
-    `${run.takeoverMs.length} takeovers, ${run.violations.length} violations`;
+    `${run.takeoverMs.length} takeovers, ${run.group === null ? "" : `${run.group.activeAgainMs.length + run.group.activeAgainDuringHamFaultMs.length} failovers, `}` +
+    `${run.violations.length} violations`;
 }
 
 // Stops the HAM as a user would (ham_stop: the Guardian, then the HAM; the state removed).
