@@ -60,7 +60,7 @@ async function checkMemberCounters(run: Run): Promise<void> {
   const watch = run.group;
   if (watch === null) return;
   for (const name of watch.members) {
-    const dead = [...watch.processes.values()].filter((member) => member.entity === name && !isSameProcessAlive(member.pid, member.startTime)).length;
+    const dead = watch.processes.filter((member) => member.entity === name && (member.dead || !isSameProcessAlive(member.pid, member.startTime))).length;
     const info = await run.system.entity(name);
     const deaths = Number(info?.fields.get("Num Deaths") ?? -1);
     const restarts = Number(info?.fields.get("Num Restarts") ?? -1);

@@ -48,7 +48,7 @@ export interface MemberProcess {
   dead: boolean;
 }
 
-interface Awaited {
+interface Awaiting {
   readonly fault: string;
   readonly victim: string;
   readonly at: number;
@@ -56,15 +56,15 @@ interface Awaited {
 }
 
 export class GroupWatch {
-  // Every member process that said hello, by pid (a reused pid replaces a dead one).
-  readonly processes = new Map<number, MemberProcess>();
+  // Every member process that said hello, and the latest by pid (pids wrap at 32768 here).
+  readonly processes: MemberProcess[] = [];
+  private readonly byPid = new Map<number, MemberProcess>();
   readonly activeAgainMs: number[] = [];
   readonly activeAgainDuringHamFaultMs: number[] = [];
   readonly errors: string[] = [];
-  activeReports = 0;
   // Serving reports judged against every other member process.
   judged = 0;
-  private awaited: Awaited[] = [];
+  private awaited: Awaiting[] = [];
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private run: Run | null = null;
@@ -109,7 +109,7 @@ export class GroupWatch {
 
   // The live member process whose last report serves (the lab's belief of the active), if any.
   believedActive(): MemberProcess | null {
-    for (const member of this.processes.values()) {
+    for (const member of this.processes) {
       if (member.dead || !serving(member.reports.at(-1)?.role)) continue;
       if (isSameProcessAlive(member.pid, member.startTime)) return member;
       member.dead = true;
@@ -119,22 +119,22 @@ export class GroupWatch {
 
   // Live member processes by their last report.
   beliefs(): MemberProcess[] {
-    return [...this.processes.values()].filter((member) => !member.dead && isSameProcessAlive(member.pid, member.startTime));
+    return this.processes.filter((member) => !member.dead && isSameProcessAlive(member.pid, member.startTime));
   }
 
   // A fault took the active away at `at` (monoMs): the next member to say "active" ends the wait.
   awaitActive(fault: string, victim: string, at: number): void {
     this.run?.watch(new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.awaited = this.awaited.filter((item) => item !== awaited);
+        this.awaited = this.awaited.filter((item) => item !== awaiting);
         this.violate("active again in time", `${this.name}: no member said it was active within ${GIVE_UP_MS / 1_000} s of ${fault} (${victim})`);
         resolve();
       }, GIVE_UP_MS);
-      const awaited: Awaited = { fault, victim, at, done: () => {
+      const awaiting: Awaiting = { fault, victim, at, done: () => {
         clearTimeout(timer);
         resolve();
       } };
-      this.awaited.push(awaited);
+      this.awaited.push(awaiting);
     }));
   }
 
@@ -150,14 +150,16 @@ export class GroupWatch {
     const at = Number(message.at) / 1e6;
     if (message.kind === "hello") {
       const startTime = readStartTime(pid);
-      this.processes.set(pid, { entity: String(message.entity), pid, startTime, reports: [], dead: startTime === null });
+      const member = { entity: String(message.entity), pid, startTime, reports: [], dead: startTime === null };
+      this.processes.push(member);
+      this.byPid.set(pid, member);
       return;
     }
     if (message.kind === "error") {
       this.errors.push(`${String(message.entity)} (pid ${pid}): ${String(message.message)}`);
       return;
     }
-    const member = this.processes.get(pid);
+    const member = this.byPid.get(pid);
     if (message.kind !== "role" || member === undefined) return;
     const report = { role: String(message.role), seq: Number(message.seq), at };
     member.reports.push(report);
@@ -170,7 +172,7 @@ export class GroupWatch {
   // process alive now was alive then); the reports are judged once both sockets are drained.
   private judgeServing(member: MemberProcess, report: RoleReport): void {
     this.judged += 1;
-    for (const other of this.processes.values()) {
+    for (const other of this.processes) {
       if (other === member || other.dead) continue;
       if (!isSameProcessAlive(other.pid, other.startTime)) {
         other.dead = true;
@@ -188,7 +190,6 @@ export class GroupWatch {
   }
 
   private activeAgain(member: MemberProcess, report: RoleReport): void {
-    this.activeReports += 1;
     const ended = this.awaited.filter((item) => item.at < report.at);
     this.awaited = this.awaited.filter((item) => item.at >= report.at);
     for (const item of ended) {

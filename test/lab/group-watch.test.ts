@@ -51,7 +51,7 @@ describe("the lab's group watch", () => {
     const { watch, violations, member } = await setUp();
     const a = await member("a");
     const b = await member("b");
-    await eventually(() => watch.processes.size === 2);
+    await eventually(() => watch.processes.length === 2);
     await a.role("active");
     await b.role("active");
     await settle();
@@ -63,7 +63,7 @@ describe("the lab's group watch", () => {
     const { watch, violations, member } = await setUp();
     const a = await member("a");
     const b = await member("b");
-    await eventually(() => watch.processes.size === 2);
+    await eventually(() => watch.processes.length === 2);
     await a.role("active");
     const quiesced = process.hrtime.bigint();
     await b.role("active", quiesced + 1_000n);
@@ -76,7 +76,7 @@ describe("the lab's group watch", () => {
     const { watch, violations, member } = await setUp();
     const a = await member("a");
     const b = await member("b");
-    await eventually(() => watch.processes.size === 2);
+    await eventually(() => watch.processes.length === 2);
     await a.role("active");
     const gone = new Promise((resolve) => a.child.once("exit", resolve));
     a.child.kill("SIGKILL");
@@ -90,7 +90,7 @@ describe("the lab's group watch", () => {
     for (const [allowance, expected] of [[0, ["active again in time"]], [1_000, []]] as const) {
       const { watch, violations, member } = await setUp(allowance);
       const b = await member("b");
-      await eventually(() => watch.processes.size === 1);
+      await eventually(() => watch.processes.length === 1);
       const at = process.hrtime.bigint();
       watch.awaitActive("kill-active", "a", Number(at) / 1e6);
       await b.role("active", at + 1_500_000_000n);
