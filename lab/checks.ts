@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { checkGroup } from "./group-checks.js";
 import { REPROTECT_LIMIT_MS, sleep, type Run } from "./run.js";
 
 // The invariants, checked at every quiet moment (after a burst of faults) and at the end.
@@ -15,6 +16,7 @@ export async function checkQuietMoment(run: Run): Promise<void> {
     else run.violate("no mutation lost", "the mutator's request did not end within 15 s");
     await checkCounters(run);
     await checkConfig(run);
+    await checkGroup(run);
   } finally {
     run.mutator?.resume();
   }
@@ -57,7 +59,7 @@ async function checkProtected(run: Run): Promise<boolean> {
 // Every entity with a restart action has exactly one live process, the one the HAM names;
 // no process the HAM started is left unwatched.
 async function checkProcesses(run: Run): Promise<void> {
-  const restartable = [...run.load.restartable, ...(run.options.mount ? ["hamfs"] : [])];
+  const restartable = [...run.load.restartable, ...(run.load.group?.members ?? []), ...(run.options.mount ? ["hamfs"] : [])];
   const judge = async () => {
     const processes = run.system.processes();
     const wrong: string[] = [];

@@ -1,9 +1,12 @@
 import { readStartTime } from "../lib/proc.js";
+import { activeAndHam, fatalActive, killActive, switchover } from "./group-faults.js";
+import { monoMs, TAKEOVER_ALLOWANCE_MS } from "./group-watch.js";
 import { sleep, type Run } from "./run.js";
 
 // The faults the lab injects, each at a random moment: kills of every part of the HAM
 // (alone, together, during a takeover, while a Guardian starts, mid-recovery), a hang, a
-// config edit. Each returns a short description of what it did, or null if it had nothing
+// config edit; the service group's active killed, failed by a fatal fault, beside a HAM
+// death, or switched over (group-faults.ts). Each returns a short description of what it did, or null if it had nothing
 // to act on (a skipped fault is not counted).
 
 export const FAULT_WEIGHTS = {
@@ -17,6 +20,10 @@ export const FAULT_WEIGHTS = {
   "kill-ham-mid-recovery": 5,
   "hang-ham": 5,
   "edit-config": 6,
+  "kill-active": 6,
+  "fatal-active": 5,
+  "kill-active-and-ham": 4,
+  "switchover": 3,
 } as const;
 
 export type FaultKind = keyof typeof FAULT_WEIGHTS;
@@ -111,6 +118,8 @@ export const FAULTS: Readonly<Record<FaultKind, Fault>> = {
     run.hamFaultGeneration += 1;
     const limit = run.options.watchdogMs;
     const holdMs = run.random.next() < 0.5 ? run.random.between(100, limit * 0.6) : run.random.between(limit + 500, limit + 1_500);
+    // A stopped HAM holds a failover up as long as it is stopped, then perhaps a takeover.
+    run.hamFaults.push({ at: monoMs(), allowanceMs: holdMs + TAKEOVER_ALLOWANCE_MS });
     await sleep(holdMs);
     const survived = run.kill(pid, startTime, "SIGCONT");
     if (!survived) run.hamDeaths += 1;
@@ -123,4 +132,9 @@ export const FAULTS: Readonly<Record<FaultKind, Fault>> = {
     run.editConfig();
     return `extras now [${run.extras.join(", ")}]`;
   },
+
+  "kill-active": (run) => killActive(run, "kill-active"),
+  "fatal-active": (run) => fatalActive(run, "fatal-active"),
+  "kill-active-and-ham": activeAndHam,
+  "switchover": switchover,
 };

@@ -8,6 +8,13 @@ import { parse as parseYaml } from "yaml";
 export const MARKER_SCRIPT = fileURLToPath(new URL("./marker.js", import.meta.url));
 export const BEATER_SCRIPT = fileURLToPath(new URL("./beater.js", import.meta.url));
 export const MUTATOR_SCRIPT = fileURLToPath(new URL("./mutator.js", import.meta.url));
+export const MEMBER_SCRIPT = fileURLToPath(new URL("./member.js", import.meta.url));
+
+// The lab's 2N service group: its name and members (each an entity the HAM starts).
+export interface LabGroup {
+  readonly name: string;
+  readonly members: readonly string[];
+}
 
 export interface Load {
   // The config as the HAM first reads it (the lab edits a copy of it).
@@ -22,6 +29,8 @@ export interface Load {
   readonly staged: string | null;
   // Its processes die only by the lab's hand, so their deaths and restarts must equal its kills.
   readonly countDeaths: boolean;
+  // Not among `restartable`: their deaths are the lab's kills and the HAM's fences.
+  readonly group: LabGroup | null;
 }
 
 const REARM = ["HREARMAFTERRESTART"];
@@ -33,10 +42,12 @@ const restartOnDeath = (extra: readonly Record<string, unknown>[] = []) => [{
 // 50 sleeping services, four in five restarted at once (minUptimeMs 0) and one in five with
 // the default policy (a death within 1 s of its start waits a backoff), one entity that exits
 // 0.3 s after each start (its backoff grows to 30 s), and one whose recovery is restart →
-// waitfor 300 ms → execute.
-export function defaultLoad(entities: number, marksFile: string): Load {
+// waitfor 300 ms → execute; and a 2N group of two members (member.ts) restarted at once, each
+// reporting its roles to the lab's socket `labSocket`.
+export function defaultLoad(entities: number, marksFile: string, labSocket: string): Load {
   const services = Array.from({ length: entities }, (_, index) => `svc-${index + 1}`);
   const prompt = services.filter((_, index) => index % 5 !== 4);
+  const group: LabGroup = { name: "lab-group", members: ["grp-a", "grp-b"] };
   const config = {
     entities: [
       ...services.map((name) => ({
@@ -49,9 +60,15 @@ export function defaultLoad(entities: number, marksFile: string): Load {
           { name: "mark", kind: "execute", line: `${process.execPath} ${MARKER_SCRIPT} ${marksFile}`, flags: REARM },
         ]),
       },
+      ...group.members.map((name) => ({
+        name, command: `${process.execPath} ${MEMBER_SCRIPT} ${labSocket}`, policy: { minUptimeMs: 0 }, conditions: restartOnDeath(),
+      })),
     ],
+    groups: [{ name: group.name, model: "2N", members: group.members }],
   };
-  return { config, restartable: [...services, "flapper", "staged"], prompt: [...prompt, "staged"], flapper: "flapper", staged: "staged", countDeaths: true };
+  return {
+    config, restartable: [...services, "flapper", "staged"], prompt: [...prompt, "staged"], flapper: "flapper", staged: "staged", countDeaths: true, group,
+  };
 }
 
 // A user's config file: every entity with a command and a restart action is restartable;
@@ -70,7 +87,7 @@ export function userLoad(path: string): Load {
     restartable.push(name);
     if ((entity["policy"] as { minUptimeMs?: number } | undefined)?.minUptimeMs === 0) prompt.push(name);
   }
-  return { config, restartable, prompt, flapper: null, staged: null, countDeaths: false };
+  return { config, restartable, prompt, flapper: null, staged: null, countDeaths: false, group: null };
 }
 
 // The config with `extras` placeholder entities added: the lab's config edits.

@@ -6,6 +6,7 @@ import { stateDirOf } from "../lib/run-dir.js";
 import { checkQuietMoment } from "./checks.js";
 import { Mutator, startBeater } from "./clients.js";
 import { FAULT_WEIGHTS, FAULTS, type FaultKind } from "./faults.js";
+import { GroupWatch } from "./group-watch.js";
 import { defaultLoad, userLoad } from "./load.js";
 import { parseLabArgs, replayArgs, USAGE, UsageError, type LabOptions } from "./options.js";
 import { Random } from "./random.js";
@@ -30,9 +31,10 @@ async function main(): Promise<number> {
   }
   const runDir = mkdtempSync(join(tmpdir(), "ham-lab-"));
   const marksFile = join(runDir, "staged.marks");
+  const labSocket = join(runDir, "lab.sock");
   let load;
   try {
-    load = options.config === null ? defaultLoad(options.entities, marksFile) : userLoad(resolve(options.config));
+    load = options.config === null ? defaultLoad(options.entities, marksFile, labSocket) : userLoad(resolve(options.config));
   } catch (error) {
     process.stderr.write(`ham-lab: cannot read ${options.config}: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
@@ -42,21 +44,27 @@ async function main(): Promise<number> {
   const system = new System(runDir);
   const mountArgs = options.mount ? ["--mount", join(runDir, "view")] : ["--no-mount"];
   let run: Run | null = null;
+  // Listening before the HAM starts the members: they report from their first moment.
+  const group = load.group === null ? null : new GroupWatch(labSocket, load.group.name, load.group.members);
   const progress = setInterval(() => {
     if (run !== null && !options.json) process.stderr.write(`${progressLine(run)}\n`);
   }, 10_000);
   const stopOnSignal = () => {
+    group?.close();
     cleanUp(system, run);
     process.exit(130);
   };
   process.on("SIGINT", stopOnSignal);
   process.on("SIGTERM", stopOnSignal);
   try {
+    await group?.listen();
     system.start(["--config", configPath, ...mountArgs, "--watchdog-ms", String(options.watchdogMs), "-t", "absolute"]);
     const mounted = ((await system.names()) ?? []).includes("hamfs");
     run = new Run({ seed: options.seed, seconds: options.seconds, steps: options.steps, watchdogMs: options.watchdogMs, mount: mounted },
       system, new Random(options.seed), load, configPath, marksFile);
     const current = run;
+    current.group = group;
+    group?.attach(current);
     if (!options.json) {
       current.onViolation = (violation) => process.stderr.write(`ham-lab: VIOLATION at step ${violation.step} (${(violation.atMs / 1_000).toFixed(1)} s, ${new Date().toISOString()}) [${violation.invariant}] ${violation.detail}\n`);
     }
@@ -66,7 +74,7 @@ async function main(): Promise<number> {
     if (!attached) throw new Error("the lab's clients did not attach within 20 s");
     if (!options.json) {
       process.stderr.write(`ham-lab: seed ${options.seed}, ${options.seconds} s, ${load.restartable.length} restartable entities, ` +
-        `${options.clients} clients, /ham view ${mounted ? "mounted" : notMounted(options, system)}, run directory ${runDir}\n`);
+        `${options.clients} clients, ${load.group === null ? "" : `group ${load.group.name} (${load.group.members.join(", ")}), `}/ham view ${mounted ? "mounted" : notMounted(options, system)}, run directory ${runDir}\n`);
     }
     await torture(current, options);
     await Promise.race([Promise.all(current.watching), sleep(5_000)]);
@@ -74,12 +82,14 @@ async function main(): Promise<number> {
     if (!current.lost) await checkQuietMoment(current);
   } catch (error) {
     process.stderr.write(`ham-lab: ${error instanceof Error ? error.message : String(error)}\n`);
+    group?.close();
     cleanUp(system, run);
     return 1;
   } finally {
     clearInterval(progress);
   }
   const report = makeReport(run, replayArgs(options));
+  group?.close();
   await stop(system);
   cleanUp(system, run);
   const failed = report.violations.length > 0;
@@ -111,7 +121,8 @@ async function torture(run: Run, options: LabOptions): Promise<void> {
 function progressLine(run: Run): string {
   const faults = [...run.faults.values()].reduce((sum, n) => sum + n, 0);
   return `ham-lab: ${(run.now() / 1_000).toFixed(0)} s, step ${run.step}, ${faults} faults, ${run.checks} checks, ` +
-    `${run.takeoverMs.length} takeovers, ${run.violations.length} violations`;
+    `${run.takeoverMs.length} takeovers, ${run.group === null ? "" : `${run.group.activeAgainMs.length + run.group.activeAgainDuringHamFaultMs.length} failovers, `}` +
+    `${run.violations.length} violations`;
 }
 
 // Stops the HAM as a user would (ham_stop: the Guardian, then the HAM; the state removed).

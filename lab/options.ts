@@ -19,14 +19,16 @@ export interface LabOptions {
 export const USAGE = `usage: ham-lab [--seed N] [--seconds N] [--steps N] [--entities N] [--clients N]
                [--config FILE] [--faults KIND,...] [--no-mount] [--watchdog-ms N] [--json]
   Starts a HAM in a temporary run directory under a load (default: N restartable entities,
-  self-attached heartbeating clients, a crash-looping entity, the /ham view when FUSE is here,
-  a client mutating the tree, a config file), injects faults chosen from the seed at random
-  moments 50 ms to 1 s apart, checks the HAM's promises at every quiet moment, and reports.
-  Exit 1 on any violation. --config FILE tortures your configuration instead of the default
-  entities; --faults picks the kinds (kill-entity, kill-ham, kill-guardian, kill-hamfs,
-  kill-ham-and-entity, kill-ham-after-takeover, kill-ham-guardian-starting,
-  kill-ham-mid-recovery, hang-ham, edit-config); --steps N stops after step N (to replay a
-  violation with its seed).`;
+  self-attached heartbeating clients, a crash-looping entity, a 2N service group of two
+  members, the /ham view when FUSE is here, a client mutating the tree, a config file),
+  injects faults chosen from the seed at random moments 50 ms to 1 s apart, checks the HAM's
+  promises at every quiet moment (and the group's as its members report their roles), and
+  reports. Exit 1 on any violation. --config FILE tortures your configuration instead of the
+  default entities; --faults picks the kinds (kill-entity, kill-ham, kill-guardian,
+  kill-hamfs, kill-ham-and-entity, kill-ham-after-takeover, kill-ham-guardian-starting,
+  kill-ham-mid-recovery, hang-ham, edit-config, kill-active, fatal-active,
+  kill-active-and-ham, switchover); --steps N stops after step N (to replay a violation with
+  its seed).`;
 
 export class UsageError extends Error {}
 

@@ -1,7 +1,7 @@
 import type { Run, Violation } from "./run.js";
 
 // The lab's report: faults by kind, checks made, violations with what replays them, and
-// the takeover, re-protection and restart figures.
+// the takeover, re-protection and restart figures; the service group's failovers.
 
 export interface Figures {
   readonly count: number;
@@ -32,7 +32,26 @@ export interface Report {
   readonly restartDuringHamFaultMs: Figures;
   readonly hamDeaths: number;
   readonly guardianDeaths: number;
+  readonly group: GroupFigures | null;
   readonly violations: ReadonlyArray<Violation & { readonly replay: string }>;
+}
+
+// The invariants about the group (their violations are among the report's violations too).
+export const GROUP_INVARIANTS = ["at most one active", "active again in time", "one active per group", "group settled", "members agree with the HAM"];
+
+export interface GroupFigures {
+  readonly name: string;
+  // Faults that took the active away and were followed by a member saying "active".
+  readonly failoversSeen: number;
+  // The HAM's own count (status groups[].failovers) at the last quiet moment.
+  readonly hamFailovers: number | null;
+  readonly switchovers: number | null;
+  readonly activeAgainMs: Figures;
+  readonly activeAgainDuringHamFaultMs: Figures;
+  // Reports of a member serving, each judged against every other member process.
+  readonly judged: number;
+  readonly memberErrors: number;
+  readonly violations: number;
 }
 
 export function makeReport(run: Run, replayArgs: readonly string[]): Report {
@@ -50,6 +69,17 @@ export function makeReport(run: Run, replayArgs: readonly string[]): Report {
     restartDuringHamFaultMs: figures(run.restartDuringHamFaultMs),
     hamDeaths: run.hamDeaths,
     guardianDeaths: run.guardianDeaths,
+    group: run.group === null ? null : {
+      name: run.group.name,
+      failoversSeen: run.group.activeAgainMs.length + run.group.activeAgainDuringHamFaultMs.length,
+      hamFailovers: run.lastGroupRow?.failovers ?? null,
+      switchovers: run.lastGroupRow?.switchovers ?? null,
+      activeAgainMs: figures(run.group.activeAgainMs),
+      activeAgainDuringHamFaultMs: figures(run.group.activeAgainDuringHamFaultMs),
+      judged: run.group.judged,
+      memberErrors: run.group.errors.length,
+      violations: run.violations.filter((violation) => GROUP_INVARIANTS.includes(violation.invariant)).length,
+    },
     violations: run.violations.map((violation) => ({
       ...violation, replay: `ham-lab ${[...replayArgs, "--seed", String(run.options.seed), "--steps", String(violation.step)].join(" ")}`,
     })),
@@ -72,6 +102,15 @@ export function formatReport(report: Report): string {
     line("healthy entity restart, beside a crash loop", report.restartMs),
     line("entity restart spanning a HAM fault", report.restartDuringHamFaultMs),
   ];
+  const group = report.group;
+  if (group !== null) {
+    rows.push(
+      `group ${group.name}: ${group.failoversSeen} failovers seen (the HAM counted ${group.hamFailovers ?? "?"}, and ${group.switchovers ?? "?"} switchovers), ` +
+        `${group.judged} serving reports judged, ${group.violations} violations`,
+      line("  active again (active lost → a member active)", group.activeAgainMs),
+      line("  the same, spanning a HAM fault", group.activeAgainDuringHamFaultMs),
+    );
+  }
   if (report.violations.length === 0) rows.push("violations: none");
   else {
     rows.push(`violations: ${report.violations.length}`);

@@ -1,7 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
+import type { GroupRow } from "../lib/wire/ps-row.js";
 import type { Beater, Mutator } from "./clients.js";
+import { monoMs, TAKEOVER_ALLOWANCE_MS, type GroupWatch } from "./group-watch.js";
 import { withExtras, type Load } from "./load.js";
 import type { Random } from "./random.js";
 import type { System } from "./system.js";
@@ -51,6 +53,13 @@ export class Run {
   readonly restartMs: number[] = [];
   readonly restartDuringHamFaultMs: number[] = [];
   readonly watching = new Set<Promise<void>>();
+  // Every HAM fault (monoMs) and how long from then it may hold up a failover: a measurement
+  // of the group's active again allows for the HAM faults around it.
+  readonly hamFaults: Array<{ readonly at: number; readonly allowanceMs: number }> = [];
+  // The lab's service group, as its members report it (null: the load has none).
+  group: GroupWatch | null = null;
+  // The group as the HAM showed it at the last quiet moment (for the report).
+  lastGroupRow: GroupRow | undefined = undefined;
   extras: string[] = [];
   beaters: Beater[] = [];
   mutator: Mutator | null = null;
@@ -105,6 +114,7 @@ export class Run {
     if (pid === 0 || !this.kill(pid, readStartTime(pid))) return 0;
     this.hamDeaths += 1;
     this.hamFaultGeneration += 1;
+    this.hamFaults.push({ at: monoMs(), allowanceMs: TAKEOVER_ALLOWANCE_MS });
     this.watch(this.measureTakeover(pid, performance.now(), this.hamFaultGeneration, guardianReady ? this.takeoverMs : this.takeoverStartingMs));
     return pid;
   }
@@ -135,7 +145,20 @@ export class Run {
     writeFileSync(this.configPath, `${JSON.stringify(withExtras(this.load.config, this.extras), null, 2)}\n`);
   }
 
-  private watch(measuring: Promise<void>): void {
+  // How much the HAM faults may have held up something measured from `from` to `to` (monoMs):
+  // each fault holds things up from its moment for its allowance; of one that came before
+  // `from`, only what is left of it counts. 0: no HAM fault touched the measurement.
+  hamFaultAllowance(from: number, to: number): number {
+    let allowance = 0;
+    for (const fault of this.hamFaults) {
+      const end = fault.at + fault.allowanceMs;
+      if (fault.at <= to && end > from) allowance += end - Math.max(fault.at, from);
+    }
+    return Math.round(allowance);
+  }
+
+  // A measurement under way in the background: the run waits for it (5 s at most) before its end.
+  watch(measuring: Promise<void>): void {
     this.watching.add(measuring);
     void measuring.finally(() => this.watching.delete(measuring));
   }

@@ -6,6 +6,7 @@ import { Session } from "../lib/client/session.js";
 import { environOf, isSameProcessAlive, readProcStat } from "../lib/proc.js";
 import { socketPathOf } from "../lib/run-dir.js";
 import { socketAnswers } from "../lib/wire/probe.js";
+import type { GroupRow } from "../lib/wire/ps-row.js";
 
 // The HAM under test, seen from outside as a user sees it: started with the `ham` bin,
 // asked through the socket, its processes found in /proc (each one the HAM started carries
@@ -18,6 +19,7 @@ export interface Status {
   readonly guardianPid: number;
   readonly hamFailures: number;
   readonly guardianFailures: number;
+  readonly groups?: readonly GroupRow[];
 }
 
 export interface EntityInfo {

@@ -7,7 +7,8 @@ import { pidsWithEnv } from "../helpers/processes.mjs";
 import { NO_FUSE, REQUIRE_FUSE, requiredLine } from "../helpers/fuse.js";
 
 // The fault lab, briefly, with fixed seeds: a real HAM under its default load (smaller) and
-// random faults; it must find no violation and leave nothing behind.
+// random faults; it must find no violation and leave nothing behind. Then its service group
+// alone under its own faults.
 const LAB_BIN = join(ROOT, "dist/lab/main.js");
 // Without FUSE the lab runs without its /ham view, so a fresh machine still runs it; under
 // HAMD_REQUIRE_FUSE=1 a missing FUSE fails the runs instead.
@@ -31,8 +32,10 @@ describe("ham-lab", () => {
       if (NO_FUSE !== null && REQUIRE_FUSE) throw new Error(requiredLine(NO_FUSE));
       const { code, stdout, stderr } = await runLab(["--seed", String(seed), "--seconds", "15", "--entities", "10", "--clients", "3", "--json", ...MOUNT_ARGS]);
       expect(stderr).toBe("");
-      const report = JSON.parse(stdout) as { violations: unknown[]; checks: number; faults: Record<string, number>; runDir: string };
+      const report = JSON.parse(stdout) as { violations: unknown[]; checks: number; faults: Record<string, number>; runDir: string; group: { judged: number } | null };
       expect(report.violations).toEqual([]);
+      // Its service group took roles (the first active at least was judged).
+      expect(report.group?.judged).toBeGreaterThan(0);
       expect(code).toBe(0);
       expect(report.checks).toBeGreaterThan(0);
       expect(Object.values(report.faults).reduce((sum, n) => sum + n, 0)).toBeGreaterThan(5);
@@ -42,6 +45,21 @@ describe("ham-lab", () => {
       expect(existsSync(report.runDir)).toBe(false);
     }, 120_000);
   }
+
+  it("fails its service group over and over with at most one active, and an active again in time", async () => {
+    if (NO_FUSE !== null && REQUIRE_FUSE) throw new Error(requiredLine(NO_FUSE));
+    const { code, stdout, stderr } = await runLab(["--seed", "5", "--seconds", "12", "--entities", "5", "--clients", "2", "--json",
+      "--faults", "kill-active,fatal-active,kill-active-and-ham,switchover", ...MOUNT_ARGS]);
+    expect(stderr).toBe("");
+    const report = JSON.parse(stdout) as { violations: unknown[]; faults: Record<string, number>; group: { failoversSeen: number; hamFailovers: number; judged: number } };
+    expect(report.violations).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.faults["kill-active"]).toBeGreaterThan(0);
+    expect(report.faults["fatal-active"]).toBeGreaterThan(0);
+    expect(report.group.failoversSeen).toBeGreaterThan(3);
+    expect(report.group.hamFailovers).toBeGreaterThanOrEqual(report.group.failoversSeen);
+    expect(report.group.judged).toBeGreaterThan(report.group.failoversSeen);
+  }, 120_000);
 
   it("rejects an unknown option with its usage and exit 2", async () => {
     const { code, stderr } = await runLab(["--bogus"]);
