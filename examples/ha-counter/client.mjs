@@ -11,6 +11,8 @@ const json = args.includes("--json");
 const seconds = Number(args.find((arg) => !arg.startsWith("--")) ?? Infinity);
 const socketPath = join(resolveRunDir(), "ha-counter.sock");
 const started = Date.now();
+// Answers come every ~6 ms (5 ms apart, plus a connection each); a longer wait is a gap, counted whole.
+const GAP_MS = 20;
 const summary = { asked: 0, answered: 0, first: null, last: null, highest: 0, lostCounts: 0, gaps: 0, longestGapMs: 0, unansweredMs: 0 };
 let lastAnswerAt = null;
 
@@ -43,7 +45,7 @@ while (!stop && Date.now() - started < seconds * 1_000) {
   if (count !== null && Number.isFinite(count)) {
     summary.answered += 1;
     summary.first ??= count;
-    if (lastAnswerAt !== null && at - lastAnswerAt > 50) {
+    if (lastAnswerAt !== null && at - lastAnswerAt > GAP_MS) {
       summary.gaps += 1;
       summary.unansweredMs += at - lastAnswerAt;
       summary.longestGapMs = Math.max(summary.longestGapMs, at - lastAnswerAt);

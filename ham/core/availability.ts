@@ -1,10 +1,23 @@
-import type { AvailabilityCounters } from "./state.js";
 
 // Availability (AIS: A = MTTF / (MTTF + MTTR)). An entity is up while a process of it runs and
 // down from a death until a process runs again; time is counted from its first process on.
 // The counters close an interval at each change (`accounted`, called by the Tx whenever an
 // entity's pid goes from 0 to a process or back); the figures are computed when asked, with the
 // asker's now, so the interval still open counts too.
+
+// Availability (availability.ts): time up and down, closed at each change between the two (an
+// entity's process running or not; a group's member serving or not), since it was first up.
+export interface AvailabilityCounters {
+  readonly upMs: number;
+  readonly downMs: number;
+  // When it last went up or down (wall ms); null before it was first up.
+  readonly since: number | null;
+  readonly firstUpMs: number | null;
+  // Outages that ended (down, then up again).
+  readonly repairs: number;
+  // Outages of the last 24 h: [start, end] in wall ms, end null while it lasts.
+  readonly outages: ReadonlyArray<readonly [number, number | null]>;
+}
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 // Outages kept for the 24 h figure, at most.

@@ -2,7 +2,7 @@ import { HAMFAULTFATAL, HAMFAULTMAJOR, HAMFAULTMINOR } from "../../lib/constants
 import type { FaultResponse } from "../../lib/tree/types.js";
 import { LOG_LEVEL } from "./describe.js";
 import { failRestarts } from "./firings.js";
-import { groupOfMember, memberFailed } from "./groups.js";
+import { groupOfMember, memberFailed } from "./roles.js";
 import type { Trigger } from "./state.js";
 import type { Tx } from "./tx.js";
 

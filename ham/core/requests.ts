@@ -11,6 +11,7 @@ import type { EntityState } from "./state.js";
 import type { Tx } from "./tx.js";
 import * as items from "./items.js";
 import * as groups from "./groups.js";
+import { groupOfMember, mayServe, memberDied } from "./roles.js";
 import { answerFault } from "./faults.js";
 import { CHECKPOINT_REQUESTS } from "./checkpoints.js";
 
@@ -91,7 +92,7 @@ export function detachEntity(tx: Tx, entity: EntityState, how: string): void {
   // Its detach conditions fire with the entity as it was; then it leaves the HAM (and the
   // roles of its group: by ham_detach_self the process itself says it serves no more).
   fire(tx, entity.name, { kind: "detach" });
-  groups.memberDied(tx, entity.name);
+  memberDied(tx, entity.name);
   dropEntity(tx, entity.name);
 }
 
@@ -99,8 +100,8 @@ function detach(tx: Tx, { args }: Request): unknown {
   const entity = entityOf(tx.state, args.entityName());
   if (entity.spec.kind === "global") throw new HamError("EINVAL", "the global entity cannot be detached");
   if (entity.spec.kind === "self") throw new HamError("EINVAL", `${entity.name} is self-attached: use ham_detach_self`);
-  const member = groups.groupOfMember(tx, entity.name)?.members.find((item) => item.name === entity.name);
-  if (member !== undefined && groups.mayServe(member) && entity.run.pid > 0) {
+  const member = groupOfMember(tx, entity.name)?.members.find((item) => item.name === entity.name);
+  if (member !== undefined && mayServe(member) && entity.run.pid > 0) {
     throw new HamError("EBUSY", `${entity.name} serves its group: switch it over (or remove it from the group) first`);
   }
   detachEntity(tx, entity, "ham_detach");

@@ -2,7 +2,12 @@ import type * as Immutable from "immutable";
 import { emptyIndex, emptyMap, ordered, type Index, type Ordered } from "./collections.js";
 import { HamError } from "../../lib/errors.js";
 import type { Checkpoint } from "./checkpoint-data.js";
-import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, FaultPolicy, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
+import type { AvailabilityCounters } from "./availability.js";
+import type { GroupEvent, GroupState } from "./group-state.js";
+export type { AvailabilityCounters } from "./availability.js";
+export type { GroupCounters, GroupEvent, GroupModel, GroupState, HaState, Member } from "./group-state.js";
+export { GROUP_MODELS } from "./group-state.js";
+import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
 
 export { emptyIndex, indexOf, Ordered, ordered, type Index } from "./collections.js";
 
@@ -54,20 +59,6 @@ export interface EntitySpec {
   readonly enabled: boolean;
   readonly policy: RestartPolicy;
   readonly heartbeat: HeartbeatSpec | null;
-}
-
-// Availability (availability.ts): time up and down, closed at each change between the two (an
-// entity's process running or not; a group's member serving or not), since it was first up.
-export interface AvailabilityCounters {
-  readonly upMs: number;
-  readonly downMs: number;
-  // When it last went up or down (wall ms); null before it was first up.
-  readonly since: number | null;
-  readonly firstUpMs: number | null;
-  // Outages that ended (down, then up again).
-  readonly repairs: number;
-  // Outages of the last 24 h: [start, end] in wall ms, end null while it lasts.
-  readonly outages: ReadonlyArray<readonly [number, number | null]>;
 }
 
 export interface EntityCounters extends AvailabilityCounters {
@@ -190,50 +181,7 @@ export type Trigger =
   | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number }
   | { readonly kind: "group"; readonly event: GroupEvent; readonly group: string; readonly from: string | null; readonly to: string | null };
 
-export type GroupEvent = "failover" | "switchover" | "no-active";
 
-// ---- service groups (groups.ts): AIS AMF's HA states, assigned by the HAM.
-
-export type HaState = "active" | "standby" | "quiescing" | "quiesced";
-export type GroupModel = "2N" | "N-way-active" | "no-redundancy";
-export const GROUP_MODELS: readonly GroupModel[] = ["2N", "N-way-active", "no-redundancy"];
-
-export interface Member {
-  readonly name: string;
-  // The role the member acknowledged last (null: none, or it failed).
-  readonly role: HaState | null;
-  // A role sent and not yet acknowledged; `until`: its deadline (monotonic ms).
-  readonly assigning: { readonly role: HaState; readonly seq: number; readonly until: number } | null;
-  // Failed while its process still ran: killed, its death awaited before anyone else serves.
-  readonly failing: boolean;
-}
-
-export interface GroupCounters extends AvailabilityCounters {
-  readonly createdMs: number;
-  readonly failovers: number;
-  readonly switchovers: number;
-  // Failures of a serving member (a death, a fatal fault, missed heartbeats, a role refused).
-  readonly failures: number;
-  // How long the last failover and switchover took (ms from the failure or the request to the
-  // new active's acknowledgement).
-  readonly lastFailoverMs: number | null;
-  readonly lastSwitchoverMs: number | null;
-}
-
-export interface GroupState {
-  readonly name: string;
-  readonly model: GroupModel;
-  readonly ackTimeoutMs: number;
-  readonly faults: FaultPolicy | null;
-  // In order of preference.
-  readonly members: readonly Member[];
-  readonly seq: number;
-  // A switchover under way (hamctl switchover): from the active to the standby.
-  readonly switchover: { readonly from: string; readonly to: string; readonly startedMono: number } | null;
-  // The serving member failed then (monotonic ms) and no other acknowledged active yet.
-  readonly failure: { readonly member: string; readonly at: number; readonly announced: boolean } | null;
-  readonly counters: GroupCounters;
-}
 
 export interface HamState {
   readonly meta: Meta;

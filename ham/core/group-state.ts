@@ -1,0 +1,49 @@
+import type { FaultPolicy } from "../../lib/tree/types.js";
+import type { AvailabilityCounters } from "./availability.js";
+
+// Service groups as data (groups.ts, roles.ts): AIS AMF's HA states, assigned by the HAM.
+
+export type HaState = "active" | "standby" | "quiescing" | "quiesced";
+export type GroupModel = "2N" | "N-way-active" | "no-redundancy";
+export const GROUP_MODELS: readonly GroupModel[] = ["2N", "N-way-active", "no-redundancy"];
+
+export interface Member {
+  readonly name: string;
+  // The role the member acknowledged last (null: none, or it failed).
+  readonly role: HaState | null;
+  // A role sent and not yet acknowledged; `until`: its deadline (monotonic ms).
+  readonly assigning: { readonly role: HaState; readonly seq: number; readonly until: number } | null;
+  // Failed while its process still ran: killed, its death awaited before anyone else serves.
+  readonly failing: boolean;
+}
+
+export interface GroupCounters extends AvailabilityCounters {
+  readonly createdMs: number;
+  readonly failovers: number;
+  readonly switchovers: number;
+  // Failures of a serving member (a death, a fatal fault, missed heartbeats, a role refused).
+  readonly failures: number;
+  // How long the last failover and switchover took (ms from the failure or the request to the
+  // new active's acknowledgement).
+  readonly lastFailoverMs: number | null;
+  readonly lastSwitchoverMs: number | null;
+}
+
+export interface GroupState {
+  readonly name: string;
+  readonly model: GroupModel;
+  readonly ackTimeoutMs: number;
+  readonly faults: FaultPolicy | null;
+  // In order of preference.
+  readonly members: readonly Member[];
+  readonly seq: number;
+  // A switchover under way (hamctl switchover): from the active to the standby.
+  readonly switchover: { readonly from: string; readonly to: string; readonly startedMono: number } | null;
+  // The serving member failed then (monotonic ms) and no other acknowledged active yet.
+  readonly failure: { readonly member: string; readonly at: number; readonly announced: boolean } | null;
+  readonly counters: GroupCounters;
+}
+
+
+// What a group condition fires on (CONDGROUPFAILOVER, CONDGROUPSWITCHOVER, CONDGROUPNOACTIVE).
+export type GroupEvent = "failover" | "switchover" | "no-active";

@@ -1,0 +1,240 @@
+import { HamError } from "../../lib/errors.js";
+import { LOG_LEVEL } from "./describe.js";
+import { fire } from "./firings.js";
+import type { GroupEvent, GroupState, HaState, Member } from "./group-state.js";
+import { groupServes, roleTimer, type Tx } from "./tx.js";
+
+// The roles of service groups (groups.ts has the requests that make and change groups).
+// The one promise: at most one member of a 2N or no-redundancy group serves (active or
+// quiescing) at any instant. A member that may serve stops serving only by dying, or by
+// acknowledging a role that does not serve. So a member that fails while its process runs
+// (a fatal fault, missed heartbeats, a role refused or not acknowledged) is killed first (the
+// `fence` effect), and the next active is chosen once its death is seen. Each assignment is in
+// the shared state before it is sent (`persist-now`): a HAM that takes over knows who may serve.
+
+const serves = (role: HaState | null | undefined): boolean => role === "active" || role === "quiescing";
+// Whether the member may believe it serves (acknowledged, or sent and not yet acknowledged).
+export const mayServe = (member: Member): boolean => serves(member.role) || serves(member.assigning?.role);
+
+export function groupOfMember(tx: Pick<Tx, "groups">, entity: string): GroupState | undefined {
+  for (const group of tx.groups.values()) if (group.members.some((member) => member.name === entity)) return group;
+  return undefined;
+}
+
+export function memberOf(group: GroupState, name: string): Member {
+  const member = group.members.find((item) => item.name === name);
+  if (member === undefined) throw new HamError("ENOENT", `${name} is not a member of ${group.name}`);
+  return member;
+}
+
+function withMember(group: GroupState, name: string, patch: Partial<Member>): GroupState {
+  return { ...group, members: group.members.map((member) => (member.name === name ? { ...member, ...patch } : member)) };
+}
+
+export function groupNamed(tx: Tx, name: string): GroupState {
+  const group = tx.groups.get(name);
+  if (group === undefined) throw new HamError("ENOENT", `no group ${name}`);
+  return group;
+}
+
+// A member can take a role: its process runs and registered its callback.
+export function ready(tx: Tx, member: Member): boolean {
+  const entity = tx.entity(member.name);
+  return !member.failing && entity !== undefined && entity.spec.enabled && entity.run.pid > 0 && entity.run.roleToken !== null;
+}
+
+
+// A member acknowledged the role it was sent (`ok`), or refused it.
+export function acknowledged(tx: Tx, group: GroupState, member: Member, role: HaState, ok: boolean, reason: string | null): void {
+  cancelAck(tx, group, member);
+  if (!ok) {
+    memberFailed(tx, member.name, `refused the ${role} role${reason === null ? "" : `: ${reason}`}`);
+    return;
+  }
+  let next = withMember(group, member.name, { role, assigning: null });
+  tx.log(LOG_LEVEL.detail, "info", { event: "role", group: group.name, entity: member.name, role }, `${member.name} is ${role} in ${group.name}`);
+  if (role === "active" && next.failure !== null) {
+    const took = Math.round(tx.at.mono - next.failure.at);
+    next = { ...next, failure: null, counters: { ...next.counters, failovers: next.counters.failovers + 1, lastFailoverMs: took } };
+    tx.putGroup(next);
+    tx.log(LOG_LEVEL.events, "warn", { event: "failover", group: group.name, from: group.failure?.member, to: member.name, ms: took },
+      `${group.name} failed over from ${group.failure?.member ?? "?"} to ${member.name} in ${took} ms`);
+    fireGroup(tx, next, "failover", group.failure?.member ?? null, member.name);
+  } else tx.putGroup(next);
+  if (next.switchover !== null) switchoverStep(tx, next.name);
+  else reconcile(tx, next.name);
+}
+
+// ---- failures
+
+// The member's process died (or detached): it serves no more.
+export function memberDied(tx: Tx, name: string): void {
+  const group = groupOfMember(tx, name);
+  if (group === undefined) return;
+  const member = memberOf(group, name);
+  cancelAck(tx, group, member);
+  const failed = mayServe(member);
+  let next = withMember(group, name, { role: null, assigning: null, failing: false });
+  if (failed && !member.failing) next = noteFailure(tx, next, name, "died");
+  if (next.switchover !== null && (next.switchover.from === name || next.switchover.to === name)) next = abortSwitchover(tx, next, `${name} died`);
+  tx.putGroup(next);
+  reconcile(tx, group.name);
+}
+
+// A failure of a member whose process may still run: a fatal fault, missed heartbeats, a role
+// refused or not acknowledged in time. It is killed (its death then restarts it through its
+// own death conditions, and it comes back as a standby: standby role relay).
+export function memberFailed(tx: Tx, name: string, reason: string): void {
+  const group = groupOfMember(tx, name);
+  const entity = tx.entity(name);
+  if (group === undefined || entity === undefined) return;
+  const member = memberOf(group, name);
+  if (member.failing) return;
+  cancelAck(tx, group, member);
+  tx.log(LOG_LEVEL.events, "warn", { event: "member-failed", group: group.name, entity: name, reason }, `${name} failed in ${group.name}: ${reason}`);
+  let next = group;
+  if (mayServe(member)) next = noteFailure(tx, next, name, reason);
+  if (next.switchover !== null && (next.switchover.from === name || next.switchover.to === name)) next = abortSwitchover(tx, next, `${name} failed`);
+  if (entity.run.pid > 0) {
+    next = withMember(next, name, { failing: true, assigning: null });
+    tx.putGroup(next);
+    tx.emit({ kind: "persist-now" });
+    tx.emit({ kind: "fence", entity: name, pid: entity.run.pid, startTime: entity.run.startTime });
+    return;
+  }
+  tx.putGroup(withMember(next, name, { role: null, assigning: null }));
+  reconcile(tx, group.name);
+}
+
+function noteFailure(tx: Tx, group: GroupState, name: string, reason: string): GroupState {
+  tx.log(LOG_LEVEL.events, "warn", { event: "group-failure", group: group.name, entity: name }, `${group.name}: serving member ${name} ${reason}`);
+  return {
+    ...group, failure: group.failure ?? { member: name, at: tx.at.mono, announced: false },
+    counters: { ...group.counters, failures: group.counters.failures + 1 },
+  };
+}
+
+function abortSwitchover(tx: Tx, group: GroupState, why: string): GroupState {
+  tx.log(LOG_LEVEL.events, "warn", { event: "switchover-aborted", group: group.name }, `switchover of ${group.name} abandoned: ${why}`);
+  return { ...group, switchover: null };
+}
+
+// The ack deadline passed.
+export function ackDue(tx: Tx, gname: string, ename: string, seq: number): void {
+  const group = tx.groups.get(gname);
+  const member = group?.members.find((item) => item.name === ename);
+  if (member?.assigning?.seq !== seq) return;
+  memberFailed(tx, ename, `did not acknowledge the ${member.assigning.role} role within ${group?.ackTimeoutMs} ms`);
+}
+
+// ---- assignments
+
+export function assign(tx: Tx, group: GroupState, name: string, role: HaState): GroupState {
+  const seq = group.seq + 1;
+  const until = tx.at.mono + group.ackTimeoutMs;
+  const next = tx.putGroup({ ...withMember(group, name, { assigning: { role, seq, until } }), seq });
+  const member = memberOf(next, name);
+  // In the shared state before the member can hear of it.
+  tx.emit({ kind: "persist-now" });
+  send(tx, next, member, role, seq);
+  tx.emit({ kind: "arm", id: roleTimer(group.name, name, seq), at: until });
+  return next;
+}
+
+export function send(tx: Tx, group: GroupState, member: Member, role: HaState, seq: number): void {
+  const token = tx.entity(member.name)?.run.roleToken ?? null;
+  if (token !== null) tx.emit({ kind: "assign", token, group: group.name, entity: member.name, role, seq });
+}
+
+export function cancelAck(tx: Tx, group: GroupState, member: Member): void {
+  if (member.assigning !== null) tx.emit({ kind: "cancel", id: roleTimer(group.name, member.name, member.assigning.seq) });
+}
+
+// The roles the group should have, given who is ready: an active (the acknowledged standby
+// first, in the members' order), standbys (2N), every ready member active (N-way-active).
+export function reconcile(tx: Tx, gname: string): void {
+  let group = tx.groups.get(gname);
+  if (group === undefined || group.switchover !== null) return;
+  const free = (member: Member): boolean => member.assigning === null && ready(tx, member);
+  if (group.model === "N-way-active") {
+    for (const member of group.members) if (member.role === null && free(member)) group = assign(tx, group, member.name, "active");
+    return;
+  }
+  let active: string | null = null;
+  if (!group.members.some(mayServe)) {
+    const candidate = group.members.find((member) => member.role === "standby" && free(member)) ?? group.members.find(free);
+    if (candidate !== undefined) {
+      active = candidate.name;
+      group = assign(tx, group, candidate.name, "active");
+    } else if (group.failure !== null && !group.failure.announced && !group.members.some((member) => member.assigning !== null)) {
+      group = tx.putGroup({ ...group, failure: { ...group.failure, announced: true } });
+      tx.log(LOG_LEVEL.events, "error", { event: "no-active", group: gname }, `${gname} has no active member and no ready standby`);
+      fireGroup(tx, group, "no-active", group.failure?.member ?? null, null);
+    }
+  }
+  if (group.model !== "2N") return;
+  for (const member of group.members) {
+    if (member.name !== active && (member.role === null || member.role === "quiesced") && free(member)) {
+      group = assign(tx, group, member.name, "standby");
+    }
+  }
+}
+
+// The next step of a switchover, after each acknowledgement.
+function switchoverStep(tx: Tx, gname: string): void {
+  const group = tx.groups.get(gname);
+  const switching = group?.switchover;
+  if (group === undefined || switching === null || switching === undefined) return;
+  const from = memberOf(group, switching.from);
+  const to = memberOf(group, switching.to);
+  if (from.assigning !== null || to.assigning !== null) return;
+  if (from.role === "quiescing") assign(tx, group, from.name, "quiesced");
+  else if (from.role === "quiesced" && to.role === "standby") assign(tx, group, to.name, "active");
+  else if (to.role === "active" && from.role === "quiesced") assign(tx, group, from.name, "standby");
+  else if (to.role === "active" && from.role === "standby") {
+    const took = Math.round(tx.at.mono - switching.startedMono);
+    const done = tx.putGroup({
+      ...group, switchover: null,
+      counters: { ...group.counters, switchovers: group.counters.switchovers + 1, lastSwitchoverMs: took },
+    });
+    tx.log(LOG_LEVEL.events, "info", { event: "switchover-done", group: gname, from: from.name, to: to.name, ms: took },
+      `${gname} switched over from ${from.name} to ${to.name} in ${took} ms`);
+    fireGroup(tx, done, "switchover", from.name, to.name);
+    reconcile(tx, gname);
+  } else reconcile(tx, gname);
+}
+
+// A group event fires its conditions on every member that has them, and the global entity's
+// once (on the member it is about).
+function fireGroup(tx: Tx, group: GroupState, event: GroupEvent, from: string | null, to: string | null): void {
+  const trigger = { kind: "group", event, group: group.name, from, to } as const;
+  const subject = to ?? from ?? group.members[0]?.name;
+  for (const member of group.members) {
+    if (tx.entity(member.name) !== undefined) fire(tx, member.name, trigger, false, member.name === subject);
+  }
+}
+
+// ---- a takeover: every role still being acknowledged gets its deadline again, and is sent
+// again to its member once its session says hello; a failed member still alive is killed
+// again (the HAM that died may have written `failing` and died before its kill).
+export function resumeGroups(tx: Tx): void {
+  for (const group of tx.groups.values()) {
+    for (const member of group.members) {
+      const run = tx.entity(member.name)?.run;
+      if (member.failing && run !== undefined && run.pid > 0) tx.emit({ kind: "fence", entity: member.name, pid: run.pid, startTime: run.startTime });
+      if (member.assigning !== null) {
+        tx.emit({ kind: "arm", id: roleTimer(group.name, member.name, member.assigning.seq), at: Math.max(member.assigning.until, tx.at.mono + group.ackTimeoutMs) });
+      }
+    }
+  }
+}
+
+export function resend(tx: Tx, token: string | null): void {
+  if (token === null) return;
+  for (const group of tx.groups.values()) {
+    for (const member of group.members) {
+      if (member.assigning !== null && tx.entity(member.name)?.run.roleToken === token) send(tx, group, member, member.assigning.role, member.assigning.seq);
+    }
+  }
+}
+
