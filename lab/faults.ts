@@ -1,5 +1,5 @@
 import { readStartTime } from "../lib/proc.js";
-import { activeAndHam, fatalActive, killActive, switchover } from "./group-faults.js";
+import { activeAndHam, brokenSwitchover, fatalActive, killActive, switchover } from "./group-faults.js";
 import { monoMs, TAKEOVER_ALLOWANCE_MS } from "./group-watch.js";
 import { sleep, type Run } from "./run.js";
 
@@ -24,6 +24,7 @@ export const FAULT_WEIGHTS = {
   "fatal-active": 5,
   "kill-active-and-ham": 4,
   "switchover": 3,
+  "switchover-broken": 3,
 } as const;
 
 export type FaultKind = keyof typeof FAULT_WEIGHTS;
@@ -137,4 +138,5 @@ export const FAULTS: Readonly<Record<FaultKind, Fault>> = {
   "fatal-active": (run) => fatalActive(run, "fatal-active"),
   "kill-active-and-ham": activeAndHam,
   "switchover": switchover,
+  "switchover-broken": brokenSwitchover,
 };

@@ -60,3 +60,24 @@ export async function switchover(run: Run): Promise<string | null> {
     return null;
   }
 }
+
+// A switchover broken in the middle: 0–15 ms after it starts, the standby it hands over to is
+// SIGKILLed, or the HAM is. The old active must serve on (or the group fail over): a quiet
+// moment checks that the group has an acknowledged active and a standby again.
+export async function brokenSwitchover(run: Run): Promise<string | null> {
+  if (run.group === null) return null;
+  let started: { from: string; to: string };
+  try {
+    started = (await run.system.ask("group_switchover", { gname: run.group.name }, 1_000)) as { from: string; to: string };
+  } catch {
+    return null;
+  }
+  await sleep(run.random.between(0, 15));
+  if (run.random.next() < 0.5) {
+    const pid = await run.killHam();
+    return `${started.from} → ${started.to}, then ${pid === 0 ? "no HAM" : `HAM ${pid}`}`;
+  }
+  const standby = run.group.beliefs().find((member) => member.entity === started.to) ?? null;
+  const killed = standby !== null && run.kill(standby.pid, standby.startTime);
+  return `${started.from} → ${started.to}, then ${killed ? `${started.to} (pid ${standby?.pid}) SIGKILLed` : "no standby to kill"}`;
+}

@@ -63,6 +63,7 @@ async function stopServing() {
 }
 
 async function activate() {
+  if (ticking !== null) return;
   await restore();
   await serve();
   ticking = setInterval(tick, TICK_MS);

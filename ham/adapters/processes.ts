@@ -77,10 +77,11 @@ export async function terminate(pid: number, startTime: number | null, graceMs: 
 }
 
 // A fence: SIGKILL at once to the process (and the group it leads), if it is still the same one.
-export function killNow(pid: number, startTime: number | null): void {
-  if (!isSameProcessAlive(pid, startTime)) return;
+// False when it lives on and could not be signalled (EPERM).
+export function killNow(pid: number, startTime: number | null): boolean {
+  if (!isSameProcessAlive(pid, startTime)) return true;
   const groupOrPid = readProcStat(pid)?.processGroup === pid ? -pid : pid;
-  sendSignal(groupOrPid, constants.signals.SIGKILL);
+  return sendSignal(groupOrPid, constants.signals.SIGKILL) || !isSameProcessAlive(pid, startTime);
 }
 
 // A spawn's token rides in the environment of the process it started (Entity.spawnToken), so a

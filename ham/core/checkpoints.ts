@@ -64,6 +64,9 @@ function open(tx: Tx, { args }: Request): unknown {
     name, id: tx.nextOrder(), createdMs: tx.at.wall, limits: withDefaults(asked), bytes: 0, sections: emptyIndex(),
   };
   tx.setCheckpoint(checkpoint);
+  // The id counter goes into the HAM-wide record now: after an unlink and a takeover, no record
+  // may be left to tell a new HAM this id was given (a stale handle must get EIDRM).
+  tx.setMeta({});
   tx.log(LOG_LEVEL.detail, "info", { event: "checkpoint-created", checkpoint: name }, `checkpoint ${name} created`);
   return opened(checkpoint, true);
 }

@@ -39,6 +39,9 @@ export interface GroupState {
   readonly seq: number;
   // A switchover under way (hamctl switchover): from the active to the standby.
   readonly switchover: { readonly from: string; readonly to: string; readonly startedMono: number } | null;
+  // ham_group_delete while members served: they are sent `quiesced`; the group goes once none
+  // serves (so no member of it still serves when a group of the same name can be made again).
+  readonly deleting?: boolean;
   // The serving member failed then (monotonic ms) and no other acknowledged active yet.
   readonly failure: { readonly member: string; readonly at: number; readonly announced: boolean } | null;
   readonly counters: GroupCounters;

@@ -68,7 +68,7 @@ function readFaults(args: Args): FaultPolicy | null {
 
 export function groupCreate(tx: Tx, { args }: Request): unknown {
   const name = args.name("gname", "group");
-  if (tx.groups.has(name)) throw new HamError("EEXIST", `group ${name} exists`);
+  if (tx.groups.has(name)) throw new HamError("EEXIST", `group ${name} exists${tx.groups.get(name)?.deleting === true ? " (being deleted: its members are leaving their roles)" : ""}`);
   const group: GroupState = {
     name, model: readModel(args), ackTimeoutMs: readAckTimeout(args), faults: readFaults(args),
     members: readMembers(args, tx, name).map((member) => ({ name: member, role: null, assigning: null, failing: false })),
@@ -85,16 +85,21 @@ export function groupCreate(tx: Tx, { args }: Request): unknown {
   return { gname: name };
 }
 
+// A group whose members serve is deleted gracefully: they are sent `quiesced` and it goes once
+// none serves (roles.ts, `reconcile`); the reply comes at once. Its members keep running.
 export function groupDelete(tx: Tx, { args }: Request): unknown {
   const group = groupNamed(tx, args.name("gname", "group"));
-  for (const member of group.members) cancelAck(tx, group, member);
-  tx.deleteGroup(group.name);
-  tx.log(LOG_LEVEL.events, "info", { event: "group-deleted", group: group.name }, `group ${group.name} deleted; its members keep running`);
+  if (group.deleting === true) return 0;
+  let next = tx.putGroup({ ...group, deleting: true, switchover: null });
+  for (const member of group.members) {
+    if (mayServe(member) && !member.failing && (tx.entity(member.name)?.run.pid ?? 0) > 0) next = assign(tx, next, member.name, "quiesced");
+  }
+  reconcile(tx, group.name);
   return 0;
 }
 
 export function groupMemberAdd(tx: Tx, { args }: Request): unknown {
-  const group = groupNamed(tx, args.name("gname", "group"));
+  const group = groupNamed(tx, args.name("gname", "group"), true);
   const name = args.name("ename", "entity");
   if (group.members.some((member) => member.name === name)) throw new HamError("EEXIST", `${name} is a member of ${group.name}`);
   const other = groupOfMember(tx, name);
@@ -118,7 +123,7 @@ export function groupMemberRemove(tx: Tx, { args }: Request): unknown {
 // becomes active; the old active becomes standby. The reply comes at once; the steps follow
 // the members' acknowledgements (hamctl switchover waits for them).
 export function groupSwitchover(tx: Tx, { args }: Request): unknown {
-  const group = groupNamed(tx, args.name("gname", "group"));
+  const group = groupNamed(tx, args.name("gname", "group"), true);
   if (group.model !== "2N") throw new HamError("EINVAL", `${group.name} is ${group.model}: switchover needs a 2N group`);
   if (group.switchover !== null) throw new HamError("EBUSY", `${group.name}: a switchover is under way`);
   const active = group.members.find((member) => member.role === "active" && member.assigning === null && ready(tx, member));
@@ -159,7 +164,8 @@ export function roleAck(tx: Tx, { args, caller }: Request): unknown {
   const seq = args.int("seq");
   const ok = args.bool("ok", true);
   const entity = tx.entity(member.name);
-  if (member.assigning === null || member.assigning.seq !== seq || entity?.run.pid !== caller.pid) return { current: false };
+  // A member being killed (failing) is past acknowledging anything.
+  if (member.failing || member.assigning === null || member.assigning.seq !== seq || entity?.run.pid !== caller.pid) return { current: false };
   acknowledged(tx, group, member, member.assigning.role, ok, args.has("reason") ? args.string("reason") : null);
   return { current: true };
 }

@@ -136,6 +136,9 @@ export { actionDone, armHeartbeat, beatArrived, unwatch };
 // this HAM's child) and every one that died meanwhile gets its death conditions.
 export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[]): void {
   tx.setMeta({ hamPid: facts.hamPid, hamFailures: tx.meta.hamFailures + (facts.takeover ? 1 : 0) });
+  // First, before any death below moves a group's roles on: failed members still alive are
+  // killed again, and roles not yet acknowledged get their deadline again (sent again at each hello).
+  resumeGroups(tx);
   for (const [name, found] of facts.found) {
     const entity = tx.entity(name);
     if (entity === undefined || entity.run.pid !== 0) continue;
@@ -173,8 +176,6 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
       died(tx, entity.name, pid, false, "died while no HAM was watching; exit status unknown");
     }
   }
-  // Roles sent and not yet acknowledged get their deadline again (sent again at each hello).
-  resumeGroups(tx);
   // The episodes read back end once their firings do. Only those: a death found just now has
   // an episode of its own, already counted down.
   for (const entity of [...tx.entities.values()]) {

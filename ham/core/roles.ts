@@ -31,9 +31,11 @@ function withMember(group: GroupState, name: string, patch: Partial<Member>): Gr
   return { ...group, members: group.members.map((member) => (member.name === name ? { ...member, ...patch } : member)) };
 }
 
-export function groupNamed(tx: Tx, name: string): GroupState {
+// `live`: a group being deleted is refused (EBUSY).
+export function groupNamed(tx: Tx, name: string, live = false): GroupState {
   const group = tx.groups.get(name);
   if (group === undefined) throw new HamError("ENOENT", `no group ${name}`);
+  if (live && group.deleting === true) throw new HamError("EBUSY", `group ${name} is being deleted`);
   return group;
 }
 
@@ -96,7 +98,8 @@ export function memberFailed(tx: Tx, name: string, reason: string): void {
   if (mayServe(member)) next = noteFailure(tx, next, name, reason);
   if (next.switchover !== null && (next.switchover.from === name || next.switchover.to === name)) next = abortSwitchover(tx, next, `${name} failed`);
   if (entity.run.pid > 0) {
-    next = withMember(next, name, { failing: true, assigning: null });
+    // The role it was sent stays: it may believe it until its death is seen (mayServe).
+    next = withMember(next, name, { failing: true });
     tx.putGroup(next);
     tx.emit({ kind: "persist-now" });
     tx.emit({ kind: "fence", entity: name, pid: entity.run.pid, startTime: entity.run.startTime });
@@ -155,7 +158,16 @@ export function cancelAck(tx: Tx, group: GroupState, member: Member): void {
 export function reconcile(tx: Tx, gname: string): void {
   let group = tx.groups.get(gname);
   if (group === undefined || group.switchover !== null) return;
+  if (group.deleting === true) {
+    finishDelete(tx, group);
+    return;
+  }
   const free = (member: Member): boolean => member.assigning === null && ready(tx, member);
+  // A switchover abandoned while the active was quiescing: it serves on, as the active again.
+  const lingering = group.members.find((member) => member.role === "quiescing" && free(member));
+  if (lingering !== undefined && !group.members.some((member) => member !== lingering && mayServe(member))) {
+    group = assign(tx, group, lingering.name, "active");
+  }
   if (group.model === "N-way-active") {
     for (const member of group.members) if (member.role === null && free(member)) group = assign(tx, group, member.name, "active");
     return;
@@ -178,6 +190,16 @@ export function reconcile(tx: Tx, gname: string): void {
       group = assign(tx, group, member.name, "standby");
     }
   }
+}
+
+// A group being deleted goes once none of its members serves (each acknowledged `quiesced`,
+// died, or was killed and its death seen).
+function finishDelete(tx: Tx, group: GroupState): void {
+  const serving = group.members.filter(mayServe);
+  if (serving.length > 0) return;
+  for (const member of group.members) cancelAck(tx, group, member);
+  tx.deleteGroup(group.name);
+  tx.log(LOG_LEVEL.events, "info", { event: "group-deleted", group: group.name }, `group ${group.name} deleted; its members keep running`);
 }
 
 // The next step of a switchover, after each acknowledgement.
@@ -222,7 +244,7 @@ export function resumeGroups(tx: Tx): void {
     for (const member of group.members) {
       const run = tx.entity(member.name)?.run;
       if (member.failing && run !== undefined && run.pid > 0) tx.emit({ kind: "fence", entity: member.name, pid: run.pid, startTime: run.startTime });
-      if (member.assigning !== null) {
+      if (member.assigning !== null && !member.failing) {
         tx.emit({ kind: "arm", id: roleTimer(group.name, member.name, member.assigning.seq), at: Math.max(member.assigning.until, tx.at.mono + group.ackTimeoutMs) });
       }
     }

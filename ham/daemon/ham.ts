@@ -185,7 +185,7 @@ export class Ham implements ServerContext {
     const meta = this.core.state.meta;
     return {
       version: STATE_VERSION, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
-      nextFiringId: meta.nextFiringId, spawnCount: meta.spawnCount, nextChid: this.channels.nextId, channels: this.channels.list(),
+      nextFiringId: meta.nextFiringId, nextOrder: meta.nextOrder, spawnCount: meta.spawnCount, nextChid: this.channels.nextId, channels: this.channels.list(),
       config: configValue(meta),
     };
   }

@@ -22,8 +22,9 @@ export interface Adapters {
   watchPid(pid: number, startTime: number | null, onDeath: () => void): void;
   unwatchPid(pid: number): void;
   terminate(pid: number, startTime: number | null): void;
-  // SIGKILL now, if pid is still the process that started at startTime.
-  fence(pid: number, startTime: number | null): void;
+  // SIGKILL now, if pid is still the process that started at startTime; false when it could
+  // not be signalled (gone already counts as done).
+  fence(pid: number, startTime: number | null): boolean;
   // A role to the client session `token` (false: not connected now).
   assign(token: string, message: { group: string; entity: string; role: string; seq: number }): boolean;
   log(verbosity: number, level: "info" | "warn" | "error", fields: Readonly<Record<string, unknown>>, message: string): void;
@@ -174,8 +175,11 @@ export class Interpreter {
         a.terminate(effect.pid, effect.startTime);
         return;
       case "fence":
-        a.log(2, "warn", { event: "fence", entity: effect.entity, pid: effect.pid }, `${effect.entity}: pid ${effect.pid} killed (SIGKILL) before another member serves`);
-        a.fence(effect.pid, effect.startTime);
+        a.log(2, "warn", { event: "fence", entity: effect.entity, pid: effect.pid }, `${effect.entity}: killing pid ${effect.pid} (SIGKILL) before another member serves`);
+        if (!a.fence(effect.pid, effect.startTime)) {
+          a.log(1, "error", { event: "fence-failed", entity: effect.entity, pid: effect.pid },
+            `${effect.entity}: pid ${effect.pid} could not be killed; no other member of its group is made active until its death is seen`);
+        }
         return;
       case "assign":
         a.assign(effect.token, { group: effect.group, entity: effect.entity, role: effect.role, seq: effect.seq });

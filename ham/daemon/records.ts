@@ -87,6 +87,8 @@ export interface MetaValue {
   readonly guardianFailures: number;
   readonly verbosity: number;
   readonly nextFiringId: number;
+  // Ids of conditions' order and checkpoints (absent in states written before checkpoints).
+  readonly nextOrder?: number;
   readonly nextChid: number;
   readonly spawnCount: number;
   readonly channels: ReadonlyArray<readonly [number, number, string | null]>;
@@ -264,7 +266,7 @@ export function restoreState(base: HamState, records: CheckedRecords): Restored 
   const state: HamState = {
     meta: {
       ...base.meta, hamFailures: meta?.hamFailures ?? 0, guardianFailures: meta?.guardianFailures ?? 0,
-      verbosity: meta?.verbosity ?? base.meta.verbosity, nextFiringId, nextActionId, nextOrder: Math.max(nextOrder, nextId),
+      verbosity: meta?.verbosity ?? base.meta.verbosity, nextFiringId, nextActionId, nextOrder: Math.max(nextOrder, nextId, meta?.nextOrder ?? 0),
       spawnCount: meta?.spawnCount ?? 0, config,
     },
     global,

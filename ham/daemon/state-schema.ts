@@ -71,7 +71,7 @@ const firing = shape({
 });
 
 const meta = shape({
-  version: optional(number), hamFailures: number, guardianFailures: number, verbosity: number, nextFiringId: number,
+  version: optional(number), hamFailures: number, guardianFailures: number, verbosity: number, nextFiringId: number, nextOrder: optional(number),
   nextChid: number, spawnCount: number, channels: arrayOf(arrayOf((value) => number(value) || nullOr(string)(value))),
   config: shape({ applied: arrayOf(Array.isArray), global: arrayOf(Array.isArray) }),
 });
@@ -85,7 +85,7 @@ const group = shape({
     assigning: nullOr(shape({ role: haState, seq: number, until: number })),
   })),
   seq: number,
-  switchover: nullOr(shape({ from: string, to: string, startedMono: number })),
+  switchover: nullOr(shape({ from: string, to: string, startedMono: number })), deleting: optional(boolean),
   failure: nullOr(shape({ member: string, at: number, announced: boolean })),
   counters: shape({
     createdMs: number, failovers: number, switchovers: number, failures: number, lastFailoverMs: nullOr(number),

@@ -32,7 +32,9 @@ export interface ham_role_t {
   readonly entity: string;
   // The group the entity belongs to when it registered (null: none yet; roles come once one has it).
   readonly group: string | null;
-  // Stops answering roles and lets the connection go (the process leaves the group's roles to the HAM).
+  // Stops answering roles and lets the connection go. The entity stays a member: a role the HAM
+  // sends it afterwards goes unacknowledged, which is a failure of the member (it is killed,
+  // and restarted by its death condition). To leave a group, ham_group_member_remove it first.
   close(): void;
 }
 
@@ -84,20 +86,29 @@ export async function ham_role_register(
   session.holds += 1;
   let chain: Promise<void> = Promise.resolve();
   let closed = false;
+  // The last role of each group handed to onRole: the HAM sends a role again after a takeover
+  // (or a second registration) when it has not seen its acknowledgement; the callback must not
+  // run twice for it, only the acknowledgement goes again.
+  const handled = new Map<string, { seq: number; answer: Promise<{ ok: boolean; reason: string | undefined }> }>();
+  const acknowledge = (group: string, seq: number, answer: { ok: boolean; reason: string | undefined }) =>
+    closed ? undefined : session.request("role_ack", { gname: group, ename: entity, seq, ...answer }).catch(() => undefined);
   session.onRole = (message) => {
     if (closed || message.entity !== entity) return;
-    chain = chain.then(async () => {
-      let ok = true;
-      let reason: string | undefined;
+    const last = handled.get(message.group);
+    if (last !== undefined && last.seq >= message.seq) {
+      if (last.seq === message.seq) void last.answer.then((answer) => acknowledge(message.group, message.seq, answer));
+      return;
+    }
+    const answer = chain.then(async () => {
       try {
         await onRole({ group: message.group, entity: message.entity, role: message.role as HaState, seq: message.seq });
+        return { ok: true, reason: undefined };
       } catch (error) {
-        ok = false;
-        reason = error instanceof Error ? error.message : String(error);
+        return { ok: false, reason: error instanceof Error ? error.message : String(error) };
       }
-      if (closed) return;
-      await session.request("role_ack", { gname: message.group, ename: entity, seq: message.seq, ok, reason }).catch(() => undefined);
     });
+    handled.set(message.group, { seq: message.seq, answer });
+    chain = answer.then((result) => acknowledge(message.group, message.seq, result)).then(() => undefined);
   };
   let result: { group: string | null };
   try {

@@ -53,7 +53,7 @@ describe("checkpoints in the core", () => {
     expect(reply.created).toBe(true);
     expect(reply.limits).toEqual({ maxSections: Q.CKPT_DEFAULT_SECTIONS, maxSectionBytes: 1024 * 1024, maxBytes: 64 * 1024 * 1024 });
     const handle = { name: "db", id: reply.id };
-    expect(ham.changes).toEqual(new Set(["k/db"]));
+    expect(ham.changes).toEqual(new Set(["k/db", "m"])); // the HAM-wide record carries the id counter
     expect(ham.ok("ckpt_write", { ...handle, section: "b", data: b64("second") })).toBe(0);
     expect(ham.ok("ckpt_write", { ...handle, section: "a", data: b64("first") })).toBe(0);
     // A write journals its one section.
@@ -165,6 +165,28 @@ describe("checkpoints in the core", () => {
     expect(back.ok("ckpt_sections", handle)).toEqual(ham.ok("ckpt_sections", handle));
     ham.ok("ckpt_unlink", { name: "empty" });
     expect(back.open("other").id).toBeGreaterThan(handle.id);
+  });
+});
+
+describe("checkpoint ids across a takeover", () => {
+  it("keeps an unlinked checkpoint's id given: a handle on it is EIDRM after a takeover, even once the name is made again", () => {
+    const ham = new Ham();
+    ham.open("a");
+    const stale = ham.open("b");
+    // Making a checkpoint writes the HAM-wide record, which carries the id counter.
+    expect(ham.changes.has("m")).toBe(true);
+    const nextOrder = ham.state.meta.nextOrder;
+    ham.ok("ckpt_unlink", { name: "b" });
+    const keys = stateKeys(ham.state).filter((key) => key.startsWith("k/"));
+    const back = new Ham();
+    back.state = restoreState(initialState(2, 1, 2_000_000), {
+      meta: { hamFailures: 0, guardianFailures: 0, verbosity: 1, nextFiringId: 1, nextOrder, nextChid: 1, spawnCount: 0, channels: [], config: { applied: [], global: [] } },
+      entities: [], conditions: [], firings: [],
+      checkpoints: keys.map((key) => recordOf(ham.state, key)).filter(isCheckpointValue),
+      sections: [],
+    }).state;
+    back.open("b");
+    expect(back.error("ckpt_read", { ...stale, section: "x" })).toBe("EIDRM");
   });
 });
 

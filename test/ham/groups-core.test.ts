@@ -169,6 +169,62 @@ describe("service groups in the core", () => {
     expect(next.roles.at(-1)).toMatchObject({ entity: "b", role: "active" });
   });
 
+  it("chooses no other active while a failed member that was sent active is not yet dead", () => {
+    const world = group("2N", ["a", "b"], { ackTimeoutMs: 300 });
+    settle2N(world);
+    world.fenceKills = false;
+    world.kill("a");
+    // b was sent active and never acknowledges it: it fails, and the fence is not done yet.
+    world.advance(300);
+    expect(world.fenced).toEqual(["b"]);
+    // The restarted a comes back as a standby, not as the active: b may still serve.
+    world.request("role_register", { ename: "a" }, caller(world, "a"));
+    expect(world.roles.filter((role) => role.entity === "a").map((role) => role.role)).toEqual(["active", "standby"]);
+    ack(world, "a");
+    expect(serving(world)).toEqual(["b"]);
+    // b's late acknowledgement changes nothing; its death does.
+    world.request("role_ack", { gname: "g", ename: "b", seq: world.roles.find((role) => role.entity === "b" && role.role === "active")?.seq ?? 0, ok: true }, caller(world, "b"));
+    world.kill("b");
+    expect(world.roles.at(-1)).toMatchObject({ entity: "a", role: "active" });
+    expect(serving(world)).toEqual(["a"]);
+  });
+
+  it("makes the quiescing active serve on when its switchover is abandoned", () => {
+    const world = group();
+    settle2N(world);
+    world.request("group_switchover", { gname: "g" });
+    world.kill("b");
+    ack(world, "a");
+    expect(world.roles.at(-1)).toMatchObject({ entity: "a", role: "active" });
+    ack(world, "a");
+    expect(world.state.groups.get("g")?.members.find((member) => member.name === "a")?.role).toBe("active");
+  });
+
+  it("deletes a group whose members serve only once they acknowledged quiesced", () => {
+    const world = group();
+    settle2N(world);
+    world.request("group_delete", { gname: "g" });
+    expect(world.roles.at(-1)).toMatchObject({ entity: "a", role: "quiesced" });
+    expect(() => world.request("group_create", { gname: "g", model: "2N", members: ["a", "b"] })).toThrow(/EEXIST.*being deleted/);
+    expect(() => world.request("group_switchover", { gname: "g" })).toThrow(/EBUSY/);
+    ack(world, "a");
+    expect(world.state.groups.has("g")).toBe(false);
+    world.request("group_create", { gname: "g", model: "2N", members: ["b", "a"] });
+    expect(world.roles.at(-2)).toMatchObject({ entity: "b", role: "active" });
+  });
+
+  it("refuses a config apply that would drop a serving member's entity", () => {
+    const world = new World();
+    const entity = (name: string) => ({ name, fingerprint: `${name}-v1`, create: { op: "attach", args: { ename: name, pid: -1, line: `/bin/${name}`, flags: 0 } }, setup: [] });
+    world.send({ kind: "apply", at: world.at, ref: 1, plan: { entities: [entity("a"), entity("b")], global: [], groups: [{ op: "group_create", args: { gname: "g", model: "2N", members: ["a", "b"] } }] }, source: "/etc/ham.json" });
+    world.request("role_register", { ename: "a" }, caller(world, "a"));
+    ack(world, "a");
+    const before = world.state;
+    world.send({ kind: "apply", at: world.at, ref: 2, plan: { entities: [entity("b")], global: [] }, source: "/etc/ham.json" });
+    expect(world.replies.get(2)?.error).toMatch(/EBUSY: a serves its group/);
+    expect(world.state).toBe(before);
+  });
+
   it("fires CONDGROUPNOACTIVE when the active fails with no ready standby", () => {
     const world = new World();
     for (const name of ["a", "b"]) world.request("attach", { ename: name, pid: -1, line: `/bin/${name}`, flags: 0 });

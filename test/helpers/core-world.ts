@@ -30,6 +30,8 @@ export class World {
   // Service groups: the roles sent (in order), the members fenced, the pids terminated.
   readonly roles: Array<{ entity: string; role: string; seq: number; token: string }> = [];
   readonly fenced: string[] = [];
+  // Whether a fence kills at once (false: a kill not yet delivered, or refused).
+  fenceKills = true;
   readonly terminated: number[] = [];
 
   constructor(state?: HamState) {
@@ -83,6 +85,7 @@ export class World {
       case "fence":
         // SIGKILL: the process dies at once (its death event, as the HAM would see it).
         this.fenced.push(effect.entity);
+        if (!this.fenceKills) return null;
         return { kind: "died", at: this.at, entity: effect.entity, pid: effect.pid, abnormal: false, reason: "killed by SIGKILL" };
       case "terminate": {
         const entity = [...this.state.entities.values()].find((item) => item.run.pid === effect.pid);
