@@ -11,3 +11,6 @@ export const CKPT_LIMIT_SECTIONS = 65_536;
 export const CKPT_LIMIT_SECTION_BYTES = 1024 * 1024;
 // Every byte is in the HAM's memory and twice in /dev/shm (snapshot and journal).
 export const CKPT_LIMIT_BYTES = 1024 * 1024 * 1024;
+// All the checkpoints of one HAM together: past it a write is ENOSPC, so no client can grow the
+// HAM (and its Guardian's copy) until the kernel's OOM killer ends it.
+export const CKPT_HAM_BYTES = 1024 * 1024 * 1024;

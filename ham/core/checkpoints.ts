@@ -1,5 +1,6 @@
 import {
-  CKPT_DEFAULT_BYTES, CKPT_DEFAULT_SECTION_BYTES, CKPT_DEFAULT_SECTIONS, CKPT_LIMIT_BYTES, CKPT_LIMIT_SECTION_BYTES, CKPT_LIMIT_SECTIONS,
+  CKPT_DEFAULT_BYTES, CKPT_DEFAULT_SECTION_BYTES, CKPT_DEFAULT_SECTIONS, CKPT_HAM_BYTES, CKPT_LIMIT_BYTES, CKPT_LIMIT_SECTION_BYTES,
+  CKPT_LIMIT_SECTIONS,
 } from "../../lib/checkpoint-limits.js";
 import { HamError } from "../../lib/errors.js";
 import { emptyIndex } from "./collections.js";
@@ -99,6 +100,9 @@ function write(tx: Tx, { args }: Request): unknown {
   }
   const bytes = checkpoint.bytes - (previous?.size ?? 0) + size;
   if (bytes > maxBytes) throw new HamError("ENOSPC", `checkpoint ${checkpoint.name} would hold ${bytes} bytes, over ${maxBytes}`);
+  let all = bytes - checkpoint.bytes;
+  for (const other of tx.checkpoints.values()) all += other.bytes;
+  if (all > CKPT_HAM_BYTES) throw new HamError("ENOSPC", `the HAM's checkpoints would hold ${all} bytes, over ${CKPT_HAM_BYTES}`);
   const sections = checkpoint.sections.set(section, { data, size, writtenMs: tx.at.wall });
   tx.setCheckpoint({ ...checkpoint, bytes, sections }, section);
   return 0;

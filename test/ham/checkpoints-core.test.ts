@@ -168,6 +168,22 @@ describe("checkpoints in the core", () => {
   });
 });
 
+describe("all the checkpoints of a HAM", () => {
+  it("refuse a write past the HAM-wide cap with ENOSPC, and keep what they hold", () => {
+    const ham = new Ham();
+    ham.open("big", { maxBytes: Q.CKPT_LIMIT_BYTES });
+    const small = ham.open("small");
+    // As if "big" held all but 2 bytes of the cap (filling it for real would take 1 GiB here).
+    const big = ham.state.checkpoints.get("big");
+    if (big === undefined) throw new Error("no big");
+    ham.state = { ...ham.state, checkpoints: ham.state.checkpoints.set("big", { ...big, bytes: Q.CKPT_HAM_BYTES - 2 }) };
+    expect(ham.error("ckpt_write", { ...small, section: "s", data: b64("abc") })).toBe("ENOSPC");
+    expect(ham.ok("ckpt_write", { ...small, section: "s", data: b64("ab") })).toBe(0);
+    expect(ham.error("ckpt_write", { ...small, section: "t", data: b64("c") })).toBe("ENOSPC");
+    expect(Buffer.from(String(ham.ok("ckpt_read", { ...small, section: "s" })), "base64").toString()).toBe("ab");
+  });
+});
+
 describe("checkpoint ids across a takeover", () => {
   it("keeps an unlinked checkpoint's id given: a handle on it is EIDRM after a takeover, even once the name is made again", () => {
     const ham = new Ham();
