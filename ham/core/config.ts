@@ -8,7 +8,6 @@ import { LOG_LEVEL } from "./describe.js";
 import { applyRequest, detachEntity } from "./requests.js";
 import type { Tx } from "./tx.js";
 import { groupOfMember, mayServe } from "./roles.js";
-import type { FaultPolicy } from "../../lib/tree/types.js";
 
 
 // A config file applied as a diff, in one transition: entities whose section is unchanged are
@@ -48,17 +47,14 @@ function applyGroup(tx: Tx, request: PlannedRequest, run: (request: PlannedReque
     return;
   }
   if (existing.model !== request.args["model"]) throw new HamError("EBUSY", `group ${name} is ${existing.model}: delete it before making it ${String(request.args["model"])}`);
-  const members = (request.args["members"] as readonly string[]);
+  const members = Array.isArray(request.args["members"]) ? request.args["members"].map(String) : [];
   for (const member of existing.members) {
     if (!members.includes(member.name)) run({ op: "group_member_remove", args: { gname: name, ename: member.name } });
   }
   for (const member of members) {
     if (!existing.members.some((item) => item.name === member)) run({ op: "group_member_add", args: { gname: name, ename: member } });
   }
-  const group = tx.groups.get(name);
-  if (group !== undefined) {
-    tx.putGroup({ ...group, ackTimeoutMs: Number(request.args["ackTimeoutMs"] ?? group.ackTimeoutMs), faults: (request.args["faults"] as FaultPolicy | undefined) ?? null });
-  }
+  run({ op: "group_update", args: { gname: name, ackTimeoutMs: request.args["ackTimeoutMs"], faults: request.args["faults"] } });
 }
 
 export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResult {

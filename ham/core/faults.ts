@@ -1,6 +1,6 @@
 import { HAMFAULTFATAL, HAMFAULTMAJOR, HAMFAULTMINOR } from "../../lib/constants.js";
 import type { FaultResponse } from "../../lib/tree/types.js";
-import { LOG_LEVEL } from "./describe.js";
+import { assertNever, LOG_LEVEL } from "./describe.js";
 import { failRestarts } from "./firings.js";
 import { groupOfMember, memberFailed } from "./roles.js";
 import type { Trigger } from "./state.js";
@@ -52,5 +52,7 @@ export function answerFault(tx: Tx, name: string, trigger: Extract<Trigger, { ki
       if (failRestarts(tx, name, trigger) === 0) tx.log(LOG_LEVEL.events, "error", fields, `${what}: no group, and no restart action whose fail-actions could run`);
       else tx.log(LOG_LEVEL.events, "error", fields, `${what}: no group: its restart action's fail-actions run`);
       return;
+    default:
+      assertNever(response);
   }
 }

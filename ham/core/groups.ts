@@ -11,16 +11,8 @@ import type { Tx } from "./tx.js";
 // Members are entities; a member's process takes part by registering a role callback
 // (ham_role_register → `run.roleToken`). The HAM assigns HA states and each member
 // acknowledges them (role_ack); an assignment not acknowledged by `ackTimeoutMs` is a failure.
-//
-// The one promise: at most one member of a 2N or no-redundancy group serves (active or
-// quiescing) at any instant. A member that may serve stops serving only by dying, or by
-// acknowledging a role that does not serve. So a member that fails while its process runs
-// (a fatal fault, missed heartbeats, a role refused or not acknowledged) is killed first (the
-// `fence` effect), and the next active is chosen once its death is seen. Each assignment is in
-// the shared state before it is sent (`persist-now`): a HAM that takes over knows who may serve.
-//
-// The requests that make and change groups; roles.ts assigns the roles, fails over and
-// switches over.
+// Here: the requests that make and change groups. roles.ts assigns the roles, fails over and
+// switches over, and says how at most one member serves at any instant.
 
 export const DEFAULT_ACK_TIMEOUT_MS = 2_000;
 
@@ -95,6 +87,14 @@ export function groupDelete(tx: Tx, { args }: Request): unknown {
     if (mayServe(member) && !member.failing && (tx.entity(member.name)?.run.pid ?? 0) > 0) next = assign(tx, next, member.name, "quiesced");
   }
   reconcile(tx, group.name);
+  return 0;
+}
+
+// A config file's group, applied again: its ack timeout and fault policy (the same checks as at
+// its creation).
+export function groupUpdate(tx: Tx, { args }: Request): unknown {
+  const group = groupNamed(tx, args.name("gname", "group"), true);
+  tx.putGroup({ ...group, ackTimeoutMs: readAckTimeout(args), faults: readFaults(args) });
   return 0;
 }
 

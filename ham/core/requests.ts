@@ -193,7 +193,7 @@ export const REQUESTS: Readonly<Record<string, Handler>> = {
   condition_remove: items.conditionRemove, action: items.action, action_remove: items.actionRemove,
   action_fail: items.actionFail, action_fail_remove: items.actionFailRemove, control: items.control, lookup: items.lookup, verbose,
   group_create: groups.groupCreate, group_delete: groups.groupDelete, group_member_add: groups.groupMemberAdd,
-  group_member_remove: groups.groupMemberRemove, group_switchover: groups.groupSwitchover,
+  group_member_remove: groups.groupMemberRemove, group_switchover: groups.groupSwitchover, group_update: groups.groupUpdate,
   role_register: groups.roleRegister, role_ack: groups.roleAck,
   ...CHECKPOINT_REQUESTS,
 };

@@ -117,7 +117,7 @@ export class Tx {
   }
 
   // ---- service groups: a group's availability is accounted here, whenever it goes from a
-  // serving member to none or back (groups.ts's `serving`).
+  // serving member to none or back (`groupServes`, below).
 
   putGroup(next: GroupState): GroupState {
     const before = this.groups.get(next.name);

@@ -225,6 +225,25 @@ describe("service groups in the core", () => {
     expect(world.state).toBe(before);
   });
 
+  it("applies a config file's group again: members, ack timeout and faults follow the file; its model cannot change", () => {
+    const world = new World();
+    const entity = (name: string) => ({ name, fingerprint: `${name}-v1`, create: { op: "attach", args: { ename: name, pid: -1, line: `/bin/${name}`, flags: 0 } }, setup: [] });
+    const apply = (ref: number, group: Record<string, unknown>) => world.send({
+      kind: "apply", at: world.at, ref, source: "/etc/ham.json",
+      plan: { entities: [entity("a"), entity("b"), entity("c")], global: [], groups: [{ op: "group_create", args: { gname: "g", model: "2N", ...group } }] },
+    });
+    apply(1, { members: ["a", "b"] });
+    apply(2, { members: ["a", "b", "c"], ackTimeoutMs: 500, faults: { major: "log" } });
+    expect(world.replies.get(2)?.error).toBeUndefined();
+    const g = world.state.groups.get("g");
+    expect(g?.members.map((member) => member.name)).toEqual(["a", "b", "c"]);
+    expect([g?.ackTimeoutMs, g?.faults]).toEqual([500, { major: "log" }]);
+    const before = world.state;
+    apply(3, { model: "N-way-active", members: ["a"] });
+    expect(world.replies.get(3)?.error).toMatch(/EBUSY/);
+    expect(world.state).toBe(before);
+  });
+
   it("fires CONDGROUPNOACTIVE when the active fails with no ready standby", () => {
     const world = new World();
     for (const name of ["a", "b"]) world.request("attach", { ename: name, pid: -1, line: `/bin/${name}`, flags: 0 });
