@@ -1,6 +1,7 @@
 import type { StateMap } from "../../lib/store/format.js";
 import type { At, CoreEvent } from "../core/events.js";
-import { restoreState, type CheckedRecords, type ConditionValue, type EntityValue, type FiringValue, type GroupValue } from "./records.js";
+import type { ConditionValue, EntityValue, FiringValue, GroupValue } from "./records.js";
+import { restoreState, type CheckedRecords } from "./restore.js";
 import type { HamState } from "../core/state.js";
 import { isSameProcessAlive, readStartTime, spawnedPid } from "../adapters/processes.js";
 import { isCheckpointValue, isConditionValue, isEntityValue, isFiringValue, isGroupValue, isSectionValue } from "./state-schema.js";

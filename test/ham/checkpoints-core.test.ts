@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import * as Q from "../../dist/lib/index.js";
 import { initialState, type HamState } from "../../dist/ham/core/state.js";
 import { step } from "../../dist/ham/core/step.js";
-import { recordOf, restoreState, stateKeys } from "../../dist/ham/daemon/records.js";
+import { recordOf, stateKeys } from "../../dist/ham/daemon/records.js";
+import { restoreState } from "../../dist/ham/daemon/restore.js";
 import { isCheckpointValue, isSectionValue } from "../../dist/ham/daemon/state-schema.js";
 
 // Checkpoints in the core alone: requests in, replies and changed keys out, on a manual clock.
