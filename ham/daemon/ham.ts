@@ -1,4 +1,3 @@
-import { HamError } from "../../lib/errors.js";
 import type { DecodedFrame } from "../../lib/wire/frame.js";
 import { SERVER_MAX_FRAME_BYTES } from "../../lib/wire/protocol.js";
 import { serveSocket, type RunningServer, type ServerConnection } from "../../lib/wire/server.js";
@@ -8,8 +7,10 @@ import { REAL_CLOCK, RealTimers, type Clock } from "../adapters/clock.js";
 import { ConfigSources } from "../server/config-apply.js";
 import type { ServerContext } from "../server/context.js";
 import type { At, CoreEvent } from "../core/events.js";
-import { initialState, counts } from "../core/state.js";
-import { configValue, recordOf, stateKeys, type MetaValue } from "./records.js";
+import { initialState } from "../core/state.js";
+import { recordOf, stateKeys } from "./records.js";
+import { metaValue } from "./state-version.js";
+import { HamFacts } from "../server/status.js";
 import type { HamState } from "../core/state.js";
 import { META_KEY } from "../core/tx.js";
 import { DEFAULTS } from "./defaults.js";
@@ -23,9 +24,7 @@ import { startMount, stopMount } from "./mount.js";
 import { Journal } from "./persist.js";
 import { PidPoller } from "../adapters/pid-poller.js";
 import { killNow, readStartTime, sendSignal, spawnLine, terminate } from "../adapters/processes.js";
-import { groupRows } from "../server/groups.js";
 import { StateStore, StoreReader, stateDirOf } from "../adapters/store.js";
-import { STATE_VERSION } from "./state-version.js";
 import { readBack } from "./takeover.js";
 import type { TreeView } from "../server/render.js";
 import { waitFor } from "../adapters/waitfor.js";
@@ -61,6 +60,7 @@ export class Ham implements ServerContext {
   private files: { pidFile: string; socketPath: string } | null = null;
   private stopping = false;
   private readonly announcer = new ChangeAnnouncer(() => this.clients.values());
+  private readonly facts = new HamFacts();
   readonly stopped: Promise<void>;
   private resolveStopped: () => void = () => undefined;
 
@@ -181,17 +181,8 @@ export class Ham implements ServerContext {
 
   // ---- the shared state's records
 
-  private metaValue(): MetaValue {
-    const meta = this.core.state.meta;
-    return {
-      version: STATE_VERSION, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
-      nextFiringId: meta.nextFiringId, nextOrder: meta.nextOrder, spawnCount: meta.spawnCount, nextChid: this.channels.nextId, channels: this.channels.list(),
-      config: configValue(meta),
-    };
-  }
-
   private valueOf(key: string): unknown {
-    if (key === META_KEY) return this.metaValue();
+    if (key === META_KEY) return metaValue(this.core.state.meta, this.channels);
     if (key.startsWith("r/")) {
       const [, token = "", id = ""] = key.split("/");
       return this.journal.sentReply(token, Number(id));
@@ -276,41 +267,13 @@ export class Ham implements ServerContext {
   }
 
   view(): TreeView {
-    const state = this.core.state;
-    return { info: this.info(), entities: state.entities, global: state.global, groups: state.groups, counts: () => this.countsOf(state), verbosity: state.meta.verbosity,
-      checkpoints: state.checkpoints };
-  }
-
-  // Counting walks every entity: once per state, however many files of the view ask.
-  private readonly counted = new WeakMap<HamState, ReturnType<typeof counts>>();
-
-  private countsOf(state: HamState): ReturnType<typeof counts> {
-    let found = this.counted.get(state);
-    if (found === undefined) this.counted.set(state, (found = counts(state)));
-    return found;
-  }
-
-  private info(): { hamPid: number; guardianPid: number; hamFailures: number; guardianFailures: number } {
-    const meta = this.core.state.meta;
-    return { hamPid: process.pid, guardianPid: this.guardian.pid, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures };
+    return this.facts.view(this.core.state, this.guardian.pid);
   }
 
   status(): Record<string, unknown> {
-    const memory = process.memoryUsage();
-    return {
-      ...this.info(), ...this.countsOf(this.core.state), groups: groupRows(this.core.state, this.clock.wall(), this.clock.mono()),
-      verbosity: this.log.verbosity, runDir: this.options.runDir, mount: this.options.mount, clients: this.clients.size,
-      logWriteFailures: this.log.writeFailures,
-      rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,
-    };
-  }
-
-  async restartEntity(name: string): Promise<number> {
-    const entity = this.core.state.entities.get(name);
-    if (entity === undefined) throw new HamError("ENOENT", `no entity ${name}`);
-    if (entity.run.pid <= 0) throw new HamError("ESRCH", `${name} has no running process`);
-    await terminate(entity.run.pid, entity.run.startTime, DEFAULTS.killGraceMs);
-    return 0;
+    return this.facts.status(this.core.state, {
+      guardianPid: this.guardian.pid, wallMs: this.clock.wall(), monoMs: this.clock.mono(), log: this.log, options: this.options, clients: this.clients.size,
+    });
   }
 
   // ham_stop removes the state (QNX: the only proper way to stop); a signal keeps it, so

@@ -1,4 +1,6 @@
-import type { MetaValue } from "./records.js";
+import type { Meta } from "../core/state.js";
+import type { Channels } from "../server/clients.js";
+import { configValue, type MetaValue } from "./records.js";
 import { isMetaValue } from "./state-schema.js";
 
 // The version of the shared state's layout. A HAM reads its own version and every older one
@@ -20,4 +22,14 @@ export function readMeta(value: unknown): MetaValue | null {
   }
   if (!isMetaValue(value)) throw new StateVersionError(`the shared state's HAM-wide record does not have the shape of state version ${version}`);
   return value;
+}
+
+// The HAM-wide record as it is written, with this version: the core's meta, and the request
+// server's pulse channels.
+export function metaValue(meta: Meta, channels: Channels): MetaValue {
+  return {
+    version: STATE_VERSION, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
+    nextFiringId: meta.nextFiringId, nextOrder: meta.nextOrder, spawnCount: meta.spawnCount, nextChid: channels.nextId, channels: channels.list(),
+    config: configValue(meta),
+  };
 }

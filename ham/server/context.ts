@@ -25,6 +25,5 @@ export interface ServerContext {
   heartbeat(client: ClientState): number;
   view(): TreeView;
   status(): Record<string, unknown>;
-  restartEntity(name: string): Promise<number>;
   stop(reason: string, removeState: boolean): Promise<void>;
 }

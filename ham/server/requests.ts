@@ -8,6 +8,9 @@ import { applyText } from "./config-apply.js";
 import { isCoreRequest } from "../core/requests.js";
 import { replyValue } from "../daemon/interpreter.js";
 import { psRows } from "./ps.js";
+import { terminate } from "../adapters/processes.js";
+import { DEFAULTS } from "../daemon/defaults.js";
+import type { HamState } from "../core/state.js";
 
 type Handler = (ham: ServerContext, client: ClientState, args: Args) => unknown;
 
@@ -51,7 +54,7 @@ const handlers: Readonly<Record<string, Handler>> = {
     if (node.type === "dir") throw new HamError("EINVAL", `${args.string("path")} is a directory`);
     return node.content;
   },
-  restart: (ham, _client, args) => ham.restartEntity(args.name("ename", "entity")),
+  restart: (ham, _client, args) => restartEntity(ham.state, args.name("ename", "entity")),
   apply: (ham, _client, args) => applyText(ham, args.string("text"), args.string("source")),
 };
 
@@ -63,3 +66,12 @@ export function dispatch(ham: ServerContext, client: ClientState, op: string, ra
   return replyValue(ham.coreRequest(client, op, rawArgs));
 }
 
+
+// hamctl restart: the process is ended (SIGTERM, then SIGKILL), and its restart action runs.
+async function restartEntity(state: HamState, name: string): Promise<number> {
+  const entity = state.entities.get(name);
+  if (entity === undefined) throw new HamError("ENOENT", `no entity ${name}`);
+  if (entity.run.pid <= 0) throw new HamError("ESRCH", `${name} has no running process`);
+  await terminate(entity.run.pid, entity.run.startTime, DEFAULTS.killGraceMs);
+  return 0;
+}

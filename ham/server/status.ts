@@ -1,0 +1,41 @@
+import type { ActivityLog } from "../adapters/activity-log.js";
+import { counts, type HamState } from "../core/state.js";
+import type { HamOptions } from "../daemon/ham-options.js";
+import { groupRows } from "./groups.js";
+import type { TreeView } from "./render.js";
+
+// What the HAM says of itself: the /ham view's tree (render.ts draws its bytes) and `status`.
+// Counting walks every entity: it is done once per state, however many files of the view ask.
+export class HamFacts {
+  private readonly counted = new WeakMap<HamState, ReturnType<typeof counts>>();
+
+  private countsOf(state: HamState): ReturnType<typeof counts> {
+    let found = this.counted.get(state);
+    if (found === undefined) this.counted.set(state, (found = counts(state)));
+    return found;
+  }
+
+  private info(state: HamState, guardianPid: number): TreeView["info"] {
+    const meta = state.meta;
+    return { hamPid: process.pid, guardianPid, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures };
+  }
+
+  view(state: HamState, guardianPid: number): TreeView {
+    return {
+      info: this.info(state, guardianPid), entities: state.entities, global: state.global, groups: state.groups,
+      counts: () => this.countsOf(state), verbosity: state.meta.verbosity, checkpoints: state.checkpoints,
+    };
+  }
+
+  status(state: HamState, now: {
+    guardianPid: number; wallMs: number; monoMs: number; log: ActivityLog; options: HamOptions; clients: number;
+  }): Record<string, unknown> {
+    const memory = process.memoryUsage();
+    return {
+      ...this.info(state, now.guardianPid), ...this.countsOf(state), groups: groupRows(state, now.wallMs, now.monoMs),
+      verbosity: now.log.verbosity, runDir: now.options.runDir, mount: now.options.mount, clients: now.clients,
+      logWriteFailures: now.log.writeFailures,
+      rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,
+    };
+  }
+}
