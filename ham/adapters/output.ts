@@ -19,9 +19,16 @@ export const DEFAULT_OUTPUT: OutputLimits = Object.freeze({ maxBytes: 10 * 1024 
 // process has them.
 export function openOutput(runDir: string, entity: string): { out: number; err: number } {
   const files = outputFilesOf(runDir, entity);
-  mkdirSync(dirname(files.out), { recursive: true, mode: 0o700 });
   const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
-  const out = openSync(files.out, flags, 0o600);
+  let out: number;
+  try {
+    out = openSync(files.out, flags, 0o600);
+  } catch (error) {
+    // The first spawn of this run directory (or its output directory was removed).
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    mkdirSync(dirname(files.out), { recursive: true, mode: 0o700 });
+    out = openSync(files.out, flags, 0o600);
+  }
   try {
     return { out, err: openSync(files.err, flags, 0o600) };
   } catch (error) {
@@ -66,24 +73,33 @@ export function rotateIfFull(path: string, limits: OutputLimits): boolean {
   return true;
 }
 
-// Looks at every entity's files in turn, at most `perTick` entities a tick: with 50 entities
-// each is looked at every tick (1 s); with 10,000, every 20 s at 500 stats a second.
+// Looks at the files of the entities whose processes write them (told by `watch`: the HAM's
+// spawns, and at a start or takeover every entity with a command), at most `perTick` entities a
+// tick: with 50 each is looked at every tick (1 s); with 10,000, every 20 s at 500 stats a
+// second. No entity with output, no timer. An entity gone from the HAM is dropped.
 export class OutputRotator {
   private timer: NodeJS.Timeout | null = null;
   private cursor = 0;
+  private names: string[] = [];
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly runDir: string,
-    // The entities with output files now, and their limits (null: the defaults).
-    private readonly entities: () => ReadonlyArray<readonly [string, OutputLimits | null]>,
+    // The entity's limits (null: the defaults); undefined once it is gone.
+    private readonly limitsOf: (entity: string) => OutputLimits | null | undefined,
     private readonly onError: (error: unknown) => void,
     private readonly tickMs = 1_000,
     private readonly perTick = 500,
   ) {}
 
-  start(): void {
-    this.timer ??= setInterval(() => this.tick(), this.tickMs);
-    this.timer.unref();
+  watch(entity: string): void {
+    if (this.known.has(entity)) return;
+    this.known.add(entity);
+    this.names.push(entity);
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.tick(), this.tickMs);
+      this.timer.unref();
+    }
   }
 
   stop(): void {
@@ -92,10 +108,15 @@ export class OutputRotator {
   }
 
   tick(): void {
-    const all = this.entities();
-    const count = Math.min(all.length, this.perTick);
+    const count = Math.min(this.names.length, this.perTick);
+    const gone = new Set<string>();
     for (let step = 0; step < count; step += 1) {
-      const [entity, limits] = all[(this.cursor + step) % all.length] ?? ["", null];
+      const entity = this.names[(this.cursor + step) % this.names.length] ?? "";
+      const limits = this.limitsOf(entity);
+      if (limits === undefined) {
+        gone.add(entity);
+        continue;
+      }
       const files = outputFilesOf(this.runDir, entity);
       for (const path of [files.out, files.err]) {
         try {
@@ -105,6 +126,10 @@ export class OutputRotator {
         }
       }
     }
-    this.cursor = all.length === 0 ? 0 : (this.cursor + count) % all.length;
+    this.cursor = this.names.length === 0 ? 0 : (this.cursor + count) % this.names.length;
+    if (gone.size === 0) return;
+    for (const entity of gone) this.known.delete(entity);
+    this.names = this.names.filter((entity) => !gone.has(entity));
+    this.cursor = 0;
   }
 }

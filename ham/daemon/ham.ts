@@ -75,6 +75,7 @@ export class Ham implements ServerContext {
     this.core = new Interpreter(initialState(process.pid, options.verbosity, this.clock.wall()), this.clock, timers, {
       spawn: (entity, line, env, onExit) => {
         const output = openOutput(options.runDir, entity);
+        this.rotator.watch(entity);
         try {
           return spawnLine(line, env, onExit, output);
         } finally {
@@ -109,7 +110,7 @@ export class Ham implements ServerContext {
     });
     this.guardian = new GuardianLink(options, this.log, () => this.core.dispatch({ kind: "guardian-failed", at: this.core.at() }));
     this.config = new ConfigSources(this);
-    this.rotator = new OutputRotator(options.runDir, () => [...this.core.state.entities.values()].map((entity) => [entity.name, entity.spec.policy.output] as const),
+    this.rotator = new OutputRotator(options.runDir, (name) => this.core.state.entities.get(name)?.spec.policy.output,
       (error) => this.log.write(LOG_LEVEL.events, "warn", { event: "output-rotation" }, `output rotation: ${String(error)}`));
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
@@ -146,7 +147,8 @@ export class Ham implements ServerContext {
     });
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
     this.guardian.start();
-    this.rotator.start();
+    // Processes a HAM that stopped or died started write on: their files are looked at too.
+    for (const entity of this.core.state.entities.values()) if (entity.spec.command !== null) this.rotator.watch(entity.name);
     if (this.options.mount !== null) startMount(this, this.options.mount);
     if (this.options.configFile !== null) {
       try {
@@ -253,9 +255,8 @@ export class Ham implements ServerContext {
       client.selfEntities.add(entity.name);
       names.push(entity.name);
     }
-    // Roles sent to this session and not yet acknowledged go again.
-    const roles = client.token !== null && [...this.core.state.groups.values()].some((group) => group.members.some((member) => member.assigning !== null));
-    if (names.length > 0 || roles) this.core.dispatch({ kind: "rebound", at: this.core.at(), entities: names, token: client.token });
+    // With a token, the core also sends again the roles this session has not acknowledged.
+    if (names.length > 0 || client.token !== null) this.core.dispatch({ kind: "rebound", at: this.core.at(), entities: names, token: client.token });
     this.channels.rebind(client, this.clock.wall());
   }
 
