@@ -64,10 +64,8 @@ export function sendSignal(pid: number, signal: number): boolean {
 // Kill escalation, written once: SIGTERM to the process group (or the process when it
 // leads none), then SIGKILL after graceMs if it is still the same process.
 export async function terminate(pid: number, startTime: number | null, graceMs: number): Promise<void> {
-  // A pid whose process is gone may already name another one: never signal that.
-  if (!isSameProcessAlive(pid, startTime)) return;
-  const groupOrPid = readProcStat(pid)?.processGroup === pid ? -pid : pid;
-  if (!sendSignal(groupOrPid, constants.signals.SIGTERM)) return;
+  const groupOrPid = signalTarget(pid, startTime);
+  if (groupOrPid === null || !sendSignal(groupOrPid, constants.signals.SIGTERM)) return;
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (!isSameProcessAlive(pid, startTime)) return;
@@ -79,9 +77,15 @@ export async function terminate(pid: number, startTime: number | null, graceMs: 
 // A fence: SIGKILL at once to the process (and the group it leads), if it is still the same one.
 // False when it lives on and could not be signalled (EPERM).
 export function killNow(pid: number, startTime: number | null): boolean {
-  if (!isSameProcessAlive(pid, startTime)) return true;
-  const groupOrPid = readProcStat(pid)?.processGroup === pid ? -pid : pid;
-  return sendSignal(groupOrPid, constants.signals.SIGKILL) || !isSameProcessAlive(pid, startTime);
+  const groupOrPid = signalTarget(pid, startTime);
+  return groupOrPid === null || sendSignal(groupOrPid, constants.signals.SIGKILL) || !isSameProcessAlive(pid, startTime);
+}
+
+// What to signal to end `pid`: its process group when it leads one, else itself; null when
+// it is gone (a pid whose process is gone may already name another one: never signal that).
+function signalTarget(pid: number, startTime: number | null): number | null {
+  if (!isSameProcessAlive(pid, startTime)) return null;
+  return readProcStat(pid)?.processGroup === pid ? -pid : pid;
 }
 
 // A spawn's token rides in the environment of the process it started (Entity.spawnToken), so a

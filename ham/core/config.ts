@@ -7,7 +7,7 @@ import { forgetActions } from "./firings.js";
 import { LOG_LEVEL } from "./describe.js";
 import { applyRequest, detachEntity } from "./requests.js";
 import type { Tx } from "./tx.js";
-import { groupOfMember, mayServe } from "./roles.js";
+import { servingNow } from "./roles.js";
 
 
 // A config file applied as a diff, in one transition: entities whose section is unchanged are
@@ -107,8 +107,7 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
   for (const name of previous.keys()) {
     if (next.has(name)) continue;
     const entity = tx.entities.get(name);
-    const member = entity === undefined ? undefined : groupOfMember(tx, name)?.members.find((item) => item.name === name);
-    if (member !== undefined && mayServe(member) && (entity?.run.pid ?? 0) > 0) {
+    if (servingNow(tx, name)) {
       throw new HamError("EBUSY", `${name} serves its group: it cannot leave the config while it does (switch it over, or take it out of the group first)`);
     }
     if (entity !== undefined && entity.spec.kind !== "self") detachEntity(tx, entity, `removed from ${source}`);

@@ -3,7 +3,7 @@ import { checkName } from "../../lib/names.js";
 import type { FaultPolicy } from "../../lib/tree/types.js";
 import { LOG_LEVEL } from "./describe.js";
 import { GROUP_MODELS, type GroupModel, type GroupState } from "./group-state.js";
-import { acknowledged, assign, cancelAck, groupNamed, groupOfMember, mayServe, memberOf, ready, reconcile, send } from "./roles.js";
+import { acknowledged, assign, cancelAck, groupNamed, groupOfMember, mayServe, memberOf, ready, reconcile, send, servingNow } from "./roles.js";
 import type { Args, Request } from "./specs.js";
 import type { Tx } from "./tx.js";
 
@@ -84,7 +84,7 @@ export function groupDelete(tx: Tx, { args }: Request): unknown {
   if (group.deleting === true) return 0;
   let next = tx.putGroup({ ...group, deleting: true, switchover: null });
   for (const member of group.members) {
-    if (mayServe(member) && !member.failing && (tx.entity(member.name)?.run.pid ?? 0) > 0) next = assign(tx, next, member.name, "quiesced");
+    if (!member.failing && servingNow(tx, member.name)) next = assign(tx, next, member.name, "quiesced");
   }
   reconcile(tx, group.name);
   return 0;

@@ -1,10 +1,9 @@
 import {
   ACTION_FLAGS, CONDATTACH, CONDITION_FLAGS, CONDRAISE, CONDSTATE, ENTITY_FLAGS, HACTIONDONOW, HADDFLAGS,
   HCONDNOWAIT, HDISABLE, HENABLE, HGETFLAGS, HRECURSE, HREMOVEFLAGS, HSETFLAGS,
-  CONDGROUPFAILOVER, CONDGROUPNOACTIVE, CONDGROUPSWITCHOVER,
 } from "../../lib/constants.js";
 import { HamError } from "../../lib/errors.js";
-import { isDeathType } from "../../lib/tree/conditions.js";
+import { isDeathType, isGroupConditionType } from "../../lib/tree/conditions.js";
 import type { ConditionFilter } from "../../lib/tree/types.js";
 import { readActionSpec, readFailSpec, checkFlags, type Args, type Request } from "./specs.js";
 import { forgetActions, runNow } from "./firings.js";
@@ -15,7 +14,6 @@ import type { Tx } from "./tx.js";
 // (requests.ts has the table of every request).
 
 
-const GROUP_TYPES: readonly number[] = [CONDGROUPFAILOVER, CONDGROUPSWITCHOVER, CONDGROUPNOACTIVE];
 
 // Conditions without a filter share one (immutable) filter object.
 const PLAIN: ConditionFilter = Object.freeze({ kind: "plain" });
@@ -31,7 +29,7 @@ function addCondition(tx: Tx, args: Args, type: number, filter: ConditionFilter)
 
 export function condition(tx: Tx, { args }: Request): unknown {
   const type = args.int("type");
-  if ((type < 0 || type > CONDATTACH) && !GROUP_TYPES.includes(type)) {
+  if ((type < 0 || type > CONDATTACH) && !isGroupConditionType(type)) {
     const hint = type === CONDSTATE || type === CONDRAISE ? " (use ham_condition_state / ham_condition_raise)" : "";
     throw new HamError("EINVAL", `invalid condition type ${type}${hint}`);
   }

@@ -11,7 +11,7 @@ import type { EntityState } from "./state.js";
 import type { Tx } from "./tx.js";
 import * as items from "./items.js";
 import * as groups from "./groups.js";
-import { groupOfMember, mayServe, memberDied } from "./roles.js";
+import { memberDied, servingNow } from "./roles.js";
 import { answerFault } from "./faults.js";
 import { CHECKPOINT_REQUESTS } from "./checkpoints.js";
 
@@ -100,8 +100,7 @@ function detach(tx: Tx, { args }: Request): unknown {
   const entity = entityOf(tx.state, args.entityName());
   if (entity.spec.kind === "global") throw new HamError("EINVAL", "the global entity cannot be detached");
   if (entity.spec.kind === "self") throw new HamError("EINVAL", `${entity.name} is self-attached: use ham_detach_self`);
-  const member = groupOfMember(tx, entity.name)?.members.find((item) => item.name === entity.name);
-  if (member !== undefined && mayServe(member) && entity.run.pid > 0) {
+  if (servingNow(tx, entity.name)) {
     throw new HamError("EBUSY", `${entity.name} serves its group: switch it over (or remove it from the group) first`);
   }
   detachEntity(tx, entity, "ham_detach");

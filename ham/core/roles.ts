@@ -2,7 +2,7 @@ import { HamError } from "../../lib/errors.js";
 import { LOG_LEVEL } from "./describe.js";
 import { fire } from "./firings.js";
 import type { GroupEvent, GroupState, HaState, Member } from "./group-state.js";
-import { groupServes, roleTimer, type Tx } from "./tx.js";
+import { roleTimer, type Tx } from "./tx.js";
 
 // The roles of service groups (groups.ts has the requests that make and change groups).
 // The one promise: at most one member of a 2N or no-redundancy group serves (active or
@@ -15,6 +15,12 @@ import { groupServes, roleTimer, type Tx } from "./tx.js";
 const serves = (role: HaState | null | undefined): boolean => role === "active" || role === "quiescing";
 // Whether the member may believe it serves (acknowledged, or sent and not yet acknowledged).
 export const mayServe = (member: Member): boolean => serves(member.role) || serves(member.assigning?.role);
+
+// Whether `name` is a member that may serve and whose process runs (it cannot just leave).
+export function servingNow(tx: Tx, name: string): boolean {
+  const member = groupOfMember(tx, name)?.members.find((item) => item.name === name);
+  return member !== undefined && mayServe(member) && (tx.entity(name)?.run.pid ?? 0) > 0;
+}
 
 export function groupOfMember(tx: Pick<Tx, "groups">, entity: string): GroupState | undefined {
   for (const group of tx.groups.values()) if (group.members.some((member) => member.name === entity)) return group;

@@ -1,3 +1,4 @@
+import { isGroupConditionType } from "../../lib/tree/conditions.js";
 import { createHash } from "node:crypto";
 import * as Q from "../../lib/constants.js";
 import { HamError, type HamErrorCode } from "../../lib/errors.js";
@@ -147,7 +148,7 @@ function planConditions(
       requests.push({ op: "condition_state", args: { ...base, fromstate: section.fromstate ?? 0, tostate: section.tostate ?? 0 } });
     } else if (type === Q.CONDRAISE) {
       requests.push({ op: "condition_raise", args: { ...base, rtype: section.rtype ?? 0, rclass: section.rclass ?? 0, rseverity: section.rseverity ?? 0 } });
-    } else if (type <= Q.CONDATTACH || type === Q.CONDGROUPFAILOVER || type === Q.CONDGROUPSWITCHOVER || type === Q.CONDGROUPNOACTIVE) {
+    } else if (type <= Q.CONDATTACH || isGroupConditionType(type)) {
       requests.push({ op: "condition", args: { ...base, type } });
     } else throw configError(`${at}.type`, `invalid condition type ${type}`);
     const death = type === Q.CONDDEATH || type === Q.CONDABNORMALDEATH;

@@ -11,7 +11,7 @@ import { CHECKPOINT_READS } from "../core/checkpoints.js";
 // changes come with its change set.
 const CHANNEL_OPS: ReadonlySet<string> = new Set(["channel_create", "channel_close"]);
 // Ops that change nothing: never journaled, never deduplicated.
-const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "ps", "lookup", "heartbeat", "watch"]);
+const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "ps", "lookup", "heartbeat", "watch", ...CHECKPOINT_READS]);
 
 // One frame from a client → one reply (or none for a one-way message). A mutation is in the
 // shared state before its reply leaves, with the reply itself: a request the client sends
@@ -32,7 +32,7 @@ export function answerFrame(ham: ServerContext, client: ClientState, frame: Deco
     return;
   }
   ham.log.write(LOG_LEVEL.trace, "info", { event: "request", op: request.op, pid: client.pid }, "request");
-  const mutation = !READ_ONLY_OPS.has(request.op) && !CHECKPOINT_READS.has(request.op);
+  const mutation = !READ_ONLY_OPS.has(request.op);
   const earlier = mutation && client.token !== null && request.i > 0 ? ham.journal.sentReply(client.token, request.i) : undefined;
   if (earlier !== undefined) {
     connection.send({ i: request.i, ...(earlier as object) });

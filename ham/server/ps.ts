@@ -22,7 +22,7 @@ export function psRows(state: HamState, wallMs: number, monoMs: number): PsRow[]
   return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export function psStateOf(entity: EntityState): PsState {
+function psStateOf(entity: EntityState): PsState {
   if (entity.spec.kind === "placeholder") return "placeholder";
   if (entity.run.pid > 0) return entity.spec.kind === "self" ? "self-attached" : "running";
   if (entity.run.restartAt !== null) return "backing off";

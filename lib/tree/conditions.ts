@@ -1,5 +1,5 @@
 // What a condition's type and flags decide: its queue, and whether it is a death condition.
-import { CONDABNORMALDEATH, CONDDEATH, HCONDINDEPENDENT, HCONDNOWAIT } from "../constants.js";
+import { CONDABNORMALDEATH, CONDDEATH, CONDGROUPFAILOVER, CONDGROUPNOACTIVE, CONDGROUPSWITCHOVER, HCONDINDEPENDENT, HCONDNOWAIT } from "../constants.js";
 
 export type QueueKind = "NOWAIT" | "INDEPENDENT" | "OTHER";
 
@@ -12,3 +12,7 @@ export function conditionQueueName(flags: number): QueueKind {
 
 // A death condition (where a restart action may sit, and whose actions are pruned by default).
 export const isDeathType = (type: number): boolean => type === CONDDEATH || type === CONDABNORMALDEATH;
+
+// A service group's condition type (beyond QNX: CONDGROUPFAILOVER, CONDGROUPSWITCHOVER, CONDGROUPNOACTIVE).
+export const isGroupConditionType = (type: number): boolean =>
+  type === CONDGROUPFAILOVER || type === CONDGROUPSWITCHOVER || type === CONDGROUPNOACTIVE;
