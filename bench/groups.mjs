@@ -23,15 +23,12 @@ export async function groupFigures({ kills = 30, switchovers = 30 } = {}) {
     groups: [{ name: "g", model: "2N", members: ["a", "b"] }],
   }));
   const ham = await startHam(["--config", config]);
-  // Lines by pid: the last thing each member process said.
-  const said = new Map();
   const heard = [];
   const listen = async () => {
     for (;;) {
       const next = await fifo.next(60_000).catch(() => null);
       if (next === null) return;
       const [pid, text] = next.text.split(" ");
-      said.set(Number(pid), text);
       heard.push({ pid: Number(pid), text, at: next.at });
       for (const waiter of [...waiters]) waiter();
     }

@@ -24,11 +24,8 @@ export const USAGE = `usage: ham-lab [--seed N] [--seconds N] [--steps N] [--ent
   injects faults chosen from the seed at random moments 50 ms to 1 s apart, checks the HAM's
   promises at every quiet moment (and the group's as its members report their roles), and
   reports. Exit 1 on any violation. --config FILE tortures your configuration instead of the
-  default entities; --faults picks the kinds (kill-entity, kill-ham, kill-guardian,
-  kill-hamfs, kill-ham-and-entity, kill-ham-after-takeover, kill-ham-guardian-starting,
-  kill-ham-mid-recovery, hang-ham, edit-config, kill-active, fatal-active,
-  kill-active-and-ham, switchover); --steps N stops after step N (to replay a violation with
-  its seed).`;
+  default entities; --faults picks the kinds (${Object.keys(FAULT_WEIGHTS).join(", ")});
+  --steps N stops after step N (to replay a violation with its seed).`;
 
 export class UsageError extends Error {}
 

@@ -1,5 +1,5 @@
 import { HamError } from "../errors.js";
-import type { FaultPolicy } from "../tree/types.js";
+import type { RestartPolicy } from "../tree/types.js";
 import { checkName } from "../names.js";
 import { startBeating, stopBeating } from "./beating.js";
 import {
@@ -105,17 +105,8 @@ export async function ham_entity_condition_raise(
   return Number(await requestConnected(handle.runDir, "entity_condition_raise", { ename: handle.ename, rtype, rclass, rseverity, flags }));
 }
 
-export interface RestartPolicyOptions {
-  readonly minUptimeMs?: number;
-  readonly backoffInitialMs?: number;
-  readonly backoffMaxMs?: number;
-  readonly backoffResetMs?: number;
-  readonly budget?: { readonly restarts: number; readonly windowMs: number } | null;
-  // The entity's stdout/stderr files: each kept under maxBytes, `files` in all (null: 10 MB × 3).
-  readonly output?: { readonly maxBytes: number; readonly files: number } | null;
-  // What raised faults of each severity (HAMFAULTMINOR/MAJOR/FATAL) make the HAM do.
-  readonly faults?: FaultPolicy | null;
-}
+// The fields of a restart policy to change (the others keep their values).
+export type RestartPolicyOptions = Partial<RestartPolicy>;
 
 // Beyond QNX: the restart-storm policy of one entity (see README, "Restart storms").
 export async function ham_entity_policy(ehdl: ham_entity_t, policy: RestartPolicyOptions): Promise<number> {
