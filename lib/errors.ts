@@ -17,11 +17,12 @@ export type HamErrorCode =
   | "EIO"
   | "E2BIG"
   | "ENOSPC"
-  | "EIDRM";
+  | "EIDRM"
+  | "ECANCELED";
 
 const codes: ReadonlySet<string> = new Set<HamErrorCode>([
   "EBADF", "EEXIST", "EINVAL", "ENAMETOOLONG", "ENOENT", "ENOMEM", "ETIMEDOUT",
-  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO", "E2BIG", "ENOSPC", "EIDRM",
+  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO", "E2BIG", "ENOSPC", "EIDRM", "ECANCELED",
 ]);
 
 export function isHamErrorCode(value: unknown): value is HamErrorCode {

@@ -4,9 +4,11 @@
 // over does not inherit it. Unset in production, it costs one comparison.
 //   after-restart-spawn: a restart spawned the entity's process; its pid is not yet journaled.
 //   after-attach-spawn: an attach spawned the entity's process; its reply is not yet sent.
+//   journal-write:<op>: the first write of the shared state while a request `op` is handled
+//     (its changes and its reply are written; the reply is not yet sent).
 const armed = process.env["HAMD_FAILPOINT"] ?? "";
 delete process.env["HAMD_FAILPOINT"];
 
-export function failPoint(point: string, entity: string): void {
-  if (armed !== "" && armed === `${point}:${entity}`) process.kill(process.pid, "SIGKILL");
+export function failPoint(point: string, subject: string): void {
+  if (armed !== "" && armed === `${point}:${subject}`) process.kill(process.pid, "SIGKILL");
 }

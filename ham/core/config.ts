@@ -65,7 +65,7 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
     }
   }
   const caller: Caller = { pid: tx.meta.hamPid, token: null };
-  const run = (request: PlannedRequest) => applyRequest(tx, request.op, { ref: 0, caller, args: new Args(request.args), pidStart: null, viaConfig: source });
+  const run = (request: PlannedRequest) => applyRequest(tx, request.op, { ref: 0, caller, replyTo: null, args: new Args(request.args), pidStart: null, viaConfig: source });
   const result: ApplyResult = { added: [], changed: [], removed: [], unchanged: [] };
   const next = new Map<string, string>();
   for (const entity of plan.entities) {

@@ -1,12 +1,13 @@
 import type { LogLevelName } from "./describe.js";
 import type { HaState } from "./state.js";
+import type { ReplyTo } from "./events.js";
 
 // What a transition asks of the world, as data. One interpreter (daemon/interpreter.ts)
 // carries them out, in order, through the adapters.
 
 // Why a process is being spawned: its result comes back as a `spawned` or `spawn-failed` event.
 export type SpawnCause =
-  | { readonly kind: "attach"; readonly ref: number; readonly previous: boolean }
+  | { readonly kind: "attach"; readonly ref: number; readonly to: ReplyTo | null; readonly previous: boolean }
   | { readonly kind: "restart"; readonly firing: number }
   | { readonly kind: "config"; readonly source: string };
 
@@ -29,9 +30,15 @@ export type Effect =
   | { readonly kind: "verbosity"; readonly value: number }
   // Write what changed so far before the next effect (a spawn a new HAM must know of).
   | { readonly kind: "persist-now" }
-  // The answer to request `ref`.
-  | { readonly kind: "reply"; readonly ref: number; readonly result: unknown }
-  | { readonly kind: "reply-error"; readonly ref: number; readonly code: string; readonly message: string }
+  // The answer to request `ref` of this HAM (null: a request answered later, sent to the session
+  // `to` names). `to`: the client request it answers; the interpreter records it in the shared
+  // state with the transition's own changes, in the same write, so a request sent again after a
+  // takeover gets this answer and is not run twice.
+  | { readonly kind: "reply"; readonly ref: number | null; readonly to: ReplyTo | null; readonly result: unknown }
+  | { readonly kind: "reply-error"; readonly ref: number | null; readonly to: ReplyTo | null; readonly code: string; readonly message: string }
+  // The answer a request sent again gets if this HAM dies before its real one (an attach's, until
+  // its spawn answers): recorded like a reply, sent to nobody.
+  | { readonly kind: "reply-pending"; readonly to: ReplyTo; readonly result: unknown }
   // Self-attached entities: the requesting client's session holds `entity` (its connection is
   // the lifeline) / no session holds it any more.
   | { readonly kind: "bind-self"; readonly ref: number; readonly entity: string }

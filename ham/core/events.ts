@@ -16,6 +16,13 @@ export interface Caller {
   readonly token: string | null;
 }
 
+// The client request a reply answers: its session's token and the request's id. A request the
+// client sends again after a takeover carries both again, and gets the reply recorded for them.
+export interface ReplyTo {
+  readonly token: string;
+  readonly id: number;
+}
+
 // A fact about a process found by the takeover's adapter, before the takeover event.
 export interface TakeoverFacts {
   readonly hamPid: number;
@@ -43,7 +50,7 @@ export type CoreEvent =
   | { readonly kind: "spawn-failed"; readonly at: At; readonly entity: string; readonly token: string; readonly code: string; readonly error: string; readonly cause: SpawnCause }
   // An API mutation. `pidStart`: the start time of the process the request names (attach by
   // pid, or the caller for attach_self), read by the server; null when it does not exist.
-  | { readonly kind: "request"; readonly at: At; readonly ref: number; readonly op: string; readonly args: unknown; readonly caller: Caller; readonly pidStart: number | null }
+  | { readonly kind: "request"; readonly at: At; readonly ref: number; readonly op: string; readonly args: unknown; readonly caller: Caller; readonly pidStart: number | null; readonly replyTo?: ReplyTo | null }
   // A client said hello again (after a takeover): these self-attached entities are its again.
   | { readonly kind: "rebound"; readonly at: At; readonly entities: readonly string[]; readonly token: string | null }
   // The state read back from the shared state (records.ts) with the firings that were under way.
@@ -51,7 +58,7 @@ export type CoreEvent =
   // The Guardian died and was replaced (counted in the HAM-wide facts).
   | { readonly kind: "guardian-failed"; readonly at: At }
   // A config file (parsed and checked), applied as one change or not at all.
-  | { readonly kind: "apply"; readonly at: At; readonly ref: number; readonly plan: ConfigPlan; readonly source: string };
+  | { readonly kind: "apply"; readonly at: At; readonly ref: number; readonly plan: ConfigPlan; readonly source: string; readonly replyTo?: ReplyTo | null };
 
 // A config file as the requests that make it (server/config-file.ts builds it): checked whole
 // before the apply transition (config.ts) sees it.

@@ -1,5 +1,6 @@
 import type { FaultPolicy } from "../../lib/tree/types.js";
 import type { AvailabilityCounters } from "./availability.js";
+import type { ReplyTo } from "./events.js";
 
 // Service groups as data (groups.ts, roles.ts): AIS AMF's HA states, assigned by the HAM.
 
@@ -37,8 +38,9 @@ export interface GroupState {
   // In order of preference.
   readonly members: readonly Member[];
   readonly seq: number;
-  // A switchover under way (hamctl switchover): from the active to the standby.
-  readonly switchover: { readonly from: string; readonly to: string; readonly startedMono: number } | null;
+  // A switchover under way (hamctl switchover): from the active to the standby. `requester`: the
+  // request that waits for its end (answered then, or when it is abandoned; absent: none).
+  readonly switchover: { readonly from: string; readonly to: string; readonly startedMono: number; readonly requester?: ReplyTo | null } | null;
   // ham_group_delete while members served: they are sent `quiesced`; the group goes once none
   // serves (so no member of it still serves when a group of the same name can be made again).
   readonly deleting?: boolean;

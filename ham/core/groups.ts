@@ -4,7 +4,7 @@ import type { FaultPolicy } from "../../lib/tree/types.js";
 import { LOG_LEVEL } from "./describe.js";
 import { GROUP_MODELS, type GroupModel, type GroupState } from "./group-state.js";
 import { acknowledged, assign, cancelAck, groupNamed, groupOfMember, mayServe, memberOf, ready, reconcile, send, servingNow } from "./roles.js";
-import type { Args, Request } from "./specs.js";
+import { DEFERRED, type Args, type Request } from "./specs.js";
 import type { Tx } from "./tx.js";
 
 // Service groups (AIS AMF on one node; seed 000's active/standby with "standby role relay").
@@ -120,23 +120,27 @@ export function groupMemberRemove(tx: Tx, { args }: Request): unknown {
 }
 
 // A graceful, manual switchover (2N): the active goes quiescing, then quiesced; the standby
-// becomes active; the old active becomes standby. The reply comes at once; the steps follow
-// the members' acknowledgements (hamctl switchover waits for them).
-export function groupSwitchover(tx: Tx, { args }: Request): unknown {
+// becomes active; the old active becomes standby. Without `wait` the reply comes at once; with
+// it, the request is answered when the switchover is done or abandoned (roles.ts), from the
+// group's state, so a HAM that takes over answers it too (the request sent again finds itself).
+export function groupSwitchover(tx: Tx, { args, replyTo }: Request): unknown {
   const group = groupNamed(tx, args.name("gname", "group"), true);
+  const wait = args.bool("wait", false) && replyTo !== null;
   if (group.model !== "2N") throw new HamError("EINVAL", `${group.name} is ${group.model}: switchover needs a 2N group`);
+  const requester = group.switchover?.requester;
+  if (wait && requester !== undefined && requester !== null && requester.token === replyTo.token && requester.id === replyTo.id) return DEFERRED;
   if (group.switchover !== null) throw new HamError("EBUSY", `${group.name}: a switchover is under way`);
   const active = group.members.find((member) => member.role === "active" && member.assigning === null && ready(tx, member));
   const standby = group.members.find((member) => member.role === "standby" && member.assigning === null && ready(tx, member));
   if (active === undefined || standby === undefined) {
     throw new HamError("EBUSY", `${group.name} has no ${active === undefined ? "acknowledged active" : "ready standby"} member`);
   }
-  const started = tx.putGroup({ ...group, switchover: { from: active.name, to: standby.name, startedMono: tx.at.mono } });
+  const started = tx.putGroup({ ...group, switchover: { from: active.name, to: standby.name, startedMono: tx.at.mono, requester: wait ? replyTo : null } });
   tx.log(LOG_LEVEL.events, "info", { event: "switchover", group: group.name, from: active.name, to: standby.name },
     `switchover of ${group.name} from ${active.name} to ${standby.name} started`);
   assign(tx, started, active.name, "quiescing");
-  // `switchover`: its number in the group's count, for a caller that waits for it (hamctl).
-  return { from: active.name, to: standby.name, switchover: group.counters.switchovers + 1 };
+  // `switchover`: its number in the group's count.
+  return wait ? DEFERRED : { from: active.name, to: standby.name, switchover: group.counters.switchovers + 1 };
 }
 
 // ham_role_register: the caller is the entity's process; its session gets the entity's roles.

@@ -99,7 +99,7 @@ export function spawned(tx: Tx, name: string, pid: number, startTime: number | n
       tx.log(LOG_LEVEL.events, "info", { event: "attach", entity: name, pid }, `${name} attached (pid ${pid})`);
       if (cause.kind === "attach") {
         if (cause.previous) fire(tx, name, { kind: "attach" });
-        tx.emit({ kind: "reply", ref: cause.ref, result: { ename: name } });
+        tx.emit({ kind: "reply", ref: cause.ref, to: cause.to, result: { ename: name } });
       }
       return;
     }
@@ -118,7 +118,7 @@ export function spawnFailed(tx: Tx, name: string, code: string, error: string, c
       if (cause.previous) tx.spec(name, { kind: "placeholder", command: null });
       else tx.remove(name);
       tx.run(name, { spawnToken: null });
-      tx.emit({ kind: "reply-error", ref: cause.ref, code, message: error });
+      tx.emit({ kind: "reply-error", ref: cause.ref, to: cause.to, code, message: error });
       return;
     case "config":
       tx.remove(name);
@@ -129,6 +129,22 @@ export function spawnFailed(tx: Tx, name: string, code: string, error: string, c
 }
 
 export { actionDone, armHeartbeat, beatArrived, unwatch };
+
+// An attach's (or a config file's) spawn that the HAM which died had written but not made: made
+// now, so the attach it may have answered, or will answer when the client sends it again, holds.
+// (A restart's spawn is resumed by its firing.)
+function resumeSpawns(tx: Tx, facts: TakeoverFacts): void {
+  for (const entity of [...tx.entities.values()]) {
+    const { pid, spawnToken, episode } = entity.run;
+    const line = entity.spec.command;
+    if (pid !== 0 || spawnToken === null || episode !== null || line === null || facts.found.has(entity.name)) continue;
+    const token = tx.nextSpawnToken(entity.name);
+    tx.run(entity.name, { spawnToken: token });
+    tx.log(LOG_LEVEL.events, "info", { event: "resume-spawn", entity: entity.name }, `${entity.name}: the HAM that died had not started its process yet; starting it`);
+    tx.emit({ kind: "persist-now" });
+    tx.emit({ kind: "spawn", entity: entity.name, line, token, cause: { kind: "config", source: "the takeover" } });
+  }
+}
 
 // A HAM carries on from the state of one that is gone (records.ts read it back): processes its
 // predecessor spawned but did not note are found by their spawn token, the firings under way
@@ -153,6 +169,7 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
     restarted(tx, name, found.pid, found.startTime);
     fire(tx, name, { kind: "restart" }, true);
   }
+  resumeSpawns(tx, facts);
   for (const firing of firings) {
     if (firing.episode) episodeAdd(tx, firing.entity);
     enqueue(tx, firing);

@@ -1,7 +1,7 @@
 import { ENTITY_FLAGS, HAMHBEATMIN, VERBOSE_GET, VERBOSE_SET, VERBOSE_SET_DECR, VERBOSE_SET_INCR } from "../../lib/constants.js";
 import { splitCommandLine } from "../../lib/command-line.js";
 import { HamError } from "../../lib/errors.js";
-import { readPolicy, checkFlags, type Args, type Request } from "./specs.js";
+import { readPolicy, checkFlags, DEFERRED, type Args, type Request } from "./specs.js";
 import { armHeartbeat, freshBeat } from "./heartbeats.js";
 import { dropEntity } from "./episodes.js";
 import { fire } from "./firings.js";
@@ -18,7 +18,7 @@ import { CHECKPOINT_REQUESTS } from "./checkpoints.js";
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.
 
-export const DEFERRED = Symbol("deferred");
+export { DEFERRED };
 
 type Handler = (tx: Tx, request: Request) => unknown;
 
@@ -27,7 +27,7 @@ function fillable(entity: EntityState): boolean {
   return entity.spec.kind === "placeholder" || (entity.run.pid === 0 && entity.run.episode === null);
 }
 
-function attach(tx: Tx, { ref, args, pidStart, viaConfig }: Request): unknown {
+function attach(tx: Tx, { ref, replyTo, args, pidStart, viaConfig }: Request): unknown {
   const ename = args.name("ename", "entity");
   const pid = args.int("pid", -1);
   const line = args.optionalString("line");
@@ -46,8 +46,11 @@ function attach(tx: Tx, { ref, args, pidStart, viaConfig }: Request): unknown {
   if (pid <= 0) {
     const token = tx.nextSpawnToken(ename);
     tx.run(ename, { spawnToken: token });
+    // A HAM that dies before the spawn answers leaves the entity (its process, if started, is
+    // found by its token; if not, the takeover starts it): a resend gets the success reply.
+    if (replyTo !== null) tx.emit({ kind: "reply-pending", to: replyTo, result: { ename } });
     tx.emit({ kind: "persist-now" });
-    const cause = viaConfig === undefined ? { kind: "attach" as const, ref, previous: existing !== undefined } : { kind: "config" as const, source: viaConfig };
+    const cause = viaConfig === undefined ? { kind: "attach" as const, ref, to: replyTo, previous: existing !== undefined } : { kind: "config" as const, source: viaConfig };
     tx.emit({ kind: "spawn", entity: ename, line: line ?? "", token, cause });
     return DEFERRED;
   }

@@ -124,7 +124,10 @@ function noteFailure(tx: Tx, group: GroupState, name: string, reason: string): G
 }
 
 function abortSwitchover(tx: Tx, group: GroupState, why: string): GroupState {
-  tx.log(LOG_LEVEL.events, "warn", { event: "switchover-aborted", group: group.name }, `switchover of ${group.name} abandoned: ${why}`);
+  const message = `switchover of ${group.name} abandoned: ${why}`;
+  tx.log(LOG_LEVEL.events, "warn", { event: "switchover-aborted", group: group.name }, message);
+  const to = group.switchover?.requester ?? null;
+  if (to !== null) tx.emit({ kind: "reply-error", ref: null, to, code: "ECANCELED", message });
   return { ...group, switchover: null };
 }
 
@@ -227,6 +230,10 @@ function switchoverStep(tx: Tx, gname: string): void {
     });
     tx.log(LOG_LEVEL.events, "info", { event: "switchover-done", group: gname, from: from.name, to: to.name, ms: took },
       `${gname} switched over from ${from.name} to ${to.name} in ${took} ms`);
+    const requester = switching.requester ?? null;
+    if (requester !== null) {
+      tx.emit({ kind: "reply", ref: null, to: requester, result: { from: from.name, to: to.name, switchover: done.counters.switchovers, ms: took } });
+    }
     fireGroup(tx, done, "switchover", from.name, to.name);
     reconcile(tx, gname);
   } else reconcile(tx, gname);

@@ -3,7 +3,7 @@ import { HamError } from "../../lib/errors.js";
 import { checkName } from "../../lib/names.js";
 import type { ActionSpec, FailSpec, RestartPolicy } from "../../lib/tree/types.js";
 import { signalNumber } from "../../lib/signals.js";
-import type { Caller } from "./events.js";
+import type { Caller, ReplyTo } from "./events.js";
 import { checkActionFields, checkFailActionFields, checkPolicyFields, pickActionFields, type ActionFields } from "./schema.js";
 
 // Reads a request's arguments, which arrive as `unknown`: every accessor checks the type
@@ -158,6 +158,8 @@ function fieldError(field: string, error: unknown): unknown {
 export interface Request {
   readonly ref: number;
   readonly caller: Caller;
+  // The client request it answers (null: none, or a config file's).
+  readonly replyTo: ReplyTo | null;
   readonly args: Args;
   // Start time of the process the request names (attach by pid, or attach_self's caller).
   readonly pidStart: number | null;
@@ -165,4 +167,6 @@ export interface Request {
   readonly viaConfig?: string;
 }
 
-// The reply comes later, from an event (an attach waits for its spawn).
+// The reply comes later, from an event (an attach waits for its spawn, a waited-for switchover
+// for its end).
+export const DEFERRED = Symbol("deferred");

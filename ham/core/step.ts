@@ -55,7 +55,7 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       break;
     case "apply":
       try {
-        tx.emit({ kind: "reply", ref: event.ref, result: applyConfig(tx, event.plan, event.source) });
+        tx.emit({ kind: "reply", ref: event.ref, to: event.replyTo ?? null, result: applyConfig(tx, event.plan, event.source) });
       } catch (error) {
         return failed(state, event, error);
       }
@@ -68,19 +68,21 @@ export function step(state: HamState, event: CoreEvent): StepResult {
 
 function request(state: HamState, event: Extract<CoreEvent, { kind: "request" }>, tx: Tx): StepResult {
   try {
-    const result = applyRequest(tx, event.op, { ref: event.ref, caller: event.caller, args: new Args(event.args), pidStart: event.pidStart });
-    if (result !== DEFERRED) tx.emit({ kind: "reply", ref: event.ref, result: result ?? 0 });
+    const replyTo = event.replyTo ?? null;
+    const result = applyRequest(tx, event.op, { ref: event.ref, caller: event.caller, replyTo, args: new Args(event.args), pidStart: event.pidStart });
+    if (result !== DEFERRED) tx.emit({ kind: "reply", ref: event.ref, to: replyTo, result: result ?? 0 });
     return tx.result();
   } catch (error) {
     return failed(state, event, error);
   }
 }
 
-// The transition is dropped: only the error answer remains. An error that is not a HamError
-// is a broken invariant of the core: it is not hidden.
+// The transition is dropped: only the error answer remains (recorded, as any answer, for a
+// request sent again). An error that is not a HamError is a broken invariant of the core: it is not hidden.
 function failed(state: HamState, event: Extract<CoreEvent, { ref: number }>, error: unknown): StepResult {
   if (!(error instanceof HamError)) throw error;
-  const effects = [{ kind: "reply-error", ref: event.ref, code: error.code, message: error.message.replace(/^[A-Z]+: /, "") } as const];
+  const message = error.message.replace(/^[A-Z]+: /, "");
+  const effects = [{ kind: "reply-error", ref: event.ref, to: event.replyTo ?? null, code: error.code, message } as const];
   return { state, effects, changes: new Set() };
 }
 

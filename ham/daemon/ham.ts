@@ -6,7 +6,7 @@ import { ChangeAnnouncer, Channels, type ClientState } from "../server/clients.j
 import { REAL_CLOCK, RealTimers, type Clock } from "../adapters/clock.js";
 import { ConfigSources } from "../server/config-apply.js";
 import type { ServerContext } from "../server/context.js";
-import type { At, CoreEvent } from "../core/events.js";
+import type { At, CoreEvent, ReplyTo } from "../core/events.js";
 import { initialState } from "../core/state.js";
 import { recordOf, stateKeys } from "./records.js";
 import { metaValue } from "./state-version.js";
@@ -90,12 +90,9 @@ export class Ham implements ServerContext {
       unwatchPid: (pid) => this.poller.unwatch(pid),
       terminate: (pid, startTime) => void terminate(pid, startTime, DEFAULTS.killGraceMs),
       fence: killNow,
-      assign: (token, message) => {
-        for (const client of this.clients.values()) {
-          if (client.token === token) return client.connection.send({ ev: "role", ...message });
-        }
-        return false;
-      },
+      assign: (token, message) => this.sessionOf(token)?.connection.send({ ev: "role", ...message }) ?? false,
+      recordReply: (to, payload) => this.journal.reply(to.token, to.id, payload),
+      answerLater: (to, payload) => void this.sessionOf(to.token)?.connection.send({ i: to.id, ...payload }),
       log: (verbosity, level, fields, message) => this.log.write(verbosity, level, fields, message),
       setVerbosity: (value) => {
         this.log.verbosity = value;
@@ -199,16 +196,22 @@ export class Ham implements ServerContext {
   // ---- requests
 
   // A request the core answers (ServerContext).
-  coreRequest(client: ClientState, op: string, args: unknown): Reply {
+  coreRequest(client: ClientState, op: string, args: unknown, to: ReplyTo | null): Reply | null {
     let used = 0;
     const reply = this.core.request((ref, at) => ({
-      kind: "request", at, ref, op, args, caller: { pid: client.pid, token: client.token }, pidStart: this.pidStartOf(client, op, args),
+      kind: "request", at, ref, op, args, caller: { pid: client.pid, token: client.token }, pidStart: this.pidStartOf(client, op, args), replyTo: to,
     }), (ref) => {
       used = ref;
       this.requestClients.set(ref, client);
-    });
+    }, to);
     this.requestClients.delete(used);
     return reply;
+  }
+
+  // The connected client whose session is `token`.
+  private sessionOf(token: string): ClientState | undefined {
+    for (const client of this.clients.values()) if (client.token === token) return client;
+    return undefined;
   }
 
   // The start time of the process a request names, read here: the core reads no /proc.
@@ -219,7 +222,7 @@ export class Ham implements ServerContext {
     return typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 ? readStartTime(pid) : null;
   }
 
-  applyConfig(make: (ref: number, at: At) => CoreEvent): Reply {
+  applyConfig(make: (ref: number, at: At) => CoreEvent): Reply | null {
     return this.core.request(make);
   }
 

@@ -1,6 +1,6 @@
 import { HamError, isHamErrorCode, type HamErrorCode } from "../../lib/errors.js";
 import type { Effect, SpawnCause } from "../core/effects.js";
-import type { At, CoreEvent } from "../core/events.js";
+import type { At, CoreEvent, ReplyTo } from "../core/events.js";
 import type { HamState } from "../core/state.js";
 import { step } from "../core/step.js";
 import type { Clock, Timers } from "../adapters/clock.js";
@@ -25,6 +25,11 @@ export interface Adapters {
   // SIGKILL now, if pid is still the process that started at startTime; false when it could
   // not be signalled (gone already counts as done).
   fence(pid: number, startTime: number | null): boolean;
+  // A client request's answer, recorded in the shared state with the changes of the transition
+  // that gave it (the next write), so the request sent again gets it; and a request answered
+  // later (not in the transition it came in) answered to its session, if connected.
+  recordReply(to: ReplyTo, payload: ReplyPayload): void;
+  answerLater(to: ReplyTo, payload: ReplyPayload): void;
   // A role to the client session `token` (false: not connected now).
   assign(token: string, message: { group: string; entity: string; role: string; seq: number }): boolean;
   log(verbosity: number, level: "info" | "warn" | "error", fields: Readonly<Record<string, unknown>>, message: string): void;
@@ -39,9 +44,18 @@ export interface Adapters {
 }
 
 export type Reply = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly code: HamErrorCode; readonly message: string };
+// A reply as the wire carries it (lib/wire/protocol.ts), and as the shared state keeps it.
+export type ReplyPayload = { readonly r: unknown } | { readonly e: HamErrorCode; readonly m: string };
 
-// A reply as a result, or its error thrown.
-export function replyValue(reply: Reply): unknown {
+const replyCode = (code: string): HamErrorCode => (isHamErrorCode(code) ? code : "EIO");
+
+function payloadOf(effect: Extract<Effect, { kind: "reply" | "reply-error" | "reply-pending" }>): ReplyPayload {
+  return effect.kind === "reply-error" ? { e: replyCode(effect.code), m: effect.message } : { r: effect.result ?? 0 };
+}
+
+// A reply as a result, or its error thrown (null, answered later, is only for requests with a `to`).
+export function replyValue(reply: Reply | null): unknown {
+  if (reply === null) throw new HamError("EIO", "no reply");
   if (reply.ok) return reply.result;
   throw new HamError(reply.code, reply.message);
 }
@@ -77,6 +91,13 @@ export class Interpreter {
         if (this.stopped) break;
         const result = step(this.state, next);
         this.state = result.state;
+        // Before any effect: the first write of this transition (a persist-now, or the turn's end)
+        // carries its answer with its changes.
+        for (const effect of result.effects) {
+          if ((effect.kind === "reply" || effect.kind === "reply-error" || effect.kind === "reply-pending") && effect.to !== null) {
+            this.adapters.recordReply(effect.to, payloadOf(effect));
+          }
+        }
         if (result.changes.size > 0) this.adapters.changed(result.changes);
         for (const effect of result.effects) this.run(effect);
       }
@@ -86,15 +107,17 @@ export class Interpreter {
     }
   }
 
-  // A request: its reply (an attach's comes once its spawn answered, in the same call).
+  // A request: its reply (an attach's comes once its spawn answered, in the same call), or
+  // null when the core answers it later, to its session (`to`: a switchover that is waited for).
   // `prepare` runs with the request's ref before the core sees it.
-  request(make: (ref: number, at: At) => CoreEvent, prepare: (ref: number) => void = () => undefined): Reply {
+  request(make: (ref: number, at: At) => CoreEvent, prepare: (ref: number) => void = () => undefined, to: ReplyTo | null = null): Reply | null {
     if (this.draining) throw new Error("a request while an event is handled");
     const ref = this.nextRef++;
     prepare(ref);
     this.dispatch(make(ref, this.at()));
     const reply = this.replies.get(ref);
     this.replies.delete(ref);
+    if (reply === undefined && to !== null && !this.stopped) return null;
     return reply ?? { ok: false, code: "EIO", message: this.stopped ? "the HAM is stopping" : "no reply" };
   }
 
@@ -160,10 +183,14 @@ export class Interpreter {
         a.persistNow();
         return;
       case "reply":
-        this.replies.set(effect.ref, { ok: true, result: effect.result });
+        if (effect.ref !== null) this.replies.set(effect.ref, { ok: true, result: effect.result });
+        else if (effect.to !== null) a.answerLater(effect.to, payloadOf(effect));
         return;
       case "reply-error":
-        this.replies.set(effect.ref, { ok: false, code: isHamErrorCode(effect.code) ? effect.code : "EIO", message: effect.message });
+        if (effect.ref !== null) this.replies.set(effect.ref, { ok: false, code: replyCode(effect.code), message: effect.message });
+        else if (effect.to !== null) a.answerLater(effect.to, payloadOf(effect));
+        return;
+      case "reply-pending":
         return;
       case "bind-self":
         a.bindSelf(effect.ref, effect.entity);

@@ -54,7 +54,7 @@ export function startMount(ham: ServerContext, mount: string): void {
   const groupArgs = ham.options.gid === null ? [] : [String(ham.options.gid)];
   const line = joinCommandLine([process.execPath, FS_SCRIPT, ham.options.runDir, mount, ...groupArgs]);
   const internal = internalClient();
-  const run = (op: string, args: Record<string, unknown>) => replyValue(ham.coreRequest(internal, op, args));
+  const run = (op: string, args: Record<string, unknown>) => replyValue(ham.coreRequest(internal, op, args, null));
   run("attach", { ename: FS_ENTITY, pid: -1, line, flags: 0 });
   run("condition", { ename: FS_ENTITY, cname: "death", type: CONDDEATH, flags: HREARMAFTERRESTART });
   run("action", { ename: FS_ENTITY, cname: "death", aname: "restart", kind: "restart", line, flags: HREARMAFTERRESTART });

@@ -1,5 +1,6 @@
 import type { CompactionStats, StateStore } from "../adapters/store.js";
 import { ReplyMemory } from "../../lib/wire/reply-memory.js";
+import { failPoint } from "../adapters/fail-point.js";
 
 export type { ConditionValue, EntityValue, FiringValue, MetaValue } from "./records.js";
 
@@ -7,7 +8,14 @@ export type { ConditionValue, EntityValue, FiringValue, MetaValue } from "./reco
 // core/tx.ts), each written with its value as it is when the record is written, or deleted when
 // the state has no value for it any more. One record at the end of the current turn of the
 // event loop, or at once with flush() (before a reply, before a spawn). Beside the core's
-// records: "r/<token>/<id>", the reply to a client's mutation (a retried request gets it again).
+// records: "r/<token>/<id>", the reply to a client's mutation (a retried request gets it again),
+// written in the same record as the changes it answers; or `{ p: ... }` while the request is
+// under way and its handler must carry on from what it noted (hamctl restart: which process).
+
+// A request under way: what its handler noted, replaced by the reply.
+export interface PendingReply {
+  readonly p: unknown;
+}
 
 export interface JournalSource {
   // The value of a key now (undefined: removed), and every key, for a snapshot.
@@ -23,6 +31,9 @@ export class Journal {
   // The replies already sent for mutations: token → request id → reply.
   // A client has a handful of requests in flight at most: the last 64 of each are kept.
   readonly sentReplies = new ReplyMemory(64);
+  // The mutation being handled (test-only fail point "journal-write:<op>": the HAM dies right
+  // after that request's first write, before its reply leaves).
+  writingFor: string | null = null;
 
   constructor(
     private readonly store: StateStore,
@@ -40,6 +51,10 @@ export class Journal {
 
   sentReply(token: string, id: number): unknown {
     return this.sentReplies.recall(token, id);
+  }
+
+  isPending(value: unknown): value is PendingReply {
+    return typeof value === "object" && value !== null && Object.hasOwn(value, "p");
   }
 
   // `fromState`: read back at a takeover, already in the state (nothing to write).
@@ -85,6 +100,7 @@ export class Journal {
     const setCount = Object.keys(set).length;
     if (setCount === 0 && del.length === 0) return;
     this.store.commit(setCount > 0 ? set : undefined, del.length > 0 ? del : undefined);
+    if (this.writingFor !== null) failPoint("journal-write", this.writingFor);
     this.onCommitted([...Object.keys(set), ...del]);
     if (this.store.journalBytes > Math.max(this.compactAtBytes, 2 * this.store.snapshotBytes) && !this.store.busy) {
       void this.store.compact(() => this.source.keys(), (key) => this.source.valueOf(key)).then(this.onCompacted, () => undefined);

@@ -85,7 +85,7 @@ const group = shape({
     assigning: nullOr(shape({ role: haState, seq: number, until: number })),
   })),
   seq: number,
-  switchover: nullOr(shape({ from: string, to: string, startedMono: number })), deleting: optional(boolean),
+  switchover: nullOr(shape({ from: string, to: string, startedMono: number, requester: optional(nullOr(shape({ token: string, id: number }))) })), deleting: optional(boolean),
   failure: nullOr(shape({ member: string, at: number, announced: boolean })),
   counters: shape({
     createdMs: number, failovers: number, switchovers: number, failures: number, lastFailoverMs: nullOr(number),

@@ -6,20 +6,21 @@ import { readConfig } from "./config-file.js";
 import type { ServerContext } from "./context.js";
 import { programsToCheck } from "../core/config.js";
 import { replyValue } from "../daemon/interpreter.js";
+import type { ReplyTo } from "../core/events.js";
 
 // Config files (JSON, or YAML for .yaml and .yml): read, parsed and checked whole
 // (config-file.ts), every program the apply installs looked up (programsToCheck), then applied
 // by the core as one transition (core/config.ts): all or nothing. The file is watched and
 // applied again when it changes.
 
-// Applies a config text (the `apply` request, and the watched file).
-export function applyText(ham: ServerContext, text: string, source: string): unknown {
+// Applies a config text (the `apply` request, answering `to`, and the watched file).
+export function applyText(ham: ServerContext, text: string, source: string, to: ReplyTo | null = null): unknown {
   const { plan, fieldError } = readConfig(text, source);
   for (const { field, line } of programsToCheck(ham.state, plan, source)) {
     const problem = programProblem(line);
     if (problem !== null) throw fieldError("ENOENT", field, problem);
   }
-  return replyValue(ham.applyConfig((ref, at) => ({ kind: "apply", at, ref, plan, source })));
+  return replyValue(ham.applyConfig((ref, at) => ({ kind: "apply", at, ref, plan, source, replyTo: to })));
 }
 
 export class ConfigSources {

@@ -1,7 +1,7 @@
 import type { ActivityLog } from "../adapters/activity-log.js";
 import type { Channels, ClientState } from "./clients.js";
 import type { Clock } from "../adapters/clock.js";
-import type { At, CoreEvent } from "../core/events.js";
+import type { At, CoreEvent, ReplyTo } from "../core/events.js";
 import type { HamState } from "../core/state.js";
 import type { HamOptions } from "../daemon/ham-options.js";
 import type { Reply } from "../daemon/interpreter.js";
@@ -19,8 +19,9 @@ export interface ServerContext {
   readonly journal: Journal;
   // The core's state now (read only).
   readonly state: HamState;
-  coreRequest(client: ClientState, op: string, args: unknown): Reply;
-  applyConfig(make: (ref: number, at: At) => CoreEvent): Reply;
+  // A request the core answers: its reply, or null when it answers later, to its session (`to`).
+  coreRequest(client: ClientState, op: string, args: unknown, to: ReplyTo | null): Reply | null;
+  applyConfig(make: (ref: number, at: At) => CoreEvent): Reply | null;
   rebind(client: ClientState): void;
   heartbeat(client: ClientState): number;
   view(): TreeView;

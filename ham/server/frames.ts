@@ -4,8 +4,10 @@ import { parseRequest, SERVER_MAX_FRAME_BYTES } from "../../lib/wire/protocol.js
 import { LOG_LEVEL } from "../adapters/activity-log.js";
 import type { ClientState } from "./clients.js";
 import type { ServerContext } from "./context.js";
-import { dispatch } from "./requests.js";
+import { ANSWERED_LATER, dispatch } from "./requests.js";
 import { CHECKPOINT_READS } from "../core/checkpoints.js";
+import type { ReplyTo } from "../core/events.js";
+import type { ReplyPayload } from "../daemon/interpreter.js";
 
 // Ops that change the server's part of the HAM-wide record (pulse channels); the core's
 // changes come with its change set.
@@ -13,9 +15,12 @@ const CHANNEL_OPS: ReadonlySet<string> = new Set(["channel_create", "channel_clo
 // Ops that change nothing: never journaled, never deduplicated.
 const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "ps", "lookup", "heartbeat", "watch", ...CHECKPOINT_READS]);
 
-// One frame from a client → one reply (or none for a one-way message). A mutation is in the
-// shared state before its reply leaves, with the reply itself: a request the client sends
-// again after a takeover (same token, same id) gets that reply and is not applied twice.
+// One frame from a client → one reply (or none for a one-way message). A mutation's reply is in
+// the shared state in the same write as its changes (the core's answers are recorded by the
+// interpreter before the transition's first write; the server's own here, before theirs): a
+// request the client sends again after a takeover (same token, same id) gets that reply and is
+// not applied twice. A request still under way when its HAM died (hamctl restart) left a
+// pending record, which its handler reads back and carries on from.
 export function answerFrame(ham: ServerContext, client: ClientState, frame: DecodedFrame): void {
   const connection = client.connection;
   if (frame.kind === "oversize") {
@@ -33,28 +38,25 @@ export function answerFrame(ham: ServerContext, client: ClientState, frame: Deco
   }
   ham.log.write(LOG_LEVEL.trace, "info", { event: "request", op: request.op, pid: client.pid }, "request");
   const mutation = !READ_ONLY_OPS.has(request.op);
-  const earlier = mutation && client.token !== null && request.i > 0 ? ham.journal.sentReply(client.token, request.i) : undefined;
-  if (earlier !== undefined) {
+  const to: ReplyTo | null = mutation && client.token !== null && request.i > 0 ? { token: client.token, id: request.i } : null;
+  const earlier = to === null ? undefined : ham.journal.sentReply(to.token, to.id);
+  if (earlier !== undefined && !ham.journal.isPending(earlier)) {
     connection.send({ i: request.i, ...(earlier as object) });
     return;
   }
-  // An attach spawns, and a spawn writes the state before the process exists (its token, with
-  // the new entity): its success reply goes into that same write, so a HAM that dies after it
-  // leaves an entity whose attach, sent again, is answered, not refused with EEXIST (the
-  // bench saw it at 10,000 entities). A failure replaces this reply.
-  const ename = (request.a as { ename?: unknown } | null)?.ename;
-  if (request.op === "attach" && client.token !== null && request.i > 0 && typeof ename === "string") {
-    ham.journal.reply(client.token, request.i, { r: { ename } });
-  }
-  const send = (payload: { r: unknown } | { e: string; m: string }) => {
+  const send = (payload: ReplyPayload) => {
     if (mutation) {
-      if (client.token !== null && request.i > 0) ham.journal.reply(client.token, request.i, payload);
+      // The core's answers are recorded already (an attach's pending one is replaced by its real one).
+      const recorded = to === null ? undefined : ham.journal.sentReply(to.token, to.id);
+      if (to !== null && (recorded === undefined || ham.journal.isPending(recorded))) ham.journal.reply(to.token, to.id, payload);
       if (CHANNEL_OPS.has(request.op)) ham.journal.changed(["m"]);
       ham.journal.flush();
     }
     if (request.i > 0) connection.send({ i: request.i, ...payload });
   };
-  const reply = (result: unknown) => send({ r: result ?? 0 });
+  const reply = (result: unknown) => {
+    if (result !== ANSWERED_LATER) send({ r: result ?? 0 });
+  };
   const replyError = (error: unknown) => {
     const known = error instanceof HamError;
     const code = known ? error.code : "EIO";
@@ -62,11 +64,15 @@ export function answerFrame(ham: ServerContext, client: ClientState, frame: Deco
     ham.log.write(LOG_LEVEL.detail, "warn", { event: "api-error", op: request.op, code, pid: client.pid }, message);
     send({ e: code, m: message });
   };
+  // Test-only: a fail point may end the HAM right after this request's first write (fail-point.ts).
+  if (mutation) ham.journal.writingFor = request.op;
   try {
-    const result = dispatch(ham, client, request.op, request.a);
+    const result = dispatch(ham, client, request.op, request.a, to);
     if (result instanceof Promise) result.then(reply, replyError);
     else reply(result);
   } catch (error) {
     replyError(error);
+  } finally {
+    ham.journal.writingFor = null;
   }
 }

@@ -10,9 +10,13 @@ import { replyValue } from "../daemon/interpreter.js";
 import { psRows } from "./ps.js";
 import { terminate } from "../adapters/processes.js";
 import { DEFAULTS } from "../daemon/defaults.js";
-import type { HamState } from "../core/state.js";
+import type { ReplyTo } from "../core/events.js";
 
-type Handler = (ham: ServerContext, client: ClientState, args: Args) => unknown;
+// `to`: the client request a mutation answers (null: none), for a handler that records its progress.
+type Handler = (ham: ServerContext, client: ClientState, args: Args, to: ReplyTo | null) => unknown;
+
+// A request the core answers later, to its session (a switchover that is waited for).
+export const ANSWERED_LATER = Symbol("answered later");
 
 // The operations the server answers itself; every other one is a core request (core/requests.ts).
 const handlers: Readonly<Record<string, Handler>> = {
@@ -54,24 +58,45 @@ const handlers: Readonly<Record<string, Handler>> = {
     if (node.type === "dir") throw new HamError("EINVAL", `${args.string("path")} is a directory`);
     return node.content;
   },
-  restart: (ham, _client, args) => restartEntity(ham.state, args.name("ename", "entity")),
-  apply: (ham, _client, args) => applyText(ham, args.string("text"), args.string("source")),
+  restart: (ham, _client, args, to) => restartEntity(ham, args.name("ename", "entity"), to),
+  apply: (ham, _client, args, to) => applyText(ham, args.string("text"), args.string("source"), to),
 };
 
-export function dispatch(ham: ServerContext, client: ClientState, op: string, rawArgs: unknown): unknown {
+export function dispatch(ham: ServerContext, client: ClientState, op: string, rawArgs: unknown, to: ReplyTo | null = null): unknown {
   const handler = Object.hasOwn(handlers, op) ? handlers[op] : undefined;
   if (handler === undefined && !isCoreRequest(op)) throw new HamError("EINVAL", `unknown operation ${op}`);
   if (op !== "hello" && client.pid <= 0) throw new HamError("EINVAL", "the first request must be hello");
-  if (handler !== undefined) return handler(ham, client, new Args(rawArgs));
-  return replyValue(ham.coreRequest(client, op, rawArgs));
+  if (handler !== undefined) return handler(ham, client, new Args(rawArgs), to);
+  const reply = ham.coreRequest(client, op, rawArgs, to);
+  return reply === null ? ANSWERED_LATER : replyValue(reply);
 }
 
+interface RestartTarget {
+  readonly pid: number;
+  readonly startTime: number | null;
+}
+
+function isRestartTarget(value: unknown): value is RestartTarget {
+  const target = value as Partial<RestartTarget> | null;
+  return typeof target === "object" && target !== null && typeof target.pid === "number" && (typeof target.startTime === "number" || target.startTime === null);
+}
 
 // hamctl restart: the process is ended (SIGTERM, then SIGKILL), and its restart action runs.
-async function restartEntity(state: HamState, name: string): Promise<number> {
-  const entity = state.entities.get(name);
-  if (entity === undefined) throw new HamError("ENOENT", `no entity ${name}`);
-  if (entity.run.pid <= 0) throw new HamError("ESRCH", `${name} has no running process`);
-  await terminate(entity.run.pid, entity.run.startTime, DEFAULTS.killGraceMs);
+// Which process is noted (pending) before the first signal: sent again after a takeover, the
+// request ends that same process (gone already: nothing to do), never its replacement.
+async function restartEntity(ham: ServerContext, name: string, to: ReplyTo | null): Promise<number> {
+  const noted = to === null ? undefined : ham.journal.sentReply(to.token, to.id);
+  let target = ham.journal.isPending(noted) && isRestartTarget(noted.p) ? noted.p : null;
+  if (target === null) {
+    const entity = ham.state.entities.get(name);
+    if (entity === undefined) throw new HamError("ENOENT", `no entity ${name}`);
+    if (entity.run.pid <= 0) throw new HamError("ESRCH", `${name} has no running process`);
+    target = { pid: entity.run.pid, startTime: entity.run.startTime };
+    if (to !== null) {
+      ham.journal.reply(to.token, to.id, { p: target });
+      ham.journal.flush();
+    }
+  }
+  await terminate(target.pid, target.startTime, DEFAULTS.killGraceMs);
   return 0;
 }

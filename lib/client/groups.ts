@@ -62,12 +62,33 @@ export async function ham_group_member_remove(gname: string, ename: string, node
   return Number(await requestAuto(runDirOfNode(node), "group_member_remove", { gname, ename }));
 }
 
-// Starts a graceful switchover of a 2N group (active → quiescing → quiesced; standby → active;
-// old active → standby); resolves once it started, with who goes and who comes, and the
-// number the switchover will have in the group's count (status --json: groups[].switchovers).
-export async function ham_group_switchover(gname: string, node: string | null = null): Promise<{ from: string; to: string; switchover: number }> {
+export interface SwitchoverOptions {
+  // Resolve once the switchover is done (or reject with ECANCELED when it is abandoned, the
+  // reason in the message), instead of once it started. The HAM answers it, even after a takeover.
+  readonly wait?: boolean;
+  // How long to wait for that answer (default 30 s; ETIMEDOUT past it).
+  readonly timeoutMs?: number;
+}
+
+export interface SwitchoverResult {
+  readonly from: string;
+  readonly to: string;
+  // Its number in the group's count (status --json: groups[].switchovers).
+  readonly switchover: number;
+  // With `wait`: how long it took, request to the old active's standby acknowledgement.
+  readonly ms?: number;
+}
+
+const SWITCHOVER_WAIT_MS = 30_000;
+
+// A graceful switchover of a 2N group (active → quiescing → quiesced; standby → active; old
+// active → standby); resolves once it started, with who goes and who comes, or with `wait` once
+// it is done.
+export async function ham_group_switchover(gname: string, node: string | null = null, options: SwitchoverOptions = {}): Promise<SwitchoverResult> {
   checkName(gname, "group");
-  return (await requestAuto(runDirOfNode(node), "group_switchover", { gname })) as { from: string; to: string; switchover: number };
+  const wait = options.wait === true;
+  const args = wait ? { gname, wait } : { gname };
+  return (await requestAuto(runDirOfNode(node), "group_switchover", args, wait ? options.timeoutMs ?? SWITCHOVER_WAIT_MS : undefined)) as SwitchoverResult;
 }
 
 // Registers this process's role callback for `entity` (default: $HAM_ENTITY, which the HAM sets

@@ -68,12 +68,12 @@ export async function requestConnected(runDir: string, op: string, args: unknown
 }
 
 // Auto-connecting calls: use the open connection, or open one for this call only.
-export async function requestAuto(runDir: string, op: string, args: unknown): Promise<unknown> {
+export async function requestAuto(runDir: string, op: string, args: unknown, timeoutMs?: number): Promise<unknown> {
   const session = await sessionFor(runDir).catch((error: unknown) => {
     throw error instanceof HamError ? error : new HamError("EBADF", String(error));
   });
   try {
-    return await session.request(op, args);
+    return await session.request(op, args, timeoutMs);
   } finally {
     releaseIfUnused(session);
   }

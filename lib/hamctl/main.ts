@@ -63,9 +63,9 @@ async function execute(run: Run): Promise<string> {
     case "switchover":
       return request(run, async (session) => {
         const gname = operand(run, 0);
-        const started = (await session.request("group_switchover", { gname })) as { from: string; to: string; switchover: number };
-        const done = await switchedOver(session, gname, started.switchover);
-        return print({ group: gname, from: started.from, to: started.to, ms: done.lastSwitchoverMs }, `${gname}: ${started.from} -> ${started.to} in ${done.lastSwitchoverMs} ms\n`);
+        // The HAM answers when the switchover is done, or abandoned (ECANCELED, with the reason).
+        const done = (await session.request("group_switchover", { gname, wait: true }, SWITCHOVER_WAIT_MS)) as { from: string; to: string; ms: number };
+        return print({ group: gname, from: done.from, to: done.to, ms: done.ms }, `${gname}: ${done.from} -> ${done.to} in ${done.ms} ms\n`);
       });
     case "logs":
       await logs(run);
@@ -134,21 +134,6 @@ async function execute(run: Run): Promise<string> {
     default:
       throw new UsageError(`unknown command ${run.command.name}`);
   }
-}
-
-// A switchover ends when the group has none under way: done when its count went up.
-async function switchedOver(session: Session, gname: string, number: number): Promise<GroupRow> {
-  const groupOf = async () => ((await session.request("status", {})) as { groups: GroupRow[] }).groups.find((group) => group.name === gname);
-  const deadline = Date.now() + SWITCHOVER_WAIT_MS;
-  for (let group = await groupOf(); Date.now() < deadline; group = await groupOf()) {
-    if (group === undefined) throw new HamError("ENOENT", `group ${gname} is gone`);
-    if (group.switchovers >= number) return group;
-    if (group.switchover === null) {
-      throw new HamError("EIO", `the switchover of ${gname} was abandoned (a member failed): see hamctl logs`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new HamError("ETIMEDOUT", `the switchover of ${gname} did not end within ${SWITCHOVER_WAIT_MS / 1000} s`);
 }
 
 const SWITCHOVER_WAIT_MS = 30_000;

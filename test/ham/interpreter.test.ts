@@ -75,6 +75,8 @@ function setUp() {
     bindSelf: () => undefined,
     unbindSelf: () => undefined,
     failPoint: () => undefined,
+    recordReply: (to) => calls.push(`reply-recorded ${to.id}`),
+    answerLater: () => undefined,
   };
   const interpreter = new Interpreter(initialState(1, 1, clock.wallMs), clock, timers, adapters);
   timers.onFire = (id) => interpreter.timerFired(id);
