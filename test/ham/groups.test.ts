@@ -151,8 +151,11 @@ describe("service groups", () => {
     const { instance } = await twoMembers({ ackTimeoutMs: 300 }, { MEMBER_SILENT: "quiesced" });
     const { active, standby } = await settled(instance);
     const a = await pidOf(instance, active);
-    // The active never acknowledges quiesced: 300 ms later it is killed and the standby takes over.
-    expect(hamctl(instance, "switchover", "g").status).toBe(1);
+    // The active never acknowledges quiesced: 300 ms later it is killed and the standby takes over;
+    // the HAM answers the waiting switchover with the reason it was abandoned.
+    const abandoned = hamctl(instance, "switchover", "g");
+    expect(abandoned.status).toBe(1);
+    expect(abandoned.stderr).toMatch(/abandoned: .*failed/);
     await roles(instance, standby, active);
     expect(isAlive(a)).toBe(false);
     expect(instance.logLines().some((line) => line["event"] === "member-failed" && String(line["reason"]).includes("did not acknowledge"))).toBe(true);
