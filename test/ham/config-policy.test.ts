@@ -60,26 +60,32 @@ describe("config file", () => {
     await eventually(() => instance.logLines().filter((line) => line["event"] === "config-rejected").length >= 2, 5_000, "the new HAM's rejection");
   });
 
-  it("answers raised fault severities as the config's fault policy says, and by default otherwise", async () => {
+  it("answers raised fault severities as the config's fault policy says, and not at all otherwise", async () => {
     const dir = tempDir("faults");
     const file = join(dir, "config.json");
-    writeFileSync(file, config([sleeper("calm", { policy: { minUptimeMs: 0, faults: { major: "log" } } }), sleeper("plain", { policy: { minUptimeMs: 0 } })]));
+    writeFileSync(file, config([
+      sleeper("calm", { policy: { minUptimeMs: 0, faults: { major: "log" } } }),
+      sleeper("strict", { policy: { minUptimeMs: 0, faults: { major: "restart" } } }),
+      sleeper("plain", { policy: { minUptimeMs: 0 } }),
+    ]));
     const instance = await startHam(["--config", file]);
     const ctl = (...args: string[]) => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, ...args], { encoding: "utf8" });
     const calm = await entityPid(instance, "calm");
+    const strict = await entityPid(instance, "strict");
     const plain = await entityPid(instance, "plain");
-    // major: logged for "calm" (its policy), a restart for "plain" (the default).
-    expect(ctl("raise", "calm", "7", "1", String(ham.HAMFAULTMAJOR)).status).toBe(0);
-    expect(ctl("raise", "plain", "7", "1", String(ham.HAMFAULTMAJOR)).status).toBe(0);
+    // major: logged for "calm", a restart for "strict" (their policies), nothing for "plain" (in no group, no policy).
+    for (const name of ["calm", "strict", "plain"]) expect(ctl("raise", name, "7", "1", String(ham.HAMFAULTMAJOR)).status).toBe(0);
     const restarted = await eventually(async () => {
-      const pid = await entityPid(instance, "plain").catch(() => 0);
-      return pid !== 0 && pid !== plain ? pid : 0;
-    }, 10_000, "plain restarted");
-    expect(restarted).not.toBe(plain);
-    expect(isAlive(plain)).toBe(false);
+      const pid = await entityPid(instance, "strict").catch(() => 0);
+      return pid !== 0 && pid !== strict ? pid : 0;
+    }, 10_000, "strict restarted");
+    expect(restarted).not.toBe(strict);
+    expect(isAlive(strict)).toBe(false);
     expect(await entityPid(instance, "calm")).toBe(calm);
+    expect(await entityPid(instance, "plain")).toBe(plain);
+    expect(isAlive(plain)).toBe(true);
     const faults = instance.logLines().filter((line) => line["event"] === "fault");
-    expect(faults.map((line) => [line["entity"], line["severity"], line["response"]])).toEqual([["calm", "major", "log"], ["plain", "major", "restart"]]);
+    expect(faults.map((line) => [line["entity"], line["severity"], line["response"]])).toEqual([["calm", "major", "log"], ["strict", "major", "restart"]]);
   });
 
   it("applies edits as a diff while the HAM runs, and rejects a bad file whole", async () => {
