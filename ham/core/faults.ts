@@ -14,7 +14,8 @@ import type { Tx } from "./tx.js";
 // is the request to be failed over on a fatal fault). An entity in no group: nothing.
 export const GROUP_FAULTS: Readonly<Record<Severity, FaultResponse>> = Object.freeze({ minor: "none", major: "none", fatal: "failover" });
 
-type Severity = "minor" | "major" | "fatal";
+const SEVERITIES = ["minor", "major", "fatal"] as const;
+type Severity = (typeof SEVERITIES)[number];
 
 function severityOf(value: number): Severity | null {
   if (value === HAMFAULTMINOR) return "minor";
@@ -67,4 +68,19 @@ export function answerFault(tx: Tx, name: string, trigger: Extract<Trigger, { ki
     default:
       assertNever(response);
   }
+}
+
+// Said when a fault policy is set (ham_entity_policy, a config file once applied whole, a group
+// made or joined through the API): the severities its policy (or its group's) answers with a
+// restart while no restart action would restart it. Logged as a warning and returned; null when
+// all is well. It is judged at that moment: a restart action added later makes it moot, and the
+// raise itself says again that nothing restarts the entity.
+export function warnRestartless(tx: Tx, name: string): string | null {
+  const entity = tx.entity(name);
+  if (entity === undefined || entity.spec.kind === "global" || hasRestart(entity)) return null;
+  const severities = SEVERITIES.filter((severity) => responseTo(tx, name, entity.spec.policy.faults, severity) === "restart");
+  if (severities.length === 0) return null;
+  const message = `${name}: a ${severities.join(" or ")} fault is to restart it, but it has no restart action (in a death condition): until it has one, such a fault is only logged`;
+  tx.log(LOG_LEVEL.events, "warn", { event: "fault-policy", entity: name, severities }, message);
+  return message;
 }

@@ -86,6 +86,8 @@ describe("config file", () => {
     expect(isAlive(plain)).toBe(true);
     const faults = instance.logLines().filter((line) => line["event"] === "fault");
     expect(faults.map((line) => [line["entity"], line["severity"], line["response"]])).toEqual([["calm", "major", "log"], ["strict", "major", "restart"]]);
+    // Every restart asked for has its restart action: no warning.
+    expect(instance.logLines().filter((line) => line["event"] === "fault-policy")).toEqual([]);
   });
 
   it("applies edits as a diff while the HAM runs, and rejects a bad file whole", async () => {
@@ -173,6 +175,29 @@ describe("config file", () => {
     const bad = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^hamctl: EINVAL: invalid JSON: line 3: .*\n$/);
+  });
+
+  it("hamctl apply prints a warning for a fault policy that asks for a restart no restart action would do", async () => {
+    const instance = await startHam();
+    const dir = tempDir("apply");
+    const file = join(dir, "apply.json");
+    // The policy comes before the restart action in "w": the file is judged whole, so only "bare" is warned about.
+    writeFileSync(file, config([
+      sleeper("w", { policy: { faults: { major: "restart" } } }),
+      { name: "bare", command: "/bin/sleep 1000", policy: { faults: { major: "restart" } } },
+    ]));
+    const applied = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
+    expect(applied.status).toBe(0);
+    const message = "bare: a major fault is to restart it, but it has no restart action (in a death condition): until it has one, such a fault is only logged";
+    expect(applied.stdout).toBe(`added: w bare\nchanged: \nremoved: \nunchanged: \nwarning: ${message}\n`);
+    track(await entityPid(instance, "w"));
+    const bare = track(await entityPid(instance, "bare"));
+    expect(instance.logLines().filter((line) => line["event"] === "fault-policy").map((line) => line["msg"])).toEqual([message]);
+    // And at the raise: logged again, the process left running.
+    expect(spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "raise", "bare", "1", "1", String(ham.HAMFAULTMAJOR)]).status).toBe(0);
+    await eventually(() => instance.logLines().some((line) => line["event"] === "fault" && line["entity"] === "bare"), 5_000, "the raise logged");
+    expect(await entityPid(instance, "bare")).toBe(bare);
+    expect(isAlive(bare)).toBe(true);
   });
 });
 

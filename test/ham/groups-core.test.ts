@@ -371,4 +371,36 @@ describe("fault severities in the core (opt-in)", () => {
     expect(world.pid("bare")).toBe(pid);
     expect(faults(world)).toEqual(["bare: major fault raised (type 1, class 1); its policy says restart, but no restart action would restart it: it is left running"]);
   });
+
+  it("warns when a fault policy asks for a restart that no restart action would do, at the time it is set", () => {
+    const world = new World();
+    const warnings = () => world.log.filter((line) => line.event === "fault-policy").map((line) => line.message);
+    world.request("attach", { ename: "s", pid: -1, line: "/bin/s", flags: 0 });
+    // Through the API: judged when set, so a policy set before its restart action warns; the call still returns 0.
+    expect(world.request("policy", { ename: "s", policy: { faults: { minor: "restart", major: "restart" } } })).toBe(0);
+    expect(warnings()).toEqual(["s: a minor or major fault is to restart it, but it has no restart action (in a death condition): until it has one, such a fault is only logged"]);
+    world.request("condition", { ename: "s", cname: "death", type: Q.CONDDEATH, flags: 0 });
+    world.request("action", { ename: "s", cname: "death", aname: "restart", kind: "restart", line: "/bin/s", flags: 0 });
+    world.request("policy", { ename: "s", policy: { faults: { fatal: "restart" } } });
+    expect(warnings()).toHaveLength(1);
+    // A group's faults count for its members.
+    world.request("attach", { ename: "m", pid: -1, line: "/bin/m", flags: 0 });
+    world.request("group_create", { gname: "g", model: "N-way-active", members: ["m"], faults: { fatal: "restart" } });
+    expect(warnings().at(-1)).toMatch(/^m: a fatal fault is to restart it, but it has no restart action/);
+    // A config file: judged whole, so a restart action after the policy counts; one without any warns, and the reply says so.
+    const entity = (name: string, restart: boolean) => ({
+      name, fingerprint: `${name}-v1`,
+      create: { op: "attach", args: { ename: name, pid: -1, line: `/bin/${name}`, flags: 0 } },
+      setup: [
+        { op: "policy", args: { ename: name, policy: { faults: { major: "restart" } } } },
+        { op: "condition", args: { ename: name, cname: "death", type: Q.CONDDEATH, flags: 0 } },
+        ...(restart ? [{ op: "action", args: { ename: name, cname: "death", aname: "restart", kind: "restart", line: `/bin/${name}`, flags: 0 } }] : []),
+      ],
+    });
+    const before = warnings().length;
+    world.send({ kind: "apply", at: world.at, ref: 900, plan: { entities: [entity("web", true), entity("bare", false)], global: [] }, source: "/etc/ham.json" });
+    const message = "bare: a major fault is to restart it, but it has no restart action (in a death condition): until it has one, such a fault is only logged";
+    expect(world.replies.get(900)?.result).toEqual({ added: ["web", "bare"], changed: [], removed: [], unchanged: [], warnings: [message] });
+    expect(warnings().slice(before)).toEqual([message]);
+  });
 });
