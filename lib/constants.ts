@@ -23,10 +23,9 @@ export const CONDGROUPFAILOVER = 16;
 export const CONDGROUPSWITCHOVER = 17;
 export const CONDGROUPNOACTIVE = 18;
 
-// Beyond QNX: fault severities of ham_entity_condition_raise that the HAM itself answers
-// (the entity's or its group's fault policy): minor → log, major → restart the process,
-// fatal → fail its group over (no group: run its restart action's fail-actions). Severity 0
-// and values above HAMFAULTFATAL are QNX's: they only fire conditions.
+// Beyond QNX: fault severities of ham_entity_condition_raise that the HAM itself answers when
+// asked to (the entity's or its group's fault policy; a group member: fatal → failover). Other
+// severities, and these without a policy or a group, only fire conditions, as in QNX.
 export const HAMFAULTMINOR = 1;
 export const HAMFAULTMAJOR = 2;
 export const HAMFAULTFATAL = 3;

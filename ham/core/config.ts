@@ -3,6 +3,7 @@ import { ordered } from "./state.js";
 import { Args } from "./specs.js";
 import type { Caller, ConfigPlan, PlannedRequest, ProgramLine } from "./events.js";
 export type { ConfigPlan, PlannedEntity, PlannedRequest } from "./events.js";
+import { warnRestartless } from "./faults.js";
 import { forgetActions } from "./firings.js";
 import { LOG_LEVEL } from "./describe.js";
 import { applyRequest, detachEntity } from "./requests.js";
@@ -21,6 +22,8 @@ export interface ApplyResult {
   readonly changed: string[];
   readonly removed: string[];
   readonly unchanged: string[];
+  // Present when some are: fault policies that ask for a restart nothing would do (faults.ts).
+  warnings?: string[];
 }
 
 // The command lines an apply installs, with the field each is read from: the commands of new
@@ -113,6 +116,10 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
     if (entity !== undefined && entity.spec.kind !== "self") detachEntity(tx, entity, `removed from ${source}`);
     result.removed.push(name);
   }
+  // Judged on the whole file: a restart action may follow the policy that needs it.
+  const members = (plan.groups ?? []).flatMap((request) => (Array.isArray(request.args["members"]) ? request.args["members"].map(String) : []));
+  const warnings = [...new Set([...result.added, ...result.changed, ...members])].flatMap((name) => warnRestartless(tx, name) ?? []);
+  if (warnings.length > 0) result.warnings = warnings;
   tx.setMeta({
     config: {
       applied: new Map(tx.meta.config.applied).set(source, next),

@@ -2,6 +2,7 @@ import { HamError } from "../../lib/errors.js";
 import { checkName } from "../../lib/names.js";
 import type { FaultPolicy } from "../../lib/tree/types.js";
 import { LOG_LEVEL } from "./describe.js";
+import { warnRestartless } from "./faults.js";
 import { GROUP_MODELS, type GroupModel, type GroupState } from "./group-state.js";
 import { acknowledged, assign, cancelAck, groupNamed, groupOfMember, mayServe, memberOf, ready, reconcile, send, servingNow } from "./roles.js";
 import { DEFERRED, type Args, type Request } from "./specs.js";
@@ -58,7 +59,7 @@ function readFaults(args: Args): FaultPolicy | null {
   return policy;
 }
 
-export function groupCreate(tx: Tx, { args }: Request): unknown {
+export function groupCreate(tx: Tx, { args, viaConfig }: Request): unknown {
   const name = args.name("gname", "group");
   if (tx.groups.has(name)) throw new HamError("EEXIST", `group ${name} exists${tx.groups.get(name)?.deleting === true ? " (being deleted: its members are leaving their roles)" : ""}`);
   const group: GroupState = {
@@ -74,6 +75,8 @@ export function groupCreate(tx: Tx, { args }: Request): unknown {
   tx.log(LOG_LEVEL.events, "info", { event: "group", group: name, model: group.model },
     `group ${name} (${group.model}) created: ${group.members.map((member) => member.name).join(", ")}`);
   reconcile(tx, name);
+  // A group's fault policy may ask for restarts (a config file's is judged once applied whole).
+  if (viaConfig === undefined) for (const member of group.members) warnRestartless(tx, member.name);
   return { gname: name };
 }
 
@@ -98,7 +101,7 @@ export function groupUpdate(tx: Tx, { args }: Request): unknown {
   return 0;
 }
 
-export function groupMemberAdd(tx: Tx, { args }: Request): unknown {
+export function groupMemberAdd(tx: Tx, { args, viaConfig }: Request): unknown {
   const group = groupNamed(tx, args.name("gname", "group"), true);
   const name = args.name("ename", "entity");
   if (group.members.some((member) => member.name === name)) throw new HamError("EEXIST", `${name} is a member of ${group.name}`);
@@ -106,6 +109,7 @@ export function groupMemberAdd(tx: Tx, { args }: Request): unknown {
   if (other !== undefined) throw new HamError("EBUSY", `${name} is a member of ${other.name}`);
   tx.putGroup({ ...group, members: [...group.members, { name, role: null, assigning: null, failing: false }] });
   reconcile(tx, group.name);
+  if (viaConfig === undefined) warnRestartless(tx, name);
   return 0;
 }
 

@@ -60,7 +60,8 @@ export function conditionRemove(tx: Tx, { args }: Request): unknown {
   return 0;
 }
 
-function hasRestart(entity: EntityState): boolean {
+// Whether a death condition of the entity holds its restart action (at most one does).
+export function hasRestart(entity: EntityState): boolean {
   for (const item of entity.conditions.values()) {
     if (!isDeathType(item.type)) continue;
     for (const action of item.actions.values()) if (action.spec.kind === "restart") return true;

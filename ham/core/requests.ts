@@ -12,7 +12,7 @@ import type { Tx } from "./tx.js";
 import * as items from "./items.js";
 import * as groups from "./groups.js";
 import { memberDied, servingNow } from "./roles.js";
-import { answerFault } from "./faults.js";
+import { answerFault, warnRestartless } from "./faults.js";
 import { CHECKPOINT_REQUESTS } from "./checkpoints.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
@@ -154,10 +154,13 @@ function reportRaise(tx: Tx, { args }: Request): unknown {
   return 0;
 }
 
-function setPolicy(tx: Tx, { args }: Request): unknown {
+// Resolves 0 as ever (QNX-like); a fault policy that asks for a restart nothing would do is a
+// warning in the activity log. A config file's is judged once the whole file is applied.
+function setPolicy(tx: Tx, { args, viaConfig }: Request): unknown {
   const entity = entityOf(tx.state, args.entityName());
   if (entity.spec.kind === "global") throw new HamError("EINVAL", "the global entity has no restart policy");
   tx.spec(entity.name, { policy: readPolicy(args.raw("policy"), entity.spec.policy) });
+  if (viaConfig === undefined) warnRestartless(tx, entity.name);
   return 0;
 }
 

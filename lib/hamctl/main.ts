@@ -127,8 +127,9 @@ async function execute(run: Run): Promise<string> {
       const file = resolve(operand(run, 0));
       const text = readFileSync(file, "utf8");
       return request(run, async (session) => {
-        const result = await session.request("apply", { text, source: file });
-        return print(result, `${Object.entries(result as Record<string, string[]>).map(([key, names]) => `${key}: ${names.join(" ")}`).join("\n")}\n`);
+        const { warnings = [], ...result } = (await session.request("apply", { text, source: file })) as Record<string, string[]>;
+        const lines = [...Object.entries(result).map(([key, names]) => `${key}: ${names.join(" ")}`), ...warnings.map((warning) => `warning: ${warning}`)];
+        return print(warnings.length > 0 ? { ...result, warnings } : result, `${lines.join("\n")}\n`);
       });
     }
     default:

@@ -71,7 +71,7 @@ export interface RestartPolicy {
   // with the rotated ones; null = the defaults (10 MB × 3).
   readonly output: OutputLimits | null;
   // What raised faults of each severity make the HAM do; null (or an unset field): the
-  // group's policy, else DEFAULT_FAULTS (core/faults.ts).
+  // group's policy, else GROUP_FAULTS for a group member, else nothing (core/faults.ts).
   readonly faults?: FaultPolicy | null;
 }
 

@@ -60,26 +60,34 @@ describe("config file", () => {
     await eventually(() => instance.logLines().filter((line) => line["event"] === "config-rejected").length >= 2, 5_000, "the new HAM's rejection");
   });
 
-  it("answers raised fault severities as the config's fault policy says, and by default otherwise", async () => {
+  it("answers raised fault severities as the config's fault policy says, and not at all otherwise", async () => {
     const dir = tempDir("faults");
     const file = join(dir, "config.json");
-    writeFileSync(file, config([sleeper("calm", { policy: { minUptimeMs: 0, faults: { major: "log" } } }), sleeper("plain", { policy: { minUptimeMs: 0 } })]));
+    writeFileSync(file, config([
+      sleeper("calm", { policy: { minUptimeMs: 0, faults: { major: "log" } } }),
+      sleeper("strict", { policy: { minUptimeMs: 0, faults: { major: "restart" } } }),
+      sleeper("plain", { policy: { minUptimeMs: 0 } }),
+    ]));
     const instance = await startHam(["--config", file]);
     const ctl = (...args: string[]) => spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, ...args], { encoding: "utf8" });
     const calm = await entityPid(instance, "calm");
+    const strict = await entityPid(instance, "strict");
     const plain = await entityPid(instance, "plain");
-    // major: logged for "calm" (its policy), a restart for "plain" (the default).
-    expect(ctl("raise", "calm", "7", "1", String(ham.HAMFAULTMAJOR)).status).toBe(0);
-    expect(ctl("raise", "plain", "7", "1", String(ham.HAMFAULTMAJOR)).status).toBe(0);
+    // major: logged for "calm", a restart for "strict" (their policies), nothing for "plain" (in no group, no policy).
+    for (const name of ["calm", "strict", "plain"]) expect(ctl("raise", name, "7", "1", String(ham.HAMFAULTMAJOR)).status).toBe(0);
     const restarted = await eventually(async () => {
-      const pid = await entityPid(instance, "plain").catch(() => 0);
-      return pid !== 0 && pid !== plain ? pid : 0;
-    }, 10_000, "plain restarted");
-    expect(restarted).not.toBe(plain);
-    expect(isAlive(plain)).toBe(false);
+      const pid = await entityPid(instance, "strict").catch(() => 0);
+      return pid !== 0 && pid !== strict ? pid : 0;
+    }, 10_000, "strict restarted");
+    expect(restarted).not.toBe(strict);
+    expect(isAlive(strict)).toBe(false);
     expect(await entityPid(instance, "calm")).toBe(calm);
+    expect(await entityPid(instance, "plain")).toBe(plain);
+    expect(isAlive(plain)).toBe(true);
     const faults = instance.logLines().filter((line) => line["event"] === "fault");
-    expect(faults.map((line) => [line["entity"], line["severity"], line["response"]])).toEqual([["calm", "major", "log"], ["plain", "major", "restart"]]);
+    expect(faults.map((line) => [line["entity"], line["severity"], line["response"]])).toEqual([["calm", "major", "log"], ["strict", "major", "restart"]]);
+    // Every restart asked for has its restart action: no warning.
+    expect(instance.logLines().filter((line) => line["event"] === "fault-policy")).toEqual([]);
   });
 
   it("applies edits as a diff while the HAM runs, and rejects a bad file whole", async () => {
@@ -167,6 +175,29 @@ describe("config file", () => {
     const bad = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^hamctl: EINVAL: invalid JSON: line 3: .*\n$/);
+  });
+
+  it("hamctl apply prints a warning for a fault policy that asks for a restart no restart action would do", async () => {
+    const instance = await startHam();
+    const dir = tempDir("apply");
+    const file = join(dir, "apply.json");
+    // The policy comes before the restart action in "w": the file is judged whole, so only "bare" is warned about.
+    writeFileSync(file, config([
+      sleeper("w", { policy: { faults: { major: "restart" } } }),
+      { name: "bare", command: "/bin/sleep 1000", policy: { faults: { major: "restart" } } },
+    ]));
+    const applied = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "apply", file], { encoding: "utf8" });
+    expect(applied.status).toBe(0);
+    const message = "bare: a major fault is to restart it, but it has no restart action (in a death condition): until it has one, such a fault is only logged";
+    expect(applied.stdout).toBe(`added: w bare\nchanged: \nremoved: \nunchanged: \nwarning: ${message}\n`);
+    track(await entityPid(instance, "w"));
+    const bare = track(await entityPid(instance, "bare"));
+    expect(instance.logLines().filter((line) => line["event"] === "fault-policy").map((line) => line["msg"])).toEqual([message]);
+    // And at the raise: logged again, the process left running.
+    expect(spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", instance.runDir, "raise", "bare", "1", "1", String(ham.HAMFAULTMAJOR)]).status).toBe(0);
+    await eventually(() => instance.logLines().some((line) => line["event"] === "fault" && line["entity"] === "bare"), 5_000, "the raise logged");
+    expect(await entityPid(instance, "bare")).toBe(bare);
+    expect(isAlive(bare)).toBe(true);
   });
 });
 

@@ -279,26 +279,6 @@ describe("service groups in the core", () => {
     expect(counters).toMatchObject({ downMs: 40, upMs: 10_000, repairs: 1 });
   });
 
-  it("answers fault severities: minor logs, major restarts, fatal without a group runs the restart's fail-actions", () => {
-    const world = new World();
-    world.service("s");
-    world.request("action_fail", { ename: "s", cname: "death", aname: "restart", fname: "escalate", kind: "log", message: "escalated", verbosity: 1 });
-    const pid = world.pid("s");
-    world.request("entity_condition_raise", { ename: "s", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTMINOR });
-    expect(world.pid("s")).toBe(pid);
-    expect(world.events()).toContain("fault");
-    world.request("entity_condition_raise", { ename: "s", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTMAJOR });
-    expect(world.terminated).toEqual([pid]);
-    expect(world.pid("s")).not.toBe(pid);
-    world.request("entity_condition_raise", { ename: "s", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTFATAL });
-    expect(world.log.map((line) => line.message)).toContain("escalated");
-    // A policy can turn a severity off.
-    world.request("policy", { ename: "s", policy: { faults: { major: "none" } } });
-    const before = world.terminated.length;
-    world.request("entity_condition_raise", { ename: "s", rtype: 1, rclass: 1, rseverity: Q.HAMFAULTMAJOR });
-    expect(world.terminated.length).toBe(before);
-  });
-
   it("rejects bad requests with the right code and changes nothing", () => {
     const world = group();
     const before = world.state;
@@ -309,5 +289,118 @@ describe("service groups in the core", () => {
     expect(() => world.request("role_register", { ename: "a" }, { pid: 4242, token: "x" })).toThrow(/EPERM/);
     expect(() => world.request("detach", { ename: "a" })).toThrow(/EBUSY/);
     expect(world.state).toBe(before);
+  });
+});
+
+describe("fault severities in the core (opt-in)", () => {
+  const raise = (world: World, name: string, severity: number) =>
+    world.request("entity_condition_raise", { ename: name, rtype: 1, rclass: 1, rseverity: severity });
+  const faults = (world: World) => world.log.filter((line) => line.event === "fault").map((line) => line.message);
+
+  it("an entity in no group, with no fault policy, answers no severity: its raise conditions fire, nothing else", () => {
+    const world = new World();
+    world.service("s");
+    world.request("condition_raise", { ename: "s", cname: "raised", rtype: 0, rclass: 0, rseverity: 0, flags: Q.HREARMAFTERRESTART });
+    world.request("action", { ename: "s", cname: "raised", aname: "note", kind: "log", message: "seen", verbosity: 1, flags: 0 });
+    const pid = world.pid("s");
+    for (const severity of [0, 1, 2, 3, 4, 5]) raise(world, "s", severity);
+    expect(world.pid("s")).toBe(pid);
+    expect(world.terminated).toEqual([]);
+    expect(world.fenced).toEqual([]);
+    expect(faults(world)).toEqual([]);
+    expect(world.entity("s").conditions.get("raised")?.fired).toBe(6);
+    expect(world.log.filter((line) => line.message === "seen")).toHaveLength(6);
+  });
+
+  it.each(["2N", "no-redundancy", "N-way-active"])("a %s member is failed over on a fatal fault, and left alone on minor and major", (model) => {
+    const world = group(model);
+    ack(world, "a");
+    if (model !== "no-redundancy") ack(world, "b");
+    const pid = world.pid("a");
+    raise(world, "a", Q.HAMFAULTMINOR);
+    raise(world, "a", Q.HAMFAULTMAJOR);
+    expect([world.pid("a"), world.fenced, world.terminated, faults(world)]).toEqual([pid, [], [], []]);
+    raise(world, "a", Q.HAMFAULTFATAL);
+    expect(world.fenced).toEqual(["a"]);
+    expect(world.state.groups.get("g")?.counters.failures).toBe(1);
+    if (model !== "N-way-active") expect(world.roles.at(-1)).toMatchObject({ entity: "b", role: "active" });
+  });
+
+  it("a group's faults replace the member default, severity by severity", () => {
+    const world = group("2N", ["a", "b"], { faults: { major: "restart", fatal: "log" } });
+    settle2N(world);
+    const pid = world.pid("a");
+    raise(world, "a", Q.HAMFAULTMINOR);
+    expect(faults(world)).toEqual([]);
+    raise(world, "a", Q.HAMFAULTFATAL);
+    expect(world.fenced).toEqual([]);
+    expect(faults(world)).toEqual(["a: fatal fault raised (type 1, class 1)"]);
+    raise(world, "a", Q.HAMFAULTMAJOR);
+    expect(world.terminated).toEqual([pid]);
+    expect(world.pid("a")).not.toBe(pid);
+  });
+
+  it("an entity's own fault policy comes before its group's and the default", () => {
+    const world = group("2N", ["a", "b"], { faults: { minor: "log" } });
+    settle2N(world);
+    world.request("policy", { ename: "a", policy: { faults: { minor: "none", fatal: "none", major: "log" } } });
+    raise(world, "a", Q.HAMFAULTMINOR);
+    raise(world, "a", Q.HAMFAULTFATAL);
+    expect([world.fenced, faults(world)]).toEqual([[], []]);
+    raise(world, "a", Q.HAMFAULTMAJOR);
+    expect(faults(world)).toEqual(["a: major fault raised (type 1, class 1)"]);
+    // Outside a group, too: a restart asked for is done, and a failover runs the restart's fail-actions.
+    world.service("s");
+    world.request("action_fail", { ename: "s", cname: "death", aname: "restart", fname: "escalate", kind: "log", message: "escalated", verbosity: 1 });
+    world.request("policy", { ename: "s", policy: { faults: { major: "restart", fatal: "failover" } } });
+    const pid = world.pid("s");
+    raise(world, "s", Q.HAMFAULTMAJOR);
+    expect(world.terminated).toEqual([pid]);
+    expect(world.pid("s")).not.toBe(pid);
+    raise(world, "s", Q.HAMFAULTFATAL);
+    expect(world.log.map((line) => line.message)).toContain("escalated");
+  });
+
+  it("a restart asked for on an entity with no restart action is logged, and the process left running", () => {
+    const world = new World();
+    world.request("attach", { ename: "bare", pid: -1, line: "/bin/bare", flags: 0 });
+    world.request("policy", { ename: "bare", policy: { faults: { major: "restart" } } });
+    const pid = world.pid("bare");
+    raise(world, "bare", Q.HAMFAULTMAJOR);
+    expect(world.terminated).toEqual([]);
+    expect(world.pid("bare")).toBe(pid);
+    expect(faults(world)).toEqual(["bare: major fault raised (type 1, class 1); its policy says restart, but no restart action would restart it: it is left running"]);
+  });
+
+  it("warns when a fault policy asks for a restart that no restart action would do, at the time it is set", () => {
+    const world = new World();
+    const warnings = () => world.log.filter((line) => line.event === "fault-policy").map((line) => line.message);
+    world.request("attach", { ename: "s", pid: -1, line: "/bin/s", flags: 0 });
+    // Through the API: judged when set, so a policy set before its restart action warns; the call still returns 0.
+    expect(world.request("policy", { ename: "s", policy: { faults: { minor: "restart", major: "restart" } } })).toBe(0);
+    expect(warnings()).toEqual(["s: a minor or major fault is to restart it, but it has no restart action (in a death condition): until it has one, such a fault is only logged"]);
+    world.request("condition", { ename: "s", cname: "death", type: Q.CONDDEATH, flags: 0 });
+    world.request("action", { ename: "s", cname: "death", aname: "restart", kind: "restart", line: "/bin/s", flags: 0 });
+    world.request("policy", { ename: "s", policy: { faults: { fatal: "restart" } } });
+    expect(warnings()).toHaveLength(1);
+    // A group's faults count for its members.
+    world.request("attach", { ename: "m", pid: -1, line: "/bin/m", flags: 0 });
+    world.request("group_create", { gname: "g", model: "N-way-active", members: ["m"], faults: { fatal: "restart" } });
+    expect(warnings().at(-1)).toMatch(/^m: a fatal fault is to restart it, but it has no restart action/);
+    // A config file: judged whole, so a restart action after the policy counts; one without any warns, and the reply says so.
+    const entity = (name: string, restart: boolean) => ({
+      name, fingerprint: `${name}-v1`,
+      create: { op: "attach", args: { ename: name, pid: -1, line: `/bin/${name}`, flags: 0 } },
+      setup: [
+        { op: "policy", args: { ename: name, policy: { faults: { major: "restart" } } } },
+        { op: "condition", args: { ename: name, cname: "death", type: Q.CONDDEATH, flags: 0 } },
+        ...(restart ? [{ op: "action", args: { ename: name, cname: "death", aname: "restart", kind: "restart", line: `/bin/${name}`, flags: 0 } }] : []),
+      ],
+    });
+    const before = warnings().length;
+    world.send({ kind: "apply", at: world.at, ref: 900, plan: { entities: [entity("web", true), entity("bare", false)], global: [] }, source: "/etc/ham.json" });
+    const message = "bare: a major fault is to restart it, but it has no restart action (in a death condition): until it has one, such a fault is only logged";
+    expect(world.replies.get(900)?.result).toEqual({ added: ["web", "bare"], changed: [], removed: [], unchanged: [], warnings: [message] });
+    expect(warnings().slice(before)).toEqual([message]);
   });
 });
