@@ -1,6 +1,6 @@
 import type { LogLevelName } from "./describe.js";
 import type { HaState } from "./state.js";
-import type { ReplyTo } from "./events.js";
+import type { ReplyTo } from "./reply-to.js";
 
 // What a transition asks of the world, as data. One interpreter (daemon/interpreter.ts)
 // carries them out, in order, through the adapters.

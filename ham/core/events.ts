@@ -1,5 +1,6 @@
 import type { SpawnCause } from "./effects.js";
 import type { Firing } from "./state.js";
+import type { ReplyTo } from "./reply-to.js";
 
 // Everything the HAM reacts to, as data. Each carries the time it happened (`at`), read by
 // the interpreter from its Clock: the core never reads a clock.
@@ -16,12 +17,7 @@ export interface Caller {
   readonly token: string | null;
 }
 
-// The client request a reply answers: its session's token and the request's id. A request the
-// client sends again after a takeover carries both again, and gets the reply recorded for them.
-export interface ReplyTo {
-  readonly token: string;
-  readonly id: number;
-}
+export type { ReplyTo } from "./reply-to.js";
 
 // A fact about a process found by the takeover's adapter, before the takeover event.
 export interface TakeoverFacts {

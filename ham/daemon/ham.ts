@@ -2,7 +2,7 @@ import type { DecodedFrame } from "../../lib/wire/frame.js";
 import { SERVER_MAX_FRAME_BYTES } from "../../lib/wire/protocol.js";
 import { serveSocket, type RunningServer, type ServerConnection } from "../../lib/wire/server.js";
 import { createActivityLog, LOG_LEVEL, type ActivityLog } from "../adapters/activity-log.js";
-import { ChangeAnnouncer, Channels, type ClientState } from "../server/clients.js";
+import { ChangeAnnouncer, Channels, pidStartOf, type ClientState } from "../server/clients.js";
 import { REAL_CLOCK, RealTimers, type Clock } from "../adapters/clock.js";
 import { ConfigSources } from "../server/config-apply.js";
 import type { ServerContext } from "../server/context.js";
@@ -23,7 +23,7 @@ import { Interpreter, type Reply } from "./interpreter.js";
 import { startMount, stopMount } from "./mount.js";
 import { Journal } from "./persist.js";
 import { PidPoller } from "../adapters/pid-poller.js";
-import { killNow, readStartTime, sendSignal, spawnLine, terminate } from "../adapters/processes.js";
+import { killNow, sendSignal, spawnLine, terminate } from "../adapters/processes.js";
 import { StateStore, StoreReader, stateDirOf } from "../adapters/store.js";
 import { readBack } from "./takeover.js";
 import type { TreeView } from "../server/render.js";
@@ -38,6 +38,7 @@ export { activityLogOptions } from "./ham-options.js";
 
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
 const GUARDIAN_READY_MS = 10_000;
+const UNCLAIMED_REPLIES_MS = 60_000;
 
 // The daemon's wiring: the core's state machine (core/) run by the interpreter through the
 // adapters, the socket server, the shared state, the Guardian, the config file and the view.
@@ -175,6 +176,9 @@ export class Ham implements ServerContext {
     this.log.verbosity = back.state.meta.verbosity;
     this.channels.restore(back.channels, back.nextChid);
     for (const [token, id, reply] of back.replies) this.journal.reply(token, id, reply, true);
+    // Replies kept for sessions that never come back (their process died with the HAM) are
+    // dropped once every live client has had ample time to say hello again.
+    setTimeout(() => this.journal.forgetClientsBut(new Set([...this.clients.values()].map((client) => client.token))), UNCLAIMED_REPLIES_MS).unref();
     this.core.dispatch(back.event);
   }
 
@@ -199,7 +203,7 @@ export class Ham implements ServerContext {
   coreRequest(client: ClientState, op: string, args: unknown, to: ReplyTo | null): Reply | null {
     let used = 0;
     const reply = this.core.request((ref, at) => ({
-      kind: "request", at, ref, op, args, caller: { pid: client.pid, token: client.token }, pidStart: this.pidStartOf(client, op, args), replyTo: to,
+      kind: "request", at, ref, op, args, caller: { pid: client.pid, token: client.token }, pidStart: pidStartOf(client, op, args), replyTo: to,
     }), (ref) => {
       used = ref;
       this.requestClients.set(ref, client);
@@ -210,16 +214,7 @@ export class Ham implements ServerContext {
 
   // The connected client whose session is `token`.
   private sessionOf(token: string): ClientState | undefined {
-    for (const client of this.clients.values()) if (client.token === token) return client;
-    return undefined;
-  }
-
-  // The start time of the process a request names, read here: the core reads no /proc.
-  private pidStartOf(client: ClientState, op: string, args: unknown): number | null {
-    if (op === "attach_self") return readStartTime(client.pid);
-    if (op !== "attach" || typeof args !== "object" || args === null) return null;
-    const pid = (args as { pid?: unknown }).pid;
-    return typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 ? readStartTime(pid) : null;
+    return [...this.clients.values()].find((client) => client.token === token);
   }
 
   applyConfig(make: (ref: number, at: At) => CoreEvent): Reply | null {

@@ -73,6 +73,11 @@ export class Journal {
     if (ids.length > 0) this.schedule();
   }
 
+  // Forgets every session but these (after a takeover: those that did not come back).
+  forgetClientsBut(tokens: ReadonlySet<string | null>): void {
+    for (const token of new Set([...this.sentReplies.entries()].map(([held]) => held))) if (!tokens.has(token)) this.forgetClient(token);
+  }
+
   replyKeys(): string[] {
     return [...this.sentReplies.entries()].map(([token, id]) => `r/${token}/${id}`);
   }

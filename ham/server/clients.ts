@@ -1,5 +1,6 @@
 import { CHECKPOINTS_DIR } from "./checkpoint-view.js";
 import type { ServerConnection } from "../../lib/wire/server.js";
+import { readStartTime } from "../adapters/processes.js";
 
 // What the HAM knows of one client connection: the pid it declared in its hello, the
 // entities it self-attached, the pulse channels it owns.
@@ -120,4 +121,13 @@ export class ChangeAnnouncer {
       for (const client of this.clients()) if (client.watching === true) client.connection.send({ ev: "changed", names });
     }, 5);
   }
+}
+
+// The start time of the process a request names (attach by pid, attach_self's caller), read here:
+// the core reads no /proc.
+export function pidStartOf(client: ClientState, op: string, args: unknown): number | null {
+  if (op === "attach_self") return readStartTime(client.pid);
+  if (op !== "attach" || typeof args !== "object" || args === null) return null;
+  const pid = (args as { pid?: unknown }).pid;
+  return typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0 ? readStartTime(pid) : null;
 }
