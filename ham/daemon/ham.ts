@@ -297,7 +297,6 @@ export class Ham implements ServerContext {
     if (removeState) this.store.remove();
     else this.store.close();
     if (this.files !== null) releaseInstance(this.files);
-    this.log.flush();
     this.resolveStopped();
   }
 }
