@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { socketPathOf } from "../lib/run-dir.js";
 import { HAM_NODE_FLAGS } from "./adapters/guardian-link.js";
 import { Ham } from "./daemon/ham.js";
+import { exitProcess, stopOnSignals } from "./daemon/process-end.js";
 import { AlreadyRunning, prepareRunDir, runningPid } from "./adapters/instance-lock.js";
 import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./daemon/options.js";
 import { socketAnswers } from "../lib/wire/probe.js";
@@ -31,9 +32,7 @@ async function runForeground(options: CliOptions): Promise<void> {
     watchdogMs: options.watchdogMs,
   });
   for (const signal of ["SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
-  const stop = () => void ham.stop("signal", false).then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  stopOnSignals(ham);
   try {
     await ham.start();
   } catch (error) {
@@ -41,7 +40,7 @@ async function runForeground(options: CliOptions): Promise<void> {
     die(`ham: ${error instanceof Error ? error.message : String(error)}`);
   }
   await ham.stopped;
-  process.exit(0);
+  exitProcess(0);
 }
 
 async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<void> {
