@@ -90,7 +90,7 @@ async function takeOver(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   clearInterval(following);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
   const ham = new Ham(options);
   // From now on this is the HAM: the same signals stop it.
   stopOnSignals(ham);

@@ -17,8 +17,9 @@ import { socketAnswers } from "../lib/wire/probe.js";
 import { Session } from "../lib/client/session.js";
 
 
-// `ham`: starts a HAM. In the foreground it runs here (Ctrl-C stops it); otherwise it
-// starts a detached copy of itself, waits until the socket answers, and exits 0 silently.
+// `ham`: starts a HAM. In the foreground it runs here (Ctrl-C, or its terminal closing, stops
+// it); otherwise it starts a detached copy of itself, waits until the socket answers, and exits
+// 0 silently.
 
 function die(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -31,7 +32,7 @@ async function runForeground(options: CliOptions): Promise<void> {
     verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh, gid: options.gid,
     watchdogMs: options.watchdogMs,
   });
-  for (const signal of ["SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
+  process.on("SIGPIPE", () => undefined);
   stopOnSignals(ham);
   try {
     await ham.start();

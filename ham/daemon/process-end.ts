@@ -1,5 +1,6 @@
 import { closeSync } from "node:fs";
 import { isatty } from "node:tty";
+import { readProcStat } from "../../lib/proc.js";
 import type { Ham } from "./ham.js";
 
 // How a process running a HAM (`ham --foreground`, or a Guardian that took over) ends.
@@ -23,9 +24,18 @@ export function exitProcess(code: number): never {
   process.exit(code);
 }
 
-// SIGINT and SIGTERM stop the HAM: its state kept, its monitored processes left running.
+// SIGINT and SIGTERM stop the HAM (its state kept, its monitored processes left running);
+// SIGHUP too when it has a controlling terminal, like any program in the foreground of a
+// terminal that went away (a closed window, a dropped SSH session). Without one (the
+// background daemon, a service under systemd or s6) a SIGHUP is no hangup: it is ignored.
 export function stopOnSignals(ham: Ham): void {
-  const stop = () => void ham.stop("signal", false).then(() => exitProcess(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  const stop = (reason: string) => () => void ham.stop(reason, false).then(() => exitProcess(0));
+  process.on("SIGINT", stop("signal"));
+  process.on("SIGTERM", stop("signal"));
+  process.on("SIGHUP", hasTerminal() ? stop("hangup") : () => undefined);
+}
+
+// Read now: a hangup takes the terminal away from every process of its session.
+function hasTerminal(): boolean {
+  return (readProcStat(process.pid)?.terminal ?? 0) !== 0;
 }
