@@ -26,10 +26,17 @@ export class LineWriter {
   }
 
   write(line: string): void {
-    const bytes = Buffer.from(this.cut ? `\n${line}` : line);
+    const text = this.cut ? `\n${line}` : line;
     let sent = 0;
     try {
-      while (sent < bytes.length) sent += writeSync(this.fd, bytes, sent);
+      // The string as it is (a copy to a Buffer first cost 0.5 µs of a line's ~3 µs write).
+      sent = writeSync(this.fd, text);
+      const length = Buffer.byteLength(text);
+      if (sent < length) {
+        // A partial write (a pipe that filled up meanwhile): the rest, by bytes.
+        const bytes = Buffer.from(text);
+        while (sent < length) sent += writeSync(this.fd, bytes, sent);
+      }
       this.cut = false;
     } catch {
       this.failed += 1;
