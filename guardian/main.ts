@@ -1,4 +1,4 @@
-import { activityLogOptions, createActivityLog, Ham, LOG_LEVEL, StoreReader, type HamOptions } from "../ham/daemon/ham.js";
+import { activityLogOptions, createActivityLog, exitProcess, Ham, LOG_LEVEL, StoreReader, stopOnSignals, type HamOptions } from "../ham/daemon/ham.js";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
 import { stateDirOf } from "../lib/run-dir.js";
 import { Watchdog } from "./watchdog.js";
@@ -61,7 +61,7 @@ const watchdog = new Watchdog(options.watchdogMs ?? 1_000, send, (silentMs) => {
 process.on("message", (message: { stop?: boolean; pong?: number }) => {
   if (message.stop === true) {
     stopping = true;
-    process.exit(0);
+    exitProcess(0);
   }
   if (typeof message.pong === "number") watchdog.answered(message.pong);
 });
@@ -90,19 +90,18 @@ async function takeOver(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   clearInterval(following);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
   const ham = new Ham(options);
-  const stop = () => void ham.stop("signal", false).then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  // From now on this is the HAM: the same signals stop it.
+  stopOnSignals(ham);
   try {
     await ham.start({ takeover: true, reader });
   } catch (error) {
     say("takeover-failed", `takeover failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
+    exitProcess(1);
   }
   await ham.stopped;
-  process.exit(0);
+  exitProcess(0);
 }
 
 // The channel may have closed while this module was still loading (the HAM died young): the

@@ -10,14 +10,16 @@ import { fileURLToPath } from "node:url";
 import { socketPathOf } from "../lib/run-dir.js";
 import { HAM_NODE_FLAGS } from "./adapters/guardian-link.js";
 import { Ham } from "./daemon/ham.js";
+import { exitProcess, stopOnSignals } from "./daemon/process-end.js";
 import { AlreadyRunning, prepareRunDir, runningPid } from "./adapters/instance-lock.js";
 import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./daemon/options.js";
 import { socketAnswers } from "../lib/wire/probe.js";
 import { Session } from "../lib/client/session.js";
 
 
-// `ham`: starts a HAM. In the foreground it runs here (Ctrl-C stops it); otherwise it
-// starts a detached copy of itself, waits until the socket answers, and exits 0 silently.
+// `ham`: starts a HAM. In the foreground it runs here (Ctrl-C, or its terminal closing, stops
+// it); otherwise it starts a detached copy of itself, waits until the socket answers, and exits
+// 0 silently.
 
 function die(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -30,10 +32,8 @@ async function runForeground(options: CliOptions): Promise<void> {
     verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh, gid: options.gid,
     watchdogMs: options.watchdogMs,
   });
-  for (const signal of ["SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
-  const stop = () => void ham.stop("signal", false).then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  process.on("SIGPIPE", () => undefined);
+  stopOnSignals(ham);
   try {
     await ham.start();
   } catch (error) {
@@ -41,7 +41,7 @@ async function runForeground(options: CliOptions): Promise<void> {
     die(`ham: ${error instanceof Error ? error.message : String(error)}`);
   }
   await ham.stopped;
-  process.exit(0);
+  exitProcess(0);
 }
 
 async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<void> {

@@ -6,10 +6,12 @@ export interface ProcStat {
   readonly state: string;
   readonly parentPid: number;
   readonly processGroup: number;
+  // The controlling terminal's device number, 0 for none.
+  readonly terminal: number;
   readonly startTime: number;
 }
 
-// /proc/PID/stat: state is field 3, ppid field 4, pgrp field 5 and starttime field 22,
+// /proc/PID/stat: state is field 3, ppid field 4, pgrp field 5, tty_nr field 7 and starttime field 22,
 // counted after the ")" that ends the command name (which may itself hold spaces and parentheses).
 export function readProcStat(pid: number): ProcStat | null {
   let text: string;
@@ -22,7 +24,7 @@ export function readProcStat(pid: number): ProcStat | null {
   const state = fields[0];
   const startTime = Number(fields[19]);
   if (state === undefined || !Number.isFinite(startTime)) return null;
-  return { state, parentPid: Number(fields[1]), processGroup: Number(fields[2]), startTime };
+  return { state, parentPid: Number(fields[1]), processGroup: Number(fields[2]), terminal: Number(fields[4]), startTime };
 }
 
 export function readStartTime(pid: number): number | null {

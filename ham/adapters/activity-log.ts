@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { LineWriter } from "./line-writer.js";
 import { prettyLines } from "./pretty-lines.js";
 
 // The activity log: one JSON line per event, with pino, or one human line on a terminal
@@ -19,10 +20,10 @@ export const LOG_LEVEL = {
 
 export interface ActivityLog {
   verbosity: number;
-  // Lines that could not be written (a closed pipe, a full disk): counted, never fatal.
+  // Lines that could not be written (a closed terminal or pipe, a full disk): counted and
+  // dropped, never fatal. A line is written or dropped in its write(): none waits for a flush.
   readonly writeFailures: number;
   write(minVerbosity: number, level: "info" | "warn" | "error", fields: Record<string, unknown>, message: string): void;
-  flush(): void;
 }
 
 function timestampFor(mode: TimestampMode): (() => string) | false {
@@ -66,21 +67,17 @@ export interface ActivityLogOptions {
 export function createActivityLog(options: ActivityLogOptions): ActivityLog {
   // Synchronous writes: a line is on its way before the event's next step, and none is lost
   // when the HAM is killed (≈10 µs per line).
-  const destination = pino.destination({ dest: options.file ?? 2, sync: true, mkdir: true });
+  const destination = LineWriter.open(options.file);
   const pretty = options.format === "pretty" && options.file === null;
   const logger: Logger = pretty
     ? pino({ base: null, timestamp: prettyTimestampFor(options.timestamps) }, prettyDestination(destination, options))
     : pino({ base: null, timestamp: timestampFor(options.timestamps), formatters: { level: (label) => ({ level: label }) } }, destination);
-  let writeFailures = 0;
-  // sonic-boom reports a failed write (EPIPE when a terminal or journald went away) as an
-  // 'error' event, which would end the process if nobody listened.
-  destination.on("error", () => {
-    writeFailures += 1;
-  });
+  // Lines pino or pino-pretty could not make (the writer counts those it could not write).
+  let unmade = 0;
   const log: ActivityLog = {
     verbosity: options.verbosity,
     get writeFailures() {
-      return writeFailures;
+      return unmade + destination.failures;
     },
     write(minVerbosity, level, fields, message) {
       if (log.verbosity < minVerbosity) return;
@@ -88,14 +85,7 @@ export function createActivityLog(options: ActivityLogOptions): ActivityLog {
         logger[level](fields, message);
       } catch {
         // A log that cannot be written is not a reason to stop supervising.
-        writeFailures += 1;
-      }
-    },
-    flush() {
-      try {
-        destination.flushSync();
-      } catch {
-        // nothing more to do
+        unmade += 1;
       }
     },
   };
@@ -103,7 +93,7 @@ export function createActivityLog(options: ActivityLogOptions): ActivityLog {
 }
 
 // Each JSON line pino writes, made human and written at once, in the same synchronous write.
-function prettyDestination(destination: DestinationStream, options: ActivityLogOptions): DestinationStream {
+function prettyDestination(destination: LineWriter, options: ActivityLogOptions): DestinationStream {
   const toLine = prettyLines({ timestamps: options.timestamps, color: options.color });
   return {
     write(jsonLine: string) {

@@ -35,6 +35,7 @@ export type { HamOptions, StartMode } from "./ham-options.js";
 export { createActivityLog, LOG_LEVEL } from "../adapters/activity-log.js";
 export { StoreReader } from "../adapters/store.js";
 export { activityLogOptions } from "./ham-options.js";
+export { exitProcess, stopOnSignals } from "./process-end.js";
 
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
 const GUARDIAN_READY_MS = 10_000;
@@ -295,7 +296,6 @@ export class Ham implements ServerContext {
     if (removeState) this.store.remove();
     else this.store.close();
     if (this.files !== null) releaseInstance(this.files);
-    this.log.flush();
     this.resolveStopped();
   }
 }
