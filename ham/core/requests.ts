@@ -58,6 +58,11 @@ function attach(tx: Tx, { ref, args, pidStart, viaConfig }: Request): unknown {
   return { ename };
 }
 
+// The caller's own session self-attached this entity (a restarted process has a new session).
+function selfAttachedBy(entity: EntityState, caller: Request["caller"]): boolean {
+  return entity.spec.kind === "self" && entity.run.pid === caller.pid && entity.run.clientToken === caller.token;
+}
+
 function attachSelf(tx: Tx, { ref, args, caller, pidStart }: Request): unknown {
   const ename = args.name("ename", "entity");
   const hp = args.int("hp", 0);
@@ -69,7 +74,12 @@ function attachSelf(tx: Tx, { ref, args, caller, pidStart }: Request): unknown {
   if (low < 0 || high < 0) throw new HamError("EINVAL", "heartbeat thresholds must be >= 0");
   if (low > 0 && high > 0 && low > high) throw new HamError("EINVAL", "hpdl must be <= hpdh");
   const existing = tx.entities.get(ename);
-  // A process the HAM started (or attached by pid) may declare itself: same pid, same entity.
+  // QNX: a name in use is EEXIST, even to the process that self-attached it (a second attach
+  // would hold its connection twice). A session sending its attach_self again after a takeover
+  // never gets here: the reply is repeated by its token and id (server/frames.ts).
+  if (existing !== undefined && selfAttachedBy(existing, caller)) throw new HamError("EEXIST", `${ename} is already self-attached by pid ${caller.pid}`);
+  // A process the HAM started (or attached by pid, or restarted for a self-attached entity)
+  // may declare itself: same pid, same entity.
   const rebinding = existing !== undefined && existing.run.pid === caller.pid && existing.spec.kind !== "placeholder";
   if (existing !== undefined && !rebinding && !fillable(existing)) throw new HamError("EEXIST", `entity ${ename} exists`);
   const base = existing ?? newEntity(ename, "self", tx.at.wall);

@@ -245,6 +245,25 @@ describe("the core: global entity, placeholders, HACTIONDONOW", () => {
     expect(world.log.map((line) => line.message)).toContain("attached");
   });
 
+  it("refuses a second ham_attach_self of one name by the same process with EEXIST, and fires no CONDATTACH", () => {
+    const world = new World();
+    world.request("attach_self", { ename: "me", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: 55, token: "t" }, 9);
+    expect(() => world.request("attach_self", { ename: "me", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: 55, token: "t" }, 9)).toThrow(/EEXIST/);
+    expect(world.effects.filter((effect) => effect.kind === "bind-self")).toHaveLength(1);
+    expect(world.entity("me").run.pid).toBe(55);
+  });
+
+  it("lets a process the HAM started, or restarted for a self-attached entity, declare itself under its entity's name", () => {
+    const world = new World();
+    world.service("web");
+    world.request("attach_self", { ename: "web", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: world.pid("web"), token: "first" }, 1);
+    expect(world.entity("web").spec.kind).toBe("self");
+    world.kill("web");
+    const restarted = world.pid("web");
+    world.request("attach_self", { ename: "web", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: restarted, token: "second" }, 1);
+    expect(world.entity("web").run).toMatchObject({ pid: restarted, clientToken: "second" });
+  });
+
   it("runs an HACTIONDONOW action once, at once, outside the queues and the shared state", () => {
     const world = new World();
     world.request("attach", { ename: "s", pid: -1, line: "/bin/s", flags: 0 });
