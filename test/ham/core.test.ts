@@ -245,6 +245,20 @@ describe("the core: global entity, placeholders, HACTIONDONOW", () => {
     expect(world.log.map((line) => line.message)).toContain("attached");
   });
 
+  it("keeps a placeholder's HENTITYKEEPONDEATH for the attach that fills it: the entity outlives its process", () => {
+    const world = new World();
+    world.request("entity", { ename: "later", flags: Q.HENTITYKEEPONDEATH });
+    world.request("entity", { ename: "self", flags: 0 });
+    world.request("entity", { ename: "self", flags: Q.HENTITYKEEPONDEATH });
+    world.request("attach", { ename: "later", pid: 4242, flags: 0 }, { pid: 1, token: null }, 77);
+    world.request("attach_self", { ename: "self", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: 55, token: "t" }, 9);
+    world.kill("later");
+    world.send({ kind: "connection-lost", at: world.at, entity: "self", pid: 55 });
+    expect(world.entity("later").run.pid).toBe(0);
+    expect(world.entity("self").run.pid).toBe(0);
+    expect(world.entity("later").spec.flags).toBe(Q.HENTITYKEEPONDEATH);
+  });
+
   it("refuses a second ham_attach_self of one name by the same process with EEXIST, and fires no CONDATTACH", () => {
     const world = new World();
     world.request("attach_self", { ename: "me", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: 55, token: "t" }, 9);
