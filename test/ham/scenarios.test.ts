@@ -226,13 +226,17 @@ describe("S6/S7 attach and detach", () => {
   it("answers EEXIST to a second ham_attach_self of one name, so one ham_detach_self closes the connection", async () => {
     const self = await ham.ham_attach_self("twice", 0, 0, 0, 0);
     let second: unknown;
+    let disconnect: unknown;
     try {
       second = await ham.ham_attach_self("twice", 0, 0, 0, 0).catch((error: { code?: string }) => error.code);
+      // The self-attachment is no ham_connect: a disconnect cannot close its connection.
+      disconnect = await ham.ham_disconnect(0).catch((error: { code?: string }) => error.code);
     } finally {
       // This test process is the entity: it leaves before the HAM's cleanup kills entity pids.
       await ham.ham_detach_self(self, 0);
     }
     expect(second).toBe("EEXIST");
+    expect(disconnect).toBe("EINVAL");
     await expect(instance.cat("/twice/.info")).rejects.toMatchObject({ code: "ENOENT" });
     // No ham_connect and no self-attachment left: the connection is closed.
     await expect(ham.ham_entity_handle(0, null, 0)).rejects.toMatchObject({ code: "EBADF" });
