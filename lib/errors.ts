@@ -33,8 +33,8 @@ export class HamError extends Error {
   readonly code: HamErrorCode;
   readonly errno: number;
 
-  constructor(code: HamErrorCode, message: string) {
-    super(`${code}: ${message}`);
+  constructor(code: HamErrorCode, message: string, options?: ErrorOptions) {
+    super(`${code}: ${message}`, options);
     this.name = "HamError";
     this.code = code;
     this.errno = constants.errno[code];

@@ -9,10 +9,14 @@ export interface ProcStat {
   // The controlling terminal's device number, 0 for none.
   readonly terminal: number;
   readonly startTime: number;
+  // A zombie's wait(2) status (field 52, Linux >= 3.5; 0 while it runs, and to a reader that
+  // may not ptrace it); null when the kernel does not show it.
+  readonly exitStatus: number | null;
 }
 
-// /proc/PID/stat: state is field 3, ppid field 4, pgrp field 5, tty_nr field 7 and starttime field 22,
-// counted after the ")" that ends the command name (which may itself hold spaces and parentheses).
+// /proc/PID/stat: state is field 3, ppid field 4, pgrp field 5, tty_nr field 7, starttime field
+// 22 and exit_code field 52, counted after the ")" that ends the command name (which may itself hold
+// spaces and parentheses).
 export function readProcStat(pid: number): ProcStat | null {
   let text: string;
   try {
@@ -24,7 +28,11 @@ export function readProcStat(pid: number): ProcStat | null {
   const state = fields[0];
   const startTime = Number(fields[19]);
   if (state === undefined || !Number.isFinite(startTime)) return null;
-  return { state, parentPid: Number(fields[1]), processGroup: Number(fields[2]), terminal: Number(fields[4]), startTime };
+  const exitStatus = fields[49] === undefined ? null : Number(fields[49]);
+  return {
+    state, parentPid: Number(fields[1]), processGroup: Number(fields[2]), terminal: Number(fields[4]), startTime,
+    exitStatus: exitStatus !== null && Number.isSafeInteger(exitStatus) ? exitStatus : null,
+  };
 }
 
 export function readStartTime(pid: number): number | null {

@@ -28,6 +28,21 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | null)
   return { code, signal, abnormal, description };
 }
 
+// Number → name, the first name of each number (SIGABRT, not its alias SIGIOT).
+const SIGNAL_NAMES: ReadonlyMap<number, NodeJS.Signals> = new Map(
+  Object.entries(constants.signals).reverse().map(([name, number]) => [number, name as NodeJS.Signals]),
+);
+
+// A wait(2) status, as /proc/PID/stat shows a zombie's: the low 7 bits are the signal that
+// ended it (0x80: it dumped core), or 0 and the exit code in bits 8-15.
+export function describeWaitStatus(status: number): ExitInfo {
+  const signalNumber = status & 0x7f;
+  if (signalNumber === 0) return describeExit((status >> 8) & 0xff, null);
+  const signal = SIGNAL_NAMES.get(signalNumber);
+  if (signal === undefined) return { code: null, signal: null, abnormal: false, description: `killed by signal ${signalNumber}` };
+  return describeExit(null, signal);
+}
+
 export interface Spawned {
   readonly pid: number;
   readonly startTime: number | null;

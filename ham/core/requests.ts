@@ -61,6 +61,11 @@ function attach(tx: Tx, { ref, replyTo, args, pidStart, viaConfig }: Request): u
   return { ename };
 }
 
+// The caller's own session self-attached this entity (a restarted process has a new session).
+function selfAttachedBy(entity: EntityState, caller: Request["caller"]): boolean {
+  return entity.spec.kind === "self" && entity.run.pid === caller.pid && entity.run.clientToken === caller.token;
+}
+
 function attachSelf(tx: Tx, { ref, args, caller, pidStart }: Request): unknown {
   const ename = args.name("ename", "entity");
   const hp = args.int("hp", 0);
@@ -72,7 +77,12 @@ function attachSelf(tx: Tx, { ref, args, caller, pidStart }: Request): unknown {
   if (low < 0 || high < 0) throw new HamError("EINVAL", "heartbeat thresholds must be >= 0");
   if (low > 0 && high > 0 && low > high) throw new HamError("EINVAL", "hpdl must be <= hpdh");
   const existing = tx.entities.get(ename);
-  // A process the HAM started (or attached by pid) may declare itself: same pid, same entity.
+  // QNX: a name in use is EEXIST, even to the process that self-attached it (a second attach
+  // would hold its connection twice). A session sending its attach_self again after a takeover
+  // never gets here: the reply is repeated by its token and id (server/frames.ts).
+  if (existing !== undefined && selfAttachedBy(existing, caller)) throw new HamError("EEXIST", `${ename} is already self-attached by pid ${caller.pid}`);
+  // A process the HAM started (or attached by pid, or restarted for a self-attached entity)
+  // may declare itself: same pid, same entity.
   const rebinding = existing !== undefined && existing.run.pid === caller.pid && existing.spec.kind !== "placeholder";
   if (existing !== undefined && !rebinding && !fillable(existing)) throw new HamError("EEXIST", `entity ${ename} exists`);
   const base = existing ?? newEntity(ename, "self", tx.at.wall);
@@ -118,14 +128,32 @@ function detachSelf(tx: Tx, { args, caller }: Request): unknown {
   return 0;
 }
 
+// Its flags (HENTITYKEEPONDEATH) are kept for the attach that fills it; a ham_entity on a name
+// in use returns it, adding its flags only to a placeholder.
 function placeholder(tx: Tx, { args }: Request): unknown {
   const ename = args.name("ename", "entity");
-  checkFlags(args.flags(), ENTITY_FLAGS, "entity");
-  if (!tx.entities.has(ename)) {
-    tx.put(newEntity(ename, "placeholder", tx.at.wall));
+  const flags = checkFlags(args.flags(), ENTITY_FLAGS, "entity");
+  const existing = tx.entities.get(ename);
+  if (existing === undefined) {
+    const created = newEntity(ename, "placeholder", tx.at.wall);
+    tx.put({ ...created, spec: { ...created.spec, flags } });
     tx.log(LOG_LEVEL.events, "info", { event: "placeholder", entity: ename }, `${ename} placeholder created`);
+  } else if (existing.spec.kind === "placeholder" && (existing.spec.flags | flags) !== existing.spec.flags) {
+    tx.spec(ename, { flags: existing.spec.flags | flags });
   }
   return { ename };
+}
+
+// ham_attach filling a placeholder: the placeholder's flags join the attach's own
+// (ham_attach_self keeps them as it is).
+function attachFilling(tx: Tx, request: Request): unknown {
+  const before = tx.entities.get(request.args.name("ename", "entity"));
+  const result = attach(tx, request);
+  if (before?.spec.kind === "placeholder" && before.spec.flags !== 0) {
+    const filled = tx.entity(before.name);
+    if (filled !== undefined) tx.spec(before.name, { flags: filled.spec.flags | before.spec.flags });
+  }
+  return result;
 }
 
 function reportTarget(tx: Tx, args: Args): EntityState {
@@ -192,7 +220,7 @@ function verbose(tx: Tx, { args }: Request): unknown {
 }
 
 export const REQUESTS: Readonly<Record<string, Handler>> = {
-  attach, attach_self: attachSelf, detach, detach_self: detachSelf, entity: placeholder,
+  attach: attachFilling, attach_self: attachSelf, detach, detach_self: detachSelf, entity: placeholder,
   entity_condition_state: reportState, entity_condition_raise: reportRaise, policy: setPolicy,
   condition: items.condition, condition_state: items.conditionState, condition_raise: items.conditionRaise,
   condition_remove: items.conditionRemove, action: items.action, action_remove: items.actionRemove,

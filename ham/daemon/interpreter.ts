@@ -19,7 +19,8 @@ export interface Adapters {
   signal(pid: number, signal: number): boolean;
   pulse(pid: number, chid: number, code: number, value: number): boolean;
   waitFor(path: string, delayMs: number): Promise<boolean>;
-  watchPid(pid: number, startTime: number | null, onDeath: () => void): void;
+  // `exit`: how it died, when that could still be read (null: unknown).
+  watchPid(pid: number, startTime: number | null, onDeath: (exit: ExitInfo | null) => void): void;
   unwatchPid(pid: number): void;
   terminate(pid: number, startTime: number | null): void;
   // SIGKILL now, if pid is still the process that started at startTime; false when it could
@@ -158,9 +159,9 @@ export class Interpreter {
           .then((ok) => this.dispatch({ kind: "action-done", at: this.at(), firing: effect.firing, ok }));
         return;
       case "watch-pid": {
-        const reason = effect.adopted ? "exit status unknown (adopted after a takeover)" : "exit status unknown (not the HAM's child)";
-        a.watchPid(effect.pid, effect.startTime, () => this.dispatch({
-          kind: "died", at: this.at(), entity: effect.entity, pid: effect.pid, abnormal: false, reason,
+        const unknown = effect.adopted ? "exit status unknown (adopted after a takeover)" : "exit status unknown (not the HAM's child)";
+        a.watchPid(effect.pid, effect.startTime, (exit) => this.dispatch({
+          kind: "died", at: this.at(), entity: effect.entity, pid: effect.pid, abnormal: exit?.abnormal ?? false, reason: exit?.description ?? unknown,
         }));
         return;
       }

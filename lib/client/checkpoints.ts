@@ -1,3 +1,4 @@
+import { CKPT_LIMIT_BYTES, CKPT_LIMIT_SECTION_BYTES, CKPT_LIMIT_SECTIONS } from "../checkpoint-limits.js";
 import { HamError } from "../errors.js";
 import { checkName } from "../names.js";
 import { requestAuto } from "./handles.js";
@@ -54,10 +55,25 @@ async function onHandle(handle: ckpt_handle_t, op: string, args: Record<string, 
   return session.request(op, { name: open.name, id: open.id, ...args });
 }
 
-function base64Of(bytes: Uint8Array | string): string {
-  if (typeof bytes === "string") return Buffer.from(bytes, "utf8").toString("base64");
-  if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+function bufferOf(bytes: Uint8Array | string): Buffer {
+  if (typeof bytes === "string") return Buffer.from(bytes, "utf8");
+  if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   throw new HamError("EINVAL", "section bytes must be a Buffer, a Uint8Array or a string");
+}
+
+// The limits in ckpt_open's reply; a reply without them (none is known) gets the most any
+// checkpoint may have, so the client's own E2BIG check below stays a floor, never too strict.
+function limitsOf(raw: unknown): CheckpointLimits {
+  const given = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  const field = (key: keyof CheckpointLimits, most: number): number => {
+    const value = given[key];
+    return typeof value === "number" && Number.isSafeInteger(value) && value >= 1 ? value : most;
+  };
+  return {
+    maxSections: field("maxSections", CKPT_LIMIT_SECTIONS),
+    maxSectionBytes: field("maxSectionBytes", CKPT_LIMIT_SECTION_BYTES),
+    maxBytes: field("maxBytes", CKPT_LIMIT_BYTES),
+  };
 }
 
 async function open(runDir: string, name: string, options: CheckpointOptions): Promise<ckpt_handle_t> {
@@ -65,8 +81,8 @@ async function open(runDir: string, name: string, options: CheckpointOptions): P
   const session = await sessionFor(runDir);
   session.holds += 1;
   try {
-    const reply = (await session.request("ckpt_open", { name, limits: options })) as { id: number; limits: CheckpointLimits };
-    const handle: ckpt_handle_t = { kind: "checkpoint", runDir, name, id: reply.id, limits: reply.limits, closed: false };
+    const reply = (await session.request("ckpt_open", { name, limits: options })) as { id: number; limits?: unknown };
+    const handle: ckpt_handle_t = { kind: "checkpoint", runDir, name, id: reply.id, limits: limitsOf(reply.limits), closed: false };
     sessions.set(handle, session);
     return handle;
   } catch (error) {
@@ -90,7 +106,12 @@ export function ckpt_open_node(name: string, nodename: string | null, options: C
 // ENOSPC: the checkpoint's bytes or sections) nothing changes.
 export async function ckpt_write(handle: ckpt_handle_t, section: string, bytes: Uint8Array | string): Promise<number> {
   checkName(section, "section");
-  return Number(await onHandle(handle, "ckpt_write", { section, data: base64Of(bytes) }));
+  const data = bufferOf(bytes);
+  // Answered here, unsent: a section past 1 MiB may not fit the HAM's request frame, whose limit
+  // would answer EMSGSIZE. The HAM checks again (its limits are the ones that count).
+  const most = Math.min(openHandle(handle).limits.maxSectionBytes, CKPT_LIMIT_SECTION_BYTES);
+  if (data.length > most) throw new HamError("E2BIG", `section of ${data.length} bytes exceeds ${most}`);
+  return Number(await onHandle(handle, "ckpt_write", { section, data: data.toString("base64") }));
 }
 
 export async function ckpt_read(handle: ckpt_handle_t, section: string): Promise<Buffer> {

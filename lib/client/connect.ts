@@ -6,9 +6,21 @@ import { existingSession, releaseIfUnused, runDirOfNode, sessionFor } from "./se
 // ham_connect*, ham_disconnect*, ham_stop*, ham_verbose, ham_heartbeat, pulse channels.
 
 async function connect(runDir: string): Promise<number> {
-  const session = await sessionFor(runDir);
+  const session = await sessionFor(runDir).catch((error: unknown) => {
+    throw openError(error);
+  });
   session.refs += 1;
   return 0;
+}
+
+// QNX: ham_connect fails with the errno of its open() of /proc/ham, ENOENT when no HAM runs:
+// here no socket, or a socket no HAM listens on. The calls that connect by themselves keep
+// EBADF ("could not connect to the HAM"), as QNX documents for them.
+function openError(error: unknown): unknown {
+  if (!(error instanceof HamError)) return error;
+  const cause = (error.cause as { code?: unknown } | undefined)?.code;
+  if (cause !== "ENOENT" && cause !== "ECONNREFUSED") return error;
+  return new HamError("ENOENT", error.message.replace(/^[A-Z]+: /, ""), { cause: error.cause });
 }
 
 function disconnect(runDir: string): Promise<number> {

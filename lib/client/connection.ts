@@ -55,7 +55,7 @@ export function openLink(socketPath: string, handlers: LinkHandlers): Promise<Li
       if (!open) {
         closed = true;
         ipc.disconnect("ham");
-        reject(new HamError("EBADF", `cannot connect to the HAM at ${socketPath}: ${(error as Error).message ?? String(error)}`));
+        reject(new HamError("EBADF", `cannot connect to the HAM at ${socketPath}: ${(error as Error).message ?? String(error)}`, { cause: error }));
       }
     });
     client.on("disconnect", close);

@@ -89,4 +89,28 @@ describe("checkpoints", () => {
     await expect(instance.cat("/.checkpoints/state/.info")).rejects.toMatchObject({ code: "ENOENT" });
     await expect(ham.ckpt_unlink_node("state", instance.runDir)).rejects.toMatchObject({ code: "ENOENT" });
   });
+
+  it("a section past maxSectionBytes is E2BIG whatever its size, even past the HAM's frame limit; the checkpoint is unchanged", async () => {
+    const instance = await startHam();
+    const small = await ham.ckpt_open_node("small", instance.runDir, { maxSectionBytes: 16 });
+    handles.push(small);
+    expect(small.limits.maxSectionBytes).toBe(16);
+    await ham.ckpt_write(small, "kept", "sixteen bytes..!");
+    for (const bytes of [randomBytes(17), randomBytes(2 * 1024 * 1024), "x".repeat(17)]) {
+      await expect(ham.ckpt_write(small, "kept", bytes)).rejects.toMatchObject({ code: "E2BIG", errno: 7 });
+      await expect(ham.ckpt_write(small, "absent", bytes)).rejects.toMatchObject({ code: "E2BIG", errno: 7 });
+    }
+    // A checkpoint with the default limits (1 MiB sections): 2 MiB is E2BIG too, not EMSGSIZE.
+    const wide = await ham.ckpt_open_node("wide", instance.runDir);
+    handles.push(wide);
+    await expect(ham.ckpt_write(wide, "big", randomBytes(2 * 1024 * 1024))).rejects.toMatchObject({ code: "E2BIG" });
+    await expect(ham.ckpt_write(wide, "big", randomBytes(1024 * 1024 + 1))).rejects.toMatchObject({ code: "E2BIG" });
+    // The HAM still answers, on the same handles, and kept nothing of the refused writes.
+    expect((await ham.ckpt_read(small, "kept")).toString()).toBe("sixteen bytes..!");
+    await expect(ham.ckpt_read(small, "absent")).rejects.toMatchObject({ code: "ENOENT" });
+    expect(await ham.ckpt_sections(small)).toEqual([{ name: "kept", size: 16, writtenMs: expect.any(Number) as number }]);
+    expect(await ham.ckpt_sections(wide)).toEqual([]);
+    await ham.ckpt_write(wide, "big", randomBytes(1024 * 1024));
+    expect(await instance.field("/.checkpoints/small/.info", "Num Sections")).toBe("1");
+  });
 });

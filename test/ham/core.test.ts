@@ -245,6 +245,39 @@ describe("the core: global entity, placeholders, HACTIONDONOW", () => {
     expect(world.log.map((line) => line.message)).toContain("attached");
   });
 
+  it("keeps a placeholder's HENTITYKEEPONDEATH for the attach that fills it: the entity outlives its process", () => {
+    const world = new World();
+    world.request("entity", { ename: "later", flags: Q.HENTITYKEEPONDEATH });
+    world.request("entity", { ename: "self", flags: 0 });
+    world.request("entity", { ename: "self", flags: Q.HENTITYKEEPONDEATH });
+    world.request("attach", { ename: "later", pid: 4242, flags: 0 }, { pid: 1, token: null }, 77);
+    world.request("attach_self", { ename: "self", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: 55, token: "t" }, 9);
+    world.kill("later");
+    world.send({ kind: "connection-lost", at: world.at, entity: "self", pid: 55 });
+    expect(world.entity("later").run.pid).toBe(0);
+    expect(world.entity("self").run.pid).toBe(0);
+    expect(world.entity("later").spec.flags).toBe(Q.HENTITYKEEPONDEATH);
+  });
+
+  it("refuses a second ham_attach_self of one name by the same process with EEXIST, and fires no CONDATTACH", () => {
+    const world = new World();
+    world.request("attach_self", { ename: "me", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: 55, token: "t" }, 9);
+    expect(() => world.request("attach_self", { ename: "me", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: 55, token: "t" }, 9)).toThrow(/EEXIST/);
+    expect(world.effects.filter((effect) => effect.kind === "bind-self")).toHaveLength(1);
+    expect(world.entity("me").run.pid).toBe(55);
+  });
+
+  it("lets a process the HAM started, or restarted for a self-attached entity, declare itself under its entity's name", () => {
+    const world = new World();
+    world.service("web");
+    world.request("attach_self", { ename: "web", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: world.pid("web"), token: "first" }, 1);
+    expect(world.entity("web").spec.kind).toBe("self");
+    world.kill("web");
+    const restarted = world.pid("web");
+    world.request("attach_self", { ename: "web", hp: 0, hpdl: 0, hpdh: 0, flags: 0 }, { pid: restarted, token: "second" }, 1);
+    expect(world.entity("web").run).toMatchObject({ pid: restarted, clientToken: "second" });
+  });
+
   it("runs an HACTIONDONOW action once, at once, outside the queues and the shared state", () => {
     const world = new World();
     world.request("attach", { ename: "s", pid: -1, line: "/bin/s", flags: 0 });

@@ -1,6 +1,9 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
-import { useHamPerTest, type HamInstance } from "../helpers/ham-instance.js";
+import { tempDir, useHamPerTest, type HamInstance } from "../helpers/ham-instance.js";
 
 const currentHam = useHamPerTest(() => ham.ham_disconnect(0));
 let instance: HamInstance;
@@ -11,13 +14,24 @@ beforeEach(() => {
 const code = (promise: Promise<unknown>) => promise.then(() => "resolved", (error: { code?: string }) => error.code);
 
 describe("error codes of the ham_* calls", () => {
-  it("EBADF without ham_connect for calls that need it, and when no HAM runs", async () => {
+  it("EBADF without ham_connect for calls that need it, and from an auto-connecting call when no HAM runs", async () => {
     const entity = await ham.ham_entity("e", 0, 0);
     expect(await code(ham.ham_condition(entity, ham.CONDDEATH, "d", 0))).toBe("EBADF");
     expect(await code(ham.ham_entity_handle(0, "e", 0))).toBe("EBADF");
     process.env["HAM_RUN_DIR"] = "/nonexistent/hamd-run-dir";
     expect(await code(ham.ham_attach("x", 0, -1, "/bin/true", 0))).toBe("EBADF");
-    expect(await code(ham.ham_connect(0))).toBe("EBADF");
+  });
+
+  it("ham_connect fails with open()'s ENOENT when no HAM runs: no socket, or a socket nobody listens on", async () => {
+    process.env["HAM_RUN_DIR"] = "/nonexistent/hamd-run-dir";
+    expect(await code(ham.ham_connect(0))).toBe("ENOENT");
+    const stale = tempDir("stale");
+    // A process that listened on the socket and died leaves the file behind.
+    spawnSync(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(join(stale, "ham.sock"))}, () => process.exit(0))`]);
+    expect(existsSync(join(stale, "ham.sock"))).toBe(true);
+    process.env["HAM_RUN_DIR"] = stale;
+    expect(await code(ham.ham_connect(0))).toBe("ENOENT");
+    expect(await code(ham.ham_disconnect(0))).toBe("EINVAL");
   });
 
   it("EINVAL for bad names, flags, types, delays, handles and nodes; ENAMETOOLONG; EEXIST; ENOENT", async () => {

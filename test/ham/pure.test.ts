@@ -8,6 +8,7 @@ import { initialState, newEntity, indexOf, ordered } from "../../dist/ham/core/s
 import { counts } from "../../dist/ham/core/state.js";
 import { parseConfig } from "../../dist/ham/server/config-file.js";
 import { resolveTreePath } from "../../dist/ham/server/browse.js";
+import { describeWaitStatus } from "../../dist/ham/adapters/processes.js";
 import type { Action, Condition, HeartbeatRun, HeartbeatSpec } from "../../dist/ham/core/state.js";
 
 const condition = (type: number, flags = 0, filter: Condition["filter"] = { kind: "plain" }, actions: Action[] = []): Condition => ({
@@ -40,6 +41,15 @@ describe("condition matching", () => {
     const raise = condition(Q.CONDRAISE, 0, { kind: "raise", type: 4, class: 0, severity: 2 });
     expect(conditionMatches(raise, { kind: "raise", type: 4, class: 99, severity: 2 })).toBe(true);
     expect(conditionMatches(raise, { kind: "raise", type: 4, class: 99, severity: 3 })).toBe(false);
+  });
+});
+
+describe("wait statuses read from a zombie's /proc/PID/stat", () => {
+  it("reads a core-dump signal as abnormal, another signal or an exit code as normal", () => {
+    expect(describeWaitStatus(0x8b)).toMatchObject({ signal: "SIGSEGV", abnormal: true, description: "killed by SIGSEGV" });
+    expect(describeWaitStatus(6)).toMatchObject({ signal: "SIGABRT", abnormal: true });
+    expect(describeWaitStatus(15)).toMatchObject({ signal: "SIGTERM", abnormal: false });
+    expect(describeWaitStatus(3 << 8)).toMatchObject({ code: 3, signal: null, abnormal: false, description: "exited with code 3" });
   });
 });
 

@@ -52,6 +52,46 @@ describe("S1 simple restart", () => {
   });
 });
 
+describe("S1b deaths of processes the HAM did not start", () => {
+  // A process whose parent (here the test's shell, which never waits) has not reaped it yet:
+  // a zombie, whose wait status /proc still shows.
+  async function unreapedGrandchild(): Promise<number> {
+    const shell = spawn("/bin/sh", ["-c", "sleep 1000 >/dev/null & echo $!; exec sleep 1000 >/dev/null"], { detached: true, stdio: ["ignore", "pipe", "ignore"] });
+    track(shell.pid ?? 0);
+    let output = "";
+    shell.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const pid = await eventually(() => Number(/^(\d+)\n/.exec(output)?.[1] ?? 0));
+    return track(pid);
+  }
+
+  it("fires CONDABNORMALDEATH for a process attached by pid that dies by SIGSEGV before anyone reaps it", async () => {
+    const dir = tempDir("abnormal");
+    const pid = await unreapedGrandchild();
+    await ham.ham_connect(0);
+    const entity = await ham.ham_attach("crasher", 0, pid, null, 0);
+    const abnormal = await ham.ham_condition(entity, ham.CONDABNORMALDEATH, "abnormal", 0);
+    await ham.ham_action_execute(abnormal, "mark", `/usr/bin/touch ${dir}/abnormal`, 0);
+    const death = await ham.ham_condition(entity, ham.CONDDEATH, "death", 0);
+    await ham.ham_action_execute(death, "mark", `/usr/bin/touch ${dir}/death`, 0);
+    process.kill(pid, "SIGSEGV");
+    await eventually(() => existsSync(join(dir, "abnormal")) && existsSync(join(dir, "death")));
+    const line = instance.logLines().find((row) => row["event"] === "death" && row["entity"] === "crasher");
+    expect(line).toMatchObject({ abnormal: true, msg: expect.stringContaining("killed by SIGSEGV") });
+  });
+
+  it("tells how a process attached by pid died when it was not abnormal: killed by SIGTERM", async () => {
+    const pid = await unreapedGrandchild();
+    await ham.ham_connect(0);
+    const entity = await ham.ham_attach("quitter", 0, pid, null, ham.HENTITYKEEPONDEATH);
+    process.kill(pid, "SIGTERM");
+    await eventually(async () => (await instance.field("/quitter/.info", "Num Deaths")) === "1");
+    expect(await instance.field("/quitter/.info", "Abnormal Deaths")).toBe("0");
+    expect(instance.logLines().find((row) => row["event"] === "death")).toMatchObject({ abnormal: false, msg: expect.stringContaining("killed by SIGTERM") });
+  });
+});
+
 describe("S2 multistage recovery", () => {
   it("runs restart, waitfor, execute, waitfor, execute strictly in order; DONOW runs at setup", async () => {
     const dir = tempDir("s2");
@@ -181,6 +221,25 @@ describe("S6/S7 attach and detach", () => {
     const events = instance.logLines().map((line) => line["event"]);
     expect(events).toContain("detach");
     expect(events).not.toContain("death");
+  });
+
+  it("answers EEXIST to a second ham_attach_self of one name, so one ham_detach_self closes the connection", async () => {
+    const self = await ham.ham_attach_self("twice", 0, 0, 0, 0);
+    let second: unknown;
+    let disconnect: unknown;
+    try {
+      second = await ham.ham_attach_self("twice", 0, 0, 0, 0).catch((error: { code?: string }) => error.code);
+      // The self-attachment is no ham_connect: a disconnect cannot close its connection.
+      disconnect = await ham.ham_disconnect(0).catch((error: { code?: string }) => error.code);
+    } finally {
+      // This test process is the entity: it leaves before the HAM's cleanup kills entity pids.
+      await ham.ham_detach_self(self, 0);
+    }
+    expect(second).toBe("EEXIST");
+    expect(disconnect).toBe("EINVAL");
+    await expect(instance.cat("/twice/.info")).rejects.toMatchObject({ code: "ENOENT" });
+    // No ham_connect and no self-attachment left: the connection is closed.
+    await expect(ham.ham_entity_handle(0, null, 0)).rejects.toMatchObject({ code: "EBADF" });
   });
 
   it("runs death conditions when a self-attached process dies without detaching", async () => {
