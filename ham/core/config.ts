@@ -8,7 +8,7 @@ import { forgetActions } from "./firings.js";
 import { LOG_LEVEL } from "./describe.js";
 import { applyRequest, detachEntity } from "./requests.js";
 import type { Tx } from "./tx.js";
-import { servingNow } from "./roles.js";
+import { servingNow } from "./groups/roles.js";
 
 
 // A config file applied as a diff, in one transition: entities whose section is unchanged are

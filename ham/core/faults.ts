@@ -3,7 +3,7 @@ import type { FaultPolicy, FaultResponse } from "../../lib/tree/types.js";
 import { assertNever, LOG_LEVEL } from "./describe.js";
 import { failRestarts } from "./firings.js";
 import { hasRestart } from "./items.js";
-import { groupOfMember, memberFailed } from "./roles.js";
+import { groupOfMember, memberFailed } from "./groups/roles.js";
 import type { Trigger } from "./state.js";
 import type { Tx } from "./tx.js";
 

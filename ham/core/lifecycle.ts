@@ -8,7 +8,7 @@ import { restartDue, restarted } from "./restart.js";
 import type { Firing } from "./state.js";
 import { selfCloseTimer, timerFor } from "./tx.js";
 import type { Tx } from "./tx.js";
-import { ackDue, memberDied, memberFailed, resumeGroups } from "./roles.js";
+import { ackDue, memberDied, memberFailed, resumeGroups } from "./groups/roles.js";
 
 // What happens to entity processes: deaths, spawns coming back, timers, beats.
 

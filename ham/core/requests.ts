@@ -10,10 +10,10 @@ import { LOG_LEVEL } from "./describe.js";
 import type { EntityState } from "./state.js";
 import type { Tx } from "./tx.js";
 import * as items from "./items.js";
-import * as groups from "./groups.js";
-import { memberDied, servingNow } from "./roles.js";
+import * as groups from "./groups/groups.js";
+import { memberDied, servingNow } from "./groups/roles.js";
 import { answerFault, warnRestartless } from "./faults.js";
-import { CHECKPOINT_REQUESTS } from "./checkpoints.js";
+import { CHECKPOINT_REQUESTS } from "./checkpoints/checkpoints.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.

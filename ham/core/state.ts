@@ -1,12 +1,12 @@
 import type * as Immutable from "immutable";
 import { emptyIndex, emptyMap, ordered, type Index, type Ordered } from "./collections.js";
 import { HamError } from "../../lib/errors.js";
-import type { Checkpoint } from "./checkpoint-data.js";
+import type { Checkpoint } from "./checkpoints/checkpoint-data.js";
 import type { AvailabilityCounters } from "./availability.js";
-import type { GroupEvent, GroupState } from "./group-state.js";
+import type { GroupEvent, GroupState } from "./groups/group-state.js";
 export type { AvailabilityCounters } from "./availability.js";
-export type { GroupCounters, GroupEvent, GroupModel, GroupState, HaState, Member } from "./group-state.js";
-export { GROUP_MODELS } from "./group-state.js";
+export type { GroupCounters, GroupEvent, GroupModel, GroupState, HaState, Member } from "./groups/group-state.js";
+export { GROUP_MODELS } from "./groups/group-state.js";
 import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
 
 export { emptyIndex, indexOf, Ordered, ordered, type Index } from "./collections.js";

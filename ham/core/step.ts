@@ -9,7 +9,7 @@ import { assertNever } from "./describe.js";
 import { applyRequest, DEFERRED } from "./requests.js";
 import type { HamState } from "./state.js";
 import { Tx, type StepResult } from "./tx.js";
-import { resend } from "./roles.js";
+import { resend } from "./groups/roles.js";
 
 export type { StepResult } from "./tx.js";
 

@@ -2,7 +2,7 @@ import { accounted } from "./availability.js";
 import type { Effect } from "./effects.js";
 import type { At } from "./events.js";
 import type { LogLevelName } from "./describe.js";
-import { checkpointKey, sectionKey, type Checkpoint } from "./checkpoint-data.js";
+import { checkpointKey, sectionKey, type Checkpoint } from "./checkpoints/checkpoint-data.js";
 import type { Condition, EntityCounters, EntityRun, EntitySpec, EntityState, Firing, GroupState, HamState, Index, Meta, Ordered } from "./state.js";
 
 // Keys of the shared state's records (lib/store/format.ts): "g" the global entity, "e/<name>"

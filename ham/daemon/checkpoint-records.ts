@@ -1,4 +1,4 @@
-import { base64Size, checkpointKey, sectionKey, type Checkpoint, type CheckpointLimits, type Section } from "../core/checkpoint-data.js";
+import { base64Size, checkpointKey, sectionKey, type Checkpoint, type CheckpointLimits, type Section } from "../core/checkpoints/checkpoint-data.js";
 import { emptyIndex, indexOf, type Index } from "../core/collections.js";
 import type { HamState } from "../core/state.js";
 

@@ -1,6 +1,6 @@
 import { HamError } from "../../lib/errors.js";
 import type { DirEntry, Node } from "../../lib/tree/node.js";
-import type { Checkpoint } from "../core/checkpoint-data.js";
+import type { Checkpoint } from "../core/checkpoints/checkpoint-data.js";
 import type { Index } from "../core/collections.js";
 import { formatStamp } from "./render.js";
 

@@ -5,7 +5,7 @@ import { LOG_LEVEL } from "../adapters/activity-log.js";
 import type { ClientState } from "./clients.js";
 import type { ServerContext } from "./context.js";
 import { ANSWERED_LATER, dispatch } from "./requests.js";
-import { CHECKPOINT_READS } from "../core/checkpoints.js";
+import { CHECKPOINT_READS } from "../core/checkpoints/checkpoints.js";
 import type { ReplyTo } from "../core/events.js";
 import type { ReplyPayload } from "../daemon/interpreter.js";
 

@@ -4,7 +4,7 @@ import { conditionQueueName } from "../../lib/tree/conditions.js";
 import { availabilityOf } from "../core/availability.js";
 import { describeSpec, specRows, GLOBAL_DIR } from "../core/describe.js";
 import type { Action, Condition, EntityState as Entity, FailAction, GroupState, Index } from "../core/state.js";
-import type { Checkpoint } from "../core/checkpoint-data.js";
+import type { Checkpoint } from "../core/checkpoints/checkpoint-data.js";
 
 // The bytes of the /ham files (reference §7): "Label<padding>: value\n", QNX labels first,
 // in QNX order, then our extra lines. Label widths: 19 top level, 16 entity and condition

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
 import { Session } from "../../dist/lib/client/session.js";
-import { cleanup, entityPid, eventually, FIXTURES, HAMCTL_BIN, startHam, tempDir, track, type HamInstance } from "../helpers/ham-instance.js";
+import { cleanup, entityPid, eventually, HAMCTL_BIN, startHam, tempDir, track, type HamInstance } from "../helpers/ham-instance.js";
+import { memberEntity } from "../helpers/members.js";
 import { guardianReady, processesOf, status } from "../helpers/takeover.js";
 
 // Every mutating request is exactly-once across a takeover (issue 16). The fail point
@@ -284,13 +285,9 @@ describe("exactly-once requests of service groups across a takeover", () => {
     const dir = tempDir("exactly-once-group");
     const log = join(dir, "roles.log");
     writeFileSync(log, "");
-    const member = (name: string) => ({
-      name, command: `${process.execPath} ${join(FIXTURES, "member.mjs")}`, policy: { minUptimeMs: 0 },
-      conditions: [{ name: "death", type: "CONDDEATH", flags: ["HREARMAFTERRESTART"], actions: [{ name: "restart", kind: "restart", flags: ["HREARMAFTERRESTART"] }] }],
-    });
     const config = join(dir, "group.json");
     const groups = made ? [{ name: "g", model: "2N", members: ["a", "b"] }] : [];
-    writeFileSync(config, JSON.stringify({ entities: [member("a"), member("b")], groups }));
+    writeFileSync(config, JSON.stringify({ entities: [memberEntity("a"), memberEntity("b")], groups }));
     const instance = await hamDyingAt(op, ["--config", config], { MEMBER_LOG: log });
     return { instance, log };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as Q from "../../dist/lib/index.js";
-import { mayServe } from "../../dist/ham/core/roles.js";
+import { mayServe } from "../../dist/ham/core/groups/roles.js";
 import { step } from "../../dist/ham/core/step.js";
 import { takeOver, World } from "../helpers/core-world.js";
 

@@ -2,8 +2,9 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, eventually, FIXTURES, HAMCTL_BIN, isAlive, startHam, tempDir, track, type HamInstance } from "../helpers/ham-instance.js";
+import { cleanup, eventually, HAMCTL_BIN, isAlive, startHam, tempDir, track, type HamInstance } from "../helpers/ham-instance.js";
 import { killHam, status } from "../helpers/takeover.js";
+import { memberEntity } from "../helpers/members.js";
 import type { GroupRow } from "../../dist/lib/wire/ps-row.js";
 
 // Service groups with real member processes (test/fixtures/member.mjs, which logs each role it
@@ -24,12 +25,8 @@ async function twoMembers(extra: Record<string, unknown> = {}, env: Record<strin
   const dir = tempDir("groups");
   const log = join(dir, "roles.log");
   writeFileSync(log, "");
-  const member = (name: string) => ({
-    name, command: `${process.execPath} ${join(FIXTURES, "member.mjs")}`, policy: { minUptimeMs: 0 },
-    conditions: [{ name: "death", type: "CONDDEATH", flags: ["HREARMAFTERRESTART"], actions: [{ name: "restart", kind: "restart", flags: ["HREARMAFTERRESTART"] }] }],
-  });
   const config = join(dir, "group.json");
-  writeFileSync(config, JSON.stringify({ entities: [member("a"), member("b")], groups: [{ name: "g", model: "2N", members: ["a", "b"], ...extra }] }));
+  writeFileSync(config, JSON.stringify({ entities: [memberEntity("a"), memberEntity("b")], groups: [{ name: "g", model: "2N", members: ["a", "b"], ...extra }] }));
   const instance = await startHam(["--config", config], { MEMBER_LOG: log, ...env });
   return { instance, log };
 }

@@ -1,13 +1,13 @@
 import {
   CKPT_DEFAULT_BYTES, CKPT_DEFAULT_SECTION_BYTES, CKPT_DEFAULT_SECTIONS, CKPT_HAM_BYTES, CKPT_LIMIT_BYTES, CKPT_LIMIT_SECTION_BYTES,
   CKPT_LIMIT_SECTIONS,
-} from "../../lib/checkpoint-limits.js";
-import { HamError } from "../../lib/errors.js";
-import { emptyIndex } from "./collections.js";
+} from "../../../lib/checkpoint-limits.js";
+import { HamError } from "../../../lib/errors.js";
+import { emptyIndex } from "../collections.js";
 import type { Checkpoint, CheckpointLimits } from "./checkpoint-data.js";
-import { LOG_LEVEL } from "./describe.js";
-import type { Args, Request } from "./specs.js";
-import type { Tx } from "./tx.js";
+import { LOG_LEVEL } from "../describe.js";
+import type { Args, Request } from "../specs.js";
+import type { Tx } from "../tx.js";
 
 // The checkpoint requests (ckpt_* in lib/client/checkpoints.ts). A handle names a checkpoint
 // by name and id; one whose checkpoint was unlinked (or unlinked and made again) is EIDRM

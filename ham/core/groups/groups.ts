@@ -1,12 +1,12 @@
-import { HamError } from "../../lib/errors.js";
-import { checkName } from "../../lib/names.js";
-import type { FaultPolicy } from "../../lib/tree/types.js";
-import { LOG_LEVEL } from "./describe.js";
-import { warnRestartless } from "./faults.js";
+import { HamError } from "../../../lib/errors.js";
+import { checkName } from "../../../lib/names.js";
+import type { FaultPolicy } from "../../../lib/tree/types.js";
+import { LOG_LEVEL } from "../describe.js";
+import { warnRestartless } from "../faults.js";
 import { GROUP_MODELS, type GroupModel, type GroupState } from "./group-state.js";
 import { acknowledged, assign, cancelAck, groupNamed, groupOfMember, mayServe, memberOf, ready, reconcile, send, servingNow } from "./roles.js";
-import { DEFERRED, type Args, type Request } from "./specs.js";
-import type { Tx } from "./tx.js";
+import { DEFERRED, type Args, type Request } from "../specs.js";
+import type { Tx } from "../tx.js";
 
 // Service groups (AIS AMF on one node; seed 000's active/standby with "standby role relay").
 // Members are entities; a member's process takes part by registering a role callback

@@ -1,4 +1,4 @@
-import type { Index } from "./collections.js";
+import type { Index } from "../collections.js";
 
 // Checkpoints (AIS CKPT, a "replication repertory"): named sets of sections whose bytes the HAM
 // keeps in its shared state, so a standby reads what an active wrote, even after the active

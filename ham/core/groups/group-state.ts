@@ -1,6 +1,6 @@
-import type { FaultPolicy } from "../../lib/tree/types.js";
-import type { AvailabilityCounters } from "./availability.js";
-import type { ReplyTo } from "./reply-to.js";
+import type { FaultPolicy } from "../../../lib/tree/types.js";
+import type { AvailabilityCounters } from "../availability.js";
+import type { ReplyTo } from "../reply-to.js";
 
 // Service groups as data (groups.ts, roles.ts): AIS AMF's HA states, assigned by the HAM.
 
