@@ -51,6 +51,8 @@ export type CoreEvent =
   | { readonly kind: "rebound"; readonly at: At; readonly entities: readonly string[]; readonly token: string | null }
   // The state read back from the shared state (records.ts) with the firings that were under way.
   | { readonly kind: "takeover"; readonly at: At; readonly facts: TakeoverFacts; readonly firings: readonly Firing[] }
+  // A HAM that recovered a state serves its socket now: its clients can reach it again.
+  | { readonly kind: "serving"; readonly at: At }
   // The Guardian died and was replaced (counted in the HAM-wide facts).
   | { readonly kind: "guardian-failed"; readonly at: At }
   // A config file (parsed and checked), applied as one change or not at all.

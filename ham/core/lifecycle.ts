@@ -1,4 +1,4 @@
-import { armHeartbeat, beat as beatArrived, periodEnded, periodMs, watched } from "./heartbeats.js";
+import { armHeartbeat, beat as beatArrived, graceHeartbeat, periodEnded } from "./heartbeats.js";
 import type { SpawnCause } from "./effects.js";
 import { episodeDone, unwatch, episodeAdd } from "./episodes.js";
 import type { TakeoverFacts } from "./events.js";
@@ -183,11 +183,7 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
       adopted += 1;
       tx.run(entity.name, { ownChild: false });
       tx.emit({ kind: "watch-pid", entity: entity.name, pid, startTime, adopted: true });
-      // Heartbeat deadlines start again with one period of grace.
-      const beat = entity.run.heartbeat;
-      if (watched(entity.spec.heartbeat) && beat !== null && beat.state !== "MISSEDHIGH") {
-        armHeartbeat(tx, entity.name, periodMs(entity.spec.heartbeat));
-      }
+      graceHeartbeat(tx, entity.name);
     } else {
       deaths += 1;
       died(tx, entity.name, pid, false, "died while no HAM was watching; exit status unknown");

@@ -2,7 +2,7 @@ import { HamError } from "../../lib/errors.js";
 import { Args } from "./specs.js";
 import { applyConfig } from "./config.js";
 import type { CoreEvent } from "./events.js";
-import { beat } from "./heartbeats.js";
+import { beat, graceHeartbeat } from "./heartbeats.js";
 import { actionDone } from "./firings.js";
 import { connectionLost, died, spawned, spawnFailed, timer, takeOver } from "./lifecycle.js";
 import { assertNever } from "./describe.js";
@@ -46,6 +46,9 @@ export function step(state: HamState, event: CoreEvent): StepResult {
     case "rebound":
       rebound(tx, event.entities);
       resend(tx, event.token);
+      break;
+    case "serving":
+      for (const name of [...tx.entities.keys()]) graceHeartbeat(tx, name);
       break;
     case "guardian-failed":
       tx.setMeta({ guardianFailures: tx.meta.guardianFailures + 1 });
