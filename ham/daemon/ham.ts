@@ -129,10 +129,6 @@ export class Ham implements ServerContext {
     if (this.options.fresh && !mode.takeover) this.store.remove();
     const recovered = reader.exists();
     this.store.open(recovered ? reader : null);
-    // The Guardian loads the HAM's code (~250 ms of CPU here, twice that under load) while this
-    // HAM recovers the state and starts serving: on two cores the two overlap. It follows the
-    // state as it is written, and a takeover it makes reads the last records anyway.
-    this.guardian.start();
     if (recovered) this.recover(reader, mode.takeover);
     this.journal.changed([META_KEY, "g"]);
     this.journal.flush();
@@ -150,6 +146,7 @@ export class Ham implements ServerContext {
     });
     if (recovered) this.core.dispatch({ kind: "serving", at: this.core.at() });
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
+    this.guardian.start();
     // Processes a HAM that stopped or died started write on: their files are looked at too.
     for (const entity of this.core.state.entities.values()) if (entity.spec.command !== null) this.rotator.watch(entity.name);
     if (this.options.mount !== null) startMount(this, this.options.mount);
