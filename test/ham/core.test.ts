@@ -354,6 +354,21 @@ describe("the core: takeover", () => {
     expect(next.state.meta.hamFailures).toBe(1);
   });
 
+  it("gives heartbeats their period of grace again once the new HAM serves its socket (clients can beat only from then)", () => {
+    const world = new World();
+    world.request("attach_self", { ename: "hb", hp: 100e6, hpdl: 1, hpdh: 0, flags: 0 }, { pid: 55, token: "t" }, 9);
+    const next = takeOver(world, { hb: true });
+    // A slow start: the socket serves 150 ms after the takeover, no beat could arrive meanwhile.
+    next.advance(150);
+    expect(next.entity("hb").counters.missedLow).toBe(0);
+    next.send({ kind: "serving", at: next.at });
+    expect((next.timers.get("hb:hb") ?? 0) - next.mono).toBe(200);
+    next.advance(199);
+    expect(next.entity("hb").counters.missedLow).toBe(0);
+    next.advance(1);
+    expect(next.entity("hb").counters.missedLow).toBe(1);
+  });
+
   it("runs the death conditions of a process that died while no HAM watched", () => {
     const world = new World();
     world.service("web");
