@@ -124,7 +124,8 @@ export class System {
     return pid > 0 && isSameProcessAlive(pid, null) && this.ours(pid) ? pid : 0;
   }
 
-  // The HAM's Guardian process, ready or still starting: its live child running guardian/main.js.
+  // The HAM's Guardian process, ready or still starting: its live child running the Guardian
+  // (dist/guardian/guardian.bundle.mjs, or guardian/main.js without the bundle).
   guardianOf(hamPid: number): number {
     if (hamPid <= 0) return 0;
     for (const name of readdirSync("/proc")) {
@@ -132,7 +133,7 @@ export class System {
       const pid = Number(name);
       const stat = readProcStat(pid);
       if (stat === null || stat.parentPid !== hamPid || stat.state === "Z") continue;
-      if (commandLineOf(pid).includes("guardian/main.js")) return pid;
+      if (/\/guardian\/(main\.js|guardian\.bundle\.mjs)/.test(commandLineOf(pid))) return pid;
     }
     return 0;
   }

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { LOG_LEVEL, type ActivityLog } from "./activity-log.js";
+import { distFile } from "./dist-files.js";
 import type { HamOptions } from "../daemon/ham-options.js";
 
 // The HAM's side of its Guardian: a child with an IPC channel. The Guardian sees the HAM's
@@ -8,7 +8,9 @@ import type { HamOptions } from "../daemon/ham-options.js";
 // one at once (after a pause only when Guardians keep failing by themselves). It answers the
 // Guardian's pings (the watchdog of a hung HAM). A clean stop tells the Guardian first, so
 // it does not take over.
-export const GUARDIAN_SCRIPT = fileURLToPath(new URL("../../guardian/main.js", import.meta.url));
+// The bundle `npm run build` makes (guardian/make-bundle.mjs: it loads in half the time), else
+// the Guardian's modules; seen from dist/ham/adapters/ or from the bundle itself.
+export const GUARDIAN_SCRIPT = distFile(import.meta.url, ["../../guardian/guardian.bundle.mjs", "./guardian.bundle.mjs", "../../guardian/main.js"]);
 export const HAM_NODE_FLAGS = ["--max-semi-space-size=1", "--optimize-for-size"];
 const RESPAWN_DELAY_MS = [0, 100, 500, 2_000];
 

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { distFile } from "../adapters/dist-files.js";
 import { joinCommandLine } from "../../lib/command-line.js";
 import { CONDDEATH, HREARMAFTERRESTART } from "../../lib/constants.js";
 import { LOG_LEVEL } from "../adapters/activity-log.js";
@@ -13,7 +13,8 @@ import { replyValue } from "./interpreter.js";
 // condition that restarts it, so the HAM supervises it like any other; a Guardian that takes
 // over adopts it with the rest.
 export const FS_ENTITY = "hamfs";
-const FS_SCRIPT = fileURLToPath(new URL("../../fs/main.js", import.meta.url));
+// Seen from dist/ham/daemon/ or from the Guardian's bundle in dist/guardian/.
+const FS_SCRIPT = distFile(import.meta.url, ["../../fs/main.js", "../fs/main.js"]);
 const LIB_DIRS = ["/lib", "/usr/lib", "/lib64", "/usr/lib64"];
 
 // Why there can be no FUSE mount here, or null. HAMD_FUSE_DEVICE names another device node
