@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { FIXTURES, ROOT, tempDir } from "../helpers/ham-instance.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, FIXTURES, HAMCTL_BIN, ROOT, startHam, tempDir } from "../helpers/ham-instance.js";
 
 // etcd3 and gRPC are loaded only by a HAM given --etcd (ham/cluster/etcd.ts, by import()).
 function modulesLoadedBy(script: string): string[] {
@@ -34,5 +34,18 @@ describe("a HAM outside a cluster", () => {
   it("the check sees etcd3 when the cluster adapter is loaded (the test can fail)", () => {
     const loaded = modulesLoadedBy(`await import("./dist/ham/cluster/etcd.js");`);
     expect(clusterCode(loaded).length).toBeGreaterThan(0);
+  });
+});
+
+describe("hamctl nodes outside a cluster", () => {
+  afterEach(cleanup);
+
+  it("answers with one line and exit 1", async () => {
+    const ham = await startHam();
+    const run = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", ham.runDir, "nodes"], { encoding: "utf8" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe("hamctl: EINVAL: not in a cluster (ham --node NAME --etcd URL)\n");
+    const status = spawnSync(process.execPath, [HAMCTL_BIN, "--run-dir", ham.runDir, "status", "--json"], { encoding: "utf8" });
+    expect(JSON.parse(status.stdout)).toMatchObject({ cluster: null });
   });
 });
