@@ -141,3 +141,42 @@ describeWithEtcd("ham's cluster options at start", () => {
     await eventually(() => pidsWithEnv(`HAM_RUN_DIR=${runDir}`).length === 0, 3_000, "no process of the HAM that could not join");
   });
 });
+
+describeWithEtcd("an etcd with authentication", () => {
+  let etcd: EtcdCluster;
+
+  beforeAll(async () => {
+    etcd = await EtcdCluster.start(1);
+    const admin = new Etcd3({ hosts: etcd.endpoints });
+    try {
+      await admin.role("root").create();
+      await admin.user("root").create("rootpw");
+      await admin.user("root").addRole("root");
+      await admin.auth.authEnable({});
+    } finally {
+      admin.close();
+    }
+  });
+
+  afterAll(() => etcd?.stop());
+
+  it("a wrong password ends ham with one line, exit 1", () => {
+    const run = spawnSync(process.execPath, [HAM_BIN, "--run-dir", tempDir("bad-password"), "--no-mount", "--node", "a1", "--etcd", etcd.endpoints.join(","), "--etcd-user", "root"],
+      { encoding: "utf8", timeout: 15_000, env: { ...process.env, HAMD_ETCD_PASSWORD: "wrong" } });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^ham: etcd at [^\n]*authentication failed[^\n]*\n$/);
+  });
+
+  it("the right password (from HAMD_ETCD_PASSWORD) joins, and the Guardian that takes over keeps the lease", async () => {
+    const ham = await startHam(["--node", "a1", "--etcd", etcd.endpoints.join(","), "--etcd-user", "root"], { HAMD_ETCD_PASSWORD: "rootpw" });
+    try {
+      const before = (await status(ham.runDir)) as unknown as ClusterStatus;
+      expect(before.cluster?.node).toBe("a1");
+      await killHam(ham);
+      const after = (await status(ham.runDir)) as unknown as ClusterStatus;
+      expect(after.cluster?.leaseId).toBe(before.cluster?.leaseId);
+    } finally {
+      await ham.stop();
+    }
+  });
+});
