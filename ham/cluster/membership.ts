@@ -34,6 +34,8 @@ export interface MembershipHooks {
   now(): number;
   wall(): number;
   every(ms: number, run: () => void): () => void;
+  // One timer, re-armed at each new deadline (an idle node arms no polling timer).
+  after(ms: number, run: () => void): () => void;
 }
 
 export class NodeHeld extends Error {
@@ -52,6 +54,7 @@ export class Membership {
   private regranting = false;
   private readonly nodes = new Map<string, { pid: number | null; state: "up" | "down"; sinceMs: number }>();
   private stops: Array<() => void> = [];
+  private disarm: () => void = () => undefined;
 
   constructor(private readonly etcd: EtcdAdapter, readonly options: MembershipOptions, private readonly hooks: MembershipHooks) {}
 
@@ -79,7 +82,18 @@ export class Membership {
     this.stops.push(await this.etcd.watch(this.prefix, (fact) => this.put(fact, true), (key) => this.down(key)));
     const period = Math.max(100, Math.floor((this.options.ttlS * 1000) / 3));
     this.stops.push(this.hooks.every(period, () => this.tick()));
-    this.stops.push(this.hooks.every(50, () => this.check()));
+    this.armDeadline();
+  }
+
+  private acknowledged(sent: number): void {
+    if (sent <= this.lastAckSent) return;
+    this.lastAckSent = sent;
+    this.armDeadline();
+  }
+
+  private armDeadline(): void {
+    this.disarm();
+    this.disarm = this.hooks.after(Math.max(0, this.deadline - this.hooks.now()), () => this.check());
   }
 
   private async claim(): Promise<void> {
@@ -96,7 +110,7 @@ export class Membership {
     this.etcd.keepAlive(this.lease, this.options.ttlS * 1000).then((ttl) => {
       this.reachable(true);
       if (ttl > 0) {
-        if (sent > this.lastAckSent) this.lastAckSent = sent;
+        this.acknowledged(sent);
         if (this.expiring && this.hooks.now() < this.deadline) {
           this.expiring = false;
           this.hooks.log("lease-renewed", { lease: this.lease }, `lease ${this.lease} renewed`);
@@ -106,7 +120,12 @@ export class Membership {
   }
 
   private check(): void {
-    if (!this.expiring && this.hooks.now() >= this.deadline) {
+    // A timer may fire a little early, or an ack may have come meanwhile: arm again.
+    if (this.hooks.now() < this.deadline) {
+      this.armDeadline();
+      return;
+    }
+    if (!this.expiring) {
       this.expiring = true;
       this.hooks.log("lease-expiring", { lease: this.lease, overdueMs: Math.round(this.hooks.now() - this.deadline) },
         `lease ${this.lease} expiring: no keepalive acknowledged within TTL ${this.options.ttlS} s − ${this.options.marginMs} ms`);
@@ -121,7 +140,7 @@ export class Membership {
       const sent = this.hooks.now();
       const old = this.lease;
       this.lease = await this.etcd.grant(this.options.ttlS, CALL_MS);
-      this.lastAckSent = sent;
+      this.acknowledged(sent);
       await this.claim();
       this.hooks.leaseChanged(this.lease);
       this.hooks.log("lease-regranted", { old, lease: this.lease }, `lease ${old} was gone; node ${this.options.node} claimed again on lease ${this.lease}`);
@@ -166,6 +185,7 @@ export class Membership {
   stop(): void {
     for (const stop of this.stops) stop();
     this.stops = [];
+    this.disarm();
     this.etcd.close();
   }
 }

@@ -218,6 +218,10 @@ export class Ham implements ServerContext {
         const timer = setInterval(run, ms);
         return () => clearInterval(timer);
       },
+      after: (ms, run) => {
+        const timer = setTimeout(run, ms);
+        return () => clearTimeout(timer);
+      },
     });
     this.membership = membership;
     try {

@@ -10,6 +10,7 @@ function world(options: { claim?: boolean; keptAlive?: number } = {}) {
   let now = 0;
   let granted = 0;
   const loops: Array<{ ms: number; run: () => void }> = [];
+  let timers: Array<{ due: number; run: () => void }> = [];
   const keepalives: Pending[] = [];
   const claims: string[] = [];
   const events: string[] = [];
@@ -42,15 +43,25 @@ function world(options: { claim?: boolean; keptAlive?: number } = {}) {
       loops.push({ ms, run });
       return () => undefined;
     },
+    after: (ms, run) => {
+      const timer = { due: now + ms, run };
+      timers.push(timer);
+      return () => {
+        timers = timers.filter((other) => other !== timer);
+      };
+    },
   });
   const settle = () => new Promise((resolve) => setImmediate(resolve));
   return {
     membership, keepalives, claims, events, leases, settle,
     at: (ms: number) => {
       now = ms;
-      for (const loop of loops.filter((entry) => entry.ms === 50)) loop.run();
+      const due = timers.filter((timer) => timer.due <= now);
+      timers = timers.filter((timer) => timer.due > now);
+      for (const timer of due) timer.run();
     },
-    tick: () => loops.find((entry) => entry.ms !== 50)?.run(),
+    armed: () => timers.length,
+    tick: () => loops[0]?.run(),
     put: (fact: KeyFact) => watchPut(fact),
     remove: (key: string) => watchDelete(key),
   };
@@ -83,6 +94,10 @@ describe("membership (fake etcd, manual clock)", () => {
     await w.settle();
     expect(w.events).toEqual(["lease-expiring", "lease-renewed"]);
     expect(w.membership.deadline).toBe(1_600 + 1_700);
+    // One timer, at the new deadline.
+    expect(w.armed()).toBe(1);
+    w.at(3_300);
+    expect(w.events).toEqual(["lease-expiring", "lease-renewed", "lease-expiring"]);
   });
 
   it("a stalled keepalive does not hold back the next one", async () => {
