@@ -18,8 +18,9 @@ export interface EtcdAdapter {
   keepAlive(lease: string, deadlineMs: number): Promise<number>;
   // Puts key on lease if the key does not exist or already sits on that lease; else the holder.
   claim(key: string, value: string, lease: string, deadlineMs: number): Promise<{ ok: true } | { ok: false; holder: KeyFact | null }>;
-  list(prefix: string, deadlineMs: number): Promise<KeyFact[]>;
-  watch(prefix: string, onPut: (fact: KeyFact) => void, onDelete: (key: string) => void): Promise<() => void>;
+  // The keys under prefix, and the revision they were read at (a watch starts after it).
+  list(prefix: string, deadlineMs: number): Promise<{ facts: KeyFact[]; revision: string }>;
+  watch(prefix: string, fromRevision: string, onPut: (fact: KeyFact) => void, onDelete: (key: string) => void): Promise<() => void>;
   close(): void;
 }
 
@@ -72,10 +73,11 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
       const k = Buffer.from(prefix);
       const end = Buffer.from(prefix);
       end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
-      return (await client.kv.range({ key: k, range_end: end }, at(deadlineMs))).kvs.map(fact);
+      const answer = await client.kv.range({ key: k, range_end: end }, at(deadlineMs));
+      return { facts: answer.kvs.map(fact), revision: answer.header.revision };
     },
-    async watch(prefix, onPut, onDelete) {
-      const watcher = await client.watch().prefix(prefix).create();
+    async watch(prefix, fromRevision, onPut, onDelete) {
+      const watcher = await client.watch().prefix(prefix).startRevision(String(BigInt(fromRevision) + 1n)).create();
       watcher.on("put", (kv) => onPut(fact(kv)));
       watcher.on("delete", (kv) => onDelete(kv.key.toString()));
       watcher.on("error", () => undefined);

@@ -45,6 +45,12 @@ export class NodeHeld extends Error {
 }
 
 const CALL_MS = 2000;
+// A keepalive not acknowledged this soon is sent again (to another etcd member, etcd3 picks one
+// at random): when the etcd leader dies, calls in flight to a follower stall until their
+// deadline, and the new leader (~1.3 s later) gives every lease a full TTL from its election.
+// Sent only every TTL/3, the next keepalive came too late in 2 of 2 test runs and the lease was lost.
+const RETRY_MS = 250;
+const KEEPALIVE_CALL_MS = 1000;
 
 export class Membership {
   lease = "";
@@ -55,6 +61,7 @@ export class Membership {
   private readonly nodes = new Map<string, { pid: number | null; state: "up" | "down"; sinceMs: number }>();
   private stops: Array<() => void> = [];
   private disarm: () => void = () => undefined;
+  private readonly retries = new Set<() => void>();
 
   constructor(private readonly etcd: EtcdAdapter, readonly options: MembershipOptions, private readonly hooks: MembershipHooks) {}
 
@@ -78,8 +85,10 @@ export class Membership {
     this.lastAckSent = sent;
     await this.claim();
     this.hooks.leaseChanged(this.lease);
-    for (const fact of await this.etcd.list(this.prefix, CALL_MS)) this.put(fact, false);
-    this.stops.push(await this.etcd.watch(this.prefix, (fact) => this.put(fact, true), (key) => this.down(key)));
+    // The watch starts right after the revision the list was read at: no join or leave between is missed.
+    const { facts, revision } = await this.etcd.list(this.prefix, CALL_MS);
+    for (const fact of facts) this.put(fact, false);
+    this.stops.push(await this.etcd.watch(this.prefix, revision, (fact) => this.put(fact, true), (key) => this.down(key)));
     const period = Math.max(100, Math.floor((this.options.ttlS * 1000) / 3));
     this.stops.push(this.hooks.every(period, () => this.tick()));
     this.armDeadline();
@@ -107,7 +116,17 @@ export class Membership {
   // does not hold back the next.
   private tick(): void {
     const sent = this.hooks.now();
-    this.etcd.keepAlive(this.lease, this.options.ttlS * 1000).then((ttl) => {
+    const cancel = this.hooks.after(RETRY_MS, () => {
+      this.retries.delete(forget);
+      if (this.lastAckSent < sent && this.stops.length > 0) this.tick();
+    });
+    const forget = () => {
+      cancel();
+      this.retries.delete(forget);
+    };
+    this.retries.add(forget);
+    this.etcd.keepAlive(this.lease, KEEPALIVE_CALL_MS).then((ttl) => {
+      if (ttl > 0) forget();
       this.reachable(true);
       if (ttl > 0) {
         this.acknowledged(sent);
@@ -186,6 +205,7 @@ export class Membership {
     for (const stop of this.stops) stop();
     this.stops = [];
     this.disarm();
+    for (const forget of [...this.retries]) forget();
     this.etcd.close();
   }
 }

@@ -26,8 +26,8 @@ function world(options: { claim?: boolean; keptAlive?: number } = {}) {
       claims.push(lease);
       return options.claim === false ? { ok: false, holder: { key: "/hamd/c/nodes/n1", value: JSON.stringify({ pid: 4242 }), lease: "OTHER" } } : { ok: true };
     },
-    list: async () => [],
-    watch: async (_prefix, onPut, onDelete) => {
+    list: async () => ({ facts: [], revision: "1" }),
+    watch: async (_prefix, _from, onPut, onDelete) => {
       watchPut = onPut;
       watchDelete = onDelete;
       return () => undefined;

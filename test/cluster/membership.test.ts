@@ -78,10 +78,14 @@ describeWithEtcd("a cluster of HAMs: joining and membership", () => {
     const killedAt = performance.now();
     try {
       // Two TTLs with a member gone, judged on every node.
+      const seen: Record<string, string> = {};
       await eventually(async () => {
-        for (const name of ["n1", "n2", "n3"]) if (upNames(await nodesOf(ham(name))).join() !== "n1,n2,n3") return false;
+        for (const name of ["n1", "n2", "n3"]) if ((seen[name] = upNames(await nodesOf(ham(name))).join()) !== "n1,n2,n3") return false;
         return performance.now() - killedAt > 2 * TTL_MS;
-      }, 10_000, "two TTLs with the nodes up");
+      }, 10_000, "two TTLs with the nodes up").catch((error: Error) => {
+        const lines = ["n1", "n2", "n3"].map((name) => `${name} sees ${seen[name]}; its log: ${JSON.stringify(ham(name).logLines().filter((line) => /^(node|lease|etcd)/.test(String(line["event"]))).map((line) => `${line["rel"]} ${line["event"]} ${line["node"] ?? ""}`))}`);
+        throw new Error(`${error.message}\n${lines.join("\n")}`);
+      });
       expect(deleted).toEqual([]);
     } finally {
       etcd.restart(0);
@@ -99,7 +103,8 @@ describeWithEtcd("a cluster of HAMs: joining and membership", () => {
     await eventually(async () => (await nodesOf(ham("n1"))).find((row) => row.name === "n2")?.pid === after.hamPid
       && performance.now() - killedAt > TTL_MS + 1_000, 10_000, "n1 to see n2 on its new HAM");
     expect(deleted.filter((event) => event.key.endsWith("/n2"))).toEqual([]);
-    expect(ham("n1").logLines().filter((line) => line["event"] === "node-down")).toEqual([]);
+    const clusterLines = ham("n1").logLines().filter((line) => /^(node|lease|etcd|joined)/.test(String(line["event"])));
+    expect(clusterLines.filter((line) => line["event"] === "node-down"), JSON.stringify(clusterLines)).toEqual([]);
   });
 
   it("the whole node (HAM and Guardian) SIGKILLed: the others see it down within TTL + 1 s", async () => {
