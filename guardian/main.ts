@@ -9,7 +9,11 @@ import { Watchdog } from "./watchdog.js";
 // that stops answering its pings (hung) is SIGKILLed, then taken over the same way.
 // It ignores the signals a terminal or a service manager sends; the HAM stops it.
 const [optionsJson, hamPidText] = process.argv.slice(2);
-const options = JSON.parse(optionsJson ?? "{}") as HamOptions;
+const given = JSON.parse(optionsJson ?? "{}") as HamOptions;
+// The etcd password comes in the environment (adapters/guardian-link.ts); a state of an older
+// hamd's options has no `cluster`.
+const cluster = given.cluster ?? null;
+const options: HamOptions = { ...given, cluster: cluster === null ? null : { ...cluster, password: process.env["HAMD_ETCD_PASSWORD"] ?? null } };
 const hamPid = Number(hamPidText);
 const hamStartTime = readStartTime(hamPid);
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);

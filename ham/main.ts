@@ -4,7 +4,7 @@
 // --optimize-for-size: V8 grows the heap less eagerly; a HAM idle at 10,000 entities × 3 × 3
 // took 117 MB of RSS with it, 156-166 MB without (README, "Benchmarks").
 import { spawn } from "node:child_process";
-import { openSync } from "node:fs";
+import { fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { socketPathOf } from "../lib/run-dir.js";
@@ -30,7 +30,7 @@ async function runForeground(options: CliOptions): Promise<void> {
   const ham = new Ham({
     runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps, logFormat: options.logFormat, logColor: options.logColor,
     verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh, gid: options.gid,
-    watchdogMs: options.watchdogMs,
+    watchdogMs: options.watchdogMs, cluster: options.cluster,
   });
   process.on("SIGPIPE", () => undefined);
   stopOnSignals(ham);
@@ -50,6 +50,7 @@ async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<
   if (pid !== null) die(new AlreadyRunning(pid, options.runDir).message);
   const logFile = options.logFile ?? join(options.runDir, "ham.log");
   const err = openSync(logFile, "a", 0o600);
+  const logStart = fstatSync(err).size;
   const script = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, [...HAM_NODE_FLAGS, script, ...argv, "--foreground", "-f", logFile], {
     detached: true, stdio: ["ignore", "ignore", err],
@@ -72,7 +73,20 @@ async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<
   }
   // Give the child's own message (for example "already running") a moment to arrive.
   await new Promise((resolve) => setTimeout(resolve, 50));
+  // The child's own one line (node already held, etcd unreachable) is the answer when it gave one.
+  const own = exited === 1 ? ownLine(logFile, logStart) : null;
+  if (own !== null) die(own);
   die(exited === 1 ? `ham: not started, see ${logFile}` : `ham: the HAM did not answer within 10 s, see ${logFile}`);
+}
+
+// The last `ham: ...` line the child wrote to the log since `offset`.
+function ownLine(logFile: string, offset: number): string | null {
+  try {
+    const lines = readFileSync(logFile).subarray(offset).toString("utf8").split("\n");
+    return lines.filter((line) => line.startsWith("ham: ")).pop() ?? null;
+  } catch {
+    return null;
+  }
 }
 
 // Whether the HAM's status names a ready Guardian before `deadline` (Date.now()).

@@ -26,8 +26,11 @@ export class GuardianLink {
   start(): void {
     if (this.stopping) return;
     const startedAt = Date.now();
-    const child = fork(GUARDIAN_SCRIPT, [JSON.stringify({ ...this.options, fresh: false }), String(process.pid)], {
-      execArgv: HAM_NODE_FLAGS, stdio: ["ignore", "ignore", "inherit", "ipc"],
+    // An etcd password goes in the environment, not in an argv every user can read.
+    const cluster = this.options.cluster === null ? null : { ...this.options.cluster, password: null };
+    const password = this.options.cluster?.password ?? null;
+    const child = fork(GUARDIAN_SCRIPT, [JSON.stringify({ ...this.options, fresh: false, cluster }), String(process.pid)], {
+      execArgv: HAM_NODE_FLAGS, env: password === null ? process.env : { ...process.env, HAMD_ETCD_PASSWORD: password }, stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
     this.child = child;
     this.pid = 0;

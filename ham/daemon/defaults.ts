@@ -16,6 +16,10 @@ export const DEFAULTS = {
   watchdogMs: 1_000,
   // A writer whose unread output passes this is disconnected (slow or stuck client).
   maxBufferedReplyBytes: 64 * 1024 * 1024,
+  // In a cluster: the node lease's TTL (etcd's minimum with its default election timeout), and
+  // how long before "send time of the last acknowledged keepalive + TTL" the node says it is expiring.
+  leaseTtlS: 2,
+  leaseMarginMs: 300,
   // An entity's restart policy until ham_entity_policy (the core's).
   restartPolicy: DEFAULT_POLICY,
 };

@@ -19,6 +19,21 @@ export interface HamOptions {
   // The Guardian SIGKILLs (then takes over from) a HAM that leaves its ping unanswered this
   // long (0: never).
   readonly watchdogMs: number;
+  // In a cluster (issue 17): --node and --etcd; null outside one.
+  readonly cluster: ClusterOptions | null;
+}
+
+export interface ClusterOptions {
+  readonly name: string;
+  readonly node: string;
+  readonly etcd: readonly string[];
+  readonly ca: string | null;
+  readonly cert: string | null;
+  readonly key: string | null;
+  readonly user: string | null;
+  // Carried to the Guardian in its environment (HAMD_ETCD_PASSWORD), never in its argv.
+  readonly password: string | null;
+  readonly leaseTtlS: number;
 }
 
 // How this HAM came to be: started by `ham`, or a Guardian taking over from a dead HAM

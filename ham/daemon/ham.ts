@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { DecodedFrame } from "../../lib/wire/frame.js";
 import { SERVER_MAX_FRAME_BYTES } from "../../lib/wire/protocol.js";
 import { serveSocket, type RunningServer, type ServerConnection } from "../../lib/wire/server.js";
@@ -11,6 +12,7 @@ import { initialState } from "../core/state.js";
 import { recordOf, stateKeys } from "./records.js";
 import { metaValue } from "./state-version.js";
 import { HamFacts } from "../server/status.js";
+import { clusterView } from "../server/nodes.js";
 import type { HamState } from "../core/state.js";
 import { META_KEY } from "../core/tx.js";
 import { DEFAULTS } from "./defaults.js";
@@ -29,6 +31,7 @@ import { readBack } from "./takeover.js";
 import type { TreeView } from "../server/render.js";
 import { waitFor } from "../adapters/waitfor.js";
 import { closeOutput, openOutput, OutputRotator } from "../adapters/output.js";
+import type { Membership } from "../cluster/membership.js";
 
 // The one entry of ham/ the Guardian uses.
 export type { HamOptions, StartMode } from "./ham-options.js";
@@ -40,6 +43,14 @@ export { exitProcess, stopOnSignals } from "./process-end.js";
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
 const GUARDIAN_READY_MS = 10_000;
 const UNCLAIMED_REPLIES_MS = 60_000;
+// What a node key says of the hamd that holds it (dist/ham/daemon/ → the package's root).
+const HAMD_VERSION = ((): string => {
+  try {
+    return String((JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown }).version ?? "unknown");
+  } catch {
+    return "unknown";
+  }
+})();
 
 // The daemon's wiring: the core's state machine (core/) run by the interpreter through the
 // adapters, the socket server, the shared state, the Guardian, the config file and the view.
@@ -65,6 +76,10 @@ export class Ham implements ServerContext {
   private readonly facts = new HamFacts();
   readonly stopped: Promise<void>;
   private resolveStopped: () => void = () => undefined;
+  // In a cluster: this node's lease and node key, and the other nodes (cluster/membership.ts).
+  membership: Membership | null = null;
+  // The lease a HAM before this one held, read back from the shared state (a takeover keeps it).
+  private keptLease: string | null = null;
 
   constructor(readonly options: HamOptions) {
     this.log = createActivityLog(activityLogOptions(options));
@@ -132,6 +147,22 @@ export class Ham implements ServerContext {
     if (recovered) this.recover(reader, mode.takeover);
     this.journal.changed([META_KEY, "g"]);
     this.journal.flush();
+    if (this.options.cluster !== null) {
+      try {
+        await this.joinCluster();
+      } catch (error) {
+        // Refused (the node name is held) or no etcd: nothing of this HAM stays behind, no
+        // Guardian was started, and a state it did not recover is not kept.
+        this.membership?.stop();
+        this.core.stop();
+        this.poller.stop();
+        if (recovered) this.store.close();
+        else this.store.remove();
+        releaseInstance(this.files);
+        this.files = null;
+        throw error;
+      }
+    }
     this.server = await serveSocket(this.files.socketPath, {
       maxConnections: DEFAULTS.maxConnections,
       maxFrameBytes: SERVER_MAX_FRAME_BYTES,
@@ -167,9 +198,48 @@ export class Ham implements ServerContext {
       ready ? `Guardian ready (pid ${this.guardian.pid})` : `no Guardian became ready within ${GUARDIAN_READY_MS} ms; running unprotected until one does`);
   }
 
+  // Joins the cluster: etcd3 (and gRPC) are loaded here, and only here, only with --etcd.
+  private async joinCluster(): Promise<void> {
+    const cluster = this.options.cluster;
+    if (cluster === null) return;
+    const [{ connectEtcd }, { Membership, NodeHeld }] = await Promise.all([import("../cluster/etcd.js"), import("../cluster/membership.js")]);
+    const membership = new Membership(connectEtcd(cluster), {
+      cluster: cluster.name, node: cluster.node, ttlS: cluster.leaseTtlS, marginMs: DEFAULTS.leaseMarginMs, version: HAMD_VERSION, startedMs: this.clock.wall(),
+    }, {
+      log: (event, fields, message) => this.log.write(LOG_LEVEL.events, event === "lease-expiring" || event === "node-down" || event === "etcd-unreachable" ? "warn" : "info",
+        { event, ...fields }, message),
+      leaseChanged: () => {
+        this.journal.changed([META_KEY]);
+        this.journal.flush();
+      },
+      now: () => performance.now(),
+      wall: () => this.clock.wall(),
+      every: (ms, run) => {
+        const timer = setInterval(run, ms);
+        return () => clearInterval(timer);
+      },
+      after: (ms, run) => {
+        const timer = setTimeout(run, ms);
+        return () => clearTimeout(timer);
+      },
+    });
+    this.membership = membership;
+    try {
+      await membership.join(this.keptLease);
+    } catch (error) {
+      if (error instanceof NodeHeld) throw error;
+      throw new Error(`etcd at ${cluster.etcd.join(",")}: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`);
+    }
+    this.log.write(LOG_LEVEL.events, "info", { event: "joined", cluster: cluster.name, node: cluster.node, lease: membership.lease, kept: membership.lease === this.keptLease },
+      `node ${cluster.node} in cluster ${cluster.name} on lease ${membership.lease}${membership.lease === this.keptLease ? " (kept from the HAM before)" : ""}`);
+  }
+
   // The state of a HAM that is gone: read back, checked, and carried on (core/takeover.ts).
   private recover(reader: StoreReader, takeover: boolean): void {
-    const back = readBack(this.core.state, reader.refresh().values, this.core.at(), takeover, reader.torn);
+    const values = reader.refresh().values;
+    const back = readBack(this.core.state, values, this.core.at(), takeover, reader.torn);
+    const meta = values.get(META_KEY) as { leaseId?: unknown } | undefined;
+    this.keptLease = typeof meta?.leaseId === "string" ? meta.leaseId : null;
     for (const key of back.skipped) {
       this.log.write(LOG_LEVEL.events, "error", { event: "state-record-skipped", key },
         `the shared state's record ${key} does not have the shape this HAM reads: skipped`);
@@ -187,7 +257,7 @@ export class Ham implements ServerContext {
   // ---- the shared state's records
 
   private valueOf(key: string): unknown {
-    if (key === META_KEY) return metaValue(this.core.state.meta, this.channels);
+    if (key === META_KEY) return metaValue(this.core.state.meta, this.channels, this.membership?.lease || null);
     if (key.startsWith("r/")) {
       const [, token = "", id = ""] = key.split("/");
       return this.journal.sentReply(token, Number(id));
@@ -273,6 +343,7 @@ export class Ham implements ServerContext {
 
   status(): Record<string, unknown> {
     return this.facts.status(this.core.state, {
+      cluster: clusterView(this.membership),
       guardianPid: this.guardian.pid, wallMs: this.clock.wall(), monoMs: this.clock.mono(), log: this.log, options: this.options, clients: this.clients.size,
     });
   }
@@ -285,6 +356,7 @@ export class Ham implements ServerContext {
     this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason, stateKept: !removeState },
       `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
     await this.guardian.stop();
+    this.membership?.stop();
     this.config.close();
     // After this, deaths are the next HAM's business.
     this.core.stop();

@@ -14,7 +14,9 @@ export interface CliOptions extends HamOptions {
 
 export const USAGE = `usage: ham [-?dh] [-f file] [-t none|relative|absolute|shortabs] [-V level] [-v[v...]]
            [--run-dir DIR] [--mount DIR] [--no-mount] [--config FILE] [--group NAME] [--foreground] [--fresh]
-           [--watchdog-ms MS] [--log-format pretty|json]`;
+           [--watchdog-ms MS] [--log-format pretty|json]
+           [--node NAME --etcd URL[,URL...] [--cluster NAME] [--lease-ttl S] [--etcd-ca FILE]
+            [--etcd-cert FILE --etcd-key FILE] [--etcd-user USER [--etcd-password PASS]]]`;
 
 export class UsageError extends Error {}
 
@@ -45,6 +47,8 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
   let fresh = false;
   let watchdogMs: number = DEFAULTS.watchdogMs;
   let help = false;
+  const cluster = { node: null as string | null, etcd: null as string | null, name: "hamd", ca: null as string | null, cert: null as string | null,
+    key: null as string | null, user: null as string | null, password: process.env["HAMD_ETCD_PASSWORD"] ?? null, leaseTtlS: DEFAULTS.leaseTtlS };
   const args = [...argv];
   const value = (flag: string, inline: string): string => {
     if (inline !== "") return inline;
@@ -72,6 +76,19 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
       if (!Number.isSafeInteger(ms) || ms < 0) throw new UsageError("--watchdog-ms takes a number of milliseconds >= 0 (0: no watchdog)");
       watchdogMs = ms;
     }
+    else if (flag === "--node") cluster.node = value(flag, inlineLong);
+    else if (flag === "--etcd") cluster.etcd = value(flag, inlineLong);
+    else if (flag === "--cluster") cluster.name = value(flag, inlineLong);
+    else if (flag === "--etcd-ca") cluster.ca = value(flag, inlineLong);
+    else if (flag === "--etcd-cert") cluster.cert = value(flag, inlineLong);
+    else if (flag === "--etcd-key") cluster.key = value(flag, inlineLong);
+    else if (flag === "--etcd-user") cluster.user = value(flag, inlineLong);
+    else if (flag === "--etcd-password") cluster.password = value(flag, inlineLong);
+    else if (flag === "--lease-ttl") {
+      const seconds = Number(value(flag, inlineLong));
+      if (!Number.isSafeInteger(seconds) || seconds < 2) throw new UsageError("--lease-ttl takes whole seconds >= 2 (etcd's minimum TTL)");
+      cluster.leaseTtlS = seconds;
+    }
     else if (flag === "-h" || flag === "-?" || flag === "--help") help = true;
     else if (flag === "-d") verbosity = 0;
     else if (flag.startsWith("-f")) logFile = value("-f", flag.slice(2));
@@ -86,6 +103,10 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
     } else if (/^-v+$/.test(flag)) verbosity += flag.length - 1;
     else throw new UsageError(`unknown option ${arg}`);
   }
+  if ((cluster.node === null) !== (cluster.etcd === null)) throw new UsageError(cluster.node === null ? "--etcd needs --node NAME" : "--node needs --etcd URL[,URL...]");
+  if (cluster.node !== null && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(cluster.node)) throw new UsageError(`--node takes a name of letters, digits, '.', '_' and '-' (up to 63), not ${cluster.node}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(cluster.name)) throw new UsageError(`--cluster takes a name of letters, digits, '.', '_' and '-', not ${cluster.name}`);
+  if ((cluster.cert === null) !== (cluster.key === null)) throw new UsageError("--etcd-cert and --etcd-key go together");
   // Human lines only where a human reads them: on stderr, a terminal by default. A log file
   // (-f, or the background daemon's RUN_DIR/ham.log) stays JSON lines.
   const toStderr = foreground && logFile === null;
@@ -100,6 +121,9 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
     timestamps: timestamps ?? (format === "pretty" ? "shortabs" : DEFAULTS.timestamps),
     logFormat: format, logColor: format === "pretty" && stderr.hasColors,
     mount: mount === undefined ? defaultMount : mount, group, gid: group === null ? null : groupId(group), foreground, fresh, watchdogMs, help,
+    cluster: cluster.node === null || cluster.etcd === null ? null : {
+      ...cluster, node: cluster.node, etcd: cluster.etcd.split(",").map((url) => url.trim()).filter((url) => url !== ""),
+    },
   };
 }
 

@@ -90,6 +90,8 @@ export interface MetaValue {
   readonly spawnCount: number;
   readonly channels: ReadonlyArray<readonly [number, number, string | null]>;
   readonly config: ConfigValue;
+  // In a cluster: the node's etcd lease, kept by the HAM that takes over (absent outside one).
+  readonly leaseId?: string;
 }
 
 // ---- state → records

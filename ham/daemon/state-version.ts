@@ -26,10 +26,10 @@ export function readMeta(value: unknown): MetaValue | null {
 
 // The HAM-wide record as it is written, with this version: the core's meta, and the request
 // server's pulse channels.
-export function metaValue(meta: Meta, channels: Channels): MetaValue {
+export function metaValue(meta: Meta, channels: Channels, leaseId: string | null = null): MetaValue {
   return {
     version: STATE_VERSION, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
     nextFiringId: meta.nextFiringId, nextOrder: meta.nextOrder, spawnCount: meta.spawnCount, nextChid: channels.nextId, channels: channels.list(),
-    config: configValue(meta),
+    config: configValue(meta), ...(leaseId === null ? {} : { leaseId }),
   };
 }

@@ -1,3 +1,4 @@
+import type { Membership } from "../cluster/membership.js";
 import type { ActivityLog } from "../adapters/activity-log.js";
 import type { Channels, ClientState } from "./clients.js";
 import type { Clock } from "../adapters/clock.js";
@@ -26,5 +27,7 @@ export interface ServerContext {
   heartbeat(client: ClientState): number;
   view(): TreeView;
   status(): Record<string, unknown>;
+  // In a cluster: this node's membership (null outside one).
+  readonly membership: Membership | null;
   stop(reason: string, removeState: boolean): Promise<void>;
 }

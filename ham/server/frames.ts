@@ -13,7 +13,7 @@ import type { ReplyPayload } from "../daemon/interpreter.js";
 // changes come with its change set.
 const CHANNEL_OPS: ReadonlySet<string> = new Set(["channel_create", "channel_close"]);
 // Ops that change nothing: never journaled, never deduplicated.
-const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "ps", "lookup", "heartbeat", "watch", ...CHECKPOINT_READS]);
+const READ_ONLY_OPS: ReadonlySet<string> = new Set(["hello", "ls", "cat", "status", "ps", "nodes", "lookup", "heartbeat", "watch", ...CHECKPOINT_READS]);
 
 // One frame from a client → one reply (or none for a one-way message). A mutation's reply is in
 // the shared state in the same write as its changes (the core's answers are recorded by the

@@ -8,6 +8,7 @@ import { applyText } from "./config-apply.js";
 import { isCoreRequest } from "../core/requests.js";
 import { replyValue } from "../daemon/interpreter.js";
 import { psRows } from "./ps.js";
+import { nodeRows } from "./nodes.js";
 import { terminate } from "../adapters/processes.js";
 import { DEFAULTS } from "../daemon/defaults.js";
 import type { ReplyTo } from "../core/events.js";
@@ -44,6 +45,7 @@ const handlers: Readonly<Record<string, Handler>> = {
     return 0;
   },
   status: (ham) => ham.status(),
+  nodes: (ham) => nodeRows(ham.membership),
   ps: (ham) => psRows(ham.state, ham.clock.wall(), ham.clock.mono()),
   watch: (_ham, client) => {
     client.watching = true;

@@ -3,6 +3,7 @@ import { counts, type HamState } from "../core/state.js";
 import type { HamOptions } from "../daemon/ham-options.js";
 import { groupRows } from "./groups.js";
 import type { TreeView } from "./render.js";
+import type { ClusterView } from "./nodes.js";
 
 // What the HAM says of itself: the /ham view's tree (render.ts draws its bytes) and `status`.
 // Counting walks every entity: it is done once per state, however many files of the view ask.
@@ -28,13 +29,13 @@ export class HamFacts {
   }
 
   status(state: HamState, now: {
-    guardianPid: number; wallMs: number; monoMs: number; log: ActivityLog; options: HamOptions; clients: number;
+    cluster: ClusterView | null; guardianPid: number; wallMs: number; monoMs: number; log: ActivityLog; options: HamOptions; clients: number;
   }): Record<string, unknown> {
     const memory = process.memoryUsage();
     return {
       ...this.info(state, now.guardianPid), ...this.countsOf(state), groups: groupRows(state, now.wallMs, now.monoMs),
       verbosity: now.log.verbosity, runDir: now.options.runDir, mount: now.options.mount, clients: now.clients,
-      logWriteFailures: now.log.writeFailures,
+      logWriteFailures: now.log.writeFailures, cluster: now.cluster,
       rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,
     };
   }

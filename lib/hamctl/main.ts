@@ -11,6 +11,7 @@ import type { GroupRow, PsRow } from "../wire/ps-row.js";
 import { parseCommandLine, UsageError, type Invocation } from "./args.js";
 import { commandUsage, usage } from "./commands.js";
 import { showLogs } from "./logs.js";
+import { clusterSummary, nodesTable, type ClusterSummary, type NodeLine } from "./nodes-table.js";
 import { groupSummary, groupTable, psLines, psTable } from "./ps-table.js";
 
 // `hamctl`: control and inspect a HAM. One line on stderr and a non-zero exit on error
@@ -50,7 +51,8 @@ async function execute(run: Run): Promise<string> {
     case "status":
       return request(run, async (session) => {
         const status = (await session.request("status", {})) as Record<string, unknown>;
-        const text = (key: string, value: unknown) => (key === "groups" && Array.isArray(value) ? (value as GroupRow[]).map(groupSummary).join(", ") || "-" : String(value));
+        const text = (key: string, value: unknown) => (key === "groups" && Array.isArray(value) ? (value as GroupRow[]).map(groupSummary).join(", ") || "-"
+          : key === "cluster" ? clusterSummary(value as ClusterSummary | null) : String(value));
         return print(status, Object.entries(status).map(([key, value]) => `${key}: ${text(key, value)}`).join("\n") + "\n");
       });
     case "ps":
@@ -59,6 +61,11 @@ async function execute(run: Run): Promise<string> {
         if (run.json) return print(lines, "");
         const { groups } = (await session.request("status", {})) as { groups?: GroupRow[] };
         return psTable(lines) + (groups !== undefined && groups.length > 0 ? `\n${groupTable(groups)}` : "");
+      });
+    case "nodes":
+      return request(run, async (session) => {
+        const rows = (await session.request("nodes", {})) as NodeLine[];
+        return print(rows, nodesTable(rows, Date.now()));
       });
     case "switchover":
       return request(run, async (session) => {

@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { Etcd3, type IKeyValue } from "etcd3";
+import type { ClusterOptions } from "../daemon/ham-options.js";
+
+// The one file that knows etcd3 (and gRPC). The daemon loads it with import() only when
+// `--etcd` is given: a HAM outside a cluster loads neither. Every call carries its own
+// deadline (a write in flight when the etcd leader dies stalls 7 s under etcd3's retry).
+
+export interface KeyFact {
+  readonly key: string;
+  readonly value: string;
+  readonly lease: string;
+}
+
+export interface EtcdAdapter {
+  grant(ttlS: number, deadlineMs: number): Promise<string>;
+  // One keepalive: the lease's TTL left as etcd answers (≤ 0: the lease is gone).
+  keepAlive(lease: string, deadlineMs: number): Promise<number>;
+  // Puts key on lease if the key does not exist or already sits on that lease; else the holder.
+  claim(key: string, value: string, lease: string, deadlineMs: number): Promise<{ ok: true } | { ok: false; holder: KeyFact | null }>;
+  // The keys under prefix, and the revision they were read at (a watch starts after it).
+  list(prefix: string, deadlineMs: number): Promise<{ facts: KeyFact[]; revision: string }>;
+  watch(prefix: string, fromRevision: string, onPut: (fact: KeyFact) => void, onDelete: (key: string) => void): Promise<() => void>;
+  close(): void;
+}
+
+const at = (ms: number) => ({ deadline: new Date(Date.now() + ms) });
+const fact = (kv: IKeyValue): KeyFact => ({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease) });
+
+export function connectEtcd(options: ClusterOptions): EtcdAdapter {
+  const file = (path: string | null) => (path === null ? undefined : readFileSync(path));
+  const ca = file(options.ca);
+  const client = new Etcd3({
+    hosts: [...options.etcd],
+    ...(ca === undefined ? {} : { credentials: { rootCertificate: ca, ...(options.key === null ? {} : { privateKey: readFileSync(options.key) }), ...(options.cert === null ? {} : { certChain: readFileSync(options.cert) }) } }),
+    ...(options.user === null ? {} : { auth: { username: options.user, password: options.password ?? "", callOptions: at(3000) } }),
+    // etcd3 sets no gRPC keepalive: without pings a half-open link is seen by nothing (etcd3#110).
+    // 5 s: etcd refuses pings more often than its --grpc-keepalive-min-time (5 s) with GOAWAY.
+    grpcOptions: { "grpc.keepalive_time_ms": 5000, "grpc.keepalive_timeout_ms": 2000 },
+  });
+  return {
+    async grant(ttlS, deadlineMs) {
+      return String((await client.leaseClient.leaseGrant({ TTL: ttlS }, at(deadlineMs))).ID);
+    },
+    async keepAlive(lease, deadlineMs) {
+      const stream = await client.leaseClient.leaseKeepAlive(at(deadlineMs));
+      try {
+        return await new Promise<number>((resolve, reject) => {
+          stream.on("data", (response: { TTL: string }) => resolve(Number(response.TTL)));
+          stream.on("error", reject);
+          stream.on("end", () => reject(new Error("keepalive stream ended")));
+          stream.write({ ID: lease });
+        });
+      } finally {
+        stream.end();
+      }
+    },
+    async claim(key, value, lease, deadlineMs) {
+      const k = Buffer.from(key);
+      const put = { request_put: { key: k, value: Buffer.from(value), lease } };
+      // Free (never created), or ours already (a takeover re-claims on the same lease).
+      for (const compare of [{ key: k, target: "Create" as const, result: "Equal" as const, create_revision: 0 },
+        { key: k, target: "Lease" as const, result: "Equal" as const, lease }]) {
+        const answer = await client.kv.txn({ compare: [compare], success: [put], failure: [{ request_range: { key: k } }] }, at(deadlineMs));
+        if (answer.succeeded) return { ok: true };
+        const held = answer.responses[0]?.response_range?.kvs[0];
+        if (held === undefined) continue;
+        if (String(held.lease) !== lease) return { ok: false, holder: fact(held) };
+      }
+      return { ok: false, holder: null };
+    },
+    async list(prefix, deadlineMs) {
+      const k = Buffer.from(prefix);
+      const end = Buffer.from(prefix);
+      end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
+      const answer = await client.kv.range({ key: k, range_end: end }, at(deadlineMs));
+      return { facts: answer.kvs.map(fact), revision: answer.header.revision };
+    },
+    async watch(prefix, fromRevision, onPut, onDelete) {
+      const watcher = await client.watch().prefix(prefix).startRevision(String(BigInt(fromRevision) + 1n)).create();
+      watcher.on("put", (kv) => onPut(fact(kv)));
+      watcher.on("delete", (kv) => onDelete(kv.key.toString()));
+      watcher.on("error", () => undefined);
+      return () => void watcher.cancel().catch(() => undefined);
+    },
+    close() {
+      client.close();
+    },
+  };
+}
