@@ -31,6 +31,12 @@ describe("a HAM outside a cluster", () => {
     expect(clusterCode(loaded)).toEqual([]);
   });
 
+  it("the Guardian's bundle imports no etcd3 or gRPC (it takes the etcd adapter by its file, at run time)", () => {
+    const bundle = readFileSync(join(ROOT, "dist/guardian/guardian.bundle.mjs"), "utf8");
+    expect(bundle.match(/^import .* from "(etcd3|@grpc\/[^"]*)";$/gm) ?? []).toEqual([]);
+    expect(bundle).toContain("Guardian");
+  });
+
   it("the check sees etcd3 when the cluster adapter is loaded (the test can fail)", () => {
     const loaded = modulesLoadedBy(`await import("./dist/ham/cluster/etcd.js");`);
     expect(clusterCode(loaded).length).toBeGreaterThan(0);
