@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { Etcd3 } from "etcd3";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { EtcdCluster } from "../../dist/lab/etcd-cluster.js";
 import { pidsWithEnv } from "../../dist/lib/proc.js";
 import { Session } from "../../dist/lib/client/session.js";
 import { describeWithEtcd } from "../helpers/etcd.js";
-import { eventually, HAM_BIN, isAlive, startHam, tempDir, type HamInstance } from "../helpers/ham-instance.js";
+import { cleanup, eventually, HAM_BIN, isAlive, startHam, tempDir, type HamInstance } from "../helpers/ham-instance.js";
 import { killHam, status, guardianReady } from "../helpers/takeover.js";
 
 interface NodeRow { name: string; pid: number | null; state: string; leaseLeftMs: number | null }
@@ -134,6 +134,8 @@ describeWithEtcd("a cluster of HAMs: joining and membership", () => {
 });
 
 describeWithEtcd("ham's cluster options at start", () => {
+  // Their run directories (tempDir) go with the test.
+  afterEach(cleanup);
   it("--node without --etcd is a usage error (exit 2, one line then the usage)", () => {
     const run = spawnSync(process.execPath, [HAM_BIN, "--run-dir", tempDir("usage"), "--no-mount", "--node", "n1"], { encoding: "utf8" });
     expect(run.status).toBe(2);
@@ -176,6 +178,7 @@ describeWithEtcd("an etcd with authentication", () => {
   });
 
   afterAll(() => etcd?.stop());
+  afterEach(cleanup);
 
   it("a wrong password ends ham with one line, exit 1", () => {
     const run = spawnSync(process.execPath, [HAM_BIN, "--run-dir", tempDir("bad-password"), "--no-mount", "--node", "a1", "--etcd", etcd.endpoints.join(","), "--etcd-user", "root"],
