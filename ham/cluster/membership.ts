@@ -1,3 +1,4 @@
+import type { NodeRow } from "../../lib/wire/node-row.js";
 import type { EtcdAdapter, KeyFact } from "./etcd.js";
 
 // A node's membership: its lease (own keepalive loop, own deadline) and its node key, and what
@@ -14,15 +15,7 @@ export interface MembershipOptions {
   readonly startedMs: number;
 }
 
-export interface NodeRow {
-  readonly name: string;
-  readonly pid: number | null;
-  readonly state: "up" | "down" | "expiring";
-  // Self only: ms until this node's own deadline (negative: past it).
-  readonly leaseLeftMs: number | null;
-  readonly sinceMs: number;
-  readonly self: boolean;
-}
+export type { NodeRow };
 
 export type MembershipEvent = "lease-expiring" | "lease-renewed" | "lease-regranted" | "node-joined" | "node-down" | "etcd-unreachable" | "etcd-ok";
 

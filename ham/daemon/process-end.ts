@@ -1,7 +1,6 @@
 import { closeSync } from "node:fs";
 import { isatty } from "node:tty";
 import { readProcStat } from "../../lib/proc.js";
-import type { Ham } from "./ham.js";
 
 // How a process running a HAM (`ham --foreground`, or a Guardian that took over) ends.
 
@@ -28,7 +27,8 @@ export function exitProcess(code: number): never {
 // SIGHUP too when it has a controlling terminal, like any program in the foreground of a
 // terminal that went away (a closed window, a dropped SSH session). Without one (the
 // background daemon, a service under systemd or s6) a SIGHUP is no hangup: it is ignored.
-export function stopOnSignals(ham: Ham): void {
+// `ham`: the HAM (daemon/ham.ts; not imported: it re-exports this file).
+export function stopOnSignals(ham: { stop(reason: string, removeState: boolean): Promise<void> }): void {
   const stop = (reason: string) => () => void ham.stop(reason, false).then(() => exitProcess(0));
   process.on("SIGINT", stop("signal"));
   process.on("SIGTERM", stop("signal"));

@@ -11,7 +11,8 @@ import type { GroupRow, PsRow } from "../wire/ps-row.js";
 import { parseCommandLine, UsageError, type Invocation } from "./args.js";
 import { commandUsage, usage } from "./commands.js";
 import { showLogs } from "./logs.js";
-import { clusterSummary, nodesTable, type ClusterSummary, type NodeLine } from "./nodes-table.js";
+import { clusterSummary, nodesTable, type ClusterSummary } from "./nodes-table.js";
+import type { NodeRow } from "../wire/node-row.js";
 import { groupSummary, groupTable, psLines, psTable } from "./ps-table.js";
 
 // `hamctl`: control and inspect a HAM. One line on stderr and a non-zero exit on error
@@ -64,7 +65,7 @@ async function execute(run: Run): Promise<string> {
       });
     case "nodes":
       return request(run, async (session) => {
-        const rows = (await session.request("nodes", {})) as NodeLine[];
+        const rows = (await session.request("nodes", {})) as NodeRow[];
         return print(rows, nodesTable(rows, Date.now()));
       });
     case "switchover":

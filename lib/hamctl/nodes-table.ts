@@ -1,20 +1,13 @@
+import type { NodeRow } from "../wire/node-row.js";
 // `hamctl nodes` and the cluster line of `hamctl status`.
 
-export interface NodeLine {
-  readonly name: string;
-  readonly pid: number | null;
-  readonly state: "up" | "down" | "expiring";
-  readonly leaseLeftMs: number | null;
-  readonly sinceMs: number;
-  readonly self: boolean;
-}
 
 export interface ClusterSummary {
   readonly name: string;
   readonly node: string;
   readonly leaseId: string;
   readonly etcd: string;
-  readonly nodes: readonly NodeLine[];
+  readonly nodes: readonly NodeRow[];
 }
 
 function ago(ms: number): string {
@@ -22,7 +15,7 @@ function ago(ms: number): string {
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
 }
 
-export function nodesTable(rows: readonly NodeLine[], nowMs: number): string {
+export function nodesTable(rows: readonly NodeRow[], nowMs: number): string {
   const table = [["NAME", "PID", "STATE", "LEASE LEFT", "SINCE"], ...rows.map((row) => [
     row.self ? `${row.name} (self)` : row.name, row.pid === null ? "-" : String(row.pid), row.state,
     row.leaseLeftMs === null ? "-" : `${row.leaseLeftMs} ms`, ago(nowMs - row.sinceMs),

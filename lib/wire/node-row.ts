@@ -1,0 +1,11 @@
+// One node of a cluster as the HAM answers `nodes` and `status` (ham/cluster/membership.ts makes
+// it, hamctl prints it: lib/hamctl/nodes-table.ts).
+export interface NodeRow {
+  readonly name: string;
+  readonly pid: number | null;
+  readonly state: "up" | "down" | "expiring";
+  // Self only: ms until this node's own deadline (negative: past it).
+  readonly leaseLeftMs: number | null;
+  readonly sinceMs: number;
+  readonly self: boolean;
+}
