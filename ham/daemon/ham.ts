@@ -19,9 +19,7 @@ import { DEFAULTS } from "./defaults.js";
 import { failPoint } from "../adapters/fail-point.js";
 import { answerFrame } from "../server/frames.js";
 import { GuardianLink } from "../adapters/guardian-link.js";
-import { distFile } from "../adapters/dist-files.js";
-import { pathToFileURL } from "node:url";
-import type * as EtcdAdapter from "../cluster/etcd.js";
+import { joinCluster } from "./cluster-join.js";
 import { activityLogOptions, type HamOptions, type StartMode } from "./ham-options.js";
 import { acquireInstance, prepareRunDir, releaseInstance } from "../adapters/instance-lock.js";
 import { Interpreter, type Reply } from "./interpreter.js";
@@ -44,20 +42,8 @@ export { activityLogOptions } from "./ham-options.js";
 export { exitProcess, stopOnSignals } from "./process-end.js";
 
 const COMPACT_AT_BYTES = 8 * 1024 * 1024;
-// The etcd adapter by its file, not a literal import: the Guardian's bundle would otherwise take
-// it in, and with it a static import of etcd3 (~225 ms and 30 MB at every Guardian's start).
-// Seen from dist/ham/daemon/ or from the bundle in dist/guardian/.
-const ETCD_ADAPTER = pathToFileURL(distFile(import.meta.url, ["../cluster/etcd.js", "../ham/cluster/etcd.js"])).href;
 const GUARDIAN_READY_MS = 10_000;
 const UNCLAIMED_REPLIES_MS = 60_000;
-// What a node key says of the hamd that holds it (dist/ham/daemon/ → the package's root).
-const HAMD_VERSION = ((): string => {
-  try {
-    return String((JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown }).version ?? "unknown");
-  } catch {
-    return "unknown";
-  }
-})();
 
 // The daemon's wiring: the core's state machine (core/) run by the interpreter through the
 // adapters, the socket server, the shared state, the Guardian, the config file and the view.
@@ -205,40 +191,13 @@ export class Ham implements ServerContext {
       ready ? `Guardian ready (pid ${this.guardian.pid})` : `no Guardian became ready within ${GUARDIAN_READY_MS} ms; running unprotected until one does`);
   }
 
-  // Joins the cluster: etcd3 (and gRPC) are loaded here, and only here, only with --etcd.
+  // Joins the cluster (cluster-join.ts); etcd3 is loaded only then.
   private async joinCluster(): Promise<void> {
-    const cluster = this.options.cluster;
-    if (cluster === null) return;
-    const [{ connectEtcd }, { Membership, NodeHeld }] = await Promise.all([import(ETCD_ADAPTER) as Promise<typeof EtcdAdapter>, import("../cluster/membership.js")]);
-    const membership = new Membership(connectEtcd(cluster), {
-      cluster: cluster.name, node: cluster.node, ttlS: cluster.leaseTtlS, marginMs: DEFAULTS.leaseMarginMs, version: HAMD_VERSION, startedMs: this.clock.wall(),
-    }, {
-      log: (event, fields, message) => this.log.write(LOG_LEVEL.events, event === "lease-expiring" || event === "node-down" || event === "etcd-unreachable" ? "warn" : "info",
-        { event, ...fields }, message),
-      leaseChanged: () => {
-        this.journal.changed([META_KEY]);
-        this.journal.flush();
-      },
-      now: () => performance.now(),
-      wall: () => this.clock.wall(),
-      every: (ms, run) => {
-        const timer = setInterval(run, ms);
-        return () => clearInterval(timer);
-      },
-      after: (ms, run) => {
-        const timer = setTimeout(run, ms);
-        return () => clearTimeout(timer);
-      },
+    this.membership = await joinCluster(this.options.cluster, this.keptLease, this.log, this.clock, (membership) => {
+      this.membership = membership;
+      this.journal.changed([META_KEY]);
+      this.journal.flush();
     });
-    this.membership = membership;
-    try {
-      await membership.join(this.keptLease);
-    } catch (error) {
-      if (error instanceof NodeHeld) throw error;
-      throw new Error(`etcd at ${cluster.etcd.join(",")}: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`);
-    }
-    this.log.write(LOG_LEVEL.events, "info", { event: "joined", cluster: cluster.name, node: cluster.node, lease: membership.lease, kept: membership.lease === this.keptLease },
-      `node ${cluster.node} in cluster ${cluster.name} on lease ${membership.lease}${membership.lease === this.keptLease ? " (kept from the HAM before)" : ""}`);
   }
 
   // The state of a HAM that is gone: read back, checked, and carried on (core/takeover.ts).
