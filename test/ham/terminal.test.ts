@@ -62,6 +62,10 @@ function commandLineOf(pid: number): string {
 
 const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
 
+// A terminal as a user's: colours known (CI runs with no TERM, where Node's hasColors() is false).
+const { NO_COLOR: _noColor, FORCE_COLOR: _forceColor, NODE_DISABLE_COLORS: _disable, ...inherited } = process.env;
+const TERMINAL_ENV = { ...inherited, SHELL: "/bin/sh", TERM: "xterm-256color" };
+
 // Runs `shellCommand` (sh) in a new terminal; `{HAM}` in it stands for `npm start`'s command
 // line on a run directory of its own. Resolves once that HAM is protected by its Guardian.
 async function inTerminal(shellCommand: string): Promise<Terminal & { ham: Status }> {
@@ -71,7 +75,7 @@ async function inTerminal(shellCommand: string): Promise<Terminal & { ham: Statu
   writeFileSync(config, JSON.stringify(CONFIG));
   const ham = [HAM_BIN, "--foreground", "--no-mount", "--run-dir", runDir, "--config", config, "-v"].map(quote).join(" ");
   const script = spawn("script", ["-qfec", shellCommand.replaceAll("{HAM}", ham).replaceAll("{RUN_DIR}", quote(runDir)), "/dev/null"], {
-    stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, SHELL: "/bin/sh" },
+    stdio: ["ignore", "pipe", "ignore"], env: TERMINAL_ENV,
   });
   keeper.add(script.pid ?? 0);
   let screen = "";
