@@ -35,6 +35,9 @@ function guard(optionsJson: string, hamPidText: string): void {
   const options: HamOptions = { ...given, cluster: cluster === null ? null : { ...cluster, password: process.env["HAMD_ETCD_PASSWORD"] ?? null } };
   const hamPid = Number(hamPidText);
   const hamStartTime = readStartTime(hamPid);
+  // Its spare loads from now on: a HAM killed while this Guardian is still starting is taken over
+  // by it, and its own Guardian is then that spare, already loading since.
+  spareGuardian.keep(options.runDir);
   // Told to stop by the HAM (no takeover), or taking over.
   let stopping = false;
   let takingOver = false;
@@ -131,7 +134,6 @@ function guard(optionsJson: string, hamPidText: string): void {
     if (process.connected) {
       send({ ready: true });
       watchdog.start();
-      spareGuardian.keep(options.runDir);
     } else void takeOver();
   }
 }
