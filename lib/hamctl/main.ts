@@ -38,7 +38,8 @@ interface Ham {
 }
 
 async function request(run: Run, work: (ham: Ham) => Promise<string>): Promise<string> {
-  const place = { runDir: resolveRunDir(run.runDir), node: run.node === null ? null : placeOfNode(run.node).node };
+  if (run.node !== null && placeOfNode(run.node).node === null) throw new HamError("EINVAL", `--node takes a node name, not a path (--run-dir DIR for a HAM on this machine): ${run.node}`);
+  const place = { runDir: resolveRunDir(run.runDir), node: run.node };
   const session = await sessionFor(place.runDir);
   try {
     return await work({ request: (op, args, timeoutMs) => requestAt(session, place, op, args, timeoutMs) });
