@@ -12,6 +12,7 @@ import { haCounterFigures } from "./hacounter.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { labFigures } from "./lab.mjs";
 import { memoryFigures } from "./memory.mjs";
+import { remoteFigures } from "./remote.mjs";
 import { reprotectFigures } from "./reprotect.mjs";
 import { restartLatency } from "./restart.mjs";
 import { takeoverFigures } from "./takeover.mjs";
@@ -29,6 +30,7 @@ const SECTIONS = {
   fs: () => fsFigures(),
   cover: () => coverFigures(),
   ckpt: () => ckptFigures(),
+  remote: () => remoteFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 

@@ -18,16 +18,21 @@ export type HamErrorCode =
   | "E2BIG"
   | "ENOSPC"
   | "EIDRM"
-  | "ECANCELED";
+  | "ECANCELED"
+  // A node of the cluster that is down (or never joined): ham_*_node calls to it.
+  | "EHOSTDOWN";
 
 const codes: ReadonlySet<string> = new Set<HamErrorCode>([
   "EBADF", "EEXIST", "EINVAL", "ENAMETOOLONG", "ENOENT", "ENOMEM", "ETIMEDOUT",
-  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO", "E2BIG", "ENOSPC", "EIDRM", "ECANCELED",
+  "EPERM", "ESRCH", "EBUSY", "EMSGSIZE", "ENOTSUP", "EIO", "E2BIG", "ENOSPC", "EIDRM", "ECANCELED", "EHOSTDOWN",
 ]);
 
 export function isHamErrorCode(value: unknown): value is HamErrorCode {
   return typeof value === "string" && codes.has(value);
 }
+
+// Linux's EHOSTDOWN, which Node's os.constants.errno does not list.
+const EHOSTDOWN = 112;
 
 export class HamError extends Error {
   readonly code: HamErrorCode;
@@ -37,6 +42,6 @@ export class HamError extends Error {
     super(`${code}: ${message}`, options);
     this.name = "HamError";
     this.code = code;
-    this.errno = constants.errno[code];
+    this.errno = code === "EHOSTDOWN" ? EHOSTDOWN : constants.errno[code];
   }
 }

@@ -21,11 +21,22 @@ export interface EtcdAdapter {
   // The keys under prefix, and the revision they were read at (a watch starts after it).
   list(prefix: string, deadlineMs: number): Promise<{ facts: KeyFact[]; revision: string }>;
   watch(prefix: string, fromRevision: string, onPut: (fact: KeyFact) => void, onDelete: (key: string) => void): Promise<() => void>;
+  // A plain put on a lease (remote calls and their replies: each key has one writer).
+  put(key: string, value: string, lease: string, deadlineMs: number): Promise<void>;
+  // Deletes a key, or every key under a prefix (a key that is gone already is no error).
+  remove(key: string, deadlineMs: number, prefix?: boolean): Promise<void>;
   close(): void;
 }
 
 const at = (ms: number) => ({ deadline: new Date(Date.now() + ms) });
 const fact = (kv: IKeyValue): KeyFact => ({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease) });
+
+// The end of a prefix's range: the prefix with its last byte + 1.
+function rangeEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
+  return end;
+}
 
 export function connectEtcd(options: ClusterOptions): EtcdAdapter {
   const file = (path: string | null) => (path === null ? undefined : readFileSync(path));
@@ -70,10 +81,7 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
       return { ok: false, holder: null };
     },
     async list(prefix, deadlineMs) {
-      const k = Buffer.from(prefix);
-      const end = Buffer.from(prefix);
-      end[end.length - 1] = (end[end.length - 1] ?? 0) + 1;
-      const answer = await client.kv.range({ key: k, range_end: end }, at(deadlineMs));
+      const answer = await client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) }, at(deadlineMs));
       return { facts: answer.kvs.map(fact), revision: answer.header.revision };
     },
     async watch(prefix, fromRevision, onPut, onDelete) {
@@ -82,6 +90,13 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
       watcher.on("delete", (kv) => onDelete(kv.key.toString()));
       watcher.on("error", () => undefined);
       return () => void watcher.cancel().catch(() => undefined);
+    },
+    async put(key, value, lease, deadlineMs) {
+      await client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease }, at(deadlineMs));
+    },
+    async remove(key, deadlineMs, prefix = false) {
+      const k = Buffer.from(key);
+      await client.kv.deleteRange({ key: k, ...(prefix ? { range_end: rangeEnd(key) } : {}) }, at(deadlineMs));
     },
     close() {
       client.close();

@@ -29,6 +29,8 @@ export interface MembershipHooks {
   every(ms: number, run: () => void): () => void;
   // One timer, re-armed at each new deadline (an idle node arms no polling timer).
   after(ms: number, run: () => void): () => void;
+  // Another node's key was deleted (remote calls waiting on it answer EHOSTDOWN).
+  nodeDown?(node: string): void;
 }
 
 export class NodeHeld extends Error {
@@ -181,6 +183,12 @@ export class Membership {
     const name = key.slice(this.prefix.length);
     this.nodes.set(name, { pid: this.nodes.get(name)?.pid ?? null, state: "down", sinceMs: this.hooks.wall() });
     this.hooks.log("node-down", { node: name }, `node ${name} down (its lease is gone)`);
+    this.hooks.nodeDown?.(name);
+  }
+
+  // What this node knows of another from the watch: "up", "down", or null (never seen since it joined).
+  nodeState(name: string): "up" | "down" | null {
+    return this.nodes.get(name)?.state ?? null;
   }
 
   rows(): NodeRow[] {

@@ -4,6 +4,7 @@ import { distFile } from "../adapters/dist-files.js";
 import { LOG_LEVEL, type ActivityLog } from "../adapters/activity-log.js";
 import type { Clock } from "../adapters/clock.js";
 import type { Membership } from "../cluster/membership.js";
+import type { RemoteCall, RemoteAnswer, RemoteCalls } from "../cluster/remote-calls.js";
 import type * as EtcdAdapter from "../cluster/etcd.js";
 import type { HamOptions } from "./ham-options.js";
 import { DEFAULTS } from "./defaults.js";
@@ -25,14 +26,23 @@ function hamdVersion(): string {
   }
 }
 
+export interface Joined {
+  readonly membership: Membership;
+  // Calls from and to the other nodes' HAMs (cluster/remote-calls.ts).
+  readonly remote: RemoteCalls;
+}
+
 // Joins (or, after a takeover, rejoins on `keptLease`); null outside a cluster. `leaseChanged`
 // is told the membership whenever its lease changes (from the join on: the lease id goes into the
-// shared state before the join answers).
+// shared state before the join answers). `serve` runs another node's call on this HAM.
 export async function joinCluster(cluster: HamOptions["cluster"], keptLease: string | null, log: ActivityLog, clock: Clock,
-  leaseChanged: (membership: Membership) => void): Promise<Membership | null> {
+  leaseChanged: (membership: Membership) => void, serve: (origin: string, call: RemoteCall) => Promise<RemoteAnswer>): Promise<Joined | null> {
   if (cluster === null) return null;
-  const [{ connectEtcd }, { Membership, NodeHeld }] = await Promise.all([import(ETCD_ADAPTER) as Promise<typeof EtcdAdapter>, import("../cluster/membership.js")]);
-  const membership: Membership = new Membership(connectEtcd(cluster), {
+  const [{ connectEtcd }, { Membership, NodeHeld }, { RemoteCalls }] = await Promise.all([import(ETCD_ADAPTER) as Promise<typeof EtcdAdapter>,
+    import("../cluster/membership.js"), import("../cluster/remote-calls.js")]);
+  const etcd = connectEtcd(cluster);
+  let remote: RemoteCalls | null = null;
+  const membership: Membership = new Membership(etcd, {
     cluster: cluster.name, node: cluster.node, ttlS: cluster.leaseTtlS, marginMs: DEFAULTS.leaseMarginMs, version: hamdVersion(), startedMs: clock.wall(),
   }, {
     log: (event, fields, message) => log.write(LOG_LEVEL.events, event === "lease-expiring" || event === "node-down" || event === "etcd-unreachable" ? "warn" : "info",
@@ -48,15 +58,24 @@ export async function joinCluster(cluster: HamOptions["cluster"], keptLease: str
       const timer = setTimeout(run, ms);
       return () => clearTimeout(timer);
     },
+    nodeDown: (node) => remote?.nodeDown(node),
+  });
+  remote = new RemoteCalls(etcd, cluster.name, cluster.node, {
+    lease: () => membership.lease,
+    nodeState: (node) => membership.nodeState(node),
+    serve,
+    warn: (message) => log.write(LOG_LEVEL.events, "warn", { event: "remote-call-failed" }, message),
   });
   try {
     await membership.join(keptLease);
+    await remote.start();
   } catch (error) {
+    remote.stop();
     membership.stop();
     if (error instanceof NodeHeld) throw error;
     throw new Error(`etcd at ${cluster.etcd.join(",")}: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`);
   }
   log.write(LOG_LEVEL.events, "info", { event: "joined", cluster: cluster.name, node: cluster.node, lease: membership.lease, kept: membership.lease === keptLease },
     `node ${cluster.node} in cluster ${cluster.name} on lease ${membership.lease}${membership.lease === keptLease ? " (kept from the HAM before)" : ""}`);
-  return membership;
+  return { membership, remote };
 }

@@ -33,6 +33,8 @@ import type { TreeView } from "../server/render.js";
 import { waitFor } from "../adapters/waitfor.js";
 import { closeOutput, openOutput, OutputRotator } from "../adapters/output.js";
 import type { Membership } from "../cluster/membership.js";
+import type { RemoteCall, RemoteCalls } from "../cluster/remote-calls.js";
+import { RemoteCallers } from "../server/remote.js";
 
 // The one entry of ham/ the Guardian uses.
 export type { HamOptions, StartMode } from "./ham-options.js";
@@ -74,6 +76,14 @@ export class Ham implements ServerContext {
   membership: Membership | null = null;
   // The lease a HAM before this one held, read back from the shared state (a takeover keeps it).
   private keptLease: string | null = null;
+  // Calls to and from the other nodes' HAMs; the callers from other nodes (server/remote.ts).
+  remote: RemoteCalls | null = null;
+  private readonly remoteCallers = new RemoteCallers((token) => this.journal.forgetClient(token));
+  // Other nodes' calls wait until this HAM serves (a takeover lists them before that).
+  private markServing: () => void = () => undefined;
+  private readonly serving = new Promise<void>((resolve) => {
+    this.markServing = resolve;
+  });
 
   constructor(readonly options: HamOptions) {
     this.log = createActivityLog(activityLogOptions(options));
@@ -147,6 +157,7 @@ export class Ham implements ServerContext {
       } catch (error) {
         // Refused (the node name is held) or no etcd: nothing of this HAM stays behind, no
         // Guardian was started, and a state it did not recover is not kept.
+        this.remote?.stop();
         this.membership?.stop();
         this.core.stop();
         this.poller.stop();
@@ -170,6 +181,7 @@ export class Ham implements ServerContext {
       onClose: (connection) => this.onClose(connection),
     });
     if (recovered) this.core.dispatch({ kind: "serving", at: this.core.at() });
+    this.markServing();
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
     this.guardian.start();
     // Processes a HAM that stopped or died started write on: their files are looked at too.
@@ -194,11 +206,20 @@ export class Ham implements ServerContext {
 
   // Joins the cluster (cluster-join.ts); etcd3 is loaded only then.
   private async joinCluster(): Promise<void> {
-    this.membership = await joinCluster(this.options.cluster, this.keptLease, this.log, this.clock, (membership) => {
+    const joined = await joinCluster(this.options.cluster, this.keptLease, this.log, this.clock, (membership) => {
       this.membership = membership;
       this.journal.changed([META_KEY]);
       this.journal.flush();
-    });
+    }, (origin, call) => this.serveRemote(origin, call));
+    this.membership = joined?.membership ?? null;
+    this.remote = joined?.remote ?? null;
+  }
+
+  // Another node's call, run as a request of a remote caller once this HAM serves.
+  private async serveRemote(origin: string, call: RemoteCall): ReturnType<RemoteCallers["serve"]> {
+    await this.serving;
+    return this.remoteCallers.serve(origin, call, this.clock.wall(), (client, id) =>
+      answerFrame(this, client, { kind: "message", value: { i: id, op: call.op, a: call.a } }));
   }
 
   // The state of a HAM that is gone: read back, checked, and carried on (core/takeover.ts).
@@ -253,7 +274,7 @@ export class Ham implements ServerContext {
 
   // The connected client whose session is `token`.
   private sessionOf(token: string): ClientState | undefined {
-    return [...this.clients.values()].find((client) => client.token === token);
+    return [...this.clients.values()].find((client) => client.token === token) ?? this.remoteCallers.clientOf(token);
   }
 
   applyConfig(make: (ref: number, at: At) => CoreEvent): Reply | null {
@@ -323,6 +344,7 @@ export class Ham implements ServerContext {
     this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason, stateKept: !removeState },
       `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
     await this.guardian.stop();
+    this.remote?.stop();
     this.membership?.stop();
     this.config.close();
     // After this, deaths are the next HAM's business.

@@ -1,4 +1,5 @@
 import type { Membership } from "../cluster/membership.js";
+import type { RemoteCalls } from "../cluster/remote-calls.js";
 import type { ActivityLog } from "../adapters/activity-log.js";
 import type { Channels, ClientState } from "./clients.js";
 import type { Clock } from "../adapters/clock.js";
@@ -29,5 +30,7 @@ export interface ServerContext {
   status(): Record<string, unknown>;
   // In a cluster: this node's membership (null outside one).
   readonly membership: Membership | null;
+  // In a cluster: calls to the other nodes' HAMs (null outside one).
+  readonly remote: RemoteCalls | null;
   stop(reason: string, removeState: boolean): Promise<void>;
 }

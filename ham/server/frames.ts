@@ -8,6 +8,7 @@ import { ANSWERED_LATER, dispatch } from "./requests.js";
 import { CHECKPOINT_READS } from "../core/checkpoints/checkpoints.js";
 import type { ReplyTo } from "../core/events.js";
 import type { ReplyPayload } from "../daemon/interpreter.js";
+import { forwardedOp } from "./remote.js";
 
 // Ops that change the server's part of the HAM-wide record (pulse channels); the core's
 // changes come with its change set.
@@ -37,7 +38,8 @@ export function answerFrame(ham: ServerContext, client: ClientState, frame: Deco
     return;
   }
   ham.log.write(LOG_LEVEL.trace, "info", { event: "request", op: request.op, pid: client.pid }, "request");
-  const mutation = !READ_ONLY_OPS.has(request.op);
+  // A read forwarded to another node (hamctl --node NAME ps) is a read here too.
+  const mutation = !READ_ONLY_OPS.has(request.op === "remote" ? forwardedOp(request.a) ?? request.op : request.op);
   const to: ReplyTo | null = mutation && client.token !== null && request.i > 0 ? { token: client.token, id: request.i } : null;
   const earlier = to === null ? undefined : ham.journal.sentReply(to.token, to.id);
   if (earlier !== undefined && !ham.journal.isPending(earlier)) {

@@ -12,6 +12,7 @@ import { nodeRows } from "./nodes.js";
 import { terminate } from "../adapters/processes.js";
 import { DEFAULTS } from "../daemon/defaults.js";
 import type { ReplyTo } from "../core/events.js";
+import { forwardRemote } from "./remote.js";
 
 // `to`: the client request a mutation answers (null: none), for a handler that records its progress.
 type Handler = (ham: ServerContext, client: ClientState, args: Args, to: ReplyTo | null) => unknown;
@@ -66,8 +67,9 @@ const handlers: Readonly<Record<string, Handler>> = {
 
 export function dispatch(ham: ServerContext, client: ClientState, op: string, rawArgs: unknown, to: ReplyTo | null = null): unknown {
   const handler = Object.hasOwn(handlers, op) ? handlers[op] : undefined;
-  if (handler === undefined && !isCoreRequest(op)) throw new HamError("EINVAL", `unknown operation ${op}`);
+  if (handler === undefined && !isCoreRequest(op) && op !== "remote") throw new HamError("EINVAL", `unknown operation ${op}`);
   if (op !== "hello" && client.pid <= 0) throw new HamError("EINVAL", "the first request must be hello");
+  if (op === "remote") return forwardRemote(ham, client, rawArgs, to, dispatch);
   if (handler !== undefined) return handler(ham, client, new Args(rawArgs), to);
   const reply = ham.coreRequest(client, op, rawArgs, to);
   return reply === null ? ANSWERED_LATER : replyValue(reply);

@@ -1,8 +1,9 @@
 import { checkName } from "../names.js";
 import {
-  checkHandle, pathArgs, requestConnected, runDirOfNd, type ham_action_t, type ham_condition_t,
+  checkHandle, pathArgs, placeOfNd, requestConnected, type ham_action_t, type ham_condition_t,
 } from "./handles.js";
-import { runDirOfNode } from "./session.js";
+import { HamError } from "../errors.js";
+import { placeOfNode } from "./session.js";
 
 // Actions and fail-actions. `nd`/`nodename` of notify actions name the node where the
 // target runs: only the local node exists.
@@ -10,20 +11,20 @@ import { runDirOfNode } from "./session.js";
 type Spec = Record<string, unknown>;
 
 function localNd(nd: number): number {
-  runDirOfNd(nd);
+  placeOfNd(nd);
   return 0;
 }
 
 function localNode(nodename: string | null): number {
-  runDirOfNode(nodename);
+  if (placeOfNode(nodename).node !== null) throw new HamError("EINVAL", `a notify action reaches a process of its HAM's own node only, not of ${String(nodename)}`);
   return 0;
 }
 
 async function addAction(chdl: ham_condition_t, aname: string, kind: string, spec: Spec, flags: number): Promise<ham_action_t> {
   const condition = checkHandle(chdl, "condition");
   checkName(aname, "action");
-  await requestConnected(condition.runDir, "action", { ...pathArgs(condition), aname, kind, ...spec, flags });
-  return { kind: "action", runDir: condition.runDir, ename: condition.ename, cname: condition.cname, aname, freed: false };
+  await requestConnected(condition, "action", { ...pathArgs(condition), aname, kind, ...spec, flags });
+  return { kind: "action", runDir: condition.runDir, node: condition.node, ename: condition.ename, cname: condition.cname, aname, freed: false };
 }
 
 const later = <T>(run: () => Promise<T>): Promise<T> => Promise.resolve().then(run);
@@ -54,13 +55,13 @@ export const ham_action_log = (
 
 export async function ham_action_remove(ahdl: ham_action_t, _flags = 0): Promise<number> {
   const action = checkHandle(ahdl, "action");
-  return Number(await requestConnected(action.runDir, "action_remove", pathArgs(action)));
+  return Number(await requestConnected(action, "action_remove", pathArgs(action)));
 }
 
 async function addFail(ahdl: ham_action_t, fname: string, kind: string, spec: Spec, flags: number): Promise<number> {
   const action = checkHandle(ahdl, "action");
   checkName(fname, "fail-action");
-  return Number(await requestConnected(action.runDir, "action_fail", { ...pathArgs(action), fname, kind, ...spec, flags }));
+  return Number(await requestConnected(action, "action_fail", { ...pathArgs(action), fname, kind, ...spec, flags }));
 }
 
 export const ham_action_fail_execute = (ahdl: ham_action_t, aname: string, path: string, flags = 0) =>
@@ -86,5 +87,5 @@ export const ham_action_fail_log = (
 export async function ham_action_fail_remove(ahdl: ham_action_t, aname: string, _flags = 0): Promise<number> {
   const action = checkHandle(ahdl, "action");
   checkName(aname, "fail-action");
-  return Number(await requestConnected(action.runDir, "action_fail_remove", { ...pathArgs(action), fname: aname }));
+  return Number(await requestConnected(action, "action_fail_remove", { ...pathArgs(action), fname: aname }));
 }

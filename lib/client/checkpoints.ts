@@ -2,7 +2,7 @@ import { CKPT_LIMIT_BYTES, CKPT_LIMIT_SECTION_BYTES, CKPT_LIMIT_SECTIONS } from 
 import { HamError } from "../errors.js";
 import { checkName } from "../names.js";
 import { requestAuto } from "./handles.js";
-import { releaseIfUnused, runDirOfNode, sessionFor, type Session } from "./session.js";
+import { placeOfNode, releaseIfUnused, requestAt, sessionFor, type Place, type Session } from "./session.js";
 
 // Checkpoints (beyond QNX: AIS CKPT): named sections of bytes the HAM keeps in its shared
 // state. A handle holds the process's connection to the HAM (as ham_connect does) until
@@ -23,6 +23,8 @@ export type CheckpointOptions = Partial<CheckpointLimits>;
 export interface ckpt_handle_t {
   readonly kind: "checkpoint";
   readonly runDir: string;
+  // The node whose HAM keeps the checkpoint (null: the HAM of runDir itself).
+  readonly node: string | null;
   readonly name: string;
   // Which checkpoint of that name: calls on one unlinked (even if made again) are EIDRM.
   readonly id: number;
@@ -52,7 +54,7 @@ async function onHandle(handle: ckpt_handle_t, op: string, args: Record<string, 
   const open = openHandle(handle);
   const session = sessions.get(open);
   if (session === undefined || session.closed) throw new HamError("EBADF", "connection to the HAM lost");
-  return session.request(op, { name: open.name, id: open.id, ...args });
+  return requestAt(session, open, op, { name: open.name, id: open.id, ...args });
 }
 
 function bufferOf(bytes: Uint8Array | string): Buffer {
@@ -76,13 +78,13 @@ function limitsOf(raw: unknown): CheckpointLimits {
   };
 }
 
-async function open(runDir: string, name: string, options: CheckpointOptions): Promise<ckpt_handle_t> {
+async function open(place: Place, name: string, options: CheckpointOptions): Promise<ckpt_handle_t> {
   checkName(name, "checkpoint");
-  const session = await sessionFor(runDir);
+  const session = await sessionFor(place.runDir);
   session.holds += 1;
   try {
-    const reply = (await session.request("ckpt_open", { name, limits: options })) as { id: number; limits?: unknown };
-    const handle: ckpt_handle_t = { kind: "checkpoint", runDir, name, id: reply.id, limits: limitsOf(reply.limits), closed: false };
+    const reply = (await requestAt(session, place, "ckpt_open", { name, limits: options })) as { id: number; limits?: unknown };
+    const handle: ckpt_handle_t = { kind: "checkpoint", runDir: place.runDir, node: place.node, name, id: reply.id, limits: limitsOf(reply.limits), closed: false };
     sessions.set(handle, session);
     return handle;
   } catch (error) {
@@ -94,12 +96,12 @@ async function open(runDir: string, name: string, options: CheckpointOptions): P
 
 // Opens the checkpoint `name` of the HAM (resolveRunDir()), making it when it does not exist.
 export function ckpt_open(name: string, options: CheckpointOptions = {}): Promise<ckpt_handle_t> {
-  return Promise.resolve().then(() => open(runDirOfNode(null), name, options));
+  return Promise.resolve().then(() => open(placeOfNode(null), name, options));
 }
 
 // The same on the HAM of a node: the path of its run directory (as ham_*_node).
 export function ckpt_open_node(name: string, nodename: string | null, options: CheckpointOptions = {}): Promise<ckpt_handle_t> {
-  return Promise.resolve().then(() => open(runDirOfNode(nodename), name, options));
+  return Promise.resolve().then(() => open(placeOfNode(nodename), name, options));
 }
 
 // Replaces a section's bytes (a string is written as UTF-8). Over a limit (E2BIG: the section,
@@ -146,10 +148,10 @@ export async function ckpt_close(handle: ckpt_handle_t): Promise<number> {
 // Removes a checkpoint and its sections; calls on handles on it are EIDRM from then on.
 export async function ckpt_unlink(name: string): Promise<number> {
   checkName(name, "checkpoint");
-  return Number(await requestAuto(runDirOfNode(null), "ckpt_unlink", { name }));
+  return Number(await requestAuto(placeOfNode(null), "ckpt_unlink", { name }));
 }
 
 export async function ckpt_unlink_node(name: string, nodename: string | null): Promise<number> {
   checkName(name, "checkpoint");
-  return Number(await requestAuto(runDirOfNode(nodename), "ckpt_unlink", { name }));
+  return Number(await requestAuto(placeOfNode(nodename), "ckpt_unlink", { name }));
 }

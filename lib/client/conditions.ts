@@ -1,20 +1,20 @@
 import { HamError } from "../errors.js";
 import { checkName } from "../names.js";
 import {
-  checkHandle, pathArgs, requestConnected, runDirOfNd, type ham_action_t, type ham_condition_t, type ham_entity_t,
+  checkHandle, pathArgs, placeOfNd, requestConnected, type ham_action_t, type ham_condition_t, type ham_entity_t,
 } from "./handles.js";
-import { runDirOfNode } from "./session.js";
+import { placeOfNode, type Place } from "./session.js";
 
 // Conditions, *_control and the condition/action handle lookups.
 
 function conditionHandle(entity: ham_entity_t, cname: string): ham_condition_t {
-  return { kind: "condition", runDir: entity.runDir, ename: entity.ename, cname, freed: false };
+  return { kind: "condition", runDir: entity.runDir, node: entity.node, ename: entity.ename, cname, freed: false };
 }
 
 async function addCondition(ehdl: ham_entity_t, op: string, cname: string, args: Record<string, unknown>): Promise<ham_condition_t> {
   const entity = checkHandle(ehdl, "entity");
   checkName(cname, "condition");
-  await requestConnected(entity.runDir, op, { ename: entity.ename, cname, ...args });
+  await requestConnected(entity, op, { ename: entity.ename, cname, ...args });
   return conditionHandle(entity, cname);
 }
 
@@ -36,11 +36,11 @@ export function ham_condition_raise(
 
 export async function ham_condition_remove(chdl: ham_condition_t, _flags = 0): Promise<number> {
   const condition = checkHandle(chdl, "condition");
-  return Number(await requestConnected(condition.runDir, "condition_remove", pathArgs(condition)));
+  return Number(await requestConnected(condition, "condition_remove", pathArgs(condition)));
 }
 
 async function control(handle: ham_entity_t | ham_condition_t | ham_action_t, command: number, flags: number): Promise<number> {
-  return Number(await requestConnected(handle.runDir, "control", { ...pathArgs(handle), command, flags }));
+  return Number(await requestConnected(handle, "control", { ...pathArgs(handle), command, flags }));
 }
 
 export async function ham_entity_control(ehdl: ham_entity_t, command: number, flags = 0): Promise<number> {
@@ -63,31 +63,31 @@ function lookupNames(ename: string | null, cname: unknown, aname?: unknown): voi
   }
 }
 
-async function conditionLookup(runDir: string, ename: string | null, cname: string): Promise<ham_condition_t> {
+async function conditionLookup(place: Place, ename: string | null, cname: string): Promise<ham_condition_t> {
   lookupNames(ename, cname);
-  await requestConnected(runDir, "lookup", { ename, cname });
-  return { kind: "condition", runDir, ename, cname, freed: false };
+  await requestConnected(place, "lookup", { ename, cname });
+  return { kind: "condition", runDir: place.runDir, node: place.node, ename, cname, freed: false };
 }
 
-async function actionLookup(runDir: string, ename: string | null, cname: string, aname: string): Promise<ham_action_t> {
+async function actionLookup(place: Place, ename: string | null, cname: string, aname: string): Promise<ham_action_t> {
   lookupNames(ename, cname, aname);
-  await requestConnected(runDir, "lookup", { ename, cname, aname });
-  return { kind: "action", runDir, ename, cname, aname, freed: false };
+  await requestConnected(place, "lookup", { ename, cname, aname });
+  return { kind: "action", runDir: place.runDir, node: place.node, ename, cname, aname, freed: false };
 }
 
 export function ham_condition_handle(nd: number, ename: string | null, cname: string, _flags = 0): Promise<ham_condition_t> {
-  return Promise.resolve().then(() => conditionLookup(runDirOfNd(nd), ename, cname));
+  return Promise.resolve().then(() => conditionLookup(placeOfNd(nd), ename, cname));
 }
 export function ham_condition_handle_node(nodename: string | null, ename: string | null, cname: string, _flags = 0): Promise<ham_condition_t> {
-  return Promise.resolve().then(() => conditionLookup(runDirOfNode(nodename), ename, cname));
+  return Promise.resolve().then(() => conditionLookup(placeOfNode(nodename), ename, cname));
 }
 export function ham_action_handle(nd: number, ename: string | null, cname: string, aname: string, _flags = 0): Promise<ham_action_t> {
-  return Promise.resolve().then(() => actionLookup(runDirOfNd(nd), ename, cname, aname));
+  return Promise.resolve().then(() => actionLookup(placeOfNd(nd), ename, cname, aname));
 }
 export function ham_action_handle_node(
   nodename: string | null, ename: string | null, cname: string, aname: string, _flags = 0,
 ): Promise<ham_action_t> {
-  return Promise.resolve().then(() => actionLookup(runDirOfNode(nodename), ename, cname, aname));
+  return Promise.resolve().then(() => actionLookup(placeOfNode(nodename), ename, cname, aname));
 }
 
 export async function ham_condition_handle_free(chdl: ham_condition_t): Promise<number> {

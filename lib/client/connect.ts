@@ -1,7 +1,7 @@
 import { HamError } from "../errors.js";
 import { beating } from "./beating.js";
-import { requestAuto, runDirOfNd } from "./handles.js";
-import { existingSession, releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
+import { placeOfNd, requestAuto } from "./handles.js";
+import { existingSession, placeOfNode, releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
 
 // ham_connect*, ham_disconnect*, ham_stop*, ham_verbose, ham_heartbeat, pulse channels.
 
@@ -37,41 +37,41 @@ const noFlags = (flags: number) => {
 
 export async function ham_connect(flags = 0): Promise<number> {
   noFlags(flags);
-  return connect(runDirOfNode(null));
+  return connect(placeOfNode(null).runDir);
 }
 export async function ham_connect_nd(nd: number, flags = 0): Promise<number> {
   noFlags(flags);
-  return connect(runDirOfNd(nd));
+  return connect(placeOfNd(nd).runDir);
 }
 export async function ham_connect_node(nodename: string | null, flags = 0): Promise<number> {
   noFlags(flags);
-  return connect(runDirOfNode(nodename));
+  return connect(placeOfNode(nodename).runDir);
 }
 export async function ham_disconnect(flags = 0): Promise<number> {
   noFlags(flags);
-  return disconnect(runDirOfNode(null));
+  return disconnect(placeOfNode(null).runDir);
 }
 export async function ham_disconnect_nd(nd: number, flags = 0): Promise<number> {
   noFlags(flags);
-  return disconnect(runDirOfNd(nd));
+  return disconnect(placeOfNd(nd).runDir);
 }
 export async function ham_disconnect_node(nodename: string | null, flags = 0): Promise<number> {
   noFlags(flags);
-  return disconnect(runDirOfNode(nodename));
+  return disconnect(placeOfNode(nodename).runDir);
 }
 
 export async function ham_stop(): Promise<number> {
-  return Number(await requestAuto(runDirOfNode(null), "stop", {}));
+  return Number(await requestAuto(placeOfNode(null), "stop", {}));
 }
 export async function ham_stop_nd(nd: number): Promise<number> {
-  return Number(await requestAuto(runDirOfNd(nd), "stop", {}));
+  return Number(await requestAuto(placeOfNd(nd), "stop", {}));
 }
 export async function ham_stop_node(nodename: string | null): Promise<number> {
-  return Number(await requestAuto(runDirOfNode(nodename), "stop", {}));
+  return Number(await requestAuto(placeOfNode(nodename), "stop", {}));
 }
 
 export async function ham_verbose(nodename: string | null, op: number, value: number): Promise<number> {
-  return Number(await requestAuto(runDirOfNode(nodename), "verbose", { op, value }));
+  return Number(await requestAuto(placeOfNode(nodename), "verbose", { op, value }));
 }
 
 // Sends a heartbeat for this process's self-attached entities; always succeeds (QNX).

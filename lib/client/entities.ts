@@ -3,14 +3,14 @@ import type { RestartPolicy } from "../tree/types.js";
 import { checkName } from "../names.js";
 import { startBeating, stopBeating } from "./beating.js";
 import {
-  checkHandle, requestAuto, requestConnected, runDirOfNd, type ham_entity_t,
+  checkHandle, placeOfNd, requestAuto, requestConnected, type ham_entity_t,
 } from "./handles.js";
-import { existingSession, releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
+import { existingSession, placeOfNode, releaseIfUnused, sessionFor, type Place } from "./session.js";
 
 // Entities: attach, detach, placeholders, state and raise reports, restart policy.
 
-function entityHandle(runDir: string, ename: string | null): ham_entity_t {
-  return { kind: "entity", runDir, ename, freed: false };
+function entityHandle(place: Place, ename: string | null): ham_entity_t {
+  return { kind: "entity", runDir: place.runDir, node: place.node, ename, freed: false };
 }
 
 function toNumber(value: number | bigint, what: string): number {
@@ -23,8 +23,8 @@ export async function ham_attach_self(
   ename: string, hp: number | bigint, hpdl: number, hpdh: number, flags = 0,
 ): Promise<ham_entity_t> {
   checkName(ename, "entity");
-  const runDir = runDirOfNode(null);
-  const session = await sessionFor(runDir);
+  const place = placeOfNode(null);
+  const session = await sessionFor(place.runDir);
   session.holds += 1;
   try {
     await session.request("attach_self", { ename, hp: toNumber(hp, "hp"), hpdl, hpdh, flags });
@@ -33,13 +33,14 @@ export async function ham_attach_self(
     releaseIfUnused(session);
     throw error;
   }
-  const handle = entityHandle(runDir, ename);
+  const handle = entityHandle(place, ename);
   startBeating(session, handle);
   return handle;
 }
 
 export async function ham_detach_self(ehdl: ham_entity_t, flags = 0): Promise<number> {
   const handle = checkHandle(ehdl, "entity");
+  if (handle.node !== null) throw new HamError("EINVAL", `ham_detach_self is about the calling process: not for an entity of node ${handle.node}`);
   const session = existingSession(handle.runDir);
   if (session === undefined) throw new HamError("EBADF", "not connected to the HAM");
   await session.request("detach_self", { ename: handle.ename, flags });
@@ -49,60 +50,60 @@ export async function ham_detach_self(ehdl: ham_entity_t, flags = 0): Promise<nu
   return 0;
 }
 
-async function attach(runDir: string, ename: string, pid: number, line: string | null, flags: number): Promise<ham_entity_t> {
+async function attach(place: Place, ename: string, pid: number, line: string | null, flags: number): Promise<ham_entity_t> {
   checkName(ename, "entity");
   if (pid <= 0 && (line === null || line === "")) throw new HamError("EINVAL", "ham_attach needs a pid > 0 or a command line");
-  await requestAuto(runDir, "attach", { ename, pid, line: pid > 0 ? null : line, flags });
-  return entityHandle(runDir, ename);
+  await requestAuto(place, "attach", { ename, pid, line: pid > 0 ? null : line, flags });
+  return entityHandle(place, ename);
 }
 
 export function ham_attach(ename: string, nd: number, pid: number, line: string | null, flags = 0): Promise<ham_entity_t> {
-  return Promise.resolve().then(() => attach(runDirOfNd(nd), ename, pid, line, flags));
+  return Promise.resolve().then(() => attach(placeOfNd(nd), ename, pid, line, flags));
 }
 
 export function ham_attach_node(ename: string, nodename: string | null, pid: number, line: string | null, flags = 0): Promise<ham_entity_t> {
-  return Promise.resolve().then(() => attach(runDirOfNode(nodename), ename, pid, line, flags));
+  return Promise.resolve().then(() => attach(placeOfNode(nodename), ename, pid, line, flags));
 }
 
 export async function ham_detach(ehdl: ham_entity_t, flags = 0): Promise<number> {
   const handle = checkHandle(ehdl, "entity");
-  return Number(await requestAuto(handle.runDir, "detach", { ename: handle.ename, flags }));
+  return Number(await requestAuto(handle, "detach", { ename: handle.ename, flags }));
 }
 
 export async function ham_detach_name(nd: number, ename: string, flags = 0): Promise<number> {
   checkName(ename, "entity");
-  return Number(await requestAuto(runDirOfNd(nd), "detach", { ename, flags }));
+  return Number(await requestAuto(placeOfNd(nd), "detach", { ename, flags }));
 }
 
 export async function ham_detach_name_node(nodename: string | null, ename: string, flags = 0): Promise<number> {
   checkName(ename, "entity");
-  return Number(await requestAuto(runDirOfNode(nodename), "detach", { ename, flags }));
+  return Number(await requestAuto(placeOfNode(nodename), "detach", { ename, flags }));
 }
 
 export async function ham_entity(ename: string, nd: number, flags = 0): Promise<ham_entity_t> {
   checkName(ename, "entity");
-  const runDir = runDirOfNd(nd);
-  await requestAuto(runDir, "entity", { ename, flags });
-  return entityHandle(runDir, ename);
+  const place = placeOfNd(nd);
+  await requestAuto(place, "entity", { ename, flags });
+  return entityHandle(place, ename);
 }
 
 export async function ham_entity_node(ename: string, nodename: string | null, flags = 0): Promise<ham_entity_t> {
   checkName(ename, "entity");
-  const runDir = runDirOfNode(nodename);
-  await requestAuto(runDir, "entity", { ename, flags });
-  return entityHandle(runDir, ename);
+  const place = placeOfNode(nodename);
+  await requestAuto(place, "entity", { ename, flags });
+  return entityHandle(place, ename);
 }
 
 export async function ham_entity_condition_state(ehdl: ham_entity_t, tostate: number, flags = 0): Promise<number> {
   const handle = checkHandle(ehdl, "entity");
-  return Number(await requestConnected(handle.runDir, "entity_condition_state", { ename: handle.ename, tostate, flags }));
+  return Number(await requestConnected(handle, "entity_condition_state", { ename: handle.ename, tostate, flags }));
 }
 
 export async function ham_entity_condition_raise(
   ehdl: ham_entity_t, rtype: number, rclass: number, rseverity: number, flags = 0,
 ): Promise<number> {
   const handle = checkHandle(ehdl, "entity");
-  return Number(await requestConnected(handle.runDir, "entity_condition_raise", { ename: handle.ename, rtype, rclass, rseverity, flags }));
+  return Number(await requestConnected(handle, "entity_condition_raise", { ename: handle.ename, rtype, rclass, rseverity, flags }));
 }
 
 // The fields of a restart policy to change (the others keep their values).
@@ -111,22 +112,22 @@ export type RestartPolicyOptions = Partial<RestartPolicy>;
 // Beyond QNX: the restart-storm policy of one entity (see README, "Restart storms").
 export async function ham_entity_policy(ehdl: ham_entity_t, policy: RestartPolicyOptions): Promise<number> {
   const handle = checkHandle(ehdl, "entity");
-  return Number(await requestConnected(handle.runDir, "policy", { ename: handle.ename, policy }));
+  return Number(await requestConnected(handle, "policy", { ename: handle.ename, policy }));
 }
 
 export async function ham_entity_handle(nd: number, ename: string | null, flags = 0): Promise<ham_entity_t> {
-  return entityLookup(runDirOfNd(nd), ename, flags);
+  return entityLookup(placeOfNd(nd), ename, flags);
 }
 
 export async function ham_entity_handle_node(nodename: string | null, ename: string | null, flags = 0): Promise<ham_entity_t> {
-  return entityLookup(runDirOfNode(nodename), ename, flags);
+  return entityLookup(placeOfNode(nodename), ename, flags);
 }
 
-async function entityLookup(runDir: string, ename: string | null, flags: number): Promise<ham_entity_t> {
+async function entityLookup(place: Place, ename: string | null, flags: number): Promise<ham_entity_t> {
   if (ename !== null) checkName(ename, "entity");
   if (flags !== 0) throw new HamError("EINVAL", "no flags are defined for handle lookups");
-  await requestConnected(runDir, "lookup", { ename });
-  return entityHandle(runDir, ename);
+  await requestConnected(place, "lookup", { ename });
+  return entityHandle(place, ename);
 }
 
 export async function ham_entity_handle_free(ehdl: ham_entity_t): Promise<number> {

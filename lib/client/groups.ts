@@ -2,7 +2,7 @@ import { HamError } from "../errors.js";
 import { checkName } from "../names.js";
 import type { FaultPolicy } from "../tree/types.js";
 import { requestAuto } from "./handles.js";
-import { releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
+import { placeOfNode, releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
 
 // Beyond QNX: service groups (AIS AMF's service groups and HA states, on one node). The HAM
 // assigns each member entity a role; the member's process hears of it through the callback it
@@ -41,25 +41,25 @@ export interface ham_role_t {
 export async function ham_group_create(gname: string, options: GroupOptions, node: string | null = null): Promise<string> {
   checkName(gname, "group");
   if (typeof options !== "object" || options === null) throw new HamError("EINVAL", "group options must be an object");
-  const result = await requestAuto(runDirOfNode(node), "group_create", { gname, ...options });
+  const result = await requestAuto(placeOfNode(node), "group_create", { gname, ...options });
   return (result as { gname: string }).gname;
 }
 
 export async function ham_group_delete(gname: string, node: string | null = null): Promise<number> {
   checkName(gname, "group");
-  return Number(await requestAuto(runDirOfNode(node), "group_delete", { gname }));
+  return Number(await requestAuto(placeOfNode(node), "group_delete", { gname }));
 }
 
 export async function ham_group_member_add(gname: string, ename: string, node: string | null = null): Promise<number> {
   checkName(gname, "group");
   checkName(ename, "entity");
-  return Number(await requestAuto(runDirOfNode(node), "group_member_add", { gname, ename }));
+  return Number(await requestAuto(placeOfNode(node), "group_member_add", { gname, ename }));
 }
 
 export async function ham_group_member_remove(gname: string, ename: string, node: string | null = null): Promise<number> {
   checkName(gname, "group");
   checkName(ename, "entity");
-  return Number(await requestAuto(runDirOfNode(node), "group_member_remove", { gname, ename }));
+  return Number(await requestAuto(placeOfNode(node), "group_member_remove", { gname, ename }));
 }
 
 export interface SwitchoverOptions {
@@ -88,7 +88,7 @@ export async function ham_group_switchover(gname: string, node: string | null = 
   checkName(gname, "group");
   const wait = options.wait === true;
   const args = wait ? { gname, wait } : { gname };
-  return (await requestAuto(runDirOfNode(node), "group_switchover", args, wait ? options.timeoutMs ?? SWITCHOVER_WAIT_MS : undefined)) as SwitchoverResult;
+  return (await requestAuto(placeOfNode(node), "group_switchover", args, wait ? options.timeoutMs ?? SWITCHOVER_WAIT_MS : undefined)) as SwitchoverResult;
 }
 
 // Registers this process's role callback for `entity` (default: $HAM_ENTITY, which the HAM sets

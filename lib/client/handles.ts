@@ -1,10 +1,12 @@
 import { HamError } from "../errors.js";
-import { existingSession, runDirOfNode, sessionFor, releaseIfUnused, type Session } from "./session.js";
+import { existingSession, placeOfNode, requestAt, sessionFor, releaseIfUnused, type Place, type Session } from "./session.js";
 
 // Opaque handles naming an item by path (QNX §2.5). Freeing one never removes the item.
 export interface ham_entity_t {
   readonly kind: "entity";
   readonly runDir: string;
+  // The node whose HAM holds the item (null: the HAM of runDir itself).
+  readonly node: string | null;
   readonly ename: string | null;
   freed: boolean;
 }
@@ -12,6 +14,8 @@ export interface ham_entity_t {
 export interface ham_condition_t {
   readonly kind: "condition";
   readonly runDir: string;
+  // The node whose HAM holds the item (null: the HAM of runDir itself).
+  readonly node: string | null;
   readonly ename: string | null;
   readonly cname: string;
   freed: boolean;
@@ -20,6 +24,8 @@ export interface ham_condition_t {
 export interface ham_action_t {
   readonly kind: "action";
   readonly runDir: string;
+  // The node whose HAM holds the item (null: the HAM of runDir itself).
+  readonly node: string | null;
   readonly ename: string | null;
   readonly cname: string;
   readonly aname: string;
@@ -47,10 +53,10 @@ export function pathArgs(handle: Handle): Record<string, string | null> {
   }
 }
 
-// The local run directory for an nd argument: only ND_LOCAL_NODE (0) exists.
-export function runDirOfNd(nd: number): string {
+// The local HAM for an nd argument: only ND_LOCAL_NODE (0) exists (nodes are named: *_node).
+export function placeOfNd(nd: number): Place {
   if (nd !== 0) throw new HamError("EINVAL", `only ND_LOCAL_NODE (0) is supported, not ${nd}`);
-  return runDirOfNode(null);
+  return placeOfNode(null);
 }
 
 
@@ -63,17 +69,17 @@ export function connectedSession(runDir: string): Session {
   return session;
 }
 
-export async function requestConnected(runDir: string, op: string, args: unknown): Promise<unknown> {
-  return connectedSession(runDir).request(op, args);
+export async function requestConnected(place: Place, op: string, args: unknown): Promise<unknown> {
+  return requestAt(connectedSession(place.runDir), place, op, args);
 }
 
 // Auto-connecting calls: use the open connection, or open one for this call only.
-export async function requestAuto(runDir: string, op: string, args: unknown, timeoutMs?: number): Promise<unknown> {
-  const session = await sessionFor(runDir).catch((error: unknown) => {
+export async function requestAuto(place: Place, op: string, args: unknown, timeoutMs?: number): Promise<unknown> {
+  const session = await sessionFor(place.runDir).catch((error: unknown) => {
     throw error instanceof HamError ? error : new HamError("EBADF", String(error));
   });
   try {
-    return await session.request(op, args, timeoutMs);
+    return await requestAt(session, place, op, args, timeoutMs);
   } finally {
     releaseIfUnused(session);
   }

@@ -242,9 +242,41 @@ export function releaseIfUnused(session: Session): void {
   if (session.refs <= 0 && session.holds <= 0) session.close();
 }
 
-// A node name selects a HAM: the path of its run directory; other names are reserved.
+// Where a call goes: a HAM on this machine (its run directory) and, for a call to another node
+// of its cluster, that node's name (null: that HAM itself). Clients only talk to their local
+// HAM's socket; it forwards a node's calls to that node's HAM (ham/server/remote.ts).
+export interface Place {
+  readonly runDir: string;
+  readonly node: string | null;
+}
+
+const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+// A node name: the path of a run directory selects that HAM on this machine; null or "" the
+// HAM found as today; any other name a node of the local HAM's cluster.
+export function placeOfNode(node: string | null | undefined): Place {
+  if (node === null || node === undefined || node === "") return { runDir: resolveRunDir(), node: null };
+  if (typeof node !== "string") throw new HamError("EINVAL", "a node name must be a string");
+  if (node.startsWith("/")) return { runDir: node, node: null };
+  if (!NODE_NAME.test(node)) throw new HamError("EINVAL", `not a node name (letters, digits, '.', '_', '-'; up to 63): ${node}`);
+  return { runDir: resolveRunDir(), node };
+}
+
+// For calls about the calling process itself (its role callback, its pulse channels): a HAM on
+// this machine only, never another node's.
 export function runDirOfNode(node: string | null | undefined): string {
-  if (node === null || node === undefined || node === "") return resolveRunDir();
-  if (!node.startsWith("/")) throw new HamError("EINVAL", `remote HAM nodes are not supported: ${node}`);
-  return node;
+  const place = placeOfNode(node);
+  if (place.node !== null) throw new HamError("EINVAL", `this call is about the calling process: it is made on the local HAM only, never on node ${place.node}`);
+  return place.runDir;
+}
+
+// Margin for the forwarding HAM to answer ETIMEDOUT before the session gives up itself.
+const FORWARD_MARGIN_MS = 2_000;
+export const REMOTE_DEFAULT_TIMEOUT_MS = 5_000;
+
+// Sends a request on a session to the HAM of `place`: as is, or to be forwarded to its node.
+export function requestAt(session: Session, place: Place, op: string, args: unknown, timeoutMs?: number): Promise<unknown> {
+  if (place.node === null) return session.request(op, args, timeoutMs);
+  const remoteMs = timeoutMs ?? REMOTE_DEFAULT_TIMEOUT_MS;
+  return session.request("remote", { node: place.node, op, a: args, timeoutMs: remoteMs }, remoteMs + FORWARD_MARGIN_MS);
 }

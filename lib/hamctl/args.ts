@@ -17,6 +17,8 @@ export type Invocation =
     readonly kind: "run";
     readonly command: CommandSpec;
     readonly runDir: string | null;
+    // --node NAME: the node whose HAM the command goes to (through the local HAM); null: the local one.
+    readonly node: string | null;
     readonly json: boolean;
     readonly flags: Readonly<Record<string, string | boolean>>;
     readonly operands: readonly string[];
@@ -52,8 +54,9 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const operands = spec.passThrough === true || rest === null ? positionals : [...positionals, ...rest];
   checkOperands(spec, operands);
   const runDir = values["run-dir"];
+  const node = values["node"];
   return {
-    kind: "run", command: spec, runDir: typeof runDir === "string" ? runDir : null, json: values["json"] === true, flags: values,
+    kind: "run", command: spec, runDir: typeof runDir === "string" ? runDir : null, node: typeof node === "string" ? node : null, json: values["json"] === true, flags: values,
     operands, rest: spec.passThrough === true ? rest : null,
   };
 }

@@ -19,6 +19,8 @@ export interface CommandSpec {
 // Accepted before or after the command.
 export const GLOBAL_FLAGS: Readonly<Record<string, FlagSpec>> = {
   "run-dir": { type: "string" },
+  // Another node of the local HAM's cluster: the command goes to that node's HAM.
+  node: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
@@ -49,7 +51,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   command("help", ["COMMAND?"], "help [COMMAND]", "this text, or one command's"),
 ];
 
-const GLOBAL_SYNOPSIS = "hamctl [--run-dir DIR] [--json]";
+const GLOBAL_SYNOPSIS = "hamctl [--run-dir DIR] [--node NAME] [--json]";
 
 export function commandNamed(name: string): CommandSpec | undefined {
   return COMMANDS.find((spec) => spec.name === name);
@@ -60,7 +62,7 @@ export function usage(): string {
   return [
     `usage: ${GLOBAL_SYNOPSIS} COMMAND [ARGS]`,
     ...COMMANDS.map((spec) => `  ${spec.synopsis.padEnd(width)}  ${spec.summary}`),
-    "--run-dir, --json and --help go before or after COMMAND; `hamctl help COMMAND` for one command.",
+    "--run-dir, --node, --json and --help go before or after COMMAND; --node NAME sends it to node NAME's HAM through the local one; `hamctl help COMMAND` for one command.",
   ].join("\n");
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { VERBOSE_GET, VERBOSE_SET, VERBOSE_SET_DECR, VERBOSE_SET_INCR } from "../constants.js";
 import { HamError } from "../errors.js";
-import { sessionFor, type Session } from "../client/session.js";
+import { placeOfNode, requestAt, sessionFor } from "../client/session.js";
 import { outputFilesOf, resolveRunDir } from "../run-dir.js";
 import type { Node } from "../tree/node.js";
 import { joinCommandLine } from "../command-line.js";
@@ -32,10 +32,17 @@ function operand(run: Run, index: number): string {
   return run.operands[index] ?? "";
 }
 
-async function request(run: Run, work: (session: Session) => Promise<string>): Promise<string> {
-  const session = await sessionFor(resolveRunDir(run.runDir));
+// What a command asks of the HAM: the local one, or through it the HAM of --node NAME.
+interface Ham {
+  request(op: string, args: unknown, timeoutMs?: number): Promise<unknown>;
+}
+
+async function request(run: Run, work: (ham: Ham) => Promise<string>): Promise<string> {
+  if (run.node !== null && placeOfNode(run.node).node === null) throw new HamError("EINVAL", `--node takes a node name, not a path (--run-dir DIR for a HAM on this machine): ${run.node}`);
+  const place = { runDir: resolveRunDir(run.runDir), node: run.node };
+  const session = await sessionFor(place.runDir);
   try {
-    return await work(session);
+    return await work({ request: (op, args, timeoutMs) => requestAt(session, place, op, args, timeoutMs) });
   } finally {
     session.close();
   }
@@ -76,6 +83,8 @@ async function execute(run: Run): Promise<string> {
         return print({ group: gname, from: done.from, to: done.to, ms: done.ms }, `${gname}: ${done.from} -> ${done.to} in ${done.ms} ms\n`);
       });
     case "logs":
+      // The log files are this machine's: read them where the node runs.
+      if (run.node !== null) throw new HamError("EINVAL", `logs reads this machine's files: run hamctl logs on node ${run.node}`);
       await logs(run);
       return "";
     case "verbose":

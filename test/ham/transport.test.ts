@@ -2,16 +2,20 @@ import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { EtcdCluster } from "../../dist/lab/etcd-cluster.js";
+import { describeWithEtcd } from "../helpers/etcd.js";
 import { Session } from "../../dist/lib/client/session.js";
 import { encodeFrame, FrameDecoder } from "../../dist/lib/wire/frame.js";
 import { cleanup, eventually, HAM_BIN, isAlive, startHam, type HamInstance } from "../helpers/ham-instance.js";
 
 let instance: HamInstance;
 const sockets: Socket[] = [];
+// The HAM's options: none, or a node of a cluster (the socket's tests run on both).
+let hamArgs: () => string[] = () => [];
 
 beforeEach(async () => {
-  instance = await startHam();
+  instance = await startHam(hamArgs());
 });
 
 afterEach(async () => {
@@ -49,7 +53,40 @@ async function stillServes(runDir: string): Promise<void> {
   session.close();
 }
 
-describe("the socket", () => {
+describe("the socket", () => socketTests());
+
+// The same with the HAM a node of a cluster (issue 17): its etcd adapter and the "remote" op
+// change nothing for the local socket.
+describeWithEtcd("the socket of a HAM in a cluster", () => {
+  let etcd: EtcdCluster | null = null;
+  let count = 0;
+  beforeAll(async () => {
+    const started = await EtcdCluster.start(1);
+    etcd = started;
+    hamArgs = () => ["--node", `t${(count += 1)}`, "--etcd", started.endpoints.join(",")];
+  }, 30_000);
+  afterAll(() => {
+    hamArgs = () => [];
+    etcd?.stop();
+  });
+  socketTests();
+  it("answers malformed remote requests with errors, and keeps serving", async () => {
+    const client = await rawClient(instance.runDir);
+    client.socket.write(encodeFrame({ i: 1, op: "hello", a: { pid: process.pid } }));
+    await client.next();
+    const bad = [null, 7, [], { node: "" }, { node: "x".repeat(100), op: "ps" }, { node: "n/1", op: "ps" }, { node: "nowhere", op: "attach_self" },
+      { node: "nowhere", op: "ps", timeoutMs: "soon" }, { node: "nowhere", op: "remote", a: { node: "x", op: "ps" } }];
+    for (const [index, a] of bad.entries()) {
+      client.socket.write(encodeFrame({ i: index + 2, op: "remote", a }));
+      expect(await client.next(), JSON.stringify(a)).toMatchObject({ i: index + 2, e: "EINVAL" });
+    }
+    client.socket.write(encodeFrame({ i: 100, op: "remote", a: { node: "nowhere", op: "ps" } }));
+    expect(await client.next()).toMatchObject({ i: 100, e: "EHOSTDOWN" });
+    await stillServes(instance.runDir);
+  });
+});
+
+function socketTests(): void {
   it("is 0600 in a 0700 run directory", () => {
     expect(statSync(instance.runDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(instance.runDir, "ham.sock")).mode & 0o777).toBe(0o600);
@@ -139,7 +176,7 @@ describe("the socket", () => {
       session.close();
     }
   });
-});
+}
 
 describe("one HAM per run directory", () => {
   it("refuses a second ham on the same run directory with exit 1 and its pid", async () => {

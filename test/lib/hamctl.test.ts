@@ -65,7 +65,7 @@ describe("hamctl flags", () => {
 
     const help = hamctl("help", "ps");
     expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: hamctl \[--run-dir DIR\] \[--json\] ps\n/);
+    expect(help.stdout).toMatch(/^usage: hamctl \[--run-dir DIR\] \[--node NAME\] \[--json\] ps\n/);
     expect(hamctl("ps", "--help").stdout).toBe(help.stdout);
     expect(hamctl("logs", "-h").stdout).toMatch(/logs \[-f\] \[-n N\] \[--file FILE\] \[--output\] \[ENTITY\]/);
     const whole = hamctl("help");
