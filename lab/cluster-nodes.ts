@@ -20,6 +20,8 @@ export interface NodeSpec {
   readonly config: (node: string, runDir: string) => Record<string, unknown>;
   // More `ham` options (for example ["--no-mount"]).
   readonly hamArgs?: readonly string[];
+  // Called before each start of the node's HAM (the lab listens for its members here).
+  readonly prepare?: (node: ClusterNode) => Promise<void>;
 }
 
 export interface ClusterOptions {
@@ -91,6 +93,7 @@ export class ClusterNodes {
   // rebooted machine (its shared state in /dev/shm is gone). A HAM refused because the node's
   // old lease still holds its key is started again until `timeoutMs` passes.
   async startNode(node: ClusterNode, { fresh = false, timeoutMs = 15_000 } = {}): Promise<void> {
+    await this.options.spec.prepare?.(node);
     writeFileSync(node.configPath, `${JSON.stringify(this.options.spec.config(node.name, node.runDir), null, 2)}\n`);
     const args = ["--run-dir", node.runDir, "--config", node.configPath, "--node", node.name, "--etcd", this.etcdOf(node).join(","),
       "--lease-ttl", String(this.ttlS), "-t", "absolute", ...(fresh ? ["--fresh"] : []), ...(this.options.spec.hamArgs ?? [])];
