@@ -20,6 +20,7 @@ const shortHold = (run: ClusterRun) => run.random.between(100, run.cluster.ttlS 
 const longHold = (run: ClusterRun) => run.random.between(run.cluster.ttlS * 1_000 + 500, run.cluster.ttlS * 1_000 + 3_000);
 
 function pickNode(run: ClusterRun): ClusterNode | null {
+  if (run.pending !== null) return null;
   const nodes = run.available();
   return nodes.length === 0 ? null : run.random.pick(nodes);
 }
@@ -101,7 +102,7 @@ export const CLUSTER_FAULTS: Readonly<Record<ClusterFaultKind, ClusterFault>> = 
   },
 
   "kill-etcd-member": async (run) => {
-    if (run.busy !== null) return null;
+    if (run.pending !== null) return null;
     const index = run.random.int(0, 2);
     run.cluster.killEtcdMember(index);
     const hold = run.random.between(300, 3_000);
@@ -113,7 +114,7 @@ export const CLUSTER_FAULTS: Readonly<Record<ClusterFaultKind, ClusterFault>> = 
   },
 
   "lose-quorum": async (run) => {
-    if (run.busy !== null) return null;
+    if (run.pending !== null) return null;
     const killed = run.cluster.loseQuorum(run.random.int(0, 2));
     const hold = run.random.between(500, 4_000);
     meanwhile(run, "etcd", async () => {
@@ -126,7 +127,7 @@ export const CLUSTER_FAULTS: Readonly<Record<ClusterFaultKind, ClusterFault>> = 
   // The cross-node active's death on a healthy node: the standby on the other node active in 1 s.
   "kill-cross-active": async (run) => {
     const active = run.crossActive();
-    if (active === null || run.cross === null || run.busy !== null) return null;
+    if (active === null || run.cross === null || run.pending !== null) return null;
     if (run.cluster.nodes.some((node) => node.state !== "up")) return null;
     const at = monoMs();
     if (!signal(active.pid, active.startTime)) return null;

@@ -90,6 +90,7 @@ async function torture(run: ClusterRun, options: LabOptions): Promise<void> {
       // Drawn on every step (whatever the kind), so the schedule stays a function of the seed.
       const nodeRoll = run.random.next();
       run.step += 1;
+      for (const life of run.incarnations.values()) life.run.step = run.step;
       if (Object.hasOwn(CLUSTER_FAULT_WEIGHTS, kind)) {
         const did = await CLUSTER_FAULTS[kind as ClusterFaultKind](run);
         if (did !== null) run.count(kind);
@@ -100,7 +101,6 @@ async function torture(run: ClusterRun, options: LabOptions): Promise<void> {
       const node = nodes[Math.floor(nodeRoll * nodes.length)];
       const life = node === undefined ? undefined : run.incarnations.get(node.name);
       if (life === undefined) continue;
-      life.run.step = run.step;
       const did = await FAULTS[kind as FaultKind](life.run);
       if (did !== null) {
         run.count(kind);

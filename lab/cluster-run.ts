@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ClusterNode, ClusterNodes } from "./cluster-nodes.js";
 import { Mutator, startBeater } from "./clients.js";
@@ -71,6 +72,8 @@ export class ClusterRun implements Judge {
   async prepare(node: ClusterNode): Promise<void> {
     const load = this.loadFor(node.name, node.runDir);
     this.loads.set(node.name, load);
+    // The `staged` entity's marks of a life before (a rebooted machine's new count).
+    rmSync(join(node.runDir, "staged.marks"), { force: true });
     this.groups.get(node.name)?.close();
     const group = load.group === null ? null : new GroupWatch(join(node.runDir, "lab.sock"), load.group.name, load.group.members);
     await group?.listen();
