@@ -4,6 +4,7 @@
 import { endSection, killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
 import { ckptFigures } from "./ckpt.mjs";
+import { clusterFigures } from "./cluster.mjs";
 import { coverFigures } from "./cover.mjs";
 import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
@@ -29,6 +30,7 @@ const SECTIONS = {
   fs: () => fsFigures(),
   cover: () => coverFigures(),
   ckpt: () => ckptFigures(),
+  cluster: () => clusterFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 
