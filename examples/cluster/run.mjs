@@ -6,7 +6,7 @@
 // It prints what to look at, each role change of the db members, and the line that kills the
 // node of the active db: run it in another terminal and watch db on the other node take over.
 // Ctrl-C ends everything it started, by pid. Needs etcd: apt-get install etcd-server.
-import { readFileSync, watchFile } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, watchFile } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ClusterNodes } from "../../dist/lab/cluster-nodes.js";
@@ -14,7 +14,9 @@ import { ClusterNodes } from "../../dist/lab/cluster-nodes.js";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const hamctl = join(here, "../../dist/lib/hamctl/main.js");
 const GROUP_NODES = ["n1", "n2"];
-let rolesFile = "";
+// The nodes' run directories and the members' roles file, in one temporary directory.
+const root = mkdtempSync("/tmp/hamd-cluster-example-");
+const rolesFile = join(root, "db-roles.jsonl");
 
 const restart = [{ name: "death", type: "CONDDEATH", flags: ["HREARMAFTERRESTART"], actions: [{ name: "restart", kind: "restart", flags: ["HREARMAFTERRESTART"] }] }];
 // n1 and n2 each run their db member and declare the same group; n3 hosts nothing of it.
@@ -26,18 +28,15 @@ const config = (node) => !GROUP_NODES.includes(node) ? { entities: [] } : {
 process.stdout.write("starting etcd (3 members) and nodes n1, n2, n3 ...\n");
 let cluster;
 try {
-  cluster = await ClusterNodes.start({ nodes: 3, proxies: false, spec: {
-    config, hamArgs: ["--no-mount"],
-    prepare: async () => {
-      rolesFile = join(cluster?.root ?? "", "db-roles.jsonl");
-    },
-  } });
+  cluster = await ClusterNodes.start({ nodes: 3, proxies: false, root, spec: { config, hamArgs: ["--no-mount"] } });
 } catch (error) {
+  rmSync(root, { recursive: true, force: true });
   process.stderr.write(`cluster example: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 }
 const stop = async () => {
   await cluster.stop();
+  rmSync(root, { recursive: true, force: true });
   process.stdout.write("everything ended (by pid) and removed\n");
   process.exit(0);
 };
