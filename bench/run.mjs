@@ -4,6 +4,7 @@
 import { endSection, killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
 import { ckptFigures } from "./ckpt.mjs";
+import { clusterFigures } from "./cluster.mjs";
 import { coverFigures } from "./cover.mjs";
 import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
@@ -31,6 +32,7 @@ const SECTIONS = {
   cover: () => coverFigures(),
   ckpt: () => ckptFigures(),
   remote: () => remoteFigures(),
+  cluster: () => clusterFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 

@@ -2,7 +2,12 @@ import { unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
-import type { Run } from "./run.js";
+// What the watch reports to: a run of the lab (run.ts), or the cluster lab's run (cluster-run.ts).
+export interface Judge {
+  violate(invariant: string, detail: string): void;
+  watch(measuring: Promise<void>): void;
+  hamFaultAllowance(from: number, to: number): number;
+}
 
 // The lab's service group seen from its members' side: each member process (member.ts) tells
 // the lab, over a Unix socket in the run directory, every role it is handed before it
@@ -52,6 +57,8 @@ interface Awaiting {
   readonly fault: string;
   readonly victim: string;
   readonly at: number;
+  // The time a member has to say "active" (before the HAM faults' allowance).
+  readonly limitMs: number;
   readonly done: () => void;
 }
 
@@ -67,7 +74,7 @@ export class GroupWatch {
   private awaited: Awaiting[] = [];
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
-  private run: Run | null = null;
+  private run: Judge | null = null;
   private readonly early: Array<[string, string]> = [];
 
   constructor(readonly socketPath: string, readonly name: string, readonly members: readonly string[]) {
@@ -97,7 +104,7 @@ export class GroupWatch {
   }
 
   // The run its violations go to (those found before it existed are handed over now).
-  attach(run: Run): void {
+  attach(run: Judge): void {
     this.run = run;
     for (const [invariant, detail] of this.early.splice(0)) run.violate(invariant, detail);
   }
@@ -122,15 +129,16 @@ export class GroupWatch {
     return this.processes.filter((member) => !member.dead && isSameProcessAlive(member.pid, member.startTime));
   }
 
-  // A fault took the active away at `at` (monoMs): the next member to say "active" ends the wait.
-  awaitActive(fault: string, victim: string, at: number): void {
+  // A fault took the active away at `at` (monoMs): the next member to say "active" ends the wait,
+  // within `limitMs` (a node lost: the lease's TTL + 1 s).
+  awaitActive(fault: string, victim: string, at: number, limitMs = ACTIVE_AGAIN_LIMIT_MS): void {
     this.run?.watch(new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.awaited = this.awaited.filter((item) => item !== awaiting);
         this.violate("active again in time", `${this.name}: no member said it was active within ${GIVE_UP_MS / 1_000} s of ${fault} (${victim})`);
         resolve();
       }, GIVE_UP_MS);
-      const awaiting: Awaiting = { fault, victim, at, done: () => {
+      const awaiting: Awaiting = { fault, victim, at, limitMs, done: () => {
         clearTimeout(timer);
         resolve();
       } };
@@ -197,10 +205,10 @@ export class GroupWatch {
       const took = report.at - item.at;
       const allowance = this.run?.hamFaultAllowance(item.at, report.at) ?? 0;
       (allowance > 0 ? this.activeAgainDuringHamFaultMs : this.activeAgainMs).push(took);
-      const limit = ACTIVE_AGAIN_LIMIT_MS + allowance;
+      const limit = item.limitMs + allowance;
       if (took > limit) {
         this.violate("active again in time", `${this.name}: ${member.entity} said active ${Math.round(took)} ms after ${item.fault} (${item.victim}), ` +
-          `beyond ${limit} ms (${allowance > 0 ? `${ACTIVE_AGAIN_LIMIT_MS} ms plus ${allowance} ms for HAM faults meanwhile` : "no HAM fault meanwhile"})`);
+          `beyond ${limit} ms (${allowance > 0 ? `${item.limitMs} ms plus ${allowance} ms for HAM faults meanwhile` : "no HAM fault meanwhile"})`);
       }
     }
   }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stateDirOf } from "../lib/run-dir.js";
 import { checkQuietMoment } from "./checks.js";
+import { runCluster } from "./cluster-main.js";
 import { Mutator, startBeater } from "./clients.js";
 import { FAULT_WEIGHTS, FAULTS, type FaultKind } from "./faults.js";
 import { GroupWatch } from "./group-watch.js";
@@ -29,6 +30,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (options.nodes !== null) return runCluster(options);
   const runDir = mkdtempSync(join(tmpdir(), "ham-lab-"));
   const marksFile = join(runDir, "staged.marks");
   const labSocket = join(runDir, "lab.sock");

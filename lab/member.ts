@@ -7,7 +7,9 @@ import * as ham from "../lib/index.js";
 // every role it is handed, each with the system-wide monotonic clock (ns) — before it
 // acknowledges the role to the HAM, so the lab sees every belief before the HAM acts on it.
 // One JSON line per report: {"kind":"hello"|"role"|"error","entity","pid","role"?,"seq"?,"at"}.
-const entity = process.env["HAM_ENTITY"] ?? "member";
+// argv[3], in the cluster lab: the node it runs on, so a cross-node group's members (one entity
+// name on every node) are told apart as NAME@NODE.
+const entity = `${process.env["HAM_ENTITY"] ?? "member"}${process.argv[3] === undefined ? "" : `@${process.argv[3]}`}`;
 const labSocket = process.argv[2] ?? "";
 
 let socket: Socket | null = null;

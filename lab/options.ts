@@ -1,3 +1,4 @@
+import { CLUSTER_FAULT_WEIGHTS } from "./cluster-fault-kinds.js";
 import { FAULT_WEIGHTS } from "./faults.js";
 import { randomSeed } from "./random.js";
 
@@ -13,11 +14,16 @@ export interface LabOptions {
   readonly watchdogMs: number;
   // Only these fault kinds (all when null).
   readonly faults: readonly string[] | null;
+  // A cluster of this many nodes on a 3-member etcd (null: one HAM, as before).
+  readonly nodes: number | null;
+  // In a cluster: the cross-node 2N group `xgroup` (members xg@n1, xg@n2).
+  readonly crossGroup: boolean;
   readonly help: boolean;
 }
 
 export const USAGE = `usage: ham-lab [--seed N] [--seconds N] [--steps N] [--entities N] [--clients N]
                [--config FILE] [--faults KIND,...] [--no-mount] [--watchdog-ms N] [--json]
+               [--nodes N [--no-cross-group]]
   Starts a HAM in a temporary run directory under a load (default: N restartable entities,
   self-attached heartbeating clients, a crash-looping entity, a 2N service group of two
   members, the /ham view when FUSE is here, a client mutating the tree, a config file),
@@ -25,13 +31,18 @@ export const USAGE = `usage: ham-lab [--seed N] [--seconds N] [--steps N] [--ent
   promises at every quiet moment (and the group's as its members report their roles), and
   reports. Exit 1 on any violation. --config FILE tortures your configuration instead of the
   default entities; --faults picks the kinds (${Object.keys(FAULT_WEIGHTS).join(", ")});
-  --steps N stops after step N (to replay a violation with its seed).`;
+  --steps N stops after step N (to replay a violation with its seed).
+  --nodes N (2-9) runs a cluster instead: a 3-member etcd on loopback and N nodes (each a HAM
+  under the default load, behind its own etcd proxy), a 2N group xgroup across n1 and n2, and
+  the cluster's faults (${Object.keys(CLUSTER_FAULT_WEIGHTS).join(", ")}) mixed into each
+  node's own; --no-cross-group leaves xgroup out. Needs etcd (apt-get install etcd-server).`;
 
 export class UsageError extends Error {}
 
 export function parseLabArgs(argv: readonly string[]): LabOptions {
   const options = { seed: randomSeed(), seconds: 60, steps: null as number | null, entities: 50, clients: 10, config: null as string | null,
-    json: false, mount: true, watchdogMs: 1_000, faults: null as string[] | null, help: false };
+    json: false, mount: true, watchdogMs: 1_000, faults: null as string[] | null, nodes: null as number | null, crossGroup: true, help: false };
+  const kinds = { ...FAULT_WEIGHTS, ...CLUSTER_FAULT_WEIGHTS };
   const args = [...argv];
   const number = (flag: string, min: number): number => {
     const text = args.shift();
@@ -52,15 +63,21 @@ export function parseLabArgs(argv: readonly string[]): LabOptions {
       if (file === undefined) throw new UsageError("--config takes a file");
       options.config = file;
     } else if (flag === "--faults") {
-      const kinds = (args.shift() ?? "").split(",").filter(Boolean);
-      const unknown = kinds.filter((kind) => !Object.hasOwn(FAULT_WEIGHTS, kind));
-      if (kinds.length === 0 || unknown.length > 0) throw new UsageError(`--faults takes a comma-separated list of: ${Object.keys(FAULT_WEIGHTS).join(", ")}`);
-      options.faults = kinds;
-    } else if (flag === "--no-mount") options.mount = false;
+      const picked = (args.shift() ?? "").split(",").filter(Boolean);
+      const unknown = picked.filter((kind) => !Object.hasOwn(kinds, kind));
+      if (picked.length === 0 || unknown.length > 0) throw new UsageError(`--faults takes a comma-separated list of: ${Object.keys(kinds).join(", ")}`);
+      options.faults = picked;
+    } else if (flag === "--nodes") {
+      options.nodes = number(flag, 2);
+      if (options.nodes > 9) throw new UsageError("--nodes takes an integer from 2 to 9");
+    } else if (flag === "--no-cross-group") options.crossGroup = false;
+    else if (flag === "--no-mount") options.mount = false;
     else if (flag === "--json") options.json = true;
     else if (flag === "--help" || flag === "-h") options.help = true;
     else throw new UsageError(`unknown option ${flag}`);
   }
+  const clusterKinds = options.faults?.filter((kind) => Object.hasOwn(CLUSTER_FAULT_WEIGHTS, kind)) ?? [];
+  if (options.nodes === null && clusterKinds.length > 0) throw new UsageError(`${clusterKinds.join(", ")} need --nodes N`);
   return options;
 }
 
@@ -71,5 +88,6 @@ export function replayArgs(options: LabOptions): string[] {
   if (!options.mount) args.push("--no-mount");
   if (options.watchdogMs !== 1_000) args.push("--watchdog-ms", String(options.watchdogMs));
   if (options.faults !== null) args.push("--faults", options.faults.join(","));
+  if (options.nodes !== null) args.push("--nodes", String(options.nodes), ...(options.crossGroup ? [] : ["--no-cross-group"]));
   return args;
 }

@@ -1,0 +1,18 @@
+// The cluster lab's own fault kinds (`ham-lab --nodes N`) and their weights, beside today's
+// per-node ones (faults.ts), which it applies to one node at a time.
+export const CLUSTER_FAULT_WEIGHTS = {
+  // SIGKILL of a node's HAM, Guardian, members and clients; it comes back fresh (a reboot).
+  "kill-node": 8,
+  // SIGSTOP of a node's HAM and Guardian (members run on), then SIGCONT.
+  "hang-node": 6,
+  // The node's etcd traffic stops (its proxy), then flows again.
+  "cut-node": 8,
+  // One etcd member SIGKILLed, restarted on its data.
+  "kill-etcd-member": 5,
+  // Two of the three etcd members SIGKILLed, then restarted.
+  "lose-quorum": 3,
+  // The cross-node group's active member SIGKILLed on its healthy node.
+  "kill-cross-active": 8,
+} as const;
+
+export type ClusterFaultKind = keyof typeof CLUSTER_FAULT_WEIGHTS;
