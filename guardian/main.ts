@@ -1,4 +1,4 @@
-import { activityLogOptions, createActivityLog, exitProcess, Ham, LOG_LEVEL, spareGuardian, StoreReader, stopOnSignals, type HamOptions } from "../ham/daemon/ham.js";
+import { activityLogOptions, createActivityLog, exitProcess, Ham, LOG_LEVEL, preloadCluster, spareGuardian, StoreReader, stopOnSignals, type HamOptions } from "../ham/daemon/ham.js";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
 import { stateDirOf } from "../lib/run-dir.js";
 import { Watchdog } from "./watchdog.js";
@@ -38,6 +38,7 @@ function guard(optionsJson: string, hamPidText: string): void {
   // Its spare loads from now on: a HAM killed while this Guardian is still starting is taken over
   // by it, and its own Guardian is then that spare, already loading since.
   spareGuardian.keep(options.runDir);
+  preloadCluster(options.cluster);
   // Told to stop by the HAM (no takeover), or taking over.
   let stopping = false;
   let takingOver = false;

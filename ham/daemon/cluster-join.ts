@@ -79,3 +79,10 @@ export async function joinCluster(cluster: HamOptions["cluster"], keptLease: str
     `node ${cluster.node} in cluster ${cluster.name} on lease ${membership.lease}${membership.lease === keptLease ? " (kept from the HAM before)" : ""}`);
   return { membership, remote };
 }
+
+// A clustered Guardian loads the cluster's code while it follows the state, so that its takeover
+// does not wait for it: etcd3 and gRPC cost a new HAM ~225 ms idle, over a second in the lab.
+export function preloadCluster(cluster: HamOptions["cluster"]): void {
+  if (cluster === null) return;
+  void Promise.all([import(ETCD_ADAPTER), import("../cluster/membership.js"), import("../cluster/remote-calls.js")]).catch(() => undefined);
+}
