@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { NODE_NAME } from "../../lib/names.js";
+import { HamError } from "../../lib/errors.js";
 import { checkConfigShape, type ConfigCluster } from "../core/schema.js";
 import { formatOf, readConfigText } from "../server/config-text.js";
 import type { ClusterOptions } from "./ham-options.js";
@@ -25,16 +26,20 @@ export interface ClusterFlags {
 // The file's settings are wrong (one line, exit 1), as against a usage error (exit 2).
 export class ClusterConfigError extends Error {}
 
-// The `cluster:` section of a config file; null when it has none, or when the file cannot be read
-// or is not valid: the HAM's own load of the file then says why, with the line, as it always did.
+// The `cluster:` section of a config file; null when it has none. A file that cannot be read or
+// is wrong elsewhere is left to the HAM's own load of it (which says why, with the line, as it
+// always did); a wrong cluster section is one line here, since the HAM would start without it.
 export function readClusterSection(file: string): ConfigCluster | null {
+  let raw: unknown;
   try {
-    const raw = readConfigText(readFileSync(file, "utf8"), formatOf(file)).value;
+    raw = readConfigText(readFileSync(file, "utf8"), formatOf(file)).value;
     checkConfigShape(raw);
-    return raw.cluster ?? null;
-  } catch {
+  } catch (error) {
+    const message = error instanceof HamError ? error.message.replace(/^[A-Z]+: /, "") : "";
+    if (message.startsWith("cluster")) throw new ClusterConfigError(`${file}: ${message}`);
     return null;
   }
+  return raw.cluster ?? null;
 }
 
 // Flags over the file; checks what goes together. Throws ClusterConfigError with a one-line message.
