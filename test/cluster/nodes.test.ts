@@ -8,6 +8,7 @@ import { describeWithEtcd } from "../helpers/etcd.js";
 import { NO_FUSE, REQUIRE_FUSE, requiredLine, skipLine } from "../helpers/fuse.js";
 import { cleanup, currentHamPid, eventually, HAM_BIN, isAlive, startHam, tempDir, type HamInstance } from "../helpers/ham-instance.js";
 import { guardianReady, status } from "../helpers/takeover.js";
+import * as ham from "../../dist/lib/index.js";
 
 // Node entities (@NAME) on a real 3-member etcd with real HAM nodes: CONDATTACH when a node joins,
 // CONDDEATH once when its lease is gone, even when that happens while the watching HAM is dead;
@@ -62,6 +63,22 @@ describeWithEtcd("node entities: CONDATTACH and CONDDEATH on @NODE", () => {
     const own = (await status(n1.runDir)) as unknown as ClusterStatus;
     expect(own.cluster).toMatchObject({ name: "t", node: "n1" });
     expect(await n1.field("/@n2/.info", "Entity type")).toBe("NODE");
+  });
+
+  it("the API: a handle to @n3 takes CONDDEATH with an execute action; a restart action is EINVAL", async () => {
+    process.env["HAM_RUN_DIR"] = n1.runDir;
+    try {
+      const node = await ham.ham_entity("@n3", 0, 0);
+      const gone = await ham.ham_condition(node, ham.CONDDEATH, "gone", 0);
+      await ham.ham_action_execute(gone, "mark", "/bin/true", 0);
+      await expect(ham.ham_action_restart(gone, "again", "/bin/true", 0)).rejects.toMatchObject({ code: "EINVAL", message: expect.stringMatching(/@n3 is a node entity: a restart action makes no sense/) });
+      await expect(ham.ham_condition(node, ham.CONDHBEATMISSEDHIGH, "hb", 0)).rejects.toMatchObject({ code: "EINVAL" });
+      await expect(ham.ham_attach("@n4", 0, -1, "/bin/sleep 9", 0)).rejects.toMatchObject({ code: "EINVAL" });
+      expect(await n1.field("/@n3/gone/.info", "Condition type")).toMatch(/DEATH/);
+    } finally {
+      await ham.ham_disconnect(0);
+      delete process.env["HAM_RUN_DIR"];
+    }
   });
 
   it("CONDATTACH on @n2 fires when n2 joins", async () => {
