@@ -67,6 +67,7 @@ describeWithEtcd("node entities: CONDATTACH and CONDDEATH on @NODE", () => {
 
   it("the API: a handle to @n3 takes CONDDEATH with an execute action; a restart action is EINVAL", async () => {
     process.env["HAM_RUN_DIR"] = n1.runDir;
+    await ham.ham_connect(0);
     try {
       const node = await ham.ham_entity("@n3", 0, 0);
       const gone = await ham.ham_condition(node, ham.CONDDEATH, "gone", 0);
