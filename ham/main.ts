@@ -13,6 +13,7 @@ import { Ham } from "./daemon/ham.js";
 import { exitProcess, stopOnSignals } from "./daemon/process-end.js";
 import { AlreadyRunning, prepareRunDir, runningPid } from "./adapters/instance-lock.js";
 import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./daemon/options.js";
+import { ClusterConfigError } from "./daemon/cluster-options.js";
 import { socketAnswers } from "../lib/wire/probe.js";
 import { Session } from "../lib/client/session.js";
 
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
     options = parseHamArgs(argv);
   } catch (error) {
     if (error instanceof UsageError) die(`ham: ${error.message}\n${USAGE}`, 2);
+    if (error instanceof ClusterConfigError) die(`ham: ${error.message}`);
     throw error;
   }
   if (options.help) {

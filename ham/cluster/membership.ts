@@ -29,8 +29,15 @@ export interface MembershipHooks {
   every(ms: number, run: () => void): () => void;
   // One timer, re-armed at each new deadline (an idle node arms no polling timer).
   after(ms: number, run: () => void): () => void;
-  // Another node's key was deleted (remote calls waiting on it answer EHOSTDOWN).
+  // The deadline passed ("expiring"), or a keepalive was acknowledged in time again ("ok").
+  leaseState?(state: "ok" | "expiring"): void;
+  // A node's key is there (listed at the join, or put since) / went (the core's node-down, and
+  // remote calls waiting on it answer EHOSTDOWN).
+  nodeUp?(node: string, pid: number | null): void;
   nodeDown?(node: string): void;
+  // The nodes the shared state knew up (a takeover): those missing from the join's list went
+  // down while no HAM watched, and are told down once.
+  knownUp?(): readonly string[];
 }
 
 export class NodeHeld extends Error {
@@ -53,7 +60,7 @@ export class Membership {
   private lastAckSent = 0;
   private expiring = false;
   private regranting = false;
-  private readonly nodes = new Map<string, { pid: number | null; state: "up" | "down"; sinceMs: number }>();
+  private readonly nodes = new Map<string, { pid: number | null; address: string | null; state: "up" | "down"; sinceMs: number }>();
   private stops: Array<() => void> = [];
   private disarm: () => void = () => undefined;
   private readonly retries = new Set<() => void>();
@@ -83,6 +90,8 @@ export class Membership {
     // The watch starts right after the revision the list was read at: no join or leave between is missed.
     const { facts, revision } = await this.etcd.list(this.prefix, CALL_MS);
     for (const fact of facts) this.put(fact, false);
+    const listed = new Set(facts.map((fact) => fact.key.slice(this.prefix.length)));
+    for (const name of this.hooks.knownUp?.() ?? []) if (!listed.has(name)) this.down(`${this.prefix}${name}`);
     this.stops.push(await this.etcd.watch(this.prefix, revision, (fact) => this.put(fact, true), (key) => this.down(key)));
     const period = Math.max(100, Math.floor((this.options.ttlS * 1000) / 3));
     this.stops.push(this.hooks.every(period, () => this.tick()));
@@ -128,6 +137,7 @@ export class Membership {
         if (this.expiring && this.hooks.now() < this.deadline) {
           this.expiring = false;
           this.hooks.log("lease-renewed", { lease: this.lease }, `lease ${this.lease} renewed`);
+          this.hooks.leaseState?.("ok");
         }
       } else void this.regrant();
     }, () => this.reachable(false));
@@ -143,6 +153,7 @@ export class Membership {
       this.expiring = true;
       this.hooks.log("lease-expiring", { lease: this.lease, overdueMs: Math.round(this.hooks.now() - this.deadline) },
         `lease ${this.lease} expiring: no keepalive acknowledged within TTL ${this.options.ttlS} s − ${this.options.marginMs} ms`);
+      this.hooks.leaseState?.("expiring");
     }
   }
 
@@ -175,13 +186,15 @@ export class Membership {
     const name = fact.key.slice(this.prefix.length);
     const known = this.nodes.get(name);
     const pid = pidOf(fact);
-    this.nodes.set(name, { pid, state: "up", sinceMs: known?.state === "up" ? known.sinceMs : this.hooks.wall() });
+    this.nodes.set(name, { pid, address: addressOf(fact), state: "up", sinceMs: known?.state === "up" ? known.sinceMs : this.hooks.wall() });
+    if (known?.state !== "up" || known.pid !== pid) this.hooks.nodeUp?.(name, pid);
     if (announce && known?.state !== "up") this.hooks.log("node-joined", { node: name, pid }, `node ${name} joined (pid ${pid ?? "?"})`);
   }
 
   private down(key: string): void {
     const name = key.slice(this.prefix.length);
-    this.nodes.set(name, { pid: this.nodes.get(name)?.pid ?? null, state: "down", sinceMs: this.hooks.wall() });
+    const known = this.nodes.get(name);
+    this.nodes.set(name, { pid: known?.pid ?? null, address: known?.address ?? null, state: "down", sinceMs: this.hooks.wall() });
     this.hooks.log("node-down", { node: name }, `node ${name} down (its lease is gone)`);
     this.hooks.nodeDown?.(name);
   }
@@ -195,7 +208,7 @@ export class Membership {
     return [...this.nodes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, known]) => {
       const self = name === this.options.node;
       return {
-        name, pid: known.pid, self, sinceMs: known.sinceMs,
+        name, pid: known.pid, address: known.address, self, sinceMs: known.sinceMs,
         state: self && this.expiring ? "expiring" : known.state,
         leaseLeftMs: self ? Math.round(this.deadline - this.hooks.now()) : null,
       };
@@ -211,12 +224,22 @@ export class Membership {
   }
 }
 
-function pidOf(fact: KeyFact | null): number | null {
-  if (fact === null) return null;
+function valueOf(fact: KeyFact | null): { pid?: unknown; address?: unknown } {
+  if (fact === null) return {};
   try {
-    const value = JSON.parse(fact.value) as { pid?: unknown };
-    return typeof value.pid === "number" ? value.pid : null;
+    const value: unknown = JSON.parse(fact.value);
+    return typeof value === "object" && value !== null ? value : {};
   } catch {
-    return null;
+    return {};
   }
+}
+
+function pidOf(fact: KeyFact | null): number | null {
+  const { pid } = valueOf(fact);
+  return typeof pid === "number" ? pid : null;
+}
+
+function addressOf(fact: KeyFact | null): string | null {
+  const { address } = valueOf(fact);
+  return typeof address === "string" ? address : null;
 }

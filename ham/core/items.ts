@@ -9,6 +9,7 @@ import { readActionSpec, readFailSpec, checkFlags, type Args, type Request } fro
 import { forgetActions, runNow } from "./firings.js";
 import { actionOf, conditionOf, entityOf, ordered, type Action, type Condition, type EntityState } from "./state.js";
 import type { Tx } from "./tx.js";
+import { checkNodeAction, checkNodeCondition } from "./nodes/node-entities.js";
 
 // The API mutations of conditions, actions and fail-actions, and *_control / lookup
 // (requests.ts has the table of every request).
@@ -20,6 +21,7 @@ const PLAIN: ConditionFilter = Object.freeze({ kind: "plain" });
 
 function addCondition(tx: Tx, args: Args, type: number, filter: ConditionFilter): { cname: string } {
   const entity = entityOf(tx.state, args.entityName());
+  checkNodeCondition(entity, type);
   const cname = args.name("cname", "condition");
   const flags = checkFlags(args.flags(), CONDITION_FLAGS, "condition");
   if (entity.conditions.has(cname)) throw new HamError("EEXIST", `condition ${cname} exists`);
@@ -75,6 +77,7 @@ export function action(tx: Tx, { args }: Request): unknown {
   const flags = checkFlags(args.flags(), ACTION_FLAGS, "action");
   const spec = readActionSpec(args.string("kind"), args);
   if (target.actions.has(aname)) throw new HamError("EEXIST", `action ${aname} exists`);
+  checkNodeAction(entity, spec.kind);
   if (spec.kind === "waitfor" && (target.flags & HCONDNOWAIT) !== 0) throw new HamError("EINVAL", "no waitfor in an HCONDNOWAIT condition");
   if (spec.kind === "restart") {
     if (entity.spec.kind === "global") throw new HamError("EINVAL", "the global entity cannot hold a restart action");

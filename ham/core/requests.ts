@@ -14,6 +14,8 @@ import * as groups from "./groups/groups.js";
 import { memberDied, servingNow } from "./groups/roles.js";
 import { answerFault, warnRestartless } from "./faults.js";
 import { CHECKPOINT_REQUESTS } from "./checkpoints/checkpoints.js";
+import { nodeEntity, refuseNode, refuseProcess } from "./nodes/node-entities.js";
+import { isNodeEntityName } from "./nodes/node-facts.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.
@@ -29,6 +31,7 @@ function fillable(entity: EntityState): boolean {
 
 function attach(tx: Tx, { ref, replyTo, args, pidStart, viaConfig }: Request): unknown {
   const ename = args.name("ename", "entity");
+  refuseProcess(ename, "ham_attach");
   const pid = args.int("pid", -1);
   const line = args.optionalString("line");
   const flags = checkFlags(args.flags(), ENTITY_FLAGS, "entity");
@@ -68,6 +71,7 @@ function selfAttachedBy(entity: EntityState, caller: Request["caller"]): boolean
 
 function attachSelf(tx: Tx, { ref, args, caller, pidStart }: Request): unknown {
   const ename = args.name("ename", "entity");
+  refuseProcess(ename, "ham_attach_self");
   const hp = args.int("hp", 0);
   const low = args.int("hpdl", 0);
   const high = args.int("hpdh", 0);
@@ -132,6 +136,7 @@ function detachSelf(tx: Tx, { args, caller }: Request): unknown {
 // in use returns it, adding its flags only to a placeholder.
 function placeholder(tx: Tx, { args }: Request): unknown {
   const ename = args.name("ename", "entity");
+  if (isNodeEntityName(ename)) return nodeEntity(tx, ename, args.flags());
   const flags = checkFlags(args.flags(), ENTITY_FLAGS, "entity");
   const existing = tx.entities.get(ename);
   if (existing === undefined) {
@@ -159,6 +164,7 @@ function attachFilling(tx: Tx, request: Request): unknown {
 function reportTarget(tx: Tx, args: Args): EntityState {
   const entity = entityOf(tx.state, args.entityName());
   if (entity.spec.kind === "global") throw new HamError("EINVAL", "conditions cannot be reported on the global entity");
+  refuseNode(entity, "a reported state or raise");
   return entity;
 }
 
@@ -187,6 +193,7 @@ function reportRaise(tx: Tx, { args }: Request): unknown {
 function setPolicy(tx: Tx, { args, viaConfig }: Request): unknown {
   const entity = entityOf(tx.state, args.entityName());
   if (entity.spec.kind === "global") throw new HamError("EINVAL", "the global entity has no restart policy");
+  refuseNode(entity, "a restart policy");
   tx.spec(entity.name, { policy: readPolicy(args.raw("policy"), entity.spec.policy) });
   if (viaConfig === undefined) warnRestartless(tx, entity.name);
   return 0;

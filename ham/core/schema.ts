@@ -48,6 +48,20 @@ export interface ConfigFile {
   readonly entities?: readonly ConfigEntity[];
   readonly groups?: readonly ConfigGroup[];
   readonly global?: { readonly conditions?: readonly ConfigCondition[] };
+  readonly nodes?: ReadonlyArray<{ readonly name: string; readonly conditions?: readonly ConfigCondition[] }>;
+  // Read by `ham` at its start (daemon/cluster-options.ts); an apply ignores it.
+  readonly cluster?: ConfigCluster;
+}
+
+export interface ConfigCluster {
+  readonly name?: string;
+  readonly node: string;
+  readonly etcd: readonly string[];
+  readonly leaseTtl?: number;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly user?: string;
 }
 
 // An action's own fields as the schema allows them, per kind.

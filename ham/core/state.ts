@@ -4,6 +4,7 @@ import { HamError } from "../../lib/errors.js";
 import type { Checkpoint } from "./checkpoints/checkpoint-data.js";
 import type { AvailabilityCounters } from "./availability.js";
 import type { GroupEvent, GroupState } from "./groups/group-state.js";
+import type { NodeFact } from "./nodes/node-facts.js";
 export type { AvailabilityCounters } from "./availability.js";
 export type { GroupCounters, GroupEvent, GroupModel, GroupState, HaState, Member } from "./groups/group-state.js";
 export { GROUP_MODELS } from "./groups/group-state.js";
@@ -166,6 +167,10 @@ export interface Meta {
   readonly nextOrder: number;
   readonly spawnCount: number;
   readonly config: ConfigRecord;
+  // In a cluster: this node's name (not kept in the shared state: set at each join's node-up).
+  readonly node?: string;
+  // The nodes this HAM knows up or down (core/nodes/node-facts.ts), kept in the shared state.
+  readonly nodes?: ReadonlyMap<string, NodeFact>;
 }
 
 

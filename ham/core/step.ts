@@ -10,6 +10,7 @@ import { applyRequest, DEFERRED } from "./requests.js";
 import type { HamState } from "./state.js";
 import { Tx, type StepResult } from "./tx.js";
 import { resend } from "./groups/roles.js";
+import { nodeDown, nodeUp } from "./nodes/node-facts.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -62,6 +63,16 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       } catch (error) {
         return failed(state, event, error);
       }
+      break;
+    // A cluster (ham/cluster/): the nodes' facts; node entities' conditions fire on them.
+    case "node-up":
+      nodeUp(tx, event.node, event.pid, event.self === true);
+      break;
+    case "node-down":
+      nodeDown(tx, event.node);
+      break;
+    case "lease":
+      // ignore: node entities do not depend on this node's own lease (cluster groups do).
       break;
     default:
       return assertNever(event);

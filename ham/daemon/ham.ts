@@ -19,7 +19,8 @@ import { DEFAULTS } from "./defaults.js";
 import { failPoint } from "../adapters/fail-point.js";
 import { answerFrame } from "../server/frames.js";
 import { GuardianLink } from "../adapters/guardian-link.js";
-import { joinCluster } from "./cluster-join.js";
+import { joinCluster, nodeHooks } from "./cluster-join.js";
+import { checkStateCluster } from "./cluster-check.js";
 import { activityLogOptions, type HamOptions, type StartMode } from "./ham-options.js";
 import { acquireInstance, prepareRunDir, releaseInstance } from "../adapters/instance-lock.js";
 import { Interpreter, type Reply } from "./interpreter.js";
@@ -148,6 +149,13 @@ export class Ham implements ServerContext {
     const reader = mode.reader ?? new StoreReader(this.store.dir);
     if (this.options.fresh && !mode.takeover) this.store.remove();
     const recovered = reader.exists();
+    // A state another cluster or node made is refused before anything is read into this HAM.
+    try {
+      if (recovered) checkStateCluster(reader, this.options);
+    } catch (error) {
+      releaseInstance(this.files);
+      throw error;
+    }
     this.store.open(recovered ? reader : null);
     if (recovered) this.recover(reader, mode.takeover);
     this.journal.changed([META_KEY, "g"]);
@@ -205,13 +213,13 @@ export class Ham implements ServerContext {
       ready ? `Guardian ready (pid ${this.guardian.pid})` : `no Guardian became ready within ${GUARDIAN_READY_MS} ms; running unprotected until one does`);
   }
 
-  // Joins the cluster (cluster-join.ts); etcd3 is loaded only then.
+  // Joins the cluster (cluster-join.ts); etcd3 is loaded only then. Node facts go to the core.
   private async joinCluster(): Promise<void> {
     const joined = await joinCluster(this.options.cluster, this.keptLease, this.log, this.clock, (membership) => {
       this.membership = membership;
       this.journal.changed([META_KEY]);
       this.journal.flush();
-    }, (origin, call) => this.serveRemote(origin, call));
+    }, (origin, call) => this.serveRemote(origin, call), nodeHooks(this.core, this.options.cluster?.node ?? ""));
     this.membership = joined?.membership ?? null;
     this.remote = joined?.remote ?? null;
   }
@@ -246,7 +254,10 @@ export class Ham implements ServerContext {
   // ---- the shared state's records
 
   private valueOf(key: string): unknown {
-    if (key === META_KEY) return metaValue(this.core.state.meta, this.channels, this.membership?.lease || null);
+    if (key === META_KEY) {
+      const cluster = this.options.cluster === null ? null : { name: this.options.cluster.name, node: this.options.cluster.node };
+      return metaValue(this.core.state.meta, this.channels, this.membership?.lease || null, cluster);
+    }
     if (key.startsWith("r/")) {
       const [, token = "", id = ""] = key.split("/");
       return this.journal.sentReply(token, Number(id));
@@ -327,7 +338,7 @@ export class Ham implements ServerContext {
   }
 
   view(): TreeView {
-    return this.facts.view(this.core.state, this.guardian.pid);
+    return this.facts.view(this.core.state, this.guardian.pid, this.membership?.rows() ?? null);
   }
 
   status(): Record<string, unknown> {

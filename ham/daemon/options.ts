@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { resolveRunDir } from "../../lib/run-dir.js";
 import type { LogFormat, TimestampMode } from "../adapters/activity-log.js";
-import type { HamOptions } from "./ham-options.js";
+import type { ClusterOptions, HamOptions } from "./ham-options.js";
+import { ClusterConfigError, readClusterSection, resolveCluster, type ClusterFlags } from "./cluster-options.js";
 import { DEFAULTS } from "./defaults.js";
 
 // What `ham` is told: the HAM's own options, and what only the command line has.
@@ -47,8 +48,8 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
   let fresh = false;
   let watchdogMs: number = DEFAULTS.watchdogMs;
   let help = false;
-  const cluster = { node: null as string | null, etcd: null as string | null, name: "hamd", ca: null as string | null, cert: null as string | null,
-    key: null as string | null, user: null as string | null, password: process.env["HAMD_ETCD_PASSWORD"] ?? null, leaseTtlS: DEFAULTS.leaseTtlS };
+  const cluster: ClusterFlags = { node: null, etcd: null, name: null, ca: null, cert: null, key: null, user: null,
+    password: process.env["HAMD_ETCD_PASSWORD"] ?? null, leaseTtlS: null };
   const args = [...argv];
   const value = (flag: string, inline: string): string => {
     if (inline !== "") return inline;
@@ -103,10 +104,15 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
     } else if (/^-v+$/.test(flag)) verbosity += flag.length - 1;
     else throw new UsageError(`unknown option ${arg}`);
   }
-  if ((cluster.node === null) !== (cluster.etcd === null)) throw new UsageError(cluster.node === null ? "--etcd needs --node NAME" : "--node needs --etcd URL[,URL...]");
-  if (cluster.node !== null && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(cluster.node)) throw new UsageError(`--node takes a name of letters, digits, '.', '_' and '-' (up to 63), not ${cluster.node}`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(cluster.name)) throw new UsageError(`--cluster takes a name of letters, digits, '.', '_' and '-', not ${cluster.name}`);
-  if ((cluster.cert === null) !== (cluster.key === null)) throw new UsageError("--etcd-cert and --etcd-key go together");
+  // The config file's cluster section under the flags: a mistake on the command line alone is a
+  // usage error (exit 2), one that involves the file a one-line error (exit 1).
+  let resolvedCluster: ClusterOptions | null;
+  try {
+    resolvedCluster = resolveCluster(cluster, configFile === null ? null : readClusterSection(configFile));
+  } catch (error) {
+    if (error instanceof ClusterConfigError && configFile === null) throw new UsageError(error.message);
+    throw error;
+  }
   // Human lines only where a human reads them: on stderr, a terminal by default. A log file
   // (-f, or the background daemon's RUN_DIR/ham.log) stays JSON lines.
   const toStderr = foreground && logFile === null;
@@ -121,9 +127,7 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
     timestamps: timestamps ?? (format === "pretty" ? "shortabs" : DEFAULTS.timestamps),
     logFormat: format, logColor: format === "pretty" && stderr.hasColors,
     mount: mount === undefined ? defaultMount : mount, group, gid: group === null ? null : groupId(group), foreground, fresh, watchdogMs, help,
-    cluster: cluster.node === null || cluster.etcd === null ? null : {
-      ...cluster, node: cluster.node, etcd: cluster.etcd.split(",").map((url) => url.trim()).filter((url) => url !== ""),
-    },
+    cluster: resolvedCluster,
   };
 }
 

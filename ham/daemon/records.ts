@@ -2,6 +2,7 @@ import type { ActionSpec, EntityKind, FailSpec, HeartbeatState, RestartPolicy } 
 import type { Condition, EntityCounters, EntityState, Firing, GroupState, HamState, Meta } from "../core/state.js";
 import { conditionKey, entityKey, firingKey, groupKey, META_KEY } from "../core/tx.js";
 import type { Trigger } from "../core/triggers.js";
+import type { NodeFact } from "../core/nodes/node-facts.js";
 import { checkpointKeys, checkpointRecordOf, isCheckpointKey } from "./checkpoint-records.js";
 
 // The shared state's records (one per key, tx.ts), made from the HamState (restore.ts reads
@@ -92,6 +93,10 @@ export interface MetaValue {
   readonly config: ConfigValue;
   // In a cluster: the node's etcd lease, kept by the HAM that takes over (absent outside one).
   readonly leaseId?: string;
+  // In a cluster: which cluster and node made this state (a start naming another is refused:
+  // ham/daemon/cluster-check.ts), and the nodes it knew (core/nodes/node-facts.ts).
+  readonly cluster?: { readonly name: string; readonly node: string };
+  readonly nodes?: ReadonlyArray<{ readonly name: string } & NodeFact>;
 }
 
 // ---- state → records

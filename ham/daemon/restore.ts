@@ -102,6 +102,7 @@ export function restoreState(base: HamState, records: CheckedRecords): Restored 
       ...base.meta, hamFailures: meta?.hamFailures ?? 0, guardianFailures: meta?.guardianFailures ?? 0,
       verbosity: meta?.verbosity ?? base.meta.verbosity, nextFiringId, nextActionId, nextOrder: Math.max(nextOrder, nextId, meta?.nextOrder ?? 0),
       spawnCount: meta?.spawnCount ?? 0, config,
+      ...(meta?.nodes === undefined ? {} : { nodes: new Map(meta.nodes.map(({ name, ...fact }) => [name, fact])) }),
     },
     global,
     entities: entities.size === 0 ? emptyIndex() : indexOf(entities),

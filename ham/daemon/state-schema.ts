@@ -42,7 +42,7 @@ const condition = shape({
 });
 
 const entity = shape({
-  name: string, kind: oneOf("attached", "self", "placeholder", "global"), pid: number, startTime: nullOr(number),
+  name: string, kind: oneOf("attached", "self", "placeholder", "global", "node"), pid: number, startTime: nullOr(number),
   ownChild: boolean, command: nullOr(string), flags: number, enabled: boolean,
   heartbeat: nullOr(shape({
     periodNs: number, low: number, high: number, state: oneOf("HEALTHY", "MISSEDLOW", "MISSEDHIGH"),
@@ -74,6 +74,8 @@ const meta = shape({
   version: optional(number), hamFailures: number, guardianFailures: number, verbosity: number, nextFiringId: number, nextOrder: optional(number),
   nextChid: number, spawnCount: number, channels: arrayOf(arrayOf((value) => number(value) || nullOr(string)(value))),
   config: shape({ applied: arrayOf(Array.isArray), global: arrayOf(Array.isArray) }), leaseId: optional(string),
+  cluster: optional(shape({ name: string, node: string })),
+  nodes: optional(arrayOf(shape({ name: string, state: oneOf("up", "down"), pid: nullOr(number), sinceMs: number }))),
 });
 
 const haState = oneOf("active", "standby", "quiescing", "quiesced");

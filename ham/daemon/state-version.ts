@@ -26,10 +26,11 @@ export function readMeta(value: unknown): MetaValue | null {
 
 // The HAM-wide record as it is written, with this version: the core's meta, and the request
 // server's pulse channels.
-export function metaValue(meta: Meta, channels: Channels, leaseId: string | null = null): MetaValue {
+export function metaValue(meta: Meta, channels: Channels, leaseId: string | null = null, cluster: MetaValue["cluster"] | null = null): MetaValue {
   return {
     version: STATE_VERSION, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
     nextFiringId: meta.nextFiringId, nextOrder: meta.nextOrder, spawnCount: meta.spawnCount, nextChid: channels.nextId, channels: channels.list(),
-    config: configValue(meta), ...(leaseId === null ? {} : { leaseId }),
+    config: configValue(meta), ...(leaseId === null ? {} : { leaseId }), ...(cluster === null ? {} : { cluster }),
+    ...(meta.nodes === undefined ? {} : { nodes: [...meta.nodes].map(([name, fact]) => ({ name, ...fact })) }),
   };
 }

@@ -5,6 +5,7 @@ import {
 import type { EntityState as Entity } from "../core/state.js";
 import { GROUPS_DIR, renderGroupInfo } from "./groups.js";
 import { CHECKPOINTS_DIR, resolveCheckpointPath } from "./checkpoint-view.js";
+import { NODES_DIR, resolveNodePath } from "./node-view.js";
 
 // Resolves a /ham path to a directory listing or a file's bytes: the one place that maps
 // paths to renderings, for `hamctl ls`/`cat` and the FUSE view alike.
@@ -47,6 +48,7 @@ export function resolveTreePath(view: TreeView, path: string): Node {
     const entries: DirEntry[] = [fileEntry(INFO, renderHamInfo(view)), { name: GLOBAL_DIR, type: "dir", size: 0 }];
     if (view.groups.size > 0) entries.push({ name: GROUPS_DIR, type: "dir", size: 0 });
     if ((view.checkpoints?.size ?? 0) > 0) entries.push({ name: CHECKPOINTS_DIR, type: "dir", size: 0 });
+    if (view.nodes !== undefined) entries.push({ name: NODES_DIR, type: "dir", size: 0 });
     for (const name of view.entities.keys()) entries.push({ name, type: "dir", size: 0 });
     return { type: "dir", entries };
   }
@@ -54,6 +56,7 @@ export function resolveTreePath(view: TreeView, path: string): Node {
   const [entityName, second, third, extra] = parts as [string, string | undefined, string | undefined, string | undefined];
   if (entityName === INFO && second === undefined) return file(renderHamInfo(view));
   if (entityName === GROUPS_DIR) return groupNode(view, second, third, extra, missing);
+  if (entityName === NODES_DIR && view.nodes !== undefined) return resolveNodePath(view.nodes, parts.slice(1), missing);
   const entity = findEntity(view, entityName);
   if (entity === undefined || extra !== undefined) throw missing();
   if (second === undefined) {

@@ -112,6 +112,8 @@ export class ChangeAnnouncer {
       else if (key.startsWith("G/")) this.names.add(".groups");
       // The view's .checkpoints directory (checkpoint-view.ts): no entity has a name starting with ".".
       else if (key.startsWith("k/") || key.startsWith("s/")) this.names.add(CHECKPOINTS_DIR);
+      // The nodes known (core/nodes/) are in the HAM-wide record: the .nodes directory.
+      else if (key === "m") this.names.add(".nodes");
     }
     if (this.names.size === 0 || this.timer !== null) return;
     this.timer = setTimeout(() => {

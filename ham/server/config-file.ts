@@ -5,7 +5,7 @@ import { HamError, type HamErrorCode } from "../../lib/errors.js";
 import { checkName } from "../../lib/names.js";
 import { readActionSpec, readFailSpec, readPolicy, Args } from "../core/specs.js";
 import { DEFAULTS } from "../daemon/defaults.js";
-import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFlags } from "../core/schema.js";
+import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFile, type ConfigFlags } from "../core/schema.js";
 import type { ConfigPlan, PlannedEntity, PlannedRequest, ProgramLine } from "../core/events.js";
 import { formatOf, readConfigText, type ConfigText } from "./config-text.js";
 
@@ -97,6 +97,12 @@ function planConfig(raw: unknown): ConfigPlan {
     seen.add(planned.name);
     return planned;
   });
+  (raw.nodes ?? []).forEach((item, index) => {
+    const planned = planNode(item, `nodes[${index}]`);
+    if (seen.has(planned.name)) throw configError(`nodes[${index}].name`, `duplicate node ${item.name}`);
+    seen.add(planned.name);
+    entities.push(planned);
+  });
   const globalPrograms: ProgramLine[] = [];
   const global = planConditions(null, raw.global?.conditions ?? [], "global.conditions", null, globalPrograms);
   const groupNames = new Set<string>();
@@ -126,6 +132,20 @@ function planEntity(section: ConfigEntity, field: string): PlannedEntity {
   setup.push(...planConditions(name, section.conditions ?? [], `${field}.conditions`, command ?? null, programs));
   // A digest, not the text: the fingerprints are in the shared state's HAM-wide record.
   return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup, programs };
+}
+
+// A node entity (@NAME, core/nodes/): made by ham_entity, its conditions as an entity's; no
+// restart or healthy action (a node has no process), said here with the field.
+function planNode(section: NonNullable<ConfigFile["nodes"]>[number], field: string): PlannedEntity {
+  const name = `@${section.name}`;
+  const programs: ProgramLine[] = [];
+  (section.conditions ?? []).forEach((condition, index) => (condition.actions ?? []).forEach((action, actionIndex) => {
+    if (action.kind === "restart" || action.kind === "healthy") {
+      throw configError(`${field}.conditions[${index}].actions[${actionIndex}].kind`, `a ${action.kind} action makes no sense for a node (execute, notify, log and waitfor do)`);
+    }
+  }));
+  const setup = planConditions(name, section.conditions ?? [], `${field}.conditions`, null, programs);
+  return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create: { op: "entity", args: { ename: name, flags: 0 } }, setup, programs };
 }
 
 // `programs` gets the restart lines of their own and the execute lines.

@@ -18,7 +18,8 @@ export function psRows(state: HamState, wallMs: number, monoMs: number): PsRow[]
   const rows: PsRow[] = [];
   const roles = new Map<string, { group: string; role: string | null }>();
   for (const group of state.groups.values()) for (const member of group.members) roles.set(member.name, { group: group.name, role: member.role });
-  for (const entity of state.entities.values()) rows.push({ ...psRow(entity, wallMs, monoMs), ...(roles.get(entity.name) ?? { group: null, role: null }) });
+  // Node entities (@NAME) have no process: `hamctl nodes` shows the nodes.
+  for (const entity of state.entities.values()) if (entity.spec.kind !== "node") rows.push({ ...psRow(entity, wallMs, monoMs), ...(roles.get(entity.name) ?? { group: null, role: null }) });
   return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

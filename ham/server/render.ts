@@ -20,11 +20,14 @@ export interface TreeView {
   readonly verbosity: number;
   // Shown under .checkpoints (checkpoint-view.ts) when there is one.
   readonly checkpoints?: Index<Checkpoint>;
+  // In a cluster: its nodes, shown under .nodes (node-view.ts).
+  readonly nodes?: readonly NodeRow[];
 }
 
 export { GLOBAL_DIR } from "../core/describe.js";
+import type { NodeRow } from "../../lib/wire/node-row.js";
 
-function lines(width: number, rows: ReadonlyArray<readonly [string, string | number] | string>): string {
+export function lines(width: number, rows: ReadonlyArray<readonly [string, string | number] | string>): string {
   let out = "";
   for (const row of rows) {
     if (typeof row === "string") out += `${row}\n`;
@@ -57,6 +60,7 @@ const ENTITY_TYPES: Record<Entity["spec"]["kind"], string> = {
   self: "ATTACHEDSELF",
   placeholder: "PLACEHOLDER",
   global: "GLOBAL",
+  node: "NODE",
 };
 
 export function renderHamInfo(view: TreeView): string {

@@ -4,6 +4,7 @@ import type { HamOptions } from "../daemon/ham-options.js";
 import { groupRows } from "./groups.js";
 import type { TreeView } from "./render.js";
 import type { ClusterView } from "./nodes.js";
+import type { NodeRow } from "../../lib/wire/node-row.js";
 
 // What the HAM says of itself: the /ham view's tree (render.ts draws its bytes) and `status`.
 // Counting walks every entity: it is done once per state, however many files of the view ask.
@@ -21,10 +22,11 @@ export class HamFacts {
     return { hamPid: process.pid, guardianPid, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures };
   }
 
-  view(state: HamState, guardianPid: number): TreeView {
+  view(state: HamState, guardianPid: number, nodes: readonly NodeRow[] | null = null): TreeView {
     return {
       info: this.info(state, guardianPid), entities: state.entities, global: state.global, groups: state.groups,
       counts: () => this.countsOf(state), verbosity: state.meta.verbosity, checkpoints: state.checkpoints,
+      ...(nodes === null ? {} : { nodes }),
     };
   }
 

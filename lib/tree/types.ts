@@ -1,7 +1,8 @@
 // The HAM's tree: entity → condition → action (→ fail-actions). Plain data, indexed by
 // name in insertion-ordered Maps (actions run FIFO in that order).
 
-export type EntityKind = "attached" | "self" | "placeholder" | "global";
+// "node": a node of the cluster (`@NAME`, ham/core/nodes/), no process.
+export type EntityKind = "attached" | "self" | "placeholder" | "global" | "node";
 export type HeartbeatState = "HEALTHY" | "MISSEDLOW" | "MISSEDHIGH";
 
 export type ActionSpec =

@@ -3,6 +3,8 @@
 export interface NodeRow {
   readonly name: string;
   readonly pid: number | null;
+  // Where its HAM answers other nodes (from its node key; null: it publishes none).
+  readonly address: string | null;
   readonly state: "up" | "down" | "expiring";
   // Self only: ms until this node's own deadline (negative: past it).
   readonly leaseLeftMs: number | null;
