@@ -56,7 +56,16 @@ export type CoreEvent =
   // The Guardian died and was replaced (counted in the HAM-wide facts).
   | { readonly kind: "guardian-failed"; readonly at: At }
   // A config file (parsed and checked), applied as one change or not at all.
-  | { readonly kind: "apply"; readonly at: At; readonly ref: number; readonly plan: ConfigPlan; readonly source: string; readonly replyTo?: ReplyTo | null };
+  | { readonly kind: "apply"; readonly at: At; readonly ref: number; readonly plan: ConfigPlan; readonly source: string; readonly replyTo?: ReplyTo | null }
+  // In a cluster (ham/cluster/): a node's key appeared (`self`: this node, at its join) or went.
+  | { readonly kind: "node-up"; readonly at: At; readonly node: string; readonly pid: number | null; readonly self?: boolean }
+  | { readonly kind: "node-down"; readonly at: At; readonly node: string }
+  // This node's lease deadline passed ("expiring"), or a keepalive was acknowledged again ("ok").
+  | { readonly kind: "lease"; readonly at: At; readonly state: "ok" | "expiring" }
+  // This node holds a cluster group's election key; `token`: its create_revision, in decimal.
+  | { readonly kind: "elected"; readonly at: At; readonly group: string; readonly token: string }
+  // Who holds a cluster group's election key now (null: free).
+  | { readonly kind: "holder"; readonly at: At; readonly group: string; readonly node: string | null };
 
 // A config file as the requests that make it (server/config-file.ts builds it): checked whole
 // before the apply transition (config.ts) sees it.

@@ -166,6 +166,10 @@ export interface Meta {
   readonly nextOrder: number;
   readonly spawnCount: number;
   readonly config: ConfigRecord;
+  // In a cluster (not kept in the shared state: a HAM that takes over joins again): this node's
+  // name, and whether its lease deadline has not passed (cluster-groups.ts).
+  readonly node?: string;
+  readonly leaseOk?: boolean;
 }
 
 

@@ -10,6 +10,7 @@ import { applyRequest, DEFERRED } from "./requests.js";
 import type { HamState } from "./state.js";
 import { Tx, type StepResult } from "./tx.js";
 import { resend } from "./groups/roles.js";
+import { elected, holder, leaseState, nodeUp } from "./groups/cluster-groups.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -62,6 +63,21 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       } catch (error) {
         return failed(state, event, error);
       }
+      break;
+    // A cluster (ham/cluster/): this node, its lease and its groups' elections.
+    case "node-up":
+      nodeUp(tx, event.node, event.self === true);
+      break;
+    case "node-down":
+      break;
+    case "lease":
+      leaseState(tx, event.state);
+      break;
+    case "elected":
+      elected(tx, event.group, event.token);
+      break;
+    case "holder":
+      holder(tx, event.group, event.node);
       break;
     default:
       return assertNever(event);

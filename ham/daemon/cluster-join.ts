@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { distFile } from "../adapters/dist-files.js";
 import { LOG_LEVEL, type ActivityLog } from "../adapters/activity-log.js";
 import type { Clock } from "../adapters/clock.js";
-import type { Membership } from "../cluster/membership.js";
+import type { Membership, MembershipHooks } from "../cluster/membership.js";
 import type * as EtcdAdapter from "../cluster/etcd.js";
 import type { HamOptions } from "./ham-options.js";
 import { DEFAULTS } from "./defaults.js";
@@ -29,7 +29,7 @@ function hamdVersion(): string {
 // is told the membership whenever its lease changes (from the join on: the lease id goes into the
 // shared state before the join answers).
 export async function joinCluster(cluster: HamOptions["cluster"], keptLease: string | null, log: ActivityLog, clock: Clock,
-  leaseChanged: (membership: Membership) => void): Promise<Membership | null> {
+  leaseChanged: (membership: Membership) => void, leaseHooks: Pick<MembershipHooks, "leaseState" | "renewed"> = {}): Promise<Membership | null> {
   if (cluster === null) return null;
   const [{ connectEtcd }, { Membership, NodeHeld }] = await Promise.all([import(ETCD_ADAPTER) as Promise<typeof EtcdAdapter>, import("../cluster/membership.js")]);
   const membership: Membership = new Membership(connectEtcd(cluster), {
@@ -38,6 +38,7 @@ export async function joinCluster(cluster: HamOptions["cluster"], keptLease: str
     log: (event, fields, message) => log.write(LOG_LEVEL.events, event === "lease-expiring" || event === "node-down" || event === "etcd-unreachable" ? "warn" : "info",
       { event, ...fields }, message),
     leaseChanged: () => leaseChanged(membership),
+    ...leaseHooks,
     now: () => performance.now(),
     wall: () => clock.wall(),
     every: (ms, run) => {

@@ -33,6 +33,7 @@ import type { TreeView } from "../server/render.js";
 import { waitFor } from "../adapters/waitfor.js";
 import { closeOutput, openOutput, OutputRotator } from "../adapters/output.js";
 import type { Membership } from "../cluster/membership.js";
+import { ClusterRoles } from "./cluster-roles.js";
 
 // The one entry of ham/ the Guardian uses.
 export type { HamOptions, StartMode } from "./ham-options.js";
@@ -73,6 +74,11 @@ export class Ham implements ServerContext {
   membership: Membership | null = null;
   // The lease a HAM before this one held, read back from the shared state (a takeover keeps it).
   private keptLease: string | null = null;
+  // Cluster groups: their elections and leased roles (cluster-roles.ts).
+  readonly clusterRoles = new ClusterRoles({
+    state: () => this.core.state, dispatch: (event) => this.core.dispatch(event), at: () => this.core.at(), log: () => this.log,
+    send: (token, message) => this.sessionOf(token)?.connection.send(message) ?? false,
+  }, () => this.membership);
 
   constructor(readonly options: HamOptions) {
     this.log = createActivityLog(activityLogOptions(options));
@@ -100,7 +106,10 @@ export class Ham implements ServerContext {
       unwatchPid: (pid) => this.poller.unwatch(pid),
       terminate: (pid, startTime) => void terminate(pid, startTime, DEFAULTS.killGraceMs),
       fence: killNow,
-      assign: (token, message) => this.sessionOf(token)?.connection.send({ ev: "role", ...message }) ?? false,
+      assign: (token, message, leased) => this.sessionOf(token)?.connection.send({ ev: "role", ...message, ...(leased ? { until: this.clusterRoles.untilNow() } : {}) }) ?? false,
+      campaign: (group, member) => this.clusterRoles.election?.campaign(group, member),
+      resign: (group, token) => this.clusterRoles.election?.resign(group, token),
+      preflight: () => this.clusterRoles.preflight(),
       recordReply: (to, payload) => this.journal.reply(to.token, to.id, payload),
       answerLater: (to, payload) => void this.sessionOf(to.token)?.connection.send({ i: to.id, ...payload }),
       log: (verbosity, level, fields, message) => this.log.write(verbosity, level, fields, message),
@@ -197,7 +206,8 @@ export class Ham implements ServerContext {
       this.membership = membership;
       this.journal.changed([META_KEY]);
       this.journal.flush();
-    });
+    }, { leaseState: (state) => this.clusterRoles.leaseState(state), renewed: (deadline) => this.clusterRoles.renewed(deadline) });
+    await this.clusterRoles.start();
   }
 
   // The state of a HAM that is gone: read back, checked, and carried on (core/takeover.ts).
@@ -322,6 +332,7 @@ export class Ham implements ServerContext {
     this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason, stateKept: !removeState },
       `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
     await this.guardian.stop();
+    this.clusterRoles.stop();
     this.membership?.stop();
     this.config.close();
     // After this, deaths are the next HAM's business.
