@@ -100,7 +100,10 @@ export function holder(tx: Tx, gname: string, node: string | null): void {
     for (const member of next.members) if (mayServe(member)) memberFailed(tx, member.name, "its node lost the group's election");
     next = tx.groups.get(gname) ?? next;
   }
-  if (node === null && before !== null && before !== self && next.failure === null) {
+  if (node !== null && next.failure !== null) {
+    // Another node serves: a failure here is over (this node's counts are of its own failovers).
+    next = tx.putGroup({ ...next, failure: null });
+  } else if (node === null && before !== null && before !== self && next.failure === null) {
     // Another node's active went: this node's standby takes over (counted as a failover here).
     next = tx.putGroup({ ...next, failure: { member: `@${before}`, at: tx.at.mono, announced: false } });
   }
