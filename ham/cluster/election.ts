@@ -89,7 +89,11 @@ export class Election {
   resign(group: string, token: string, tries = RESIGN_TRIES): void {
     this.etcd.deleteIf(this.keyOf(group), token, CALL_MS).catch((error: unknown) => {
       if (tries > 1) this.later(RETRY_MS, () => this.resign(group, token, tries - 1));
-      else this.hooks.warn({ event: "resign-failed", group }, `${group}: could not give up its election: ${String(error).split("\n")[0]}`);
+      else {
+        this.hooks.warn({ event: "resign-failed", group }, `${group}: could not give up its election: ${String(error).split("\n")[0]}`);
+        // The core campaigns again when it can serve: a key still here and on this lease comes back as `elected`.
+        this.hooks.holder(group, null);
+      }
     });
   }
 

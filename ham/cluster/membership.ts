@@ -33,6 +33,9 @@ export interface MembershipHooks {
   leaseState?(state: "ok" | "expiring"): void;
   // A keepalive was acknowledged: the new deadline (monotonic ms), for leased roles.
   renewed?(deadline: number): void;
+  // A node's key is there (listed at the join, or put since) / went.
+  nodeUp?(node: string, pid: number | null): void;
+  nodeDown?(node: string): void;
 }
 
 export class NodeHeld extends Error {
@@ -191,6 +194,7 @@ export class Membership {
     const known = this.nodes.get(name);
     const pid = pidOf(fact);
     this.nodes.set(name, { pid, state: "up", sinceMs: known?.state === "up" ? known.sinceMs : this.hooks.wall() });
+    if (known?.state !== "up" || known.pid !== pid) this.hooks.nodeUp?.(name, pid);
     if (announce && known?.state !== "up") this.hooks.log("node-joined", { node: name, pid }, `node ${name} joined (pid ${pid ?? "?"})`);
   }
 
@@ -198,6 +202,7 @@ export class Membership {
     const name = key.slice(this.prefix.length);
     this.nodes.set(name, { pid: this.nodes.get(name)?.pid ?? null, state: "down", sinceMs: this.hooks.wall() });
     this.hooks.log("node-down", { node: name }, `node ${name} down (its lease is gone)`);
+    this.hooks.nodeDown?.(name);
   }
 
   rows(): NodeRow[] {

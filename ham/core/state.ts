@@ -170,6 +170,8 @@ export interface Meta {
   // name, and whether its lease deadline has not passed (cluster-groups.ts).
   readonly node?: string;
   readonly leaseOk?: boolean;
+  // The other nodes whose keys are there now (node-up, node-down).
+  readonly nodesUp?: readonly string[];
 }
 
 

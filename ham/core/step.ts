@@ -10,7 +10,7 @@ import { applyRequest, DEFERRED } from "./requests.js";
 import type { HamState } from "./state.js";
 import { Tx, type StepResult } from "./tx.js";
 import { resend } from "./groups/roles.js";
-import { elected, holder, leaseState, nodeUp } from "./groups/cluster-groups.js";
+import { elected, holder, leaseState, nodeDown, nodeUp } from "./groups/cluster-groups.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -69,6 +69,7 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       nodeUp(tx, event.node, event.self === true);
       break;
     case "node-down":
+      nodeDown(tx, event.node);
       break;
     case "lease":
       leaseState(tx, event.state);

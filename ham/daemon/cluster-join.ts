@@ -29,7 +29,7 @@ function hamdVersion(): string {
 // is told the membership whenever its lease changes (from the join on: the lease id goes into the
 // shared state before the join answers).
 export async function joinCluster(cluster: HamOptions["cluster"], keptLease: string | null, log: ActivityLog, clock: Clock,
-  leaseChanged: (membership: Membership) => void, leaseHooks: Pick<MembershipHooks, "leaseState" | "renewed"> = {}): Promise<Membership | null> {
+  leaseChanged: (membership: Membership) => void, leaseHooks: Pick<MembershipHooks, "leaseState" | "renewed" | "nodeUp" | "nodeDown"> = {}): Promise<Membership | null> {
   if (cluster === null) return null;
   const [{ connectEtcd }, { Membership, NodeHeld }] = await Promise.all([import(ETCD_ADAPTER) as Promise<typeof EtcdAdapter>, import("../cluster/membership.js")]);
   const membership: Membership = new Membership(connectEtcd(cluster), {

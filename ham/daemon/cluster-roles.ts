@@ -55,6 +55,15 @@ export class ClusterRoles {
     if (groups.length > 0) await this.election?.refresh(groups);
   }
 
+  // The membership's node hooks (this node's own key is told by start()).
+  nodeUp(node: string, pid: number | null): void {
+    if (node !== this.membership()?.options.node) this.context.dispatch({ kind: "node-up", at: this.context.at(), node, pid });
+  }
+
+  nodeDown(node: string): void {
+    this.context.dispatch({ kind: "node-down", at: this.context.at(), node });
+  }
+
   // The membership's lease hooks.
   leaseState(state: "ok" | "expiring"): void {
     this.context.dispatch({ kind: "lease", at: this.context.at(), state });

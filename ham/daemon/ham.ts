@@ -206,7 +206,8 @@ export class Ham implements ServerContext {
       this.membership = membership;
       this.journal.changed([META_KEY]);
       this.journal.flush();
-    }, { leaseState: (state) => this.clusterRoles.leaseState(state), renewed: (deadline) => this.clusterRoles.renewed(deadline) });
+    }, { leaseState: (state) => this.clusterRoles.leaseState(state), renewed: (deadline) => this.clusterRoles.renewed(deadline),
+      nodeUp: (node, pid) => this.clusterRoles.nodeUp(node, pid), nodeDown: (node) => this.clusterRoles.nodeDown(node) });
     await this.clusterRoles.start();
   }
 

@@ -20,9 +20,12 @@ export interface TreeView {
   readonly verbosity: number;
   // Shown under .checkpoints (checkpoint-view.ts) when there is one.
   readonly checkpoints?: Index<Checkpoint>;
+  // In a cluster: this node and the others up (cluster groups say which node they wait for).
+  readonly nodes?: NodesKnown;
 }
 
 export { GLOBAL_DIR } from "../core/describe.js";
+import type { NodesKnown } from "../core/groups/cluster-groups.js";
 
 function lines(width: number, rows: ReadonlyArray<readonly [string, string | number] | string>): string {
   let out = "";

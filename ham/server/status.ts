@@ -24,7 +24,7 @@ export class HamFacts {
   view(state: HamState, guardianPid: number): TreeView {
     return {
       info: this.info(state, guardianPid), entities: state.entities, global: state.global, groups: state.groups,
-      counts: () => this.countsOf(state), verbosity: state.meta.verbosity, checkpoints: state.checkpoints,
+      counts: () => this.countsOf(state), verbosity: state.meta.verbosity, checkpoints: state.checkpoints, nodes: state.meta,
     };
   }
 

@@ -104,8 +104,27 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
       return rows.every((row) => row !== undefined && row.members.every((member) => member.assigning === null)) ? rows : null;
     }, 5_000, "both nodes settled");
     expect(on.map((row) => row?.active.length).sort()).toEqual([0, 1]);
+    const holder = active.entity.slice(active.entity.indexOf("@") + 1);
+    expect(on.map((row) => row?.cluster)).toEqual(["n1", "n2"].map((name) => ({
+      members: ["db@n1", "db@n2"], holder, token: name === holder ? expect.stringMatching(/^\d+$/) : null, waiting: [],
+    })));
+    expect(await node(holder).cat("/.groups/g/.info")).toMatch(new RegExp(`Held By +: ${holder} \\(token \\d+\\)\nWaiting For +: -`));
     expect(violations).toEqual([]);
   });
+
+  it("a HAM takeover on the active's node is not a failover: the member stays active, its lease renewed by the new HAM", async () => {
+    const active = await makeActive("n1");
+    const { hamPid } = await guardianReady(node("n1").runDir);
+    process.kill(hamPid, "SIGKILL");
+    await eventually(async () => (await status(node("n1").runDir).catch(() => ({ hamPid }))).hamPid !== hamPid, 10_000, "the Guardian to take over");
+    // Two TTLs: a member whose lease was not renewed would have dropped active by then.
+    const since = Date.now();
+    await eventually(() => Date.now() - since > 2 * TTL_MS, 3 * TTL_MS + 2_000, "two TTLs");
+    expect(beliefs().get(active.pid)).toMatchObject({ role: "active" });
+    expect(readFileSync(log, "utf8").split("\n").filter((line) => line.includes(` ${active.pid} `) && line.endsWith(" lease"))).toEqual([]);
+    expect(isAlive(active.pid)).toBe(true);
+    expect(violations).toEqual([]);
+  }, 20_000);
 
   it("SIGKILL of the active member: the other node's standby becomes active; the member is restarted as standby", async () => {
     const active = await makeActive("n1");

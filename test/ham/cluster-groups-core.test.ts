@@ -108,6 +108,17 @@ describe("cluster groups in the core", () => {
     expect(serving(world)).toBe(false);
   });
 
+  it("a group naming a node that is not in the cluster waits for it and says so", () => {
+    const world = new World();
+    world.send({ kind: "node-up", at: world.at, node: "n1", pid: 1, self: true });
+    world.send({ kind: "node-up", at: world.at, node: "n2", pid: 2 });
+    world.service("db");
+    world.request("group_create", { gname: "g", model: "2N", members: ["db@n1", "db@n2", "db@n3"] });
+    expect(world.log.find((line) => line.event === "group-waiting")?.message).toMatch(/group g waits for node n3: not in the cluster/);
+    world.send({ kind: "node-up", at: world.at, node: "n3", pid: 3 });
+    expect(world.log.find((line) => line.event === "group-node-up")?.message).toBe("g: node n3 is up; every node of the group is");
+  });
+
   it("kills its active at once when the key goes while it held it (its lease expired unseen)", () => {
     const world = node();
     ack(world);

@@ -2,6 +2,7 @@ import { HamError } from "../../../lib/errors.js";
 import { checkName } from "../../../lib/names.js";
 import { LOG_LEVEL } from "../describe.js";
 import type { Tx } from "../tx.js";
+import type { Meta } from "../state.js";
 import type { ClusterFacts, GroupModel, GroupState, Member } from "./group-state.js";
 import { assign, cancelAck, mayServe, memberFailed, reconcile } from "./roles.js";
 
@@ -136,5 +137,34 @@ export function leaseState(tx: Tx, state: "ok" | "expiring"): void {
 }
 
 export function nodeUp(tx: Tx, node: string, self: boolean): void {
-  if (self && tx.meta.node !== node) tx.setMeta({ node, leaseOk: true });
+  if (self) {
+    if (tx.meta.node !== node) tx.setMeta({ node, leaseOk: true });
+    return;
+  }
+  const up = tx.meta.nodesUp ?? [];
+  if (up.includes(node)) return;
+  tx.setMeta({ nodesUp: [...up, node] });
+  for (const group of tx.groups.values()) {
+    if (group.cluster !== undefined && nodesOf(group.cluster.members).includes(node)) {
+      const waiting = waitingFor(tx.meta, group);
+      tx.log(LOG_LEVEL.events, "info", { event: "group-node-up", group: group.name, node, waiting },
+        `${group.name}: node ${node} is up${waiting.length === 0 ? "; every node of the group is" : `; still waiting for ${waiting.join(", ")}`}`);
+    }
+  }
+}
+
+export function nodeDown(tx: Tx, node: string): void {
+  tx.setMeta({ nodesUp: (tx.meta.nodesUp ?? []).filter((item) => item !== node) });
+}
+
+export type NodesKnown = Pick<Meta, "node" | "nodesUp">;
+
+const nodesOf = (members: readonly string[]): string[] => [...new Set(members.map((member) => member.slice(member.lastIndexOf("@") + 1)))];
+
+// The nodes of a cluster group whose keys are not there (never joined, or down): the group
+// serves with the nodes it has and waits for these.
+export function waitingFor(meta: NodesKnown, group: GroupState): string[] {
+  if (group.cluster === undefined) return [];
+  const up = new Set([...(meta.nodesUp ?? []), meta.node]);
+  return nodesOf(group.cluster.members).filter((node) => !up.has(node));
 }

@@ -4,7 +4,7 @@ import type { FaultPolicy } from "../../../lib/tree/types.js";
 import { LOG_LEVEL } from "../describe.js";
 import { warnRestartless } from "../faults.js";
 import { GROUP_MODELS, type GroupModel, type GroupState } from "./group-state.js";
-import { newClusterFacts, splitMembers } from "./cluster-groups.js";
+import { newClusterFacts, splitMembers, waitingFor } from "./cluster-groups.js";
 import { acknowledged, assign, cancelAck, groupNamed, groupOfMember, mayServe, memberOf, ready, reconcile, send, servingNow } from "./roles.js";
 import { DEFERRED, type Args, type Request } from "../specs.js";
 import type { Tx } from "../tx.js";
@@ -82,6 +82,11 @@ export function groupCreate(tx: Tx, { args, viaConfig }: Request): unknown {
   tx.putGroup(group);
   tx.log(LOG_LEVEL.events, "info", { event: "group", group: name, model: group.model },
     `group ${name} (${group.model}) created: ${(group.cluster?.members ?? group.members.map((member) => member.name)).join(", ")}`);
+  const waiting = waitingFor(tx.meta, group);
+  if (waiting.length > 0) {
+    tx.log(LOG_LEVEL.events, "warn", { event: "group-waiting", group: name, waiting },
+      `group ${name} waits for node${waiting.length > 1 ? "s" : ""} ${waiting.join(", ")}: not in the cluster (never joined, or down); it serves with the nodes it has`);
+  }
   reconcile(tx, name);
   // A group's fault policy may ask for restarts (a config file's is judged once applied whole).
   if (viaConfig === undefined) for (const member of group.members) warnRestartless(tx, member.name);

@@ -215,6 +215,8 @@ function finishDelete(tx: Tx, group: GroupState): void {
   const serving = group.members.filter(mayServe);
   if (serving.length > 0) return;
   for (const member of group.members) cancelAck(tx, group, member);
+  // A cluster group's election, if this node holds it, goes with it.
+  if (group.cluster !== undefined && group.cluster.token !== null) tx.emit({ kind: "resign", group: group.name, token: group.cluster.token });
   tx.deleteGroup(group.name);
   tx.log(LOG_LEVEL.events, "info", { event: "group-deleted", group: group.name }, `group ${group.name} deleted; its members keep running`);
 }
