@@ -48,6 +48,9 @@ export class ClusterRoles {
     });
     await this.election.start();
     await this.refresh();
+    // A HAM that took over renews its members' leased roles at once (they may reconnect later:
+    // renewSession).
+    this.renewed(membership.deadline);
   }
 
   private async refresh(): Promise<void> {
@@ -72,8 +75,9 @@ export class ClusterRoles {
     }
   }
 
-  // `deadline` on performance.now(): every serving member of a held cluster group hears its new `until`.
-  renewed(deadline: number): void {
+  // `deadline` on performance.now(): every serving member of a held cluster group hears its new
+  // `until` (only those of client session `session`, if given).
+  renewed(deadline: number, session: string | null = null): void {
     const until = this.until(deadline);
     const state = this.context.state();
     if (state.meta.leaseOk !== true) return;
@@ -81,9 +85,15 @@ export class ClusterRoles {
       if (group.cluster === undefined || group.cluster.token === null) continue;
       for (const member of group.members) {
         const token = state.entities.get(member.name)?.run.roleToken ?? null;
-        if (token !== null && mayServe(member)) this.context.send(token, { ev: "lease", group: group.name, entity: member.name, until });
+        if (token !== null && (session === null || token === session) && mayServe(member)) this.context.send(token, { ev: "lease", group: group.name, entity: member.name, until });
       }
     }
+  }
+
+  // A client said hello (again, after a takeover): its leased roles are renewed now.
+  renewSession(token: string): void {
+    const membership = this.membership();
+    if (membership !== null && performance.now() < membership.deadline) this.renewed(membership.deadline, token);
   }
 
   // The role `until` a leased assignment carries now.

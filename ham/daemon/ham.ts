@@ -304,6 +304,7 @@ export class Ham implements ServerContext {
     }
     // With a token, the core also sends again the roles this session has not acknowledged.
     if (names.length > 0 || client.token !== null) this.core.dispatch({ kind: "rebound", at: this.core.at(), entities: names, token: client.token });
+    if (client.token !== null) this.clusterRoles.renewSession(client.token);
     this.channels.rebind(client, this.clock.wall());
   }
 

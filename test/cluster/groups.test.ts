@@ -17,6 +17,15 @@ interface GroupRow { name: string; active: string[]; standby: string[]; members:
 
 const TTL_MS = 2_000;
 
+// Which etcd member leads, from etcd's JSON gateway (/v3/maintenance/status).
+async function leaderIndex(endpoints: string[]): Promise<number> {
+  for (const [index, url] of endpoints.entries()) {
+    const answer = (await (await fetch(`${url}/v3/maintenance/status`, { method: "POST", body: "{}" })).json()) as { header: { member_id: string }; leader: string };
+    if (answer.header.member_id === answer.leader) return index;
+  }
+  throw new Error("no etcd member leads");
+}
+
 describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
   let etcd: EtcdCluster;
   let dir: string;
@@ -177,6 +186,21 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
     await oneActive("n2");
     expect(violations).toEqual([]);
   }, 30_000);
+
+  it("one etcd member (a follower) down changes nothing: the same member stays active", async () => {
+    const active = await oneActive();
+    const member = ((await leaderIndex(etcd.endpoints)) + 1) % etcd.endpoints.length;
+    etcd.kill(member);
+    try {
+      const since = Date.now();
+      await eventually(() => Date.now() - since > 2 * TTL_MS, 3 * TTL_MS + 2_000, "two TTLs");
+      expect(activeNow()).toEqual([active]);
+      expect(readFileSync(log, "utf8").split("\n").filter((line) => line.includes(` ${active.pid} `) && line.endsWith(" lease"))).toEqual([]);
+    } finally {
+      etcd.restart(member);
+      await etcd.healthy(10_000);
+    }
+  }, 20_000);
 
   it("etcd quorum lost: the active quiesces at its deadline, local restarts go on; quorum back: an active again", async () => {
     const active = await oneActive();
