@@ -10,7 +10,26 @@ import { killAll, ms, now, openFifo, own, printTable, ratio, removeRunDir, ROOT,
 
 const WARMUP = 2;
 
-export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4 } = {}) {
+// Which etcd member leads, from etcd's JSON gateway; whether any of `endpoints` knows a leader.
+async function memberStatus(url) {
+  return (await fetch(`${url}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(500) })).json();
+}
+async function leaderIndex(endpoints) {
+  for (const [index, url] of endpoints.entries()) {
+    const answer = await memberStatus(url).catch(() => null);
+    if (answer !== null && answer.header.member_id === answer.leader) return index;
+  }
+  throw new Error("no etcd member leads");
+}
+async function anyLeader(endpoints) {
+  for (const url of endpoints) {
+    const answer = await memberStatus(url).catch(() => null);
+    if (answer !== null && answer.leader !== undefined && answer.leader !== "0") return true;
+  }
+  return false;
+}
+
+export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKills = 5 } = {}) {
   const { EtcdCluster, etcdBinary } = await import(join(ROOT, "dist/lab/etcd-cluster.js"));
   if (etcdBinary() === null) throw new Error("no etcd here (apt-get install etcd-server)");
   const { pidsWithEnv } = await import(join(ROOT, "dist/lib/proc.js"));
@@ -131,6 +150,31 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4 } = {}) {
       await removeRunDir(runDir);
       await start(activeNode);
     }
+    // etcd leader killed: how long etcd had no leader (its members polled every 20 ms) against how
+    // long x had no member that believed it was active (the members' own reports).
+    const leaderless = [];
+    const noActive = [];
+    for (let round = 0; round < leaderKills; round += 1) {
+      await xSettled();
+      const leader = await leaderIndex(etcd.endpoints);
+      const from = heard.length;
+      const t0 = now();
+      etcd.kill(leader);
+      const others = etcd.endpoints.filter((_, index) => index !== leader);
+      const elected = await waitFor(async () => ((await anyLeader(others)) ? now() : null), 15_000, "a new etcd leader");
+      leaderless.push(elected - t0);
+      // Two TTLs for the fallout to show, then what the members said since the kill.
+      await new Promise((resolve) => setTimeout(resolve, 2 * 2_000));
+      const said = heard.slice(from);
+      const dropped = said.find((item) => item.text === "quiesced");
+      if (dropped === undefined) noActive.push(0);
+      else {
+        const back = await hear((item, index) => index >= from && item.text === "active" && item.at > dropped.at, 15_000);
+        noActive.push(back.at - dropped.at);
+      }
+      etcd.restart(leader);
+      await etcd.healthy(15_000);
+    }
     const c = stats(cross);
     const l = stats(local);
     const d = stats(deaths);
@@ -138,6 +182,10 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4 } = {}) {
       ["baseline: local 2N failover on n1 (SIGKILL → standby's callback done)", `p50 ${ms(l.p50)}  p99 ${ms(l.p99)}`],
       ["member death → the other node's member active", `p50 ${ms(c.p50)}  p99 ${ms(c.p99)}  (goal ≤ 100 ms; ${ratio(c.p50, l.p50)} the local)`],
       ["node death (HAM, Guardian, members SIGKILLed) → the other node's member active", `p50 ${ms(d.p50)}  max ${ms(d.max ?? Math.max(...deaths))}  (goal ≤ 3 s)`],
+      ...(leaderKills === 0 ? [] : [
+        [`etcd leader SIGKILLed (${leaderKills}): etcd without a leader`, leaderless.map((value) => ms(value)).join(", ")],
+        ["  the same kills: x without an active member (0: none dropped)", noActive.map((value) => ms(value)).join(", ")],
+      ]),
     ]);
     return { cross: c, local: l, nodeDeath: d };
   } finally {
