@@ -21,10 +21,12 @@ async function leaderIndex(endpoints) {
   }
   throw new Error("no etcd member leads");
 }
-async function anyLeader(endpoints) {
+// Whether a member of `endpoints` knows a leader other than `old` (the killed one, which the
+// others still name until their election timeout).
+async function newLeader(endpoints, old) {
   for (const url of endpoints) {
     const answer = await memberStatus(url).catch(() => null);
-    if (answer !== null && answer.leader !== undefined && answer.leader !== "0") return true;
+    if (answer !== null && answer.leader !== undefined && answer.leader !== "0" && answer.leader !== old) return true;
   }
   return false;
 }
@@ -157,11 +159,12 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKi
     for (let round = 0; round < leaderKills; round += 1) {
       await xSettled();
       const leader = await leaderIndex(etcd.endpoints);
+      const old = (await memberStatus(etcd.endpoints[leader])).header.member_id;
       const from = heard.length;
       const t0 = now();
       etcd.kill(leader);
       const others = etcd.endpoints.filter((_, index) => index !== leader);
-      const elected = await waitFor(async () => ((await anyLeader(others)) ? now() : null), 15_000, "a new etcd leader");
+      const elected = await waitFor(async () => ((await newLeader(others, old)) ? now() : null), 15_000, "a new etcd leader");
       leaderless.push(elected - t0);
       // Two TTLs for the fallout to show, then what the members said since the kill.
       await new Promise((resolve) => setTimeout(resolve, 2 * 2_000));
