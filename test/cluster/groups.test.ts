@@ -205,6 +205,23 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
     }
   }, 20_000);
 
+  it("the etcd leader killed: never two actives, and an active again", async () => {
+    await oneActive();
+    const leader = await leaderIndex(etcd.endpoints);
+    const killedAt = Date.now();
+    etcd.kill(leader);
+    try {
+      // Two TTLs for the fallout (keepalives stall until a new leader; a deadline may pass).
+      await eventually(() => Date.now() - killedAt > 2 * TTL_MS, 3 * TTL_MS + 2_000, "two TTLs");
+      const back = await oneActive(null, 10_000);
+      console.log(`etcd leader killed: ${back.entity} active (again) ${Math.max(0, back.at - killedAt)} ms after the kill`);
+    } finally {
+      etcd.restart(leader);
+      await etcd.healthy(10_000);
+    }
+    expect(violations).toEqual([]);
+  }, 30_000);
+
   it("etcd quorum lost: the active quiesces at its deadline, local restarts go on; quorum back: an active again", async () => {
     const active = await oneActive();
     const standbyNode = active.entity === "db@n1" ? "n2" : "n1";
