@@ -14,7 +14,10 @@ export type GroupModel = "2N" | "N-way-active" | "no-redundancy";
 
 export interface GroupOptions {
   readonly model: GroupModel;
-  // Entity names, in order of preference (the first ready one is made active first).
+  // Entity names, in order of preference (the first ready one is made active first). In a
+  // cluster, NAME@NODE for every member makes a group across nodes (declared on each node that
+  // hosts one, the same everywhere; 2N or no-redundancy): the node holding its election in etcd
+  // has the active member. EINVAL on a HAM outside a cluster.
   readonly members: readonly string[];
   // A member that does not acknowledge a role within this time has failed (default 2000 ms).
   readonly ackTimeoutMs?: number;

@@ -35,6 +35,10 @@ describe("cluster groups in the core", () => {
     other.send({ kind: "node-up", at: other.at, node: "n3", pid: 1, self: true });
     expect(() => other.request("group_create", { gname: "h", model: "2N", members: ["x@n1", "x@n2"] })).toThrow(/EINVAL: no member is on this node/);
     expect(() => other.request("group_create", { gname: "h", model: "2N", members: ["x@n3", "y"] })).toThrow(/EINVAL: .*NAME@NODE/);
+    expect(() => other.request("group_create", { gname: "h", model: "N-way-active", members: ["x@n3", "x@n1"] })).toThrow(/EINVAL: a cluster group is 2N or no-redundancy/);
+    const made = node();
+    expect(() => made.request("group_member_add", { gname: "g", ename: "db" })).toThrow(/EINVAL: g is a cluster group/);
+    expect(() => made.request("group_switchover", { gname: "g" })).toThrow(/EINVAL: g is a cluster group: switchover across nodes/);
   });
 
   it("makes its member standby, campaigns once it is acknowledged, and makes it active only when elected", () => {

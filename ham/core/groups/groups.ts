@@ -145,6 +145,8 @@ export function groupSwitchover(tx: Tx, { args, replyTo }: Request): unknown {
   const group = groupNamed(tx, args.name("gname", "group"), true);
   const wait = args.bool("wait", false) && replyTo !== null;
   if (group.model !== "2N") throw new HamError("EINVAL", `${group.name} is ${group.model}: switchover needs a 2N group`);
+  // Its active's node is chosen by its election: a graceful hand-over to another node is not done yet.
+  if (group.cluster !== undefined) throw new HamError("EINVAL", `${group.name} is a cluster group: switchover across nodes is not supported yet`);
   const requester = group.switchover?.requester;
   if (wait && requester !== undefined && requester !== null && requester.token === replyTo.token && requester.id === replyTo.id) return DEFERRED;
   if (group.switchover !== null) throw new HamError("EBUSY", `${group.name}: a switchover is under way`);
