@@ -156,6 +156,8 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKi
     // long x had no member that believed it was active (the members' own reports).
     const leaderless = [];
     const noActive = [];
+    const events = (name) => Object.values(hams).reduce((sum, ham) => sum + ham.logLines().filter((line) => line.event === name).length, 0);
+    const before = { regranted: events("lease-regranted"), expiring: events("lease-expiring") };
     for (let round = 0; round < leaderKills; round += 1) {
       await xSettled();
       const leader = await leaderIndex(etcd.endpoints);
@@ -178,6 +180,7 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKi
       etcd.restart(leader);
       await etcd.healthy(15_000);
     }
+    const lost = { regranted: events("lease-regranted") - before.regranted, expiring: events("lease-expiring") - before.expiring };
     const c = stats(cross);
     const l = stats(local);
     const d = stats(deaths);
@@ -188,6 +191,7 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKi
       ...(leaderKills === 0 ? [] : [
         [`etcd leader SIGKILLed (${leaderKills}): etcd without a leader`, leaderless.map((value) => ms(value)).join(", ")],
         ["  the same kills: x without an active member (0: none dropped)", noActive.map((value) => ms(value)).join(", ")],
+        ["  the same kills: node deadlines passed (lease-expiring) / leases lost (re-granted)", `${lost.expiring} / ${lost.regranted} (2 nodes)`],
       ]),
     ]);
     return { cross: c, local: l, nodeDeath: d };
