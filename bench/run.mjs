@@ -5,6 +5,7 @@ import { endSection, killAll } from "./lib.mjs";
 import { apiFigures } from "./api.mjs";
 import { ckptFigures } from "./ckpt.mjs";
 import { clusterFigures } from "./cluster.mjs";
+import { clusterGroupFigures } from "./cluster-groups.mjs";
 import { coverFigures } from "./cover.mjs";
 import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
@@ -26,6 +27,7 @@ const SECTIONS = {
   takeover: () => takeoverFigures(),
   reprotect: () => reprotectFigures(),
   groups: () => groupFigures(),
+  "cluster-groups": () => clusterGroupFigures({ kills: Number(process.env.BENCH_CLUSTER_KILLS ?? 20), nodeDeaths: Number(process.env.BENCH_NODE_DEATHS ?? 4), leaderKills: Number(process.env.BENCH_LEADER_KILLS ?? 5) }),
   hacounter: () => haCounterFigures({ seconds: Number(process.env.BENCH_HACOUNTER_SECONDS ?? 60), seed: Number(process.env.BENCH_SEED ?? 1) }),
   lab: () => labFigures({ seconds: Number(process.env.BENCH_LAB_SECONDS ?? 60) }),
   fs: () => fsFigures(),

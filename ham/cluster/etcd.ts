@@ -10,6 +10,8 @@ export interface KeyFact {
   readonly key: string;
   readonly value: string;
   readonly lease: string;
+  // The key's create_revision: a cluster group's fencing token (election.ts).
+  readonly createRevision: string;
 }
 
 export interface EtcdAdapter {
@@ -18,6 +20,11 @@ export interface EtcdAdapter {
   keepAlive(lease: string, deadlineMs: number): Promise<number>;
   // Puts key on lease if the key does not exist or already sits on that lease; else the holder.
   claim(key: string, value: string, lease: string, deadlineMs: number): Promise<{ ok: true } | { ok: false; holder: KeyFact | null }>;
+  // Puts key on lease only if it does not exist (create_revision == 0): then its create_revision;
+  // else the key as it is (null: gone meanwhile).
+  campaign(key: string, value: string, lease: string, deadlineMs: number): Promise<{ ok: true; token: string } | { ok: false; holder: KeyFact | null }>;
+  // Deletes key only if it is still the one created at `token` (a fenced write); false: it was not.
+  deleteIf(key: string, token: string, deadlineMs: number): Promise<boolean>;
   // The keys under prefix, and the revision they were read at (a watch starts after it).
   list(prefix: string, deadlineMs: number): Promise<{ facts: KeyFact[]; revision: string }>;
   watch(prefix: string, fromRevision: string, onPut: (fact: KeyFact) => void, onDelete: (key: string) => void): Promise<() => void>;
@@ -29,7 +36,7 @@ export interface EtcdAdapter {
 }
 
 const at = (ms: number) => ({ deadline: new Date(Date.now() + ms) });
-const fact = (kv: IKeyValue): KeyFact => ({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease) });
+const fact = (kv: IKeyValue): KeyFact => ({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease), createRevision: String(kv.create_revision) });
 
 // The end of a prefix's range: the prefix with its last byte + 1.
 function rangeEnd(prefix: string): Buffer {
@@ -79,6 +86,26 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
         if (String(held.lease) !== lease) return { ok: false, holder: fact(held) };
       }
       return { ok: false, holder: null };
+    },
+    async campaign(key, value, lease, deadlineMs) {
+      const k = Buffer.from(key);
+      const answer = await client.kv.txn({
+        compare: [{ key: k, target: "Create", result: "Equal", create_revision: 0 }],
+        success: [{ request_put: { key: k, value: Buffer.from(value), lease } }],
+        failure: [{ request_range: { key: k } }],
+      }, at(deadlineMs));
+      // The put's revision is the key's create_revision.
+      if (answer.succeeded) return { ok: true, token: String(answer.header.revision) };
+      const held = answer.responses[0]?.response_range?.kvs[0];
+      return { ok: false, holder: held === undefined ? null : fact(held) };
+    },
+    async deleteIf(key, token, deadlineMs) {
+      const k = Buffer.from(key);
+      const answer = await client.kv.txn({
+        compare: [{ key: k, target: "Create", result: "Equal", create_revision: token }],
+        success: [{ request_delete_range: { key: k } }], failure: [],
+      }, at(deadlineMs));
+      return answer.succeeded;
     },
     async list(prefix, deadlineMs) {
       const answer = await client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) }, at(deadlineMs));

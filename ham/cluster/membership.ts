@@ -31,6 +31,8 @@ export interface MembershipHooks {
   after(ms: number, run: () => void): () => void;
   // The deadline passed ("expiring"), or a keepalive was acknowledged in time again ("ok").
   leaseState?(state: "ok" | "expiring"): void;
+  // A keepalive was acknowledged: the new deadline (monotonic ms), for leased roles.
+  renewed?(deadline: number): void;
   // A node's key is there (listed at the join, or put since) / went (the core's node-down, and
   // remote calls waiting on it answer EHOSTDOWN).
   nodeUp?(node: string, pid: number | null): void;
@@ -65,7 +67,7 @@ export class Membership {
   private disarm: () => void = () => undefined;
   private readonly retries = new Set<() => void>();
 
-  constructor(private readonly etcd: EtcdAdapter, readonly options: MembershipOptions, private readonly hooks: MembershipHooks) {}
+  constructor(readonly etcd: EtcdAdapter, readonly options: MembershipOptions, private readonly hooks: MembershipHooks) {}
 
   get prefix(): string {
     return `/hamd/${this.options.cluster}/nodes/`;
@@ -102,6 +104,12 @@ export class Membership {
     if (sent <= this.lastAckSent) return;
     this.lastAckSent = sent;
     this.armDeadline();
+    if (!this.expiring && this.hooks.now() < this.deadline) this.hooks.renewed?.(this.deadline);
+  }
+
+  // Whether the deadline passed, checked now (a HAM resumed after a hang: before anything else).
+  checkNow(): void {
+    if (!this.expiring && this.stops.length > 0 && this.hooks.now() >= this.deadline) this.check();
   }
 
   private armDeadline(): void {
@@ -138,6 +146,7 @@ export class Membership {
           this.expiring = false;
           this.hooks.log("lease-renewed", { lease: this.lease }, `lease ${this.lease} renewed`);
           this.hooks.leaseState?.("ok");
+          this.hooks.renewed?.(this.deadline);
         }
       } else void this.regrant();
     }, () => this.reachable(false));
@@ -169,6 +178,10 @@ export class Membership {
       await this.claim();
       this.hooks.leaseChanged(this.lease);
       this.hooks.log("lease-regranted", { old, lease: this.lease }, `lease ${old} was gone; node ${this.options.node} claimed again on lease ${this.lease}`);
+      if (this.expiring && this.hooks.now() < this.deadline) {
+        this.expiring = false;
+        this.hooks.leaseState?.("ok");
+      }
     } catch (error) {
       this.hooks.log("etcd-unreachable", { error: String(error) }, `re-grant failed: ${String(error)}`);
     } finally {

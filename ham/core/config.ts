@@ -51,6 +51,8 @@ function applyGroup(tx: Tx, request: PlannedRequest, run: (request: PlannedReque
   }
   if (existing.model !== request.args["model"]) throw new HamError("EBUSY", `group ${name} is ${existing.model}: delete it before making it ${String(request.args["model"])}`);
   const members = Array.isArray(request.args["members"]) ? request.args["members"].map(String) : [];
+  // A cluster group keeps the members it was made with (its declaration is the same on every node).
+  if (existing.cluster !== undefined) members.splice(0, members.length, ...existing.members.map((member) => member.name));
   for (const member of existing.members) {
     if (!members.includes(member.name)) run({ op: "group_member_remove", args: { gname: name, ename: member.name } });
   }

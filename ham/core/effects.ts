@@ -48,7 +48,12 @@ export type Effect =
   // A service group's role, sent to the member's registered callback (its client session
   // `token`); answered by a role_ack request. Dropped when that session is not connected: its
   // hello (a `rebound` event) sends it again.
-  | { readonly kind: "assign"; readonly token: string; readonly group: string; readonly entity: string; readonly role: HaState; readonly seq: number }
+  // `leased`: a serving role of a cluster group, sent with the node's lease deadline (`until`).
+  | { readonly kind: "assign"; readonly token: string; readonly group: string; readonly entity: string; readonly role: HaState; readonly seq: number; readonly leased?: boolean }
+  // Cluster groups (ham/cluster/election.ts): put the group's election key on this node's lease if
+  // it is free (answered by `elected` or `holder`); delete it if it is still the one of `token`.
+  | { readonly kind: "campaign"; readonly group: string; readonly member: string }
+  | { readonly kind: "resign"; readonly group: string; readonly token: string }
   // A failed member that may still serve is killed (SIGKILL, if still the same process) before
   // any other member is made active: at most one active, whatever the failure.
   | { readonly kind: "fence"; readonly entity: string; readonly pid: number; readonly startTime: number | null };

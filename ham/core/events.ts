@@ -61,7 +61,11 @@ export type CoreEvent =
   | { readonly kind: "node-up"; readonly at: At; readonly node: string; readonly pid: number | null; readonly self?: boolean }
   | { readonly kind: "node-down"; readonly at: At; readonly node: string }
   // This node's lease deadline passed ("expiring"), or a keepalive was acknowledged again ("ok").
-  | { readonly kind: "lease"; readonly at: At; readonly state: "ok" | "expiring" };
+  | { readonly kind: "lease"; readonly at: At; readonly state: "ok" | "expiring" }
+  // This node holds a cluster group's election key; `token`: its create_revision, in decimal.
+  | { readonly kind: "elected"; readonly at: At; readonly group: string; readonly token: string }
+  // Who holds a cluster group's election key now (null: free).
+  | { readonly kind: "holder"; readonly at: At; readonly group: string; readonly node: string | null };
 
 // A config file as the requests that make it (server/config-file.ts builds it): checked whole
 // before the apply transition (config.ts) sees it.

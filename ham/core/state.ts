@@ -167,8 +167,12 @@ export interface Meta {
   readonly nextOrder: number;
   readonly spawnCount: number;
   readonly config: ConfigRecord;
-  // In a cluster: this node's name (not kept in the shared state: set at each join's node-up).
+  // In a cluster (not kept in the shared state: a HAM that takes over joins again): this node's
+  // name, and whether its lease deadline has not passed (cluster-groups.ts).
   readonly node?: string;
+  readonly leaseOk?: boolean;
+  // The other nodes whose keys are there now (node-up, node-down), for the cluster groups.
+  readonly nodesUp?: readonly string[];
   // The nodes this HAM knows up or down (core/nodes/node-facts.ts), kept in the shared state.
   readonly nodes?: ReadonlyMap<string, NodeFact>;
 }

@@ -11,6 +11,7 @@ import type { HamState } from "./state.js";
 import { Tx, type StepResult } from "./tx.js";
 import { resend } from "./groups/roles.js";
 import { nodeDown, nodeUp } from "./nodes/node-facts.js";
+import { elected, holder, leaseState, nodeDown as groupsNodeDown, nodeUp as groupsNodeUp } from "./groups/cluster-groups.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -64,15 +65,24 @@ export function step(state: HamState, event: CoreEvent): StepResult {
         return failed(state, event, error);
       }
       break;
-    // A cluster (ham/cluster/): the nodes' facts; node entities' conditions fire on them.
+    // A cluster (ham/cluster/): the nodes' facts (node entities' conditions fire on them), this
+    // node's lease and its groups' elections.
     case "node-up":
       nodeUp(tx, event.node, event.pid, event.self === true);
+      groupsNodeUp(tx, event.node, event.self === true);
       break;
     case "node-down":
       nodeDown(tx, event.node);
+      groupsNodeDown(tx, event.node);
       break;
     case "lease":
-      // ignore: node entities do not depend on this node's own lease (cluster groups do).
+      leaseState(tx, event.state);
+      break;
+    case "elected":
+      elected(tx, event.group, event.token);
+      break;
+    case "holder":
+      holder(tx, event.group, event.node);
       break;
     default:
       return assertNever(event);

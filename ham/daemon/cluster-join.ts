@@ -5,8 +5,6 @@ import { LOG_LEVEL, type ActivityLog } from "../adapters/activity-log.js";
 import type { Clock } from "../adapters/clock.js";
 import type { Membership, MembershipHooks } from "../cluster/membership.js";
 import type { RemoteCall, RemoteAnswer, RemoteCalls } from "../cluster/remote-calls.js";
-import type { Interpreter } from "./interpreter.js";
-import { nodesUp } from "../core/nodes/node-facts.js";
 import type * as EtcdAdapter from "../cluster/etcd.js";
 import type { HamOptions } from "./ham-options.js";
 import { DEFAULTS } from "./defaults.js";
@@ -34,25 +32,17 @@ export interface Joined {
   readonly remote: RemoteCalls;
 }
 
-type CoreHooks = Pick<MembershipHooks, "leaseState" | "nodeUp" | "nodeDown" | "knownUp">;
-
-// The membership's facts as core events (core/nodes/): node entities fire on them. `knownUp`: the
-// nodes the shared state knew up, so a join after a takeover tells the core those gone meanwhile.
-export function nodeHooks(core: Interpreter, self: string): CoreHooks {
-  return {
-    leaseState: (state) => core.dispatch({ kind: "lease", at: core.at(), state }),
-    nodeUp: (node, pid) => core.dispatch({ kind: "node-up", at: core.at(), node, pid, self: node === self }),
-    nodeDown: (node) => core.dispatch({ kind: "node-down", at: core.at(), node }),
-    knownUp: () => nodesUp(core.state.meta),
-  };
-}
+// The membership's facts for the core (core/nodes/, core/groups/cluster-groups.ts: the daemon's
+// cluster-roles.ts dispatches them as events) and for leased roles. `knownUp`: the nodes the
+// shared state knew up, so a join after a takeover tells the core those gone meanwhile.
+export type NodeHooks = Pick<MembershipHooks, "leaseState" | "renewed" | "nodeUp" | "nodeDown" | "knownUp">;
 
 // Joins (or, after a takeover, rejoins on `keptLease`); null outside a cluster. `leaseChanged`
 // is told the membership whenever its lease changes (from the join on: the lease id goes into the
 // shared state before the join answers). `serve` runs another node's call on this HAM.
 export async function joinCluster(cluster: HamOptions["cluster"], keptLease: string | null, log: ActivityLog, clock: Clock,
   leaseChanged: (membership: Membership) => void, serve: (origin: string, call: RemoteCall) => Promise<RemoteAnswer>,
-  coreHooks: CoreHooks = {}): Promise<Joined | null> {
+  coreHooks: NodeHooks = {}): Promise<Joined | null> {
   if (cluster === null) return null;
   const [{ connectEtcd }, { Membership, NodeHeld }, { RemoteCalls }] = await Promise.all([import(ETCD_ADAPTER) as Promise<typeof EtcdAdapter>,
     import("../cluster/membership.js"), import("../cluster/remote-calls.js")]);

@@ -19,7 +19,7 @@ import { DEFAULTS } from "./defaults.js";
 import { failPoint } from "../adapters/fail-point.js";
 import { answerFrame } from "../server/frames.js";
 import { GuardianLink } from "../adapters/guardian-link.js";
-import { joinCluster, nodeHooks } from "./cluster-join.js";
+import { joinCluster } from "./cluster-join.js";
 import { checkStateCluster } from "./cluster-check.js";
 import { activityLogOptions, type HamOptions, type StartMode } from "./ham-options.js";
 import { acquireInstance, prepareRunDir, releaseInstance } from "../adapters/instance-lock.js";
@@ -36,6 +36,8 @@ import { closeOutput, openOutput, OutputRotator } from "../adapters/output.js";
 import type { Membership } from "../cluster/membership.js";
 import type { RemoteCall, RemoteCalls } from "../cluster/remote-calls.js";
 import { RemoteCallers } from "../server/remote.js";
+import { ClusterRoles } from "./cluster-roles.js";
+import { nodesUp } from "../core/nodes/node-facts.js";
 
 // The one entry of ham/ the Guardian uses.
 export type { HamOptions, StartMode } from "./ham-options.js";
@@ -86,6 +88,11 @@ export class Ham implements ServerContext {
   private readonly serving = new Promise<void>((resolve) => {
     this.markServing = resolve;
   });
+  // Cluster groups: their elections and leased roles (cluster-roles.ts).
+  readonly clusterRoles = new ClusterRoles({
+    state: () => this.core.state, dispatch: (event) => this.core.dispatch(event), at: () => this.core.at(), log: () => this.log,
+    send: (token, message) => this.sessionOf(token)?.connection.send(message) ?? false,
+  }, () => this.membership);
 
   constructor(readonly options: HamOptions) {
     this.log = createActivityLog(activityLogOptions(options));
@@ -113,7 +120,10 @@ export class Ham implements ServerContext {
       unwatchPid: (pid) => this.poller.unwatch(pid),
       terminate: (pid, startTime) => void terminate(pid, startTime, DEFAULTS.killGraceMs),
       fence: killNow,
-      assign: (token, message) => this.sessionOf(token)?.connection.send({ ev: "role", ...message }) ?? false,
+      assign: (token, message, leased) => this.sessionOf(token)?.connection.send({ ev: "role", ...message, ...(leased ? { until: this.clusterRoles.untilNow() } : {}) }) ?? false,
+      campaign: (group, member) => this.clusterRoles.election?.campaign(group, member),
+      resign: (group, token) => this.clusterRoles.election?.resign(group, token),
+      preflight: () => this.clusterRoles.preflight(),
       recordReply: (to, payload) => this.journal.reply(to.token, to.id, payload),
       answerLater: (to, payload) => void this.sessionOf(to.token)?.connection.send({ i: to.id, ...payload }),
       log: (verbosity, level, fields, message) => this.log.write(verbosity, level, fields, message),
@@ -219,9 +229,14 @@ export class Ham implements ServerContext {
       this.membership = membership;
       this.journal.changed([META_KEY]);
       this.journal.flush();
-    }, (origin, call) => this.serveRemote(origin, call), nodeHooks(this.core, this.options.cluster?.node ?? ""));
+    }, (origin, call) => this.serveRemote(origin, call), {
+      leaseState: (state) => this.clusterRoles.leaseState(state), renewed: (deadline) => this.clusterRoles.renewed(deadline),
+      nodeUp: (node, pid) => this.clusterRoles.nodeUp(node, pid), nodeDown: (node) => this.clusterRoles.nodeDown(node),
+      knownUp: () => nodesUp(this.core.state.meta),
+    });
     this.membership = joined?.membership ?? null;
     this.remote = joined?.remote ?? null;
+    await this.clusterRoles.start();
   }
 
   // Another node's call, run as a request of a remote caller once this HAM serves.
@@ -327,6 +342,7 @@ export class Ham implements ServerContext {
     }
     // With a token, the core also sends again the roles this session has not acknowledged.
     if (names.length > 0 || client.token !== null) this.core.dispatch({ kind: "rebound", at: this.core.at(), entities: names, token: client.token });
+    if (client.token !== null) this.clusterRoles.renewSession(client.token);
     this.channels.rebind(client, this.clock.wall());
   }
 
@@ -357,6 +373,7 @@ export class Ham implements ServerContext {
       `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
     await this.guardian.stop();
     this.remote?.stop();
+    this.clusterRoles.stop();
     this.membership?.stop();
     this.config.close();
     // After this, deaths are the next HAM's business.

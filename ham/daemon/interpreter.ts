@@ -32,7 +32,13 @@ export interface Adapters {
   recordReply(to: ReplyTo, payload: ReplyPayload): void;
   answerLater(to: ReplyTo, payload: ReplyPayload): void;
   // A role to the client session `token` (false: not connected now).
-  assign(token: string, message: { group: string; entity: string; role: string; seq: number }): boolean;
+  // `leased`: sent with the node's lease deadline (a serving role of a cluster group).
+  assign(token: string, message: { group: string; entity: string; role: string; seq: number }, leased: boolean): boolean;
+  // Cluster groups' elections (ham/cluster/election.ts): answered by `elected` or `holder` events.
+  campaign?(group: string, member: string): void;
+  resign?(group: string, token: string): void;
+  // Runs before each event from outside: a HAM resumed after a hang sees its lease deadline first.
+  preflight?(): void;
   log(verbosity: number, level: "info" | "warn" | "error", fields: Readonly<Record<string, unknown>>, message: string): void;
   setVerbosity(value: number): void;
   // The changed records of the shared state (written at the end of the turn), and at once.
@@ -86,6 +92,9 @@ export class Interpreter {
       this.events.push(event);
       return;
     }
+    // May dispatch a `lease` event of its own first (it is not draining yet).
+    this.adapters.preflight?.();
+    if (this.stopped) return;
     this.draining = true;
     try {
       for (let next: CoreEvent | undefined = event; next !== undefined; next = this.events.shift()) {
@@ -210,7 +219,13 @@ export class Interpreter {
         }
         return;
       case "assign":
-        a.assign(effect.token, { group: effect.group, entity: effect.entity, role: effect.role, seq: effect.seq });
+        a.assign(effect.token, { group: effect.group, entity: effect.entity, role: effect.role, seq: effect.seq }, effect.leased === true);
+        return;
+      case "campaign":
+        a.campaign?.(effect.group, effect.member);
+        return;
+      case "resign":
+        a.resign?.(effect.group, effect.token);
         return;
     }
   }

@@ -89,6 +89,7 @@ const group = shape({
   seq: number,
   switchover: nullOr(shape({ from: string, to: string, startedMono: number, requester: optional(nullOr(shape({ token: string, id: number }))) })), deleting: optional(boolean),
   failure: nullOr(shape({ member: string, at: number, announced: boolean })),
+  cluster: optional(shape({ members: arrayOf(string), token: nullOr(string), holder: nullOr(string), campaigning: boolean })),
   counters: shape({
     createdMs: number, failovers: number, switchovers: number, failures: number, lastFailoverMs: nullOr(number),
     lastSwitchoverMs: nullOr(number), upMs: number, downMs: number, since: nullOr(number), firstUpMs: nullOr(number),

@@ -36,9 +36,9 @@ function groupNode(view: TreeView, name: string | undefined, file2: string | und
   if (name === undefined) return { type: "dir", entries: [...view.groups.keys()].map((group) => ({ name: group, type: "dir", size: 0 })) };
   const group = view.groups.get(name);
   if (group === undefined || extra !== undefined) throw missing();
-  if (file2 === undefined) return { type: "dir", entries: [fileEntry(INFO, renderGroupInfo(group))] };
+  if (file2 === undefined) return { type: "dir", entries: [fileEntry(INFO, renderGroupInfo(group, view.nodesKnown))] };
   if (file2 !== INFO) throw missing();
-  return file(renderGroupInfo(group));
+  return file(renderGroupInfo(group, view.nodesKnown));
 }
 
 export function resolveTreePath(view: TreeView, path: string): Node {

@@ -2,6 +2,7 @@ import type { GroupRow } from "../../lib/wire/ps-row.js";
 import { availabilityOf } from "../core/availability.js";
 import type { GroupState, HamState } from "../core/state.js";
 import { groupServes } from "../core/tx.js";
+import { waitingFor, type NodesKnown } from "../core/groups/cluster-groups.js";
 import { figures } from "./ps.js";
 
 // Service groups as the HAM shows them: rows for `status --json` and `hamctl ps` (live
@@ -16,7 +17,7 @@ function membersOf(group: GroupState): GroupRow["members"] {
   }));
 }
 
-export function groupRow(group: GroupState, wallMs: number, monoMs: number): GroupRow {
+export function groupRow(group: GroupState, wallMs: number, monoMs: number, nodes: NodesKnown = {}): GroupRow {
   const { counters } = group;
   const named = (role: string) => group.members.filter((member) => member.role === role).map((member) => member.name);
   return {
@@ -27,16 +28,17 @@ export function groupRow(group: GroupState, wallMs: number, monoMs: number): Gro
     failovers: counters.failovers, switchovers: counters.switchovers, failures: counters.failures,
     lastFailoverMs: counters.lastFailoverMs, lastSwitchoverMs: counters.lastSwitchoverMs,
     ...figures(availabilityOf(counters, counters.failures, groupServes(group), wallMs)),
+    ...(group.cluster === undefined ? {} : { cluster: { members: group.cluster.members, holder: group.cluster.holder, token: group.cluster.token, waiting: waitingFor(nodes, group) } }),
   };
 }
 
 export function groupRows(state: HamState, wallMs: number, monoMs: number): GroupRow[] {
-  return [...state.groups.values()].map((group) => groupRow(group, wallMs, monoMs)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  return [...state.groups.values()].map((group) => groupRow(group, wallMs, monoMs, state.meta)).sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
 const text = (value: number | null, unit = "") => (value === null ? "-" : `${value}${unit}`);
 
-export function renderGroupInfo(group: GroupState): string {
+export function renderGroupInfo(group: GroupState, nodes: NodesKnown = {}): string {
   const { counters } = group;
   const figures = availabilityOf(counters, counters.failures, groupServes(group), counters.since ?? counters.createdMs);
   const rows: Array<readonly [string, string | number]> = [
@@ -46,6 +48,11 @@ export function renderGroupInfo(group: GroupState): string {
     ...group.members.map((member) => [
       `Member ${member.name}`,
       `${member.role ?? "none"}${member.assigning === null ? "" : ` (assigning ${member.assigning.role})`}${member.failing ? " (failed, being stopped)" : ""}`,
+    ] as const),
+    ...(group.cluster === undefined ? [] : [
+      ["Cluster Members", group.cluster.members.join(", ")],
+      ["Held By", group.cluster.holder === null ? "nobody" : `${group.cluster.holder}${group.cluster.token === null ? "" : ` (token ${group.cluster.token})`}`],
+      ["Waiting For", waitingFor(nodes, group).join(", ") || "-"],
     ] as const),
     ["Switchover", group.switchover === null ? "none" : `${group.switchover.from} -> ${group.switchover.to}`],
     ["Ack Timeout", `${group.ackTimeoutMs} ms`],

@@ -22,10 +22,13 @@ export interface TreeView {
   readonly checkpoints?: Index<Checkpoint>;
   // In a cluster: its nodes, shown under .nodes (node-view.ts).
   readonly nodes?: readonly NodeRow[];
+  // In a cluster: this node and the others up (cluster groups say which node they wait for).
+  readonly nodesKnown?: NodesKnown;
 }
 
 export { GLOBAL_DIR } from "../core/describe.js";
 import type { NodeRow } from "../../lib/wire/node-row.js";
+import type { NodesKnown } from "../core/groups/cluster-groups.js";
 
 export function lines(width: number, rows: ReadonlyArray<readonly [string, string | number] | string>): string {
   let out = "";

@@ -25,7 +25,7 @@ export class HamFacts {
   view(state: HamState, guardianPid: number, nodes: readonly NodeRow[] | null = null): TreeView {
     return {
       info: this.info(state, guardianPid), entities: state.entities, global: state.global, groups: state.groups,
-      counts: () => this.countsOf(state), verbosity: state.meta.verbosity, checkpoints: state.checkpoints,
+      counts: () => this.countsOf(state), verbosity: state.meta.verbosity, checkpoints: state.checkpoints, nodesKnown: state.meta,
       ...(nodes === null ? {} : { nodes }),
     };
   }

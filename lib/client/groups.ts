@@ -2,6 +2,7 @@ import { HamError } from "../errors.js";
 import { checkName } from "../names.js";
 import type { FaultPolicy } from "../tree/types.js";
 import { requestAuto } from "./handles.js";
+import { RoleLeases } from "./role-lease.js";
 import { placeOfNode, releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
 
 // Beyond QNX: service groups (AIS AMF's service groups and HA states, on one node). The HAM
@@ -13,7 +14,10 @@ export type GroupModel = "2N" | "N-way-active" | "no-redundancy";
 
 export interface GroupOptions {
   readonly model: GroupModel;
-  // Entity names, in order of preference (the first ready one is made active first).
+  // Entity names, in order of preference (the first ready one is made active first). In a
+  // cluster, NAME@NODE for every member makes a group across nodes (declared on each node that
+  // hosts one, the same everywhere; 2N or no-redundancy): the node holding its election in etcd
+  // has the active member. EINVAL on a HAM outside a cluster.
   readonly members: readonly string[];
   // A member that does not acknowledge a role within this time has failed (default 2000 ms).
   readonly ackTimeoutMs?: number;
@@ -26,6 +30,11 @@ export interface RoleAssignment {
   readonly entity: string;
   readonly role: HaState;
   readonly seq: number;
+  // A serving role of a cluster group: CLOCK_MONOTONIC ms until which it holds (renewed by the
+  // HAM). Past it without a renewal the library calls back with `quiesced` and `leaseExpired`
+  // (not acknowledged to the HAM: the HAM quiesces the member itself at the same deadline).
+  readonly until?: number;
+  readonly leaseExpired?: boolean;
 }
 
 export interface ham_role_t {
@@ -111,6 +120,23 @@ export async function ham_role_register(
   // (or a second registration) when it has not seen its acknowledgement; the callback must not
   // run twice for it, only the acknowledgement goes again.
   const handled = new Map<string, { seq: number; answer: Promise<{ ok: boolean; reason: string | undefined }> }>();
+  // Calls onRole outside the HAM's sequence (a leased role passed, or came back): not acknowledged.
+  const onOwn = (assignment: RoleAssignment) => {
+    chain = chain.then(async () => {
+      try {
+        await onRole(assignment);
+      } catch {
+        // The member's own business: nothing to tell the HAM.
+      }
+    });
+  };
+  const leases = new RoleLeases(
+    (group, seq) => onOwn({ group, entity, role: "quiesced", seq, leaseExpired: true }),
+    (group, role, seq) => onOwn({ group, entity, role: role as HaState, seq }),
+  );
+  session.onLease = (message) => {
+    if (!closed && message.entity === entity) leases.renew(message.group, message.until);
+  };
   const acknowledge = (group: string, seq: number, answer: { ok: boolean; reason: string | undefined }) =>
     closed ? undefined : session.request("role_ack", { gname: group, ename: entity, seq, ...answer }).catch(() => undefined);
   session.onRole = (message) => {
@@ -120,9 +146,11 @@ export async function ham_role_register(
       if (last.seq === message.seq) void last.answer.then((answer) => acknowledge(message.group, message.seq, answer));
       return;
     }
+    leases.role(message.group, message.role, message.seq, message.until);
+    const until = message.until === undefined ? {} : { until: message.until };
     const answer = chain.then(async () => {
       try {
-        await onRole({ group: message.group, entity: message.entity, role: message.role as HaState, seq: message.seq });
+        await onRole({ group: message.group, entity: message.entity, role: message.role as HaState, seq: message.seq, ...until });
         return { ok: true, reason: undefined };
       } catch (error) {
         return { ok: false, reason: error instanceof Error ? error.message : String(error) };
@@ -136,6 +164,8 @@ export async function ham_role_register(
     result = (await session.request("role_register", { ename: entity })) as { group: string | null };
   } catch (error) {
     session.onRole = null;
+    session.onLease = null;
+    leases.close();
     session.holds -= 1;
     releaseIfUnused(session);
     throw error;
@@ -146,6 +176,8 @@ export async function ham_role_register(
       if (closed) return;
       closed = true;
       session.onRole = null;
+      session.onLease = null;
+      leases.close();
       session.holds -= 1;
       releaseIfUnused(session);
     },

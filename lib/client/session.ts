@@ -35,7 +35,9 @@ export class Session implements Covered {
   // Told after each reconnection (the cover library re-opens its handles then).
   onReconnect: (() => void) | null = null;
   // Told of each role a service group assigns to an entity of this process (ham_role_register).
-  onRole: ((role: { group: string; entity: string; role: string; seq: number }) => void) | null = null;
+  onRole: ((role: { group: string; entity: string; role: string; seq: number; until?: number }) => void) | null = null;
+  // A leased role's `until`, renewed (cluster groups).
+  onLease: ((lease: { group: string; entity: string; until: number }) => void) | null = null;
   // Told which entities changed, after a "watch" request (the /ham view's cache).
   onChanged: ((names: readonly string[]) => void) | null = null;
 
@@ -194,6 +196,8 @@ export class Session implements Covered {
           const role = message.event;
           setImmediate(() => this.onRole?.(role));
         }
+        // At once, not after a turn: a renewal must not lose a race with the lease's own timer.
+        if (message.event.ev === "lease") this.onLease?.(message.event);
         if (message.event.ev === "pulse") {
           const { chid, code, value: pulseValue } = message.event;
           const handler = this.pulseHandlers.get(chid);

@@ -75,7 +75,8 @@ export function groupTable(groups: readonly GroupRow[]): string {
 
 // One group in a line (`hamctl status`).
 export function groupSummary(group: GroupRow): string {
-  return `${group.name} (${group.model}: active ${names(group.active)}, standby ${names(group.standby)})`;
+  const cluster = group.cluster === undefined ? "" : `, held by ${group.cluster.holder ?? "nobody"}${group.cluster.waiting.length === 0 ? "" : `, waiting for ${group.cluster.waiting.join(",")}`}`;
+  return `${group.name} (${group.model}: active ${names(group.active)}, standby ${names(group.standby)}${cluster})`;
 }
 
 // 3s, 5m12s, 2h03m, 4d01h.

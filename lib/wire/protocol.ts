@@ -29,7 +29,10 @@ export type ServerEvent =
   | { readonly ev: "changed"; readonly names: readonly string[] }
   // A service group's role for an entity of this process (ham_role_register): acknowledge with
   // a role_ack request carrying the same seq.
-  | { readonly ev: "role"; readonly group: string; readonly entity: string; readonly role: string; readonly seq: number };
+  // `until` (a serving role of a cluster group): CLOCK_MONOTONIC ms past which it no longer holds.
+  | { readonly ev: "role"; readonly group: string; readonly entity: string; readonly role: string; readonly seq: number; readonly until?: number }
+  // A leased role's `until`, renewed.
+  | { readonly ev: "lease"; readonly group: string; readonly entity: string; readonly until: number };
 
 export function parseRequest(value: unknown): Request | string {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "a request must be an object";
@@ -68,8 +71,14 @@ export function parseIncoming(value: unknown): Incoming {
   if (record["ev"] === "role" && typeof record["seq"] === "number") {
     return {
       kind: "event",
-      event: { ev: "role", group: String(record["group"]), entity: String(record["entity"]), role: String(record["role"]), seq: record["seq"] },
+      event: {
+        ev: "role", group: String(record["group"]), entity: String(record["entity"]), role: String(record["role"]), seq: record["seq"],
+        ...(typeof record["until"] === "number" ? { until: record["until"] } : {}),
+      },
     };
+  }
+  if (record["ev"] === "lease" && typeof record["until"] === "number") {
+    return { kind: "event", event: { ev: "lease", group: String(record["group"]), entity: String(record["entity"]), until: record["until"] } };
   }
   if (record["ev"] === "bye") return { kind: "event", event: { ev: "bye", reason: String(record["reason"] ?? "") } };
   return { kind: "invalid" };

@@ -60,4 +60,7 @@ export interface GroupRow extends AvailabilityFigures {
   readonly failures: number;
   readonly lastFailoverMs: number | null;
   readonly lastSwitchoverMs: number | null;
+  // A group across nodes: every member NAME@NODE, the node holding its election (and its token,
+  // when it is this one), the nodes it waits for (not in the cluster now).
+  readonly cluster?: { readonly members: readonly string[]; readonly holder: string | null; readonly token: string | null; readonly waiting: readonly string[] };
 }

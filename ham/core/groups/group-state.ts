@@ -47,6 +47,20 @@ export interface GroupState {
   // The serving member failed then (monotonic ms) and no other acknowledged active yet.
   readonly failure: { readonly member: string; readonly at: number; readonly announced: boolean } | null;
   readonly counters: GroupCounters;
+  // A group across the nodes of a cluster (cluster-groups.ts); absent: a group of this node only.
+  readonly cluster?: ClusterFacts;
+}
+
+// What a cluster group knows of its election (key /hamd/<cluster>/groups/<group>/active).
+export interface ClusterFacts {
+  // Every member as declared, NAME@NODE (`members` above: this node's, by entity name).
+  readonly members: readonly string[];
+  // The key's create_revision while this node holds it (the fencing token); null: not held.
+  readonly token: string | null;
+  // The node that holds the key as last heard (null: free, or not known yet).
+  readonly holder: string | null;
+  // A campaign is under way (its answer comes as an `elected` or a `holder` event).
+  readonly campaigning: boolean;
 }
 
 

@@ -4,6 +4,7 @@ import type { FaultPolicy } from "../../../lib/tree/types.js";
 import { LOG_LEVEL } from "../describe.js";
 import { warnRestartless } from "../faults.js";
 import { GROUP_MODELS, type GroupModel, type GroupState } from "./group-state.js";
+import { newClusterFacts, splitMembers, waitingFor } from "./cluster-groups.js";
 import { acknowledged, assign, cancelAck, groupNamed, groupOfMember, mayServe, memberOf, ready, reconcile, send, servingNow } from "./roles.js";
 import { DEFERRED, type Args, type Request } from "../specs.js";
 import type { Tx } from "../tx.js";
@@ -24,11 +25,14 @@ function readMembers(args: Args, tx: Tx, group: string): string[] {
   if (!Array.isArray(raw) || raw.length === 0) throw new HamError("EINVAL", "members must be a non-empty list of entity names");
   const names = raw.map((name) => checkName(name, "entity"));
   if (new Set(names).size !== names.length) throw new HamError("EINVAL", "members must not repeat a name");
+  return names;
+}
+
+function notInOtherGroup(tx: Tx, names: readonly string[], group: string): void {
   for (const name of names) {
     const other = groupOfMember(tx, name);
     if (other !== undefined && other.name !== group) throw new HamError("EBUSY", `${name} is a member of ${other.name}`);
   }
-  return names;
 }
 
 function readModel(args: Args): GroupModel {
@@ -62,10 +66,14 @@ function readFaults(args: Args): FaultPolicy | null {
 export function groupCreate(tx: Tx, { args, viaConfig }: Request): unknown {
   const name = args.name("gname", "group");
   if (tx.groups.has(name)) throw new HamError("EEXIST", `group ${name} exists${tx.groups.get(name)?.deleting === true ? " (being deleted: its members are leaving their roles)" : ""}`);
+  const model = readModel(args);
+  // Members NAME@NODE: a group across the nodes of a cluster (cluster-groups.ts).
+  const { local, cluster } = splitMembers(tx, readMembers(args, tx, name), model);
+  notInOtherGroup(tx, local, name);
   const group: GroupState = {
-    name, model: readModel(args), ackTimeoutMs: readAckTimeout(args), faults: readFaults(args),
-    members: readMembers(args, tx, name).map((member) => ({ name: member, role: null, assigning: null, failing: false })),
-    seq: 0, switchover: null, failure: null,
+    name, model, ackTimeoutMs: readAckTimeout(args), faults: readFaults(args),
+    members: local.map((member) => ({ name: member, role: null, assigning: null, failing: false })),
+    seq: 0, switchover: null, failure: null, ...(cluster === null ? {} : { cluster: newClusterFacts(cluster) }),
     counters: {
       createdMs: tx.at.wall, failovers: 0, switchovers: 0, failures: 0, lastFailoverMs: null, lastSwitchoverMs: null,
       upMs: 0, downMs: 0, since: null, firstUpMs: null, repairs: 0, outages: [],
@@ -73,7 +81,12 @@ export function groupCreate(tx: Tx, { args, viaConfig }: Request): unknown {
   };
   tx.putGroup(group);
   tx.log(LOG_LEVEL.events, "info", { event: "group", group: name, model: group.model },
-    `group ${name} (${group.model}) created: ${group.members.map((member) => member.name).join(", ")}`);
+    `group ${name} (${group.model}) created: ${(group.cluster?.members ?? group.members.map((member) => member.name)).join(", ")}`);
+  const waiting = waitingFor(tx.meta, group);
+  if (waiting.length > 0) {
+    tx.log(LOG_LEVEL.events, "warn", { event: "group-waiting", group: name, waiting },
+      `group ${name} waits for node${waiting.length > 1 ? "s" : ""} ${waiting.join(", ")}: not in the cluster (never joined, or down); it serves with the nodes it has`);
+  }
   reconcile(tx, name);
   // A group's fault policy may ask for restarts (a config file's is judged once applied whole).
   if (viaConfig === undefined) for (const member of group.members) warnRestartless(tx, member.name);
@@ -104,6 +117,7 @@ export function groupUpdate(tx: Tx, { args }: Request): unknown {
 export function groupMemberAdd(tx: Tx, { args, viaConfig }: Request): unknown {
   const group = groupNamed(tx, args.name("gname", "group"), true);
   const name = args.name("ename", "entity");
+  if (group.cluster !== undefined) throw new HamError("EINVAL", `${group.name} is a cluster group: its members are those it was made with`);
   if (group.members.some((member) => member.name === name)) throw new HamError("EEXIST", `${name} is a member of ${group.name}`);
   const other = groupOfMember(tx, name);
   if (other !== undefined) throw new HamError("EBUSY", `${name} is a member of ${other.name}`);
@@ -131,6 +145,8 @@ export function groupSwitchover(tx: Tx, { args, replyTo }: Request): unknown {
   const group = groupNamed(tx, args.name("gname", "group"), true);
   const wait = args.bool("wait", false) && replyTo !== null;
   if (group.model !== "2N") throw new HamError("EINVAL", `${group.name} is ${group.model}: switchover needs a 2N group`);
+  // Its active's node is chosen by its election: a graceful hand-over to another node is not done yet.
+  if (group.cluster !== undefined) throw new HamError("EINVAL", `${group.name} is a cluster group: switchover across nodes is not supported yet`);
   const requester = group.switchover?.requester;
   if (wait && requester !== undefined && requester !== null && requester.token === replyTo.token && requester.id === replyTo.id) return DEFERRED;
   if (group.switchover !== null) throw new HamError("EBUSY", `${group.name}: a switchover is under way`);

@@ -3,6 +3,7 @@ import { LOG_LEVEL } from "../describe.js";
 import { fire } from "../firings.js";
 import type { GroupEvent, GroupState, HaState, Member } from "./group-state.js";
 import { roleTimer, type Tx } from "../tx.js";
+import { electionStep, mayActivate } from "./cluster-groups.js";
 
 // The roles of service groups (groups.ts has the requests that make and change groups).
 // The one promise: at most one member of a 2N or no-redundancy group serves (active or
@@ -141,9 +142,10 @@ export function ackDue(tx: Tx, gname: string, ename: string, seq: number): void 
 
 // ---- assignments
 
-export function assign(tx: Tx, group: GroupState, name: string, role: HaState): GroupState {
+// `ackMs`: the time the member has to acknowledge (default: the group's).
+export function assign(tx: Tx, group: GroupState, name: string, role: HaState, ackMs = group.ackTimeoutMs): GroupState {
   const seq = group.seq + 1;
-  const until = tx.at.mono + group.ackTimeoutMs;
+  const until = tx.at.mono + ackMs;
   const next = tx.putGroup({ ...withMember(group, name, { assigning: { role, seq, until } }), seq });
   const member = memberOf(next, name);
   // In the shared state before the member can hear of it.
@@ -155,7 +157,10 @@ export function assign(tx: Tx, group: GroupState, name: string, role: HaState): 
 
 export function send(tx: Tx, group: GroupState, member: Member, role: HaState, seq: number): void {
   const token = tx.entity(member.name)?.run.roleToken ?? null;
-  if (token !== null) tx.emit({ kind: "assign", token, group: group.name, entity: member.name, role, seq });
+  if (token === null) return;
+  // A serving role of a cluster group is leased: it carries the node's lease deadline.
+  const leased = group.cluster !== undefined && serves(role);
+  tx.emit({ kind: "assign", token, group: group.name, entity: member.name, role, seq, ...(leased ? { leased } : {}) });
 }
 
 export function cancelAck(tx: Tx, group: GroupState, member: Member): void {
@@ -174,7 +179,7 @@ export function reconcile(tx: Tx, gname: string): void {
   const free = (member: Member): boolean => member.assigning === null && ready(tx, member);
   // A switchover abandoned while the active was quiescing: it serves on, as the active again.
   const lingering = group.members.find((member) => member.role === "quiescing" && free(member));
-  if (lingering !== undefined && !group.members.some((member) => member !== lingering && mayServe(member))) {
+  if (lingering !== undefined && mayActivate(tx, group) && !group.members.some((member) => member !== lingering && mayServe(member))) {
     group = assign(tx, group, lingering.name, "active");
   }
   if (group.model === "N-way-active") {
@@ -184,9 +189,12 @@ export function reconcile(tx: Tx, gname: string): void {
   let active: string | null = null;
   if (!group.members.some(mayServe)) {
     const candidate = group.members.find((member) => member.role === "standby" && free(member)) ?? group.members.find(free);
-    if (candidate !== undefined) {
+    if (candidate !== undefined && mayActivate(tx, group)) {
       active = candidate.name;
       group = assign(tx, group, candidate.name, "active");
+    } else if (group.cluster !== undefined) {
+      // A cluster group: its active is on the node that holds its election (cluster-groups.ts).
+      group = electionStep(tx, group, candidate);
     } else if (group.failure !== null && !group.failure.announced && !group.members.some((member) => member.assigning !== null)) {
       group = tx.putGroup({ ...group, failure: { ...group.failure, announced: true } });
       tx.log(LOG_LEVEL.events, "error", { event: "no-active", group: gname }, `${gname} has no active member and no ready standby`);
@@ -207,6 +215,8 @@ function finishDelete(tx: Tx, group: GroupState): void {
   const serving = group.members.filter(mayServe);
   if (serving.length > 0) return;
   for (const member of group.members) cancelAck(tx, group, member);
+  // A cluster group's election, if this node holds it, goes with it.
+  if (group.cluster !== undefined && group.cluster.token !== null) tx.emit({ kind: "resign", group: group.name, token: group.cluster.token });
   tx.deleteGroup(group.name);
   tx.log(LOG_LEVEL.events, "info", { event: "group-deleted", group: group.name }, `group ${group.name} deleted; its members keep running`);
 }
