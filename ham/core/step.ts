@@ -68,8 +68,9 @@ export function step(state: HamState, event: CoreEvent): StepResult {
     // A cluster (ham/cluster/): the nodes' facts (node entities' conditions fire on them), this
     // node's lease and its groups' elections.
     case "node-up":
-      nodeUp(tx, event.node, event.pid, event.self === true);
+      // The groups' first: at this node's own node-up they set its name with the lease ok.
       groupsNodeUp(tx, event.node, event.self === true);
+      nodeUp(tx, event.node, event.pid, event.self === true);
       break;
     case "node-down":
       nodeDown(tx, event.node);

@@ -138,7 +138,8 @@ export function leaseState(tx: Tx, state: "ok" | "expiring"): void {
 
 export function nodeUp(tx: Tx, node: string, self: boolean): void {
   if (self) {
-    if (tx.meta.node !== node) tx.setMeta({ node, leaseOk: true });
+    // Its join: the lease was just acknowledged (node-facts.ts may have set the name already).
+    if (tx.meta.node !== node || tx.meta.leaseOk === undefined) tx.setMeta({ node, leaseOk: true });
     return;
   }
   const up = tx.meta.nodesUp ?? [];
