@@ -113,5 +113,6 @@ export class ClusterRoles {
 
   stop(): void {
     this.election?.stop();
+    this.election = null;
   }
 }

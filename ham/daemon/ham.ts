@@ -170,7 +170,8 @@ export class Ham implements ServerContext {
     if (recovered) this.recover(reader, mode.takeover);
     this.journal.changed([META_KEY, "g"]);
     this.journal.flush();
-    if (this.options.cluster !== null) {
+    if (this.options.cluster !== null && mode.takeover) this.rejoin();
+    else if (this.options.cluster !== null) {
       try {
         await this.joinCluster();
       } catch (error) {
@@ -239,6 +240,30 @@ export class Ham implements ServerContext {
     await this.clusterRoles.start();
   }
 
+  // A HAM that takes over joins in the background, again every second until it has: an etcd
+  // without a quorum must not cost the node its HAM (its local entities and groups go on). Until
+  // it has joined it holds no cluster group (meta.leaseOk is unset: nothing is made active, and
+  // its members' leased roles lapse on their own) and `hamctl nodes` answers that it is not in a
+  // cluster yet.
+  private rejoin(): void {
+    if (this.stopping) return;
+    this.joinCluster().catch((error: unknown) => {
+      this.clusterRoles.stop();
+      for (const part of [this.remote, this.membership]) {
+        try {
+          part?.stop();
+        } catch {
+          // stopped already by the failed join
+        }
+      }
+      this.remote = null;
+      this.membership = null;
+      this.log.write(LOG_LEVEL.events, "warn", { event: "rejoin-failed", error: String(error) },
+        `rejoining the cluster failed: ${String(error).split("\n")[0]}; again in 1 s`);
+      if (!this.stopping) setTimeout(() => this.rejoin(), 1_000).unref();
+    });
+  }
+
   // Another node's call, run as a request of a remote caller once this HAM serves.
   private async serveRemote(origin: string, call: RemoteCall): ReturnType<RemoteCallers["serve"]> {
     await this.serving;
@@ -271,7 +296,7 @@ export class Ham implements ServerContext {
   private valueOf(key: string): unknown {
     if (key === META_KEY) {
       const cluster = this.options.cluster === null ? null : { name: this.options.cluster.name, node: this.options.cluster.node };
-      return metaValue(this.core.state.meta, this.channels, this.membership?.lease || null, cluster);
+      return metaValue(this.core.state.meta, this.channels, this.membership?.lease || this.keptLease || null, cluster);
     }
     if (key.startsWith("r/")) {
       const [, token = "", id = ""] = key.split("/");
