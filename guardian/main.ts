@@ -19,19 +19,15 @@ if (process.argv[2] === "--spare") {
     if (!Array.isArray(message.guard)) return;
     process.off("message", orders);
     process.off("disconnect", gone);
-    guard(String(message.guard[0]), String(message.guard[1]), String(message.guard[2] ?? "0"));
+    guard(String(message.guard[0]), String(message.guard[1]));
   };
   process.on("message", orders);
   process.on("disconnect", gone);
-  if (process.connected) {
-    process.send?.({ spare: "loaded" }, undefined, {}, () => undefined);
-    // ps shows a spare that could guard now (its parent only promotes a loaded one).
-    process.title = process.argv.slice(0, 2).concat("--loaded", process.argv.slice(3)).join(" ");
-  } else gone();
-} else guard(process.argv[2] ?? "{}", process.argv[3] ?? "0", process.argv[4] ?? "0");
+  if (process.connected) process.send?.({ spare: "loaded" }, undefined, {}, () => undefined);
+  else gone();
+} else guard(process.argv[2] ?? "{}", process.argv[3] ?? "0");
 
-// `pendingText`: the HAM deaths the guarded HAM had yet to record when it made this Guardian.
-function guard(optionsJson: string, hamPidText: string, pendingText: string): void {
+function guard(optionsJson: string, hamPidText: string): void {
   const given = JSON.parse(optionsJson ?? "{}") as HamOptions;
   // The etcd password comes in the environment (adapters/guardian-link.ts); a state of an older
   // hamd's options has no `cluster`.
@@ -123,7 +119,7 @@ function guard(optionsJson: string, hamPidText: string, pendingText: string): vo
     // From now on this is the HAM: the same signals stop it.
     stopOnSignals(ham);
     try {
-      await ham.start({ takeover: true, reader, guarded: hamPid, pending: Number(pendingText) || 0 });
+      await ham.start({ takeover: true, reader });
     } catch (error) {
       say("takeover-failed", `takeover failed: ${error instanceof Error ? error.message : String(error)}`);
       exitProcess(1);

@@ -23,6 +23,7 @@ const RESPAWN_DELAY_MS = [0, 100, 500, 2_000];
 class SpareGuardian {
   private child: ChildProcess | null = null;
   private loaded = false;
+  private orders: readonly string[] | null = null;
   private keeping = false;
   private timer: NodeJS.Timeout | null = null;
 
@@ -45,6 +46,7 @@ class SpareGuardian {
     child.on("message", (message: { spare?: string }) => {
       if (message.spare !== "loaded" || this.child !== child) return;
       this.loaded = true;
+      if (this.orders !== null) sendTo(child, { guard: this.orders });
     });
     child.on("exit", () => {
       if (this.child !== child) return;
@@ -61,16 +63,11 @@ class SpareGuardian {
     const child = this.child;
     this.child = null;
     if (child === null || !child.connected || child.exitCode !== null || child.signalCode !== null) return null;
-    // Only a spare that has loaded: one still loading would get its orders only once loaded, and
-    // if this HAM died before that, it would have none and exit; nobody would take over (the lab
-    // lost its HAM so: a Guardian killed, the HAM killed while the new one started, the HAM that
-    // took over killed at once). A fresh Guardian has its orders in its argv from the start.
-    if (!this.loaded) {
-      child.kill("SIGKILL");
-      return null;
-    }
     child.removeAllListeners("message");
-    sendTo(child, { guard: args });
+    if (this.loaded) sendTo(child, { guard: args });
+    else child.on("message", (message: { spare?: string }) => {
+      if (message.spare === "loaded") sendTo(child, { guard: args });
+    });
     return child;
   }
 }
@@ -96,15 +93,13 @@ export class GuardianLink {
 
   constructor(private readonly options: HamOptions, private readonly log: ActivityLog, private readonly onFailure: () => void) {}
 
-  // `pending`: the HAM deaths this HAM has yet to record (a takeover that starts its Guardian
-  // before its recovery), 0 once recorded.
-  start(pending = 0): void {
-    if (this.stopping || this.child !== null) return;
+  start(): void {
+    if (this.stopping) return;
     const startedAt = Date.now();
     // An etcd password goes in the environment, not in an argv every user can read.
     const cluster = this.options.cluster === null ? null : { ...this.options.cluster, password: null };
     const password = this.options.cluster?.password ?? null;
-    const args = [JSON.stringify({ ...this.options, fresh: false, cluster }), String(process.pid), String(pending)];
+    const args = [JSON.stringify({ ...this.options, fresh: false, cluster }), String(process.pid)];
     // A spare this process kept while it was a Guardian (a takeover), else a new one. A spare has
     // the environment of the Guardian that forked it: the password came with it.
     const child = spareGuardian.take(args) ?? fork(GUARDIAN_SCRIPT, args, {

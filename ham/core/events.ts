@@ -24,9 +24,6 @@ export interface TakeoverFacts {
   readonly hamPid: number;
   // Whether this HAM took over from a dead one (counts a HAM failure) or recovered a stopped one's state.
   readonly takeover: boolean;
-  // How many HAMs died since the state's last HAM-wide record (1, or more when a HAM that took
-  // over died before it wrote its own); absent: 1.
-  readonly deaths?: number;
   // Why the state's journal ended early (a torn record: a write the old HAM died in), or null.
   readonly torn: string | null;
   // Entity name → alive with the same start time.

@@ -151,7 +151,7 @@ function resumeSpawns(tx: Tx, facts: TakeoverFacts): void {
 // continue in the order they fired, every live process is adopted (polled: it is no longer
 // this HAM's child) and every one that died meanwhile gets its death conditions.
 export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[]): void {
-  tx.setMeta({ hamPid: facts.hamPid, hamFailures: tx.meta.hamFailures + (facts.takeover ? facts.deaths ?? 1 : 0) });
+  tx.setMeta({ hamPid: facts.hamPid, hamFailures: tx.meta.hamFailures + (facts.takeover ? 1 : 0) });
   // First, before any death below moves a group's roles on: failed members still alive are
   // killed again, and roles not yet acknowledged get their deadline again (sent again at each hello).
   resumeGroups(tx);

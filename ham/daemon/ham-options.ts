@@ -41,10 +41,6 @@ export interface ClusterOptions {
 export interface StartMode {
   readonly takeover: boolean;
   readonly reader: StoreReader | null;
-  // A takeover: the HAM this Guardian guarded, and the deaths that HAM had yet to record when it
-  // made this Guardian (its own takeover's, if it died before writing it).
-  readonly guarded?: number;
-  readonly pending?: number;
 }
 
 // The activity log a HAM (or its Guardian) writes, as its options say.

@@ -167,7 +167,7 @@ export class Ham implements ServerContext {
       throw error;
     }
     this.store.open(recovered ? reader : null);
-    if (recovered) this.recover(reader, mode);
+    if (recovered) this.recover(reader, mode.takeover);
     this.journal.changed([META_KEY, "g"]);
     this.journal.flush();
     if (this.options.cluster !== null && mode.takeover) this.rejoin();
@@ -272,18 +272,10 @@ export class Ham implements ServerContext {
   }
 
   // The state of a HAM that is gone: read back, checked, and carried on (core/takeover.ts).
-  private recover(reader: StoreReader, mode: StartMode): void {
-    const { takeover } = mode;
+  private recover(reader: StoreReader, takeover: boolean): void {
     const values = reader.refresh().values;
-    const meta = values.get(META_KEY) as { leaseId?: unknown; hamPid?: unknown } | undefined;
-    // The HAM it guarded had written its takeover (or started the state): one death. Else it died
-    // before, and its deaths were not counted either.
-    const recorded = typeof meta?.hamPid === "number" ? meta.hamPid : null;
-    const deaths = recorded === null || mode.guarded === undefined || recorded === mode.guarded ? 1 : (mode.pending ?? 1) + 1;
-    // A takeover is guarded from now on, before its recovery: a HAM killed while it recovers is
-    // taken over too (its Guardian is told the deaths this HAM has yet to record).
-    if (takeover) this.guardian.start(deaths);
-    const back = readBack(this.core.state, values, this.core.at(), takeover, reader.torn, deaths);
+    const back = readBack(this.core.state, values, this.core.at(), takeover, reader.torn);
+    const meta = values.get(META_KEY) as { leaseId?: unknown } | undefined;
     this.keptLease = typeof meta?.leaseId === "string" ? meta.leaseId : null;
     for (const key of back.skipped) {
       this.log.write(LOG_LEVEL.events, "error", { event: "state-record-skipped", key },

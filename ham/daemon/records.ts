@@ -81,9 +81,6 @@ export interface ConfigValue {
 // HAM-wide facts; `nextChid` and `channels` are the request server's (pulse channels).
 export interface MetaValue {
   readonly version?: number;
-  // The HAM that wrote it (absent in states of older hamds): a HAM that took over and died
-  // before it wrote this record left its predecessor's pid here (its deaths were not counted yet).
-  readonly hamPid?: number;
   readonly hamFailures: number;
   readonly guardianFailures: number;
   readonly verbosity: number;

@@ -71,7 +71,7 @@ const firing = shape({
 });
 
 const meta = shape({
-  version: optional(number), hamPid: optional(number), hamFailures: number, guardianFailures: number, verbosity: number, nextFiringId: number, nextOrder: optional(number),
+  version: optional(number), hamFailures: number, guardianFailures: number, verbosity: number, nextFiringId: number, nextOrder: optional(number),
   nextChid: number, spawnCount: number, channels: arrayOf(arrayOf((value) => number(value) || nullOr(string)(value))),
   config: shape({ applied: arrayOf(Array.isArray), global: arrayOf(Array.isArray) }), leaseId: optional(string),
   cluster: optional(shape({ name: string, node: string })),

@@ -28,7 +28,7 @@ export function readMeta(value: unknown): MetaValue | null {
 // server's pulse channels.
 export function metaValue(meta: Meta, channels: Channels, leaseId: string | null = null, cluster: MetaValue["cluster"] | null = null): MetaValue {
   return {
-    version: STATE_VERSION, hamPid: meta.hamPid, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
+    version: STATE_VERSION, hamFailures: meta.hamFailures, guardianFailures: meta.guardianFailures, verbosity: meta.verbosity,
     nextFiringId: meta.nextFiringId, nextOrder: meta.nextOrder, spawnCount: meta.spawnCount, nextChid: channels.nextId, channels: channels.list(),
     config: configValue(meta), ...(leaseId === null ? {} : { leaseId }), ...(cluster === null ? {} : { cluster }),
     ...(meta.nodes === undefined ? {} : { nodes: [...meta.nodes].map(([name, fact]) => ({ name, ...fact })) }),

@@ -23,7 +23,7 @@ export interface ReadBack {
   readonly skipped: readonly string[];
 }
 
-export function readBack(base: HamState, values: StateMap["values"], at: At, takeover: boolean, torn: string | null, deaths = 1): ReadBack {
+export function readBack(base: HamState, values: StateMap["values"], at: At, takeover: boolean, torn: string | null): ReadBack {
   const meta = readMeta(values.get("m"));
   const skipped: string[] = [];
   const entities: EntityValue[] = [];
@@ -76,7 +76,7 @@ export function readBack(base: HamState, values: StateMap["values"], at: At, tak
   }
   return {
     state,
-    event: { kind: "takeover", at, facts: { hamPid: base.meta.hamPid, takeover, deaths, torn, alive, found }, firings },
+    event: { kind: "takeover", at, facts: { hamPid: base.meta.hamPid, takeover, torn, alive, found }, firings },
     channels: meta?.channels ?? [],
     nextChid: meta?.nextChid ?? 1,
     replies,

@@ -192,8 +192,7 @@ describe("Guardian takeover", () => {
   it("guards a HAM that took over with the spare Guardian its Guardian kept loaded; a killed Guardian's spare goes with it", async () => {
     const instance = await startHam();
     const before = await guardianReady(instance.runDir);
-    // A spare that is still loading is not used (a fresh Guardian has its orders from the start).
-    const spare = await eventually(() => spareOf(before.guardianPid, "--loaded"), 10_000, "the Guardian's spare, loaded");
+    const spare = await eventually(() => spareOf(before.guardianPid), 10_000, "the Guardian's spare");
     process.kill(before.hamPid, "SIGKILL");
     const after = await eventually(async () => {
       const now = await status(instance.runDir).catch(() => null);
@@ -257,16 +256,14 @@ describe("Guardian takeover", () => {
   });
 });
 
-// The spare Guardian a Guardian keeps: its child started with `--spare`, or titled `--loaded`
-// once it can guard (0: none yet).
-function spareOf(guardianPid: number, state: "--spare" | "--loaded" | "any" = "any"): number {
+// The spare Guardian a Guardian keeps: its child started with `--spare` (0: none yet).
+function spareOf(guardianPid: number): number {
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
     if (readProcStat(pid)?.parentPid !== guardianPid) continue;
     try {
-      const words = readFileSync(`/proc/${pid}/cmdline`, "utf8").split(/[\0 ]/);
-      if (state === "any" ? words.includes("--spare") || words.includes("--loaded") : words.includes(state)) return pid;
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("--spare")) return pid;
     } catch {
       // gone meanwhile
     }
