@@ -14,76 +14,6 @@ export const GUARDIAN_SCRIPT = distFile(import.meta.url, ["../../guardian/guardi
 export const HAM_NODE_FLAGS = ["--max-semi-space-size=1", "--optimize-for-size"];
 const RESPAWN_DELAY_MS = [0, 100, 500, 2_000];
 
-// A Guardian loaded in advance. Each Guardian, once ready, keeps a spare child that has loaded
-// the Guardian's code and waits for its orders. When the Guardian takes over from a dead HAM, its
-// new Guardian is that spare, told whom to guard: it follows the state within milliseconds
-// instead of the ~300-600 ms a fresh Node process takes to load (the fault lab's chains of HAM
-// kills on a busy machine needed more than the 1 s in which a HAM must be protected again).
-// A spare whose parent goes (a Guardian killed, or stopped) exits: it never guards anybody else.
-class SpareGuardian {
-  private child: ChildProcess | null = null;
-  private loaded = false;
-  private orders: readonly string[] | null = null;
-  private keeping = false;
-  private timer: NodeJS.Timeout | null = null;
-
-  // The Guardian is ready: from now on it keeps one spare (a dead one is replaced after a pause).
-  keep(runDir: string): void {
-    if (this.keeping) return;
-    this.keeping = true;
-    this.fork(runDir);
-    process.once("exit", () => this.child?.kill("SIGKILL"));
-  }
-
-  private fork(runDir: string): void {
-    this.timer = null;
-    if (!this.keeping) return;
-    // The run directory in its command line says whose it is (ps, the lab), nothing more.
-    const child = fork(GUARDIAN_SCRIPT, ["--spare", runDir], { execArgv: HAM_NODE_FLAGS, stdio: ["ignore", "ignore", "inherit", "ipc"] });
-    this.child = child;
-    this.loaded = false;
-    child.on("error", () => undefined);
-    child.on("message", (message: { spare?: string }) => {
-      if (message.spare !== "loaded" || this.child !== child) return;
-      this.loaded = true;
-      if (this.orders !== null) sendTo(child, { guard: this.orders });
-    });
-    child.on("exit", () => {
-      if (this.child !== child) return;
-      this.child = null;
-      if (this.keeping && this.timer === null) this.timer = setTimeout(() => this.fork(runDir), 1_000);
-    });
-  }
-
-  // Taking over: the spare becomes the new HAM's Guardian (told `args` as soon as it has loaded).
-  // Null when there is none: a fresh one is forked.
-  take(args: readonly string[]): ChildProcess | null {
-    this.keeping = false;
-    if (this.timer !== null) clearTimeout(this.timer);
-    const child = this.child;
-    this.child = null;
-    if (child === null || !child.connected || child.exitCode !== null || child.signalCode !== null) return null;
-    child.removeAllListeners("message");
-    if (this.loaded) sendTo(child, { guard: args });
-    else child.on("message", (message: { spare?: string }) => {
-      if (message.spare === "loaded") sendTo(child, { guard: args });
-    });
-    return child;
-  }
-}
-
-export const spareGuardian = new SpareGuardian();
-
-// A message the channel may no longer carry (the child just died): its exit tells.
-function sendTo(child: ChildProcess, message: object): void {
-  if (!child.connected) return;
-  try {
-    child.send(message, undefined, {}, () => undefined);
-  } catch {
-    // closed meanwhile
-  }
-}
-
 export class GuardianLink {
   private child: ChildProcess | null = null;
   private stopping = false;
@@ -99,10 +29,7 @@ export class GuardianLink {
     // An etcd password goes in the environment, not in an argv every user can read.
     const cluster = this.options.cluster === null ? null : { ...this.options.cluster, password: null };
     const password = this.options.cluster?.password ?? null;
-    const args = [JSON.stringify({ ...this.options, fresh: false, cluster }), String(process.pid)];
-    // A spare this process kept while it was a Guardian (a takeover), else a new one. A spare has
-    // the environment of the Guardian that forked it: the password came with it.
-    const child = spareGuardian.take(args) ?? fork(GUARDIAN_SCRIPT, args, {
+    const child = fork(GUARDIAN_SCRIPT, [JSON.stringify({ ...this.options, fresh: false, cluster }), String(process.pid)], {
       execArgv: HAM_NODE_FLAGS, env: password === null ? process.env : { ...process.env, HAMD_ETCD_PASSWORD: password }, stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
     this.child = child;
@@ -110,7 +37,7 @@ export class GuardianLink {
     child.on("error", () => undefined);
     child.on("message", (message: { ready?: boolean; ping?: number }) => {
       if (this.child !== child) return;
-      if (typeof message.ping === "number") sendTo(child, { pong: message.ping });
+      if (typeof message.ping === "number") this.send(child, { pong: message.ping });
       // Its pid shows once it follows the state and watches this HAM.
       if (message.ready === true) {
         this.pid = child.pid ?? 0;
@@ -150,13 +77,23 @@ export class GuardianLink {
     });
   }
 
+  // A message the channel may no longer carry (the Guardian just died): its exit tells.
+  private send(child: ChildProcess, message: object): void {
+    if (!child.connected) return;
+    try {
+      child.send(message, undefined, {}, () => undefined);
+    } catch {
+      // closed meanwhile
+    }
+  }
+
   // Ends the Guardian without a takeover; resolves once it is gone.
   async stop(): Promise<void> {
     this.stopping = true;
     const child = this.child;
     if (child === null || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((resolve) => child.once("exit", resolve));
-    if (child.connected) sendTo(child, { stop: true });
+    if (child.connected) this.send(child, { stop: true });
     else child.kill("SIGKILL");
     const timer = setTimeout(() => child.kill("SIGKILL"), 1_000);
     await gone;

@@ -43,7 +43,6 @@ import { nodesUp } from "../core/nodes/node-facts.js";
 export type { HamOptions, StartMode } from "./ham-options.js";
 export { createActivityLog, LOG_LEVEL } from "../adapters/activity-log.js";
 export { StoreReader } from "../adapters/store.js";
-export { spareGuardian } from "../adapters/guardian-link.js";
 export { preloadCluster } from "./cluster-join.js";
 export { activityLogOptions } from "./ham-options.js";
 export { exitProcess, stopOnSignals } from "./process-end.js";

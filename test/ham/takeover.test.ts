@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
 import { stateDirOf } from "../../dist/ham/adapters/store.js";
-import { readProcStat } from "../../dist/lib/proc.js";
 import { cleanup, currentHamPid, entityPid, eventually, FIXTURES, HAM_BIN, isAlive, startHam, track, tempDir } from "../helpers/ham-instance.js";
 import { attachSleeper, guardianReady, killHam, processesOf, status, treeOf } from "../helpers/takeover.js";
 
@@ -189,30 +188,6 @@ describe("Guardian takeover", () => {
     expect(await instance.field("/.info", "Guardian Failures")).toBe("1");
   });
 
-  it("guards a HAM that took over with the spare Guardian its Guardian kept loaded; a killed Guardian's spare goes with it", async () => {
-    const instance = await startHam();
-    const before = await guardianReady(instance.runDir);
-    const spare = await eventually(() => spareOf(before.guardianPid), 10_000, "the Guardian's spare");
-    process.kill(before.hamPid, "SIGKILL");
-    const after = await eventually(async () => {
-      const now = await status(instance.runDir).catch(() => null);
-      return now !== null && now.hamPid === before.guardianPid && now.guardianPid > 0 ? now : null;
-    }, 10_000, "the Guardian to take over and be guarded");
-    expect(after.guardianPid).toBe(spare);
-    expect(after.hamFailures).toBe(1);
-    // The spare keeps its own spare; killing it as a Guardian ends that spare too (no orphan), and
-    // the HAM's fresh Guardian keeps a new one.
-    const next = await eventually(() => spareOf(spare), 10_000, "the new Guardian's spare");
-    process.kill(spare, "SIGKILL");
-    await eventually(() => !isAlive(next), 5_000, "the killed Guardian's spare to exit");
-    const replaced = await eventually(async () => {
-      const now = await status(instance.runDir);
-      return now.guardianPid > 0 && now.guardianPid !== spare ? now : null;
-    }, 5_000, "a new Guardian");
-    expect(replaced.guardianFailures).toBe(1);
-    await eventually(() => spareOf(replaced.guardianPid), 10_000, "the fresh Guardian's spare");
-  });
-
   it("recovers when HAM and Guardian die together: adopts the living, runs death conditions for the dead", async () => {
     const instance = await startHam();
     process.env["HAM_RUN_DIR"] = instance.runDir;
@@ -256,17 +231,3 @@ describe("Guardian takeover", () => {
   });
 });
 
-// The spare Guardian a Guardian keeps: its child started with `--spare` (0: none yet).
-function spareOf(guardianPid: number): number {
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (readProcStat(pid)?.parentPid !== guardianPid) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("--spare")) return pid;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return 0;
-}
