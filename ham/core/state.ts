@@ -4,7 +4,7 @@ import { HamError } from "../../lib/errors.js";
 import type { Checkpoint } from "./checkpoints/checkpoint-data.js";
 import type { AvailabilityCounters } from "./availability.js";
 import type { GroupEvent, GroupState } from "./groups/group-state.js";
-import type { NodeFact } from "./nodes/node-facts.js";
+import type { NodeFact } from "./nodes/node-fact.js";
 export type { AvailabilityCounters } from "./availability.js";
 export type { GroupCounters, GroupEvent, GroupModel, GroupState, HaState, Member } from "./groups/group-state.js";
 export { GROUP_MODELS } from "./groups/group-state.js";

@@ -3,7 +3,7 @@ import { LOG_LEVEL } from "../describe.js";
 import { fire } from "../firings.js";
 import type { GroupEvent, GroupState, HaState, Member } from "./group-state.js";
 import { roleTimer, type Tx } from "../tx.js";
-import { electionStep, mayActivate } from "./cluster-groups.js";
+import { electionStep, mayActivate } from "./election-step.js";
 
 // The roles of service groups (groups.ts has the requests that make and change groups).
 // The one promise: at most one member of a 2N or no-redundancy group serves (active or

@@ -1,6 +1,9 @@
 import { LOG_LEVEL } from "../describe.js";
 import { fire } from "../firings.js";
 import type { Tx } from "../tx.js";
+import type { NodeFact } from "./node-fact.js";
+
+export type { NodeFact };
 
 // What the core knows of the cluster's nodes (issue 17): each node's key there (up) or gone
 // (down), from the membership's list and watch (node-up, node-down events). Kept in the shared
@@ -8,13 +11,6 @@ import type { Tx } from "../tx.js";
 // that went down while no HAM watched fires its node entity's CONDDEATH once, not twice, not zero
 // times.
 
-export interface NodeFact {
-  readonly state: "up" | "down";
-  // The pid its node key named (the HAM on that node), null when unknown.
-  readonly pid: number | null;
-  // Wall ms of the last change.
-  readonly sinceMs: number;
-}
 
 // Node entities are named "@NODE" (lib/names.ts).
 export const NODE_PREFIX = "@";
