@@ -29,9 +29,9 @@ export async function runCluster(options: LabOptions): Promise<number> {
     run.onViolation = (violation) => process.stderr.write(`ham-lab: VIOLATION at step ${violation.step} (${(violation.atMs / 1_000).toFixed(1)} s) [${violation.invariant}] ${violation.detail}\n`);
   }
   let cluster: ClusterNodes | null = null;
-  const end = async () => {
+  const end = async (keepLogs = false) => {
     run.closeWatches();
-    await cluster?.stop();
+    await cluster?.stop(keepLogs);
   };
   const stopOnSignal = () => void end().finally(() => {
     rmSync(root, { recursive: true, force: true });
@@ -68,10 +68,12 @@ export async function runCluster(options: LabOptions): Promise<number> {
   }
   clearInterval(progress);
   const report = makeClusterReport(run, replayArgs(options));
-  await end();
   const failed = report.violations.length > 0;
+  // A failed run keeps the nodes' activity logs (as a single HAM's lab run keeps its log).
+  await end(failed);
   process.stdout.write(options.json ? `${JSON.stringify({ ...report, runDir: root })}\n` : formatClusterReport(report));
-  rmSync(root, { recursive: true, force: true });
+  if (failed) process.stderr.write(`ham-lab: the nodes' activity logs are kept in ${root}/n*.log\n`);
+  else rmSync(root, { recursive: true, force: true });
   return failed ? 1 : 0;
 }
 

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stateDirOf } from "../lib/run-dir.js";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
@@ -183,13 +183,21 @@ export class ClusterNodes {
 
   // Ends everything: each node's processes by pid (hung ones resumed first, so they die at
   // once), the proxies, etcd; removes the shared states and the run directories.
-  async stop(): Promise<void> {
+  // `keepLogs`: each node's activity log is copied to the root first (ROOT/nI.log).
+  async stop(keepLogs = false): Promise<void> {
     for (const node of this.nodes) {
       this.resumeNode(node);
       this.killNode(node);
       node.system.closeProbe();
       node.system.unmountAll();
       node.proxy?.close();
+      if (keepLogs) {
+        try {
+          copyFileSync(join(node.runDir, "ham.log"), join(this.root, `${node.name}.log`));
+        } catch {
+          // no log yet
+        }
+      }
       rmSync(stateDirOf(node.runDir), { recursive: true, force: true });
       rmSync(node.runDir, { recursive: true, force: true });
     }
