@@ -54,7 +54,11 @@ export function elected(tx: Tx, gname: string, token: string): void {
     tx.emit({ kind: "resign", group: gname, token });
     return;
   }
-  if (group.cluster.token === token) return;
+  // The key it held already (a refresh after a join or a lease back): its members may serve again.
+  if (group.cluster.token === token) {
+    reconcile(tx, gname);
+    return;
+  }
   tx.log(LOG_LEVEL.events, "info", { event: "elected", group: gname, token }, `${gname}: this node holds its election (token ${token})`);
   withCluster(tx, group, { token, holder: tx.meta.node ?? null, campaigning: false });
   reconcile(tx, gname);
@@ -112,7 +116,12 @@ export function leaseState(tx: Tx, state: "ok" | "expiring"): void {
 export function nodeUp(tx: Tx, node: string, self: boolean): void {
   if (self) {
     // Its join: the lease was just acknowledged (node-facts.ts may have set the name already).
-    if (tx.meta.node !== node || tx.meta.leaseOk === undefined) tx.setMeta({ node, leaseOk: true });
+    // The groups are reconciled then: while a HAM that took over had not joined yet, its members
+    // were made standby only (the lab found a group held by this node with no active, for good).
+    if (tx.meta.node !== node || tx.meta.leaseOk !== true) {
+      tx.setMeta({ node, leaseOk: true });
+      for (const group of [...tx.groups.values()]) if (group.cluster !== undefined) reconcile(tx, group.name);
+    }
     return;
   }
   const up = tx.meta.nodesUp ?? [];
