@@ -171,8 +171,6 @@ export interface Meta {
   // name, and whether its lease deadline has not passed (cluster-groups.ts).
   readonly node?: string;
   readonly leaseOk?: boolean;
-  // The other nodes whose keys are there now (node-up, node-down), for the cluster groups.
-  readonly nodesUp?: readonly string[];
   // The nodes this HAM knows up or down (core/nodes/node-facts.ts), kept in the shared state.
   readonly nodes?: ReadonlyMap<string, NodeFact>;
 }

@@ -11,7 +11,7 @@ import type { HamState } from "./state.js";
 import { Tx, type StepResult } from "./tx.js";
 import { resend } from "./groups/roles.js";
 import { nodeDown, nodeUp } from "./nodes/node-facts.js";
-import { elected, holder, leaseState, nodeDown as groupsNodeDown, nodeUp as groupsNodeUp } from "./groups/cluster-groups.js";
+import { elected, holder, leaseState, nodeUp as groupsNodeUp } from "./groups/cluster-groups.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -74,7 +74,6 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       break;
     case "node-down":
       nodeDown(tx, event.node);
-      groupsNodeDown(tx, event.node);
       break;
     case "lease":
       leaseState(tx, event.state);

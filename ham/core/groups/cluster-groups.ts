@@ -6,6 +6,7 @@ import type { Meta } from "../state.js";
 import type { ClusterFacts, GroupModel, GroupState, Member } from "./group-state.js";
 import { assign, cancelAck, mayServe, memberFailed, reconcile } from "./roles.js";
 import { withCluster } from "./election-step.js";
+import { nodesUp } from "../nodes/node-facts.js";
 
 // Service groups across the nodes of a cluster (issue 17). A member written NAME@NODE is entity
 // NAME on node NODE; each node declares the group with the same name, model and members, and
@@ -124,30 +125,25 @@ export function nodeUp(tx: Tx, node: string, self: boolean): void {
     }
     return;
   }
-  const up = tx.meta.nodesUp ?? [];
-  if (up.includes(node)) return;
-  tx.setMeta({ nodesUp: [...up, node] });
+  // Runs before node-facts.ts records the node up (step.ts): a node already known up says nothing.
+  if (nodesUp(tx.meta).includes(node)) return;
   for (const group of tx.groups.values()) {
     if (group.cluster !== undefined && nodesOf(group.cluster.members).includes(node)) {
-      const waiting = waitingFor(tx.meta, group);
+      const waiting = waitingFor(tx.meta, group, node);
       tx.log(LOG_LEVEL.events, "info", { event: "group-node-up", group: group.name, node, waiting },
         `${group.name}: node ${node} is up${waiting.length === 0 ? "; every node of the group is" : `; still waiting for ${waiting.join(", ")}`}`);
     }
   }
 }
 
-export function nodeDown(tx: Tx, node: string): void {
-  tx.setMeta({ nodesUp: (tx.meta.nodesUp ?? []).filter((item) => item !== node) });
-}
-
-export type NodesKnown = Pick<Meta, "node" | "nodesUp">;
+export type NodesKnown = Pick<Meta, "node" | "nodes">;
 
 const nodesOf = (members: readonly string[]): string[] => [...new Set(members.map((member) => member.slice(member.lastIndexOf("@") + 1)))];
 
 // The nodes of a cluster group whose keys are not there (never joined, or down): the group
-// serves with the nodes it has and waits for these.
-export function waitingFor(meta: NodesKnown, group: GroupState): string[] {
+// serves with the nodes it has and waits for these. `alsoUp`: a node being told up now.
+export function waitingFor(meta: NodesKnown, group: GroupState, alsoUp: string | null = null): string[] {
   if (group.cluster === undefined) return [];
-  const up = new Set([...(meta.nodesUp ?? []), meta.node]);
+  const up = new Set([...nodesUp(meta), meta.node, alsoUp]);
   return nodesOf(group.cluster.members).filter((node) => !up.has(node));
 }

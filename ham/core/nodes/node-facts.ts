@@ -59,6 +59,6 @@ export function nodeDown(tx: Tx, node: string): void {
 }
 
 // The nodes this HAM knew up: on a join, those absent from etcd's list went down meanwhile.
-export function nodesUp(meta: Pick<Tx, "meta">["meta"]): string[] {
+export function nodesUp(meta: Pick<Tx["meta"], "nodes">): string[] {
   return [...(meta.nodes ?? NO_NODES)].filter(([, fact]) => fact.state === "up").map(([name]) => name);
 }
