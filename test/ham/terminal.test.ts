@@ -62,9 +62,14 @@ function commandLineOf(pid: number): string {
 
 const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
 
-// A terminal as a user's: colours known (CI runs with no TERM, where Node's hasColors() is false).
-const { NO_COLOR: _noColor, FORCE_COLOR: _forceColor, NODE_DISABLE_COLORS: _disable, ...inherited } = process.env;
-const TERMINAL_ENV = { ...inherited, SHELL: "/bin/sh", TERM: "xterm-256color" };
+// A terminal as a user's: colours known. CI runs with no TERM and with CI set, and Node's
+// hasColors() is false for either (lib/internal/tty.js: a CI without a known vendor is 2 colours);
+// so is any NO_COLOR, FORCE_COLOR=0 or NODE_DISABLE_COLORS the runner may carry.
+const NOT_A_USERS_TERMINAL = new Set(["CI", "NO_COLOR", "FORCE_COLOR", "NODE_DISABLE_COLORS", "TMUX", "COLORTERM"]);
+const TERMINAL_ENV = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !NOT_A_USERS_TERMINAL.has(name))),
+  SHELL: "/bin/sh", TERM: "xterm-256color",
+};
 
 // Runs `shellCommand` (sh) in a new terminal; `{HAM}` in it stands for `npm start`'s command
 // line on a run directory of its own. Resolves once that HAM is protected by its Guardian.
