@@ -13,11 +13,13 @@ export interface Beater {
   readonly child: ChildProcess;
   attached: boolean;
   readonly errors: string[];
+  // Missed-heartbeat firings already judged (checks.ts).
+  missedSeen: number;
 }
 
 export function startBeater(name: string, runDir: string): Beater {
   const child = startHelper(BEATER_SCRIPT, [name, String(CLIENT_PERIOD_MS), "2", "4"], runDir);
-  const beater: Beater = { name, child, attached: false, errors: [] };
+  const beater: Beater = { name, child, attached: false, errors: [], missedSeen: 0 };
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
     if (line === "attached") beater.attached = true;
     else beater.errors.push(line);

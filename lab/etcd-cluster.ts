@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -33,21 +34,31 @@ async function freePort(): Promise<number> {
   });
 }
 
+// Client TLS (files in PEM): etcd serves https with `cert`/`key` and requires a client certificate
+// signed by `ca` (--client-cert-auth); `clientCert`/`clientKey`: the one the health checks use.
+export interface EtcdTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
 export class EtcdCluster {
-  private constructor(readonly binary: string, readonly root: string, readonly members: EtcdMember[]) {}
+  private constructor(readonly binary: string, readonly root: string, readonly members: EtcdMember[], readonly tls: EtcdTls | null) {}
 
   // Starts `size` members and waits until the cluster answers (has a leader).
-  static async start(size = 3, binary = etcdBinary()): Promise<EtcdCluster> {
+  static async start(size = 3, binary = etcdBinary(), tls: EtcdTls | null = null): Promise<EtcdCluster> {
     if (binary === null) throw new Error("etcd is not installed (apt-get install etcd-server)");
     const root = mkdtempSync(join("/dev/shm", "hamd-etcd-"));
     const members: EtcdMember[] = [];
     for (let index = 1; index <= size; index += 1) {
       members.push({
-        name: `m${index}`, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`,
+        name: `m${index}`, clientUrl: `${tls === null ? "http" : "https"}://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`,
         dataDir: join(root, `m${index}`), process: null,
       });
     }
-    const cluster = new EtcdCluster(binary, root, members);
+    const cluster = new EtcdCluster(binary, root, members, tls);
     try {
       for (const member of members) cluster.launch(member, "new");
       await cluster.healthy(15_000);
@@ -70,6 +81,7 @@ export class EtcdCluster {
       "--listen-peer-urls", member.peerUrl, "--initial-advertise-peer-urls", member.peerUrl,
       "--initial-cluster", initialCluster, "--initial-cluster-state", state, "--initial-cluster-token", `hamd-${this.root}`,
       "--log-level", "error",
+      ...(this.tls === null ? [] : ["--cert-file", this.tls.cert, "--key-file", this.tls.key, "--trusted-ca-file", this.tls.ca, "--client-cert-auth"]),
     ], { stdio: ["ignore", "ignore", "ignore"] });
     member.process.on("error", () => undefined);
   }
@@ -79,7 +91,7 @@ export class EtcdCluster {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const running = this.members.filter((member) => member.process !== null && member.process.exitCode === null && member.process.signalCode === null);
-      const answers = await Promise.all(running.map((member) => memberHealthy(member.clientUrl)));
+      const answers = await Promise.all(running.map((member) => memberHealthy(member.clientUrl, this.tls)));
       if (running.length > 0 && answers.every(Boolean)) return;
       if (Date.now() > deadline) throw new Error(`etcd not healthy within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -112,7 +124,8 @@ export class EtcdCluster {
   }
 }
 
-async function memberHealthy(url: string): Promise<boolean> {
+async function memberHealthy(url: string, tls: EtcdTls | null): Promise<boolean> {
+  if (tls !== null) return memberHealthyTls(url, tls);
   try {
     const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(500) });
     const body = (await response.json()) as { health?: string };
@@ -120,4 +133,27 @@ async function memberHealthy(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+// fetch() takes no client certificate: https.request does.
+function memberHealthyTls(url: string, tls: EtcdTls): Promise<boolean> {
+  return new Promise((resolve) => {
+    const asked = request(`${url}/health`, {
+      ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey), timeout: 500,
+    }, (response) => {
+      let body = "";
+      response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      response.on("end", () => {
+        try {
+          resolve((JSON.parse(body) as { health?: string }).health === "true");
+        } catch {
+          resolve(false);
+        }
+      });
+      response.on("error", () => resolve(false));
+    });
+    asked.on("timeout", () => asked.destroy());
+    asked.on("error", () => resolve(false));
+    asked.end();
+  });
 }

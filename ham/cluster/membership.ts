@@ -16,6 +16,8 @@ export interface MembershipOptions {
 }
 
 export type { NodeRow };
+// A row as membership knows it; what the node hosts is added from the groups (server/nodes.ts).
+export type MemberRow = Omit<NodeRow, "hosts">;
 
 export type MembershipEvent = "lease-expiring" | "lease-renewed" | "lease-regranted" | "node-joined" | "node-down" | "etcd-unreachable" | "etcd-ok";
 
@@ -217,7 +219,7 @@ export class Membership {
     return this.nodes.get(name)?.state ?? null;
   }
 
-  rows(): NodeRow[] {
+  rows(): MemberRow[] {
     return [...this.nodes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, known]) => {
       const self = name === this.options.node;
       return {

@@ -12,7 +12,7 @@ import { initialState } from "../core/state.js";
 import { recordOf, stateKeys } from "./records.js";
 import { metaValue } from "./state-version.js";
 import { HamFacts } from "../server/status.js";
-import { clusterView } from "../server/nodes.js";
+import { clusterView, nodeRowsOf } from "../server/nodes.js";
 import type { HamState } from "../core/state.js";
 import { META_KEY } from "../core/tx.js";
 import { DEFAULTS } from "./defaults.js";
@@ -378,12 +378,12 @@ export class Ham implements ServerContext {
   }
 
   view(): TreeView {
-    return this.facts.view(this.core.state, this.guardian.pid, this.membership?.rows() ?? null);
+    return this.facts.view(this.core.state, this.guardian.pid, this.membership === null ? null : nodeRowsOf(this.membership, this.core.state.groups.values()));
   }
 
   status(): Record<string, unknown> {
     return this.facts.status(this.core.state, {
-      cluster: clusterView(this.membership),
+      cluster: clusterView(this.membership, this.core.state.groups.values()),
       guardianPid: this.guardian.pid, wallMs: this.clock.wall(), monoMs: this.clock.mono(), log: this.log, options: this.options, clients: this.clients.size,
     });
   }

@@ -4,7 +4,7 @@ import { HamError } from "../../lib/errors.js";
 import { formatStamp, lines } from "./render.js";
 
 // /ham/.nodes/<name>/.info (issue 17): the cluster's nodes as `hamctl nodes` shows them (name,
-// pid, state, lease left, since), from the same rows (cluster/membership.ts). Only in a cluster.
+// pid, state, lease left, since, hosts), from the same rows (cluster/membership.ts). Only in a cluster.
 
 export const NODES_DIR = ".nodes";
 const INFO = ".info";
@@ -19,6 +19,7 @@ export function renderNodeInfo(row: NodeRow): string {
     ["Lease Left", row.leaseLeftMs === null ? "-" : `${row.leaseLeftMs} ms`],
     ["Since", formatStamp(row.sinceMs)],
     ["Entity", `@${row.name}`],
+    ["Hosts", row.hosts.length === 0 ? "-" : row.hosts.join(", ")],
   ]);
 }
 

@@ -46,7 +46,7 @@ const handlers: Readonly<Record<string, Handler>> = {
     return 0;
   },
   status: (ham) => ham.status(),
-  nodes: (ham) => nodeRows(ham.membership),
+  nodes: (ham) => nodeRows(ham.membership, ham.state.groups.values()),
   ps: (ham) => psRows(ham.state, ham.clock.wall(), ham.clock.mono()),
   watch: (_ham, client) => {
     client.watching = true;

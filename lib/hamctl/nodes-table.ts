@@ -16,9 +16,11 @@ function ago(ms: number): string {
 }
 
 export function nodesTable(rows: readonly NodeRow[], nowMs: number): string {
-  const table = [["NAME", "PID", "STATE", "LEASE LEFT", "SINCE"], ...rows.map((row) => [
+  const table = [["NAME", "PID", "STATE", "LEASE LEFT", "SINCE", "HOSTS"], ...rows.map((row) => [
     row.self ? `${row.name} (self)` : row.name, row.pid === null ? "-" : String(row.pid), row.state,
     row.leaseLeftMs === null ? "-" : `${row.leaseLeftMs} ms`, ago(nowMs - row.sinceMs),
+    // A HAM older than the column sends no hosts.
+    (row.hosts ?? []).length === 0 ? "-" : (row.hosts ?? []).join(", "),
   ])];
   const widths = table[0]?.map((_, column) => Math.max(...table.map((line) => (line[column] ?? "").length))) ?? [];
   return table.map((line) => line.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd()).join("\n") + "\n";

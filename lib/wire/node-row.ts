@@ -10,4 +10,8 @@ export interface NodeRow {
   readonly leaseLeftMs: number | null;
   readonly sinceMs: number;
   readonly self: boolean;
+  // The members of cross-node groups declared on this node, as GROUP/NAME, "(active)" after the
+  // one whose node holds the group's election (from this HAM's groups: a group this HAM does not
+  // declare is not listed).
+  readonly hosts: readonly string[];
 }
