@@ -12,6 +12,8 @@ export interface MembershipOptions {
   readonly ttlS: number;
   readonly marginMs: number;
   readonly version: string;
+  // The machine, as its people name it (cluster-join.ts): shown, never connected to.
+  readonly address: string | null;
   readonly startedMs: number;
 }
 
@@ -120,8 +122,8 @@ export class Membership {
   }
 
   private async claim(): Promise<void> {
-    const { node, version, startedMs } = this.options;
-    const value = JSON.stringify({ node, pid: process.pid, version, address: null, startedMs });
+    const { node, version, address, startedMs } = this.options;
+    const value = JSON.stringify({ node, pid: process.pid, version, address, startedMs });
     const answer = await this.etcd.claim(`${this.prefix}${node}`, value, this.lease, CALL_MS);
     if (!answer.ok) throw new NodeHeld(node, pidOf(answer.holder));
   }

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname, networkInterfaces } from "node:os";
 import { pathToFileURL } from "node:url";
 import { distFile } from "../adapters/dist-files.js";
 import { LOG_LEVEL, type ActivityLog } from "../adapters/activity-log.js";
@@ -26,6 +27,13 @@ function hamdVersion(): string {
   }
 }
 
+// Where the node is, for the people reading `hamctl nodes`: its host name and first address that
+// is not loopback. hamd itself listens on no port (remote calls go through etcd).
+function machineAddress(): string {
+  const ip = Object.values(networkInterfaces()).flat().find((found) => found !== undefined && !found.internal && found.family === "IPv4");
+  return ip === undefined ? hostname() : `${hostname()} (${ip.address})`;
+}
+
 export interface Joined {
   readonly membership: Membership;
   // Calls from and to the other nodes' HAMs (cluster/remote-calls.ts).
@@ -49,7 +57,7 @@ export async function joinCluster(cluster: HamOptions["cluster"], keptLease: str
   const etcd = connectEtcd(cluster);
   let remote: RemoteCalls | null = null;
   const membership: Membership = new Membership(etcd, {
-    cluster: cluster.name, node: cluster.node, ttlS: cluster.leaseTtlS, marginMs: DEFAULTS.leaseMarginMs, version: hamdVersion(), startedMs: clock.wall(),
+    cluster: cluster.name, node: cluster.node, ttlS: cluster.leaseTtlS, marginMs: DEFAULTS.leaseMarginMs, version: hamdVersion(), address: machineAddress(), startedMs: clock.wall(),
   }, {
     log: (event, fields, message) => log.write(LOG_LEVEL.events, event === "lease-expiring" || event === "node-down" || event === "etcd-unreachable" ? "warn" : "info",
       { event, ...fields }, message),

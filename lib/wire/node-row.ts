@@ -3,7 +3,8 @@
 export interface NodeRow {
   readonly name: string;
   readonly pid: number | null;
-  // Where its HAM answers other nodes (from its node key; null: it publishes none).
+  // Its machine: host name and first non-loopback IPv4 (from its node key; null: it publishes none).
+  // Shown only: hamd listens on no port, remote calls go through etcd.
   readonly address: string | null;
   readonly state: "up" | "down" | "expiring";
   // Self only: ms until this node's own deadline (negative: past it).

@@ -34,7 +34,7 @@ function world(options: { claim?: boolean; keptAlive?: number } = {}) {
     },
     close: () => undefined,
   };
-  const membership = new Membership(etcd, { cluster: "c", node: "n1", ttlS: 2, marginMs: 300, version: "test", startedMs: 0 }, {
+  const membership = new Membership(etcd, { cluster: "c", node: "n1", ttlS: 2, marginMs: 300, version: "test", address: null, startedMs: 0 }, {
     log: (event) => events.push(event),
     leaseChanged: (lease) => leases.push(lease),
     now: () => now,

@@ -90,7 +90,7 @@ describeWithEtcd("node entities: CONDATTACH and CONDDEATH on @NODE", () => {
   it("/ham/.nodes/n2/.info says what hamctl nodes says, through the FUSE mount", async () => {
     const row = await eventually(async () => ((await status(n1.runDir)) as unknown as ClusterStatus).cluster?.nodes.find((node) => node.name === "n2" && node.state === "up"), 5_000, "n2 up");
     const viaSocket = await n1.cat("/.nodes/n2/.info");
-    expect(viaSocket).toMatch(new RegExp(`^Node {6}: n2\nNode Pid {2}: ${row.pid}\nAddress {3}: -\nState {5}: up\nLease Left: -\nSince {5}: .+\nEntity {4}: @n2\nHosts {5}: -\n$`));
+    expect(viaSocket).toMatch(new RegExp(`^Node {6}: n2\nNode Pid {2}: ${row.pid}\nAddress {3}: \\S+( \\(\\d+\\.\\d+\\.\\d+\\.\\d+\\))?\nState {5}: up\nLease Left: -\nSince {5}: .+\nEntity {4}: @n2\nHosts {5}: -\n$`));
     expect(await n1.cat("/.nodes/n1/.info")).toMatch(/^Node {6}: n1 \(self\)\n[\s\S]*Lease Left: -?\d+ ms\n/);
     if (NO_FUSE !== null) {
       if (REQUIRE_FUSE) throw new Error(requiredLine(NO_FUSE));
