@@ -33,14 +33,18 @@ export const USAGE = `usage: ham-lab [--seed N] [--seconds N] [--steps N] [--ent
   default entities; --faults picks the kinds (${Object.keys(FAULT_WEIGHTS).join(", ")});
   --steps N stops after step N (to replay a violation with its seed).
   --nodes N (2-9) runs a cluster instead: a 3-member etcd on loopback and N nodes (each a HAM
-  under the default load, behind its own etcd proxy), a 2N group xgroup across n1 and n2, and
+  behind its own etcd proxy, under 1/N of the default load unless --entities/--clients say), a 2N group xgroup across n1 and n2, and
   the cluster's faults (${Object.keys(CLUSTER_FAULT_WEIGHTS).join(", ")}) mixed into each
   node's own; --no-cross-group leaves xgroup out. Needs etcd (apt-get install etcd-server).`;
 
 export class UsageError extends Error {}
 
+// One machine's default load (a cluster on one machine divides it among its nodes).
+const DEFAULT_ENTITIES = 50;
+const DEFAULT_CLIENTS = 10;
+
 export function parseLabArgs(argv: readonly string[]): LabOptions {
-  const options = { seed: randomSeed(), seconds: 60, steps: null as number | null, entities: 50, clients: 10, config: null as string | null,
+  const options = { seed: randomSeed(), seconds: 60, steps: null as number | null, entities: 0, clients: -1, config: null as string | null,
     json: false, mount: true, watchdogMs: 1_000, faults: null as string[] | null, nodes: null as number | null, crossGroup: true, help: false };
   const kinds = { ...FAULT_WEIGHTS, ...CLUSTER_FAULT_WEIGHTS };
   const args = [...argv];
@@ -78,6 +82,11 @@ export function parseLabArgs(argv: readonly string[]): LabOptions {
   }
   const clusterKinds = options.faults?.filter((kind) => Object.hasOwn(CLUSTER_FAULT_WEIGHTS, kind)) ?? [];
   if (options.nodes === null && clusterKinds.length > 0) throw new UsageError(`${clusterKinds.join(", ")} need --nodes N`);
+  // The default load is one machine's: a cluster on this one machine shares it among its nodes
+  // (50 entities and 10 clients in all), so each HAM has the cycles its timing promises assume.
+  const share = (total: number) => Math.ceil(total / (options.nodes ?? 1));
+  if (options.entities === 0) options.entities = share(DEFAULT_ENTITIES);
+  if (options.clients === -1) options.clients = share(DEFAULT_CLIENTS);
   return options;
 }
 
