@@ -141,6 +141,31 @@ describeWithEtcd("a cluster of HAMs: checkpoints across nodes", () => {
     await ham.ckpt_close(local);
   }, 30_000);
 
+  it("ckpt_*_node by node name (a remote call through etcd) works for both kinds: a group's checkpoint written on the active's node from the other node, a local one of that node", async () => {
+    await makeActive("n1");
+    const saved = process.env["HAM_RUN_DIR"];
+    process.env["HAM_RUN_DIR"] = node("n2").runDir;
+    try {
+      const remote = await ham.ckpt_open_node("remote", "n1", { group: "g" });
+      handles.push(remote);
+      expect(remote.node).toBe("n1");
+      expect(await ham.ckpt_write(remote, "r", "through n2's HAM")).toBe(0);
+      const here = await open("n2", "remote");
+      expect((await ham.ckpt_read(here, "r")).toString()).toBe("through n2's HAM");
+      expect(await codeOf(ham.ckpt_write(here, "r", "n2 itself"))).toBe("EPERM");
+      const local = await ham.ckpt_open_node("local", "n1");
+      expect(await ham.ckpt_write(local, "l", "kept by n1's HAM")).toBe(0);
+      expect((await ham.ckpt_read(local, "l")).toString()).toBe("kept by n1's HAM");
+      await ham.ckpt_close(local);
+      expect(await ham.ckpt_unlink_node("local", "n1")).toBe(0);
+      expect(await ham.ckpt_unlink_node("remote", "n1", { group: "g" })).toBe(0);
+      expect(await codeOf(ham.ckpt_read(here, "r"))).toBe("EIDRM");
+    } finally {
+      if (saved === undefined) delete process.env["HAM_RUN_DIR"];
+      else process.env["HAM_RUN_DIR"] = saved;
+    }
+  }, 30_000);
+
   it("a write from the node that does not hold the election is EPERM and changes nothing; reads work there", async () => {
     await makeActive("n1");
     const writer = await open("n1", "fenced");
