@@ -62,6 +62,8 @@ const parseHeader = (raw: RawKey): ReadHeader => ({ header: JSON.parse(raw.value
 
 export class ClusterCheckpoints {
   private replyLease: { id: string; grantedMs: number } | null = null;
+  // The header of each checkpoint as this HAM last wrote it (mutate's first plan), by header key.
+  private readonly written = new Map<string, ReadHeader>();
 
   constructor(private readonly etcd: EtcdAdapter, private readonly cluster: string, private readonly node: string, private readonly now: () => number) {}
 
@@ -125,34 +127,58 @@ export class ClusterCheckpoints {
 
   // A fenced mutation: `plan` works the change out from the header as read (or throws its
   // HamError), and the transaction makes it only if this node still holds the group's election
-  // and nobody changed the header meanwhile (else read again and plan again). A request answered
-  // already (its answer key exists) gets that answer.
+  // and nobody changed the header meanwhile. A request answered already (its answer key exists)
+  // gets that answer. The header this HAM wrote last is planned on at once (one round trip, the
+  // common case of an active writing on); a failed comparison reads all three in its failure
+  // branch, and a plan that fails on the remembered header is made again on a fresh read.
   async mutate(group: string, name: string, fence: Fence, op: string, plan: (read: ReadHeader | null) => Change): Promise<number> {
     const until = this.now() + CKPT_ETCD_MS;
     const key = this.headerKey(group, name);
     const election = this.electionKey(group);
     const reply = fence.request === null ? null : this.replyKey(fence.request);
     const reads: TxnOp[] = [{ kind: "get", key }, { kind: "get", key: election }, ...(reply === null ? [] : [{ kind: "get" as const, key: reply }])];
+    let remembered = fence.token === null ? undefined : this.written.get(key);
+    let fresh: ReadonlyArray<RawKey | null> | null = null;
     for (let attempt = 0; attempt < RETRIES; attempt++) {
-      const [rawHeader, holder, answered] = (await this.txn(until, [], reads)).results;
-      if (answered !== undefined && answered !== null) return answerOf(answered);
-      if (fence.token === null || holder === undefined || holder === null || holder.createRevision !== fence.token) {
-        throw new HamError("EPERM", `node ${this.node} does not hold group ${group}'s election: only the active node writes its checkpoints`);
+      let read: ReadHeader | null;
+      if (remembered !== undefined) {
+        read = remembered;
+      } else {
+        fresh ??= (await this.txn(until, [], reads)).results;
+        const [rawHeader, holder, answered] = fresh;
+        if (answered !== undefined && answered !== null) return answerOf(answered);
+        if (fence.token === null || holder === undefined || holder === null || holder.createRevision !== fence.token) {
+          throw new HamError("EPERM", `node ${this.node} does not hold group ${group}'s election: only the active node writes its checkpoints`);
+        }
+        read = rawHeader === undefined || rawHeader === null ? null : parseHeader(rawHeader);
       }
-      const read = rawHeader === undefined || rawHeader === null ? null : parseHeader(rawHeader);
-      const change = plan(read);
-      const compare: TxnCompare[] = [{ key: election, target: "create", equals: fence.token }, { key, target: "mod", equals: read?.modRevision ?? "0" }];
+      let change: Change;
+      try {
+        change = plan(read);
+      } catch (error) {
+        if (remembered === undefined) throw error;
+        remembered = undefined;
+        continue;
+      }
+      const token = fence.token ?? "";
+      const compare: TxnCompare[] = [{ key: election, target: "create", equals: token }, { key, target: "mod", equals: read?.modRevision ?? "0" }];
       const ops: TxnOp[] = [...change.ops];
       if (change.header !== null) ops.push({ kind: "put", key, value: Buffer.from(JSON.stringify(change.header)), lease: "0" });
       if (reply !== null) {
         compare.push({ key: reply, target: "create", equals: "0" });
         ops.push({ kind: "put", key: reply, value: Buffer.from(JSON.stringify({ r: 0 })), lease: await this.leaseForReplies(until) });
       }
-      if ((await this.txn(until, compare, ops)).succeeded) {
+      const answer = await this.txn(until, compare, ops, reads);
+      if (answer.succeeded) {
+        if (change.header === null || read === null) this.written.delete(key);
+        else this.written.set(key, { header: change.header, id: read.id, modRevision: answer.revision });
         // Test-only: the HAM dies with the change made and its answer kept, not yet sent.
         failPoint("after-ckpt-txn", op);
         return 0;
       }
+      this.written.delete(key);
+      remembered = undefined;
+      fresh = answer.results;
     }
     throw new HamError("EBUSY", `checkpoint ${name} of group ${group} changed under each of ${RETRIES} attempts`);
   }
