@@ -6,6 +6,7 @@ import { apiFigures } from "./api.mjs";
 import { ckptFigures } from "./ckpt.mjs";
 import { clusterFigures } from "./cluster.mjs";
 import { clusterGroupFigures } from "./cluster-groups.mjs";
+import { clusterCheckpointFigures } from "./cluster-checkpoints.mjs";
 import { coverFigures } from "./cover.mjs";
 import { crashLoopFigures } from "./crashloop.mjs";
 import { fsFigures } from "./fs.mjs";
@@ -34,6 +35,7 @@ const SECTIONS = {
   cover: () => coverFigures(),
   ckpt: () => ckptFigures(),
   remote: () => remoteFigures(),
+  "cluster-checkpoints": () => clusterCheckpointFigures(),
   cluster: () => clusterFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };

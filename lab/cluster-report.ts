@@ -22,6 +22,9 @@ export interface ClusterReport {
     readonly activeAgainDuringHamFaultMs: Figures;
     readonly judged: number;
     readonly memberErrors: readonly string[];
+    // The members' counter in the group's checkpoint: writes acknowledged, reads on becoming
+    // active (each judged), and the writes that failed, by code.
+    readonly checkpoint: { readonly acknowledged: number; readonly reads: number; readonly errors: Record<string, number> };
   } | null;
   readonly violations: ReadonlyArray<Violation & { readonly replay: string }>;
 }
@@ -49,6 +52,7 @@ export function makeClusterReport(run: ClusterRun, replayArgs: readonly string[]
       activeAgainDuringHamFaultMs: figures(cross.activeAgainDuringHamFaultMs),
       judged: cross.judged,
       memberErrors: cross.errors.slice(0, 10),
+      checkpoint: { acknowledged: cross.checkpoints.acknowledged, reads: cross.checkpoints.reads, errors: Object.fromEntries(cross.checkpoints.errors) },
     },
     violations: run.allViolations().map((violation) => ({
       ...violation, replay: `ham-lab ${[...replayArgs, "--seed", String(run.options.seed), "--steps", String(violation.step)].join(" ")}`,
@@ -75,6 +79,8 @@ export function formatClusterReport(report: ClusterReport): string {
   if (cross !== null) {
     rows.push(`cross-node group ${cross.name}: ${cross.failoversSeen} failovers seen, ${cross.nodeLosses} of them after its active's node was lost, ` +
       `${cross.judged} serving reports judged${cross.memberErrors.length > 0 ? `, member errors: ${cross.memberErrors.join("; ")}` : ""}`,
+    `  checkpoint: ${cross.checkpoint.acknowledged} counter writes acknowledged, ${cross.checkpoint.reads} reads on becoming active judged` +
+      `${Object.keys(cross.checkpoint.errors).length > 0 ? `, errors reported (at most 1 a second per member) ${Object.entries(cross.checkpoint.errors).map(([code, n]) => `${code} ${n}`).join(", ")}` : ""}`,
     line("  active again (active or its node lost → active)", cross.activeAgainMs),
     line("  the same, spanning a HAM fault", cross.activeAgainDuringHamFaultMs));
   }

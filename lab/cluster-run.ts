@@ -133,7 +133,7 @@ export class ClusterRun implements Judge {
     const load = defaultLoad(this.options.entities, join(runDir, "staged.marks"), join(runDir, "lab.sock"));
     if (!this.options.crossGroup || !CROSS_NODES.includes(node)) return load;
     const member = {
-      name: CROSS_ENTITY, command: `${process.execPath} ${MEMBER_SCRIPT} ${this.crossSocket} ${node}`, policy: { minUptimeMs: 0 },
+      name: CROSS_ENTITY, command: `${process.execPath} ${MEMBER_SCRIPT} ${this.crossSocket} ${node} ${CROSS_GROUP}`, policy: { minUptimeMs: 0 },
       conditions: [{ name: "death", type: "CONDDEATH", flags: ["HREARMAFTERRESTART"], actions: [{ name: "restart", kind: "restart", flags: ["HREARMAFTERRESTART"] }] }],
     };
     const config = load.config as { entities: unknown[]; groups: unknown[] };

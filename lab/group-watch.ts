@@ -2,6 +2,7 @@ import { unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
+import { CheckpointWatch } from "./checkpoint-watch.js";
 // What the watch reports to: a run of the lab (run.ts), or the cluster lab's run (cluster-run.ts).
 export interface Judge {
   violate(invariant: string, detail: string): void;
@@ -76,6 +77,8 @@ export class GroupWatch {
   private readonly sockets = new Set<Socket>();
   private run: Judge | null = null;
   private readonly early: Array<[string, string]> = [];
+  // The cross-node group's members' counter in its checkpoint (cluster lab only).
+  readonly checkpoints = new CheckpointWatch((invariant, detail) => this.violate(invariant, detail));
 
   constructor(readonly socketPath: string, readonly name: string, readonly members: readonly string[]) {
     this.server = createServer((socket) => {
@@ -147,7 +150,7 @@ export class GroupWatch {
   }
 
   private onLine(line: string): void {
-    let message: { kind?: unknown; entity?: unknown; pid?: unknown; role?: unknown; seq?: unknown; at?: unknown; message?: unknown };
+    let message: { kind?: unknown; entity?: unknown; pid?: unknown; role?: unknown; seq?: unknown; at?: unknown; message?: unknown; value?: unknown; readAt?: unknown; code?: unknown };
     try {
       message = JSON.parse(line) as typeof message;
     } catch {
@@ -161,6 +164,10 @@ export class GroupWatch {
       const member = { entity: String(message.entity), pid, startTime, reports: [], dead: startTime === null };
       this.processes.push(member);
       this.byPid.set(pid, member);
+      return;
+    }
+    if (typeof message.kind === "string" && message.kind.startsWith("ckpt-")) {
+      this.checkpoints.onReport({ ...message, kind: message.kind, entity: String(message.entity), pid, at });
       return;
     }
     if (message.kind === "error") {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import * as ham from "../lib/index.js";
+import { MemberCounter } from "./member-counter.js";
 
 // A member of the lab's service group, started by the HAM (its entity in $HAM_ENTITY): it
 // registers its role callback and tells the lab, over the Unix socket argv[2], who it is and
@@ -8,7 +9,8 @@ import * as ham from "../lib/index.js";
 // acknowledges the role to the HAM, so the lab sees every belief before the HAM acts on it.
 // One JSON line per report: {"kind":"hello"|"role"|"error","entity","pid","role"?,"seq"?,"at"}.
 // argv[3], in the cluster lab: the node it runs on, so a cross-node group's members (one entity
-// name on every node) are told apart as NAME@NODE.
+// name on every node) are told apart as NAME@NODE. argv[4]: the cross-node group, whose
+// checkpoint the member keeps a counter in while active (member-counter.ts).
 const entity = `${process.env["HAM_ENTITY"] ?? "member"}${process.argv[3] === undefined ? "" : `@${process.argv[3]}`}`;
 const labSocket = process.argv[2] ?? "";
 
@@ -35,11 +37,14 @@ async function report(fields: Record<string, unknown>): Promise<void> {
 }
 
 await report({ kind: "hello" });
+const counter = process.argv[4] === undefined ? null : new MemberCounter(process.argv[4], report);
 // A HAM taking over may refuse or drop the first tries: tried again until it takes.
 for (;;) {
   try {
     await ham.ham_role_register(async ({ role, seq }) => {
       await report({ kind: "role", role, seq });
+      // Starts (or stops) after this callback returns, so the role is acknowledged first.
+      setImmediate(() => counter?.role(role));
     });
     break;
   } catch (error) {

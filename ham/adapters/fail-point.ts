@@ -6,6 +6,8 @@
 //   after-attach-spawn: an attach spawned the entity's process; its reply is not yet sent.
 //   journal-write:<op>: the first write of the shared state while a request `op` is handled
 //     (its changes and its reply are written; the reply is not yet sent).
+//   after-ckpt-txn:<op>: the etcd transaction of a cross-node group's checkpoint request `op`
+//     (ckpt_write, ckpt_delete, ckpt_unlink) succeeded, its answer key with it; no reply sent.
 const armed = process.env["HAMD_FAILPOINT"] ?? "";
 delete process.env["HAMD_FAILPOINT"];
 

@@ -14,6 +14,35 @@ export interface KeyFact {
   readonly createRevision: string;
 }
 
+// One comparison of a transaction: the key's create_revision or mod_revision equals `equals`
+// (a missing key's revisions are 0).
+export interface TxnCompare {
+  readonly key: string;
+  readonly target: "create" | "mod";
+  readonly equals: string;
+}
+
+// One operation of a transaction: a put of raw bytes (on a lease, or none: "0"), a delete of a
+// key or of every key under a prefix, or a read of one key.
+export type TxnOp =
+  | { readonly kind: "put"; readonly key: string; readonly value: Buffer; readonly lease: string }
+  | { readonly kind: "delete"; readonly key: string; readonly prefix: boolean }
+  | { readonly kind: "get"; readonly key: string };
+
+export interface RawKey {
+  readonly value: Buffer;
+  readonly createRevision: string;
+  readonly modRevision: string;
+}
+
+export interface TxnAnswer {
+  readonly succeeded: boolean;
+  // The revision the transaction was made (or read) at.
+  readonly revision: string;
+  // One per op of the branch that ran: a get's key (null: absent); null for the others.
+  readonly results: ReadonlyArray<RawKey | null>;
+}
+
 export interface EtcdAdapter {
   grant(ttlS: number, deadlineMs: number): Promise<string>;
   // One keepalive: the lease's TTL left as etcd answers (≤ 0: the lease is gone).
@@ -32,6 +61,9 @@ export interface EtcdAdapter {
   put(key: string, value: string, lease: string, deadlineMs: number): Promise<void>;
   // Deletes a key, or every key under a prefix (a key that is gone already is no error).
   remove(key: string, deadlineMs: number, prefix?: boolean): Promise<void>;
+  // One transaction (linearizable; a read-only one as well): `success` if every comparison
+  // holds, else `failure` (checkpoints across nodes, cluster/checkpoints.ts).
+  txn(compare: readonly TxnCompare[], success: readonly TxnOp[], failure: readonly TxnOp[], deadlineMs: number): Promise<TxnAnswer>;
   close(): void;
 }
 
@@ -124,6 +156,25 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
     async remove(key, deadlineMs, prefix = false) {
       const k = Buffer.from(key);
       await client.kv.deleteRange({ key: k, ...(prefix ? { range_end: rangeEnd(key) } : {}) }, at(deadlineMs));
+    },
+    async txn(compare, success, failure, deadlineMs) {
+      const request = (op: TxnOp) => {
+        const key = Buffer.from(op.key);
+        if (op.kind === "put") return { request_put: { key, value: op.value, lease: op.lease } };
+        if (op.kind === "get") return { request_range: { key } };
+        return { request_delete_range: { key, ...(op.prefix ? { range_end: rangeEnd(op.key) } : {}) } };
+      };
+      const answer = await client.kv.txn({
+        compare: compare.map((c) => ({ key: Buffer.from(c.key), result: "Equal" as const, ...(c.target === "create" ? { target: "Create" as const, create_revision: c.equals } : { target: "Mod" as const, mod_revision: c.equals }) })),
+        success: success.map(request), failure: failure.map(request),
+      }, at(deadlineMs));
+      const ran = answer.succeeded ? success : failure;
+      const results = ran.map((op, index): RawKey | null => {
+        if (op.kind !== "get") return null;
+        const kv = answer.responses[index]?.response_range?.kvs[0];
+        return kv === undefined ? null : { value: kv.value, createRevision: String(kv.create_revision), modRevision: String(kv.mod_revision) };
+      });
+      return { succeeded: answer.succeeded, revision: String(answer.header.revision), results };
     },
     close() {
       client.close();

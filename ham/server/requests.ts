@@ -13,6 +13,7 @@ import { terminate } from "../adapters/processes.js";
 import { DEFAULTS } from "../daemon/defaults.js";
 import type { ReplyTo } from "../core/events.js";
 import { forwardRemote } from "./remote.js";
+import { groupCheckpointRequest, isGroupCheckpointRequest } from "./cluster-checkpoints.js";
 
 // `to`: the client request a mutation answers (null: none), for a handler that records its progress.
 type Handler = (ham: ServerContext, client: ClientState, args: Args, to: ReplyTo | null) => unknown;
@@ -70,6 +71,8 @@ export function dispatch(ham: ServerContext, client: ClientState, op: string, ra
   if (handler === undefined && !isCoreRequest(op) && op !== "remote") throw new HamError("EINVAL", `unknown operation ${op}`);
   if (op !== "hello" && client.pid <= 0) throw new HamError("EINVAL", "the first request must be hello");
   if (op === "remote") return forwardRemote(ham, client, rawArgs, to, dispatch);
+  // A checkpoint of a group across nodes: its bytes are in etcd, not in the core.
+  if (isGroupCheckpointRequest(op, rawArgs)) return groupCheckpointRequest(ham, op, rawArgs, to);
   if (handler !== undefined) return handler(ham, client, new Args(rawArgs), to);
   const reply = ham.coreRequest(client, op, rawArgs, to);
   return reply === null ? ANSWERED_LATER : replyValue(reply);

@@ -18,7 +18,17 @@ export interface CheckpointLimits {
 
 // Limits for a new checkpoint (lib/checkpoint-limits.ts has the defaults). An existing one
 // keeps its own: asking for different ones is EEXIST; those not given are not compared.
-export type CheckpointOptions = Partial<CheckpointLimits>;
+// `group`: a checkpoint of a service group across nodes (members NAME@NODE), kept in etcd, so
+// the standby's node reads it after the active's node is gone; only the node that holds the
+// group's election writes it (others: EPERM). Its sections are at most 1 MiB.
+export interface CheckpointOptions extends Partial<CheckpointLimits> {
+  readonly group?: string;
+}
+
+// ckpt_unlink's: the group of a checkpoint across nodes.
+export interface CheckpointUnlinkOptions {
+  readonly group?: string;
+}
 
 export interface ckpt_handle_t {
   readonly kind: "checkpoint";
@@ -26,6 +36,8 @@ export interface ckpt_handle_t {
   // The node whose HAM keeps the checkpoint (null: the HAM of runDir itself).
   readonly node: string | null;
   readonly name: string;
+  // The cross-node group whose checkpoint it is (null: one the HAM keeps in its shared state).
+  readonly group: string | null;
   // Which checkpoint of that name: calls on one unlinked (even if made again) are EIDRM.
   readonly id: number;
   readonly limits: CheckpointLimits;
@@ -54,7 +66,7 @@ async function onHandle(handle: ckpt_handle_t, op: string, args: Record<string, 
   const open = openHandle(handle);
   const session = sessions.get(open);
   if (session === undefined || session.closed) throw new HamError("EBADF", "connection to the HAM lost");
-  return requestAt(session, open, op, { name: open.name, id: open.id, ...args });
+  return requestAt(session, open, op, { name: open.name, id: open.id, ...(open.group === null ? {} : { group: open.group }), ...args });
 }
 
 function bufferOf(bytes: Uint8Array | string): Buffer {
@@ -78,13 +90,21 @@ function limitsOf(raw: unknown): CheckpointLimits {
   };
 }
 
+function groupOf(options: CheckpointUnlinkOptions | undefined): string | null {
+  const group = options?.group;
+  if (group === undefined || group === null) return null;
+  return checkName(group, "group");
+}
+
 async function open(place: Place, name: string, options: CheckpointOptions): Promise<ckpt_handle_t> {
   checkName(name, "checkpoint");
+  const group = groupOf(options);
+  const { group: _group, ...limits } = options;
   const session = await sessionFor(place.runDir);
   session.holds += 1;
   try {
-    const reply = (await requestAt(session, place, "ckpt_open", { name, limits: options })) as { id: number; limits?: unknown };
-    const handle: ckpt_handle_t = { kind: "checkpoint", runDir: place.runDir, node: place.node, name, id: reply.id, limits: limitsOf(reply.limits), closed: false };
+    const reply = (await requestAt(session, place, "ckpt_open", { name, limits, ...(group === null ? {} : { group }) })) as { id: number; limits?: unknown };
+    const handle: ckpt_handle_t = { kind: "checkpoint", runDir: place.runDir, node: place.node, name, group, id: reply.id, limits: limitsOf(reply.limits), closed: false };
     sessions.set(handle, session);
     return handle;
   } catch (error) {
@@ -146,12 +166,14 @@ export async function ckpt_close(handle: ckpt_handle_t): Promise<number> {
 }
 
 // Removes a checkpoint and its sections; calls on handles on it are EIDRM from then on.
-export async function ckpt_unlink(name: string): Promise<number> {
+export async function ckpt_unlink(name: string, options: CheckpointUnlinkOptions = {}): Promise<number> {
   checkName(name, "checkpoint");
-  return Number(await requestAuto(placeOfNode(null), "ckpt_unlink", { name }));
+  const group = groupOf(options);
+  return Number(await requestAuto(placeOfNode(null), "ckpt_unlink", { name, ...(group === null ? {} : { group }) }));
 }
 
-export async function ckpt_unlink_node(name: string, nodename: string | null): Promise<number> {
+export async function ckpt_unlink_node(name: string, nodename: string | null, options: CheckpointUnlinkOptions = {}): Promise<number> {
   checkName(name, "checkpoint");
-  return Number(await requestAuto(placeOfNode(nodename), "ckpt_unlink", { name }));
+  const group = groupOf(options);
+  return Number(await requestAuto(placeOfNode(nodename), "ckpt_unlink", { name, ...(group === null ? {} : { group }) }));
 }

@@ -32,6 +32,7 @@ function world(options: { claim?: boolean; keptAlive?: number } = {}) {
       watchDelete = onDelete;
       return () => undefined;
     },
+    txn: async () => ({ succeeded: false, revision: "0", results: [] }),
     close: () => undefined,
   };
   const membership = new Membership(etcd, { cluster: "c", node: "n1", ttlS: 2, marginMs: 300, version: "test", address: null, startedMs: 0 }, {

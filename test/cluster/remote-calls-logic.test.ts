@@ -33,6 +33,7 @@ class FakeEtcd {
         this.keys.delete(key);
         return Promise.resolve();
       },
+      txn: async () => ({ succeeded: false, revision: "0", results: [] }),
       close: () => undefined,
     };
   }

@@ -22,7 +22,7 @@ const LIMITS: ReadonlyArray<readonly [keyof CheckpointLimits, number, number]> =
 ];
 
 // The limits a request asks for: only those it names (the others are absent).
-function askedLimits(raw: unknown): Partial<CheckpointLimits> {
+export function askedLimits(raw: unknown): Partial<CheckpointLimits> {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) throw new HamError("EINVAL", "checkpoint limits must be an object");
   const asked: Partial<Record<keyof CheckpointLimits, number>> = {};
@@ -37,7 +37,7 @@ function askedLimits(raw: unknown): Partial<CheckpointLimits> {
   return asked;
 }
 
-function withDefaults(asked: Partial<CheckpointLimits>): CheckpointLimits {
+export function withDefaults(asked: Partial<CheckpointLimits>): CheckpointLimits {
   const [sections, sectionBytes, bytes] = LIMITS.map(([field, fallback]) => asked[field] ?? fallback) as [number, number, number];
   return { maxSections: sections, maxSectionBytes: sectionBytes, maxBytes: bytes };
 }
@@ -49,16 +49,18 @@ function opened(checkpoint: Checkpoint, created: boolean): unknown {
 
 // An existing checkpoint keeps its limits; asking for other ones is EEXIST (AIS: ERR_EXIST),
 // so no writer counts on room the checkpoint does not have. Limits not asked for are not compared.
+export function checkSameLimits(name: string, limits: CheckpointLimits, asked: Partial<CheckpointLimits>): void {
+  for (const [field, value] of Object.entries(asked) as Array<[keyof CheckpointLimits, number]>) {
+    if (limits[field] !== value) throw new HamError("EEXIST", `checkpoint ${name} exists with ${field} ${limits[field]}, not ${value}`);
+  }
+}
+
 function open(tx: Tx, { args }: Request): unknown {
   const name = args.name("name", "checkpoint");
   const asked = askedLimits(args.raw("limits"));
   const existing = tx.checkpoints.get(name);
   if (existing !== undefined) {
-    for (const [field, value] of Object.entries(asked) as Array<[keyof CheckpointLimits, number]>) {
-      if (existing.limits[field] !== value) {
-        throw new HamError("EEXIST", `checkpoint ${name} exists with ${field} ${existing.limits[field]}, not ${value}`);
-      }
-    }
+    checkSameLimits(name, existing.limits, asked);
     return opened(existing, false);
   }
   const checkpoint: Checkpoint = {
@@ -81,7 +83,7 @@ function target(tx: Tx, args: Args): Checkpoint {
 }
 
 // Bytes arrive as canonical base64 (what Buffer.toString("base64") writes): kept as they came.
-function decodedSize(data: string): number {
+export function decodedSize(data: string): number {
   const bytes = Buffer.from(data, "base64");
   if (bytes.toString("base64") !== data) throw new HamError("EINVAL", "section data must be canonical base64");
   return bytes.length;
@@ -92,20 +94,25 @@ function write(tx: Tx, { args }: Request): unknown {
   const section = args.name("section", "section");
   const data = args.string("data");
   const size = decodedSize(data);
-  const { maxSectionBytes, maxSections, maxBytes } = checkpoint.limits;
-  if (size > maxSectionBytes) throw new HamError("E2BIG", `section of ${size} bytes exceeds ${maxSectionBytes}`);
-  const previous = checkpoint.sections.get(section);
-  if (previous === undefined && checkpoint.sections.size >= maxSections) {
-    throw new HamError("ENOSPC", `checkpoint ${checkpoint.name} has its ${maxSections} sections`);
-  }
-  const bytes = checkpoint.bytes - (previous?.size ?? 0) + size;
-  if (bytes > maxBytes) throw new HamError("ENOSPC", `checkpoint ${checkpoint.name} would hold ${bytes} bytes, over ${maxBytes}`);
+  const bytes = bytesAfterWrite(checkpoint, checkpoint.sections.size, checkpoint.sections.get(section)?.size ?? null, size);
   let all = bytes - checkpoint.bytes;
   for (const other of tx.checkpoints.values()) all += other.bytes;
   if (all > CKPT_HAM_BYTES) throw new HamError("ENOSPC", `the HAM's checkpoints would hold ${all} bytes, over ${CKPT_HAM_BYTES}`);
   const sections = checkpoint.sections.set(section, { data, size, writtenMs: tx.at.wall });
   tx.setCheckpoint({ ...checkpoint, bytes, sections }, section);
   return 0;
+}
+
+// The checkpoint's bytes once a section of `size` bytes replaces one of `previous` bytes (null: a
+// new section), or E2BIG / ENOSPC over a limit. Also for checkpoints across nodes (their sizes
+// are in a header: server/cluster-checkpoints.ts).
+export function bytesAfterWrite(checkpoint: { readonly name: string; readonly limits: CheckpointLimits; readonly bytes: number }, sections: number, previous: number | null, size: number): number {
+  const { maxSectionBytes, maxSections, maxBytes } = checkpoint.limits;
+  if (size > maxSectionBytes) throw new HamError("E2BIG", `section of ${size} bytes exceeds ${maxSectionBytes}`);
+  if (previous === null && sections >= maxSections) throw new HamError("ENOSPC", `checkpoint ${checkpoint.name} has its ${maxSections} sections`);
+  const bytes = checkpoint.bytes - (previous ?? 0) + size;
+  if (bytes > maxBytes) throw new HamError("ENOSPC", `checkpoint ${checkpoint.name} would hold ${bytes} bytes, over ${maxBytes}`);
+  return bytes;
 }
 
 function read(tx: Tx, { args }: Request): unknown {
