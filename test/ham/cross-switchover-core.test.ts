@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import * as Q from "../../dist/lib/index.js";
 import { World } from "../helpers/core-world.js";
 
 // A switchover of a cluster group to another node, in the core alone (core/groups/cross-switchover.ts),
@@ -43,6 +44,8 @@ const group = (world: World) => world.state.groups.get("g");
 describe("a switchover across nodes, in the core", () => {
   it("quiesces, makes its member standby, then gives up its election marked as yielded; done when another node holds it", () => {
     const world = holding();
+    world.request("condition", { ename: "db", cname: "so", type: Q.CONDGROUPSWITCHOVER, flags: 0 });
+    world.request("action", { ename: "db", cname: "so", aname: "note", kind: "log", message: "switched", verbosity: 1, flags: 0 });
     switchover(world);
     expect(world.replies.get(99)).toBeUndefined();
     expect(world.roles.at(-1)?.role).toBe("quiescing");
@@ -66,6 +69,8 @@ describe("a switchover across nodes, in the core", () => {
     expect(group(world)?.counters).toMatchObject({ switchovers: 1, failovers: 0, lastSwitchoverMs: 30 });
     expect(group(world)?.members[0]?.role).toBe("standby");
     expect(world.log.find((line) => line.event === "switchover-done")?.message).toMatch(/g switched over from db@n1 to db@n2 in 30 ms/);
+    // Its CONDGROUPSWITCHOVER fired on this node's member.
+    expect(world.log.map((line) => line.message)).toContain("switched");
     // The window's timer is gone with it.
     world.advance(10_000);
     expect(kinds(world, "campaign")).toEqual([]);

@@ -261,7 +261,8 @@ function switchoverStep(tx: Tx, gname: string): void {
 // once (on the member it is about).
 export function fireGroup(tx: Tx, group: GroupState, event: GroupEvent, from: string | null, to: string | null): void {
   const trigger = { kind: "group", event, group: group.name, from, to } as const;
-  const subject = to ?? from ?? group.members[0]?.name;
+  // A member of this node (a cross-node switchover's `to` is another node's).
+  const subject = [to, from].find((name) => group.members.some((member) => member.name === name)) ?? group.members[0]?.name;
   for (const member of group.members) {
     if (tx.entity(member.name) !== undefined) fire(tx, member.name, trigger, false, member.name === subject);
   }
