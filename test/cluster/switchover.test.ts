@@ -178,6 +178,16 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
     expect(violations).toEqual([]);
   }, 60_000);
 
+  it("asked with --node of the node that does not hold it, from the holder: two hops (there and back), same result", async () => {
+    const holder = await settled();
+    const target = other(holder);
+    const asked = await hamctl(node(holder).runDir, "--node", target, "switchover", "db");
+    expect(asked.stderr).toBe("");
+    expect(asked.stdout).toMatch(new RegExp(`^db: db@${holder} -> db@${target} in \\d+ ms\n$`));
+    expect(await settled()).toBe(target);
+    expect(violations).toEqual([]);
+  }, 60_000);
+
   it("the other node's member is not standby (detached): abandoned after the yield window with the reason, the holder's member active again", async () => {
     const holder = await settled();
     const target = other(holder);
