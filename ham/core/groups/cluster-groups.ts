@@ -154,7 +154,6 @@ export function nodeUp(tx: Tx, node: string, self: boolean, ttlMs: number | null
 
 export type NodesKnown = Pick<Meta, "node" | "nodes">;
 
-
 // The nodes of a cluster group whose keys are not there (never joined, or down): the group
 // serves with the nodes it has and waits for these. `alsoUp`: a node being told up now.
 export function waitingFor(meta: NodesKnown, group: GroupState, alsoUp: string | null = null): string[] {

@@ -33,7 +33,6 @@ export function electionStep(tx: Tx, group: GroupState, candidate: Member | unde
   return withCluster(tx, group, { campaigning: true });
 }
 
-
 // A switchover to another node (cross-switchover.ts), once this node's member acknowledged
 // standby: the key is given up (marked as yielded, so the other nodes do not count a failure)
 // and the yield window starts, during which reconcile does not campaign (a switchover is under way).
