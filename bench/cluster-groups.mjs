@@ -2,6 +2,9 @@
 // group x = [m@n1, m@n2] and, as the baseline in the same run, a local 2N group l = [a, b] on n1.
 //  - member death on a healthy node: SIGKILL of x's active → the other node's member active
 //    (its callback done), against the same for l (today's single-node failover); kills interleave;
+//  - switchover across nodes: a waited group_switchover asked on x's active node → the other
+//    node's member active (its callback done), back and forth, against a local 2N switchover of
+//    l (today's) in the same rounds;
 //  - node death: SIGKILL of the active node's HAM, Guardian and members → the other node's member
 //    active (goal ≤ TTL + 1 s = 3 s at TTL 2 s); the node is started again between rounds.
 import { writeFileSync } from "node:fs";
@@ -31,7 +34,7 @@ async function newLeader(endpoints, old) {
   return false;
 }
 
-export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKills = 5 } = {}) {
+export async function clusterGroupFigures({ kills = 20, switchovers = 10, nodeDeaths = 4, leaderKills = 5 } = {}) {
   const { EtcdCluster, etcdBinary } = await import(join(ROOT, "dist/lab/etcd-cluster.js"));
   if (etcdBinary() === null) throw new Error("no etcd here (apt-get install etcd-server)");
   const { pidsWithEnv } = await import(join(ROOT, "dist/lib/proc.js"));
@@ -83,10 +86,10 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKi
     waiters.add(check);
     check();
   });
-  const ask = async (node, op, args = {}) => {
+  const ask = async (node, op, args = {}, timeoutMs = 3_000) => {
     const session = await Session.open(hams[node].runDir);
     try {
-      return await session.request(op, args, 3_000);
+      return await session.request(op, args, timeoutMs);
     } finally {
       session.close();
     }
@@ -129,6 +132,31 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKi
       process.kill(lVictim, "SIGKILL");
       const lActive = await hear((item, index) => index >= from && item.pid === lStandby && item.text === "active");
       if (round >= WARMUP) local.push(lActive.at - t0);
+    }
+    // Switchovers: request → the other member's callback done ("active"), and the answer's time.
+    const crossSwitch = [];
+    const crossAnswer = [];
+    const localSwitch = [];
+    for (let round = 0; round < switchovers + (switchovers > 0 ? 1 : 0); round += 1) {
+      const activeNode = await xSettled();
+      const other = activeNode === "n1" ? "n2" : "n1";
+      const standby = await pidOf(other, "m");
+      let from = heard.length;
+      let t0 = now();
+      const answered = ask(activeNode, "group_switchover", { gname: "x", wait: true }, 30_000).then(() => now());
+      const active = await hear((item, index) => index >= from && item.pid === standby && item.text === "active");
+      const answeredAt = await answered;
+      if (round >= 1) {
+        crossSwitch.push(active.at - t0);
+        crossAnswer.push(answeredAt - t0);
+      }
+      const l = await settled("n1", "l");
+      const lStandby = await pidOf("n1", l.standby[0]);
+      from = heard.length;
+      t0 = now();
+      await ask("n1", "group_switchover", { gname: "l", wait: true }, 30_000);
+      const lActive = await hear((item, index) => index >= from && item.pid === lStandby && item.text === "active");
+      if (round >= 1) localSwitch.push(lActive.at - t0);
     }
     const deaths = [];
     for (let round = 0; round < nodeDeaths; round += 1) {
@@ -184,9 +212,15 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKi
     const c = stats(cross);
     const l = stats(local);
     const d = stats(deaths);
-    printTable(`Service group across nodes (2N, m@n1 + m@n2, 3-member etcd, TTL 2 s): ${kills} member kills, ${nodeDeaths} node deaths`, [
+    const sw = switchovers === 0 ? null : { cross: stats(crossSwitch), answer: stats(crossAnswer), local: stats(localSwitch) };
+    printTable(`Service group across nodes (2N, m@n1 + m@n2, 3-member etcd, TTL 2 s): ${kills} member kills, ${switchovers} switchovers, ${nodeDeaths} node deaths`, [
       ["baseline: local 2N failover on n1 (SIGKILL → standby's callback done)", `p50 ${ms(l.p50)}  p99 ${ms(l.p99)}`],
       ["member death → the other node's member active", `p50 ${ms(c.p50)}  p99 ${ms(c.p99)}  (goal ≤ 100 ms; ${ratio(c.p50, l.p50)} the local)`],
+      ...(sw === null ? [] : [
+        ["baseline: local 2N switchover on n1 (request → standby's callback done)", `p50 ${ms(sw.local.p50)}  p99 ${ms(sw.local.p99)}`],
+        ["switchover across nodes (request → the other node's member active)", `p50 ${ms(sw.cross.p50)}  p99 ${ms(sw.cross.p99)}  (${ratio(sw.cross.p50, sw.local.p50)} the local)`],
+        ["  the same: request → answered (the holder saw the other node take the key)", `p50 ${ms(sw.answer.p50)}  p99 ${ms(sw.answer.p99)}`],
+      ]),
       ["node death (HAM, Guardian, members SIGKILLed) → the other node's member active", `p50 ${ms(d.p50)}  max ${ms(d.max ?? Math.max(...deaths))}  (goal ≤ 3 s)`],
       ...(leaderKills === 0 ? [] : [
         [`etcd leader SIGKILLed (${leaderKills}): etcd without a leader`, leaderless.map((value) => ms(value)).join(", ")],
@@ -194,7 +228,7 @@ export async function clusterGroupFigures({ kills = 20, nodeDeaths = 4, leaderKi
         ["  the same kills: node deadlines passed (lease-expiring) / leases lost (re-granted)", `${lost.expiring} / ${lost.regranted} (2 nodes)`],
       ]),
     ]);
-    return { cross: c, local: l, nodeDeath: d };
+    return { cross: c, local: l, nodeDeath: d, switchover: sw };
   } finally {
     for (const ham of Object.values(hams)) await ham.stop().catch(() => undefined);
     killAll();

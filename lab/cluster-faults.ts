@@ -3,6 +3,7 @@ import type { ClusterFaultKind } from "./cluster-fault-kinds.js";
 import type { ClusterNode } from "./cluster-nodes.js";
 import type { ClusterRun } from "./cluster-run.js";
 import { ACTIVE_AGAIN_LIMIT_MS, monoMs, TAKEOVER_ALLOWANCE_MS } from "./group-watch.js";
+import { CROSS_GROUP, CROSS_NODES } from "./cluster-run.js";
 import { sleep } from "./run.js";
 
 // The cluster's faults (cluster-fault-kinds.ts). Each starts at once and returns what it did;
@@ -133,6 +134,30 @@ export const CLUSTER_FAULTS: Readonly<Record<ClusterFaultKind, ClusterFault>> = 
     if (!signal(active.pid, active.startTime)) return null;
     run.cross.awaitActive("kill-cross-active", `${active.entity} pid ${active.pid} SIGKILLed`, at);
     return `${active.entity} (pid ${active.pid})`;
+  },
+
+  // A switchover of the cross-node group asked on either of its nodes (the other forwards it to
+  // the holder), waited for; held as a cluster fault until answered. Done, or abandoned
+  // (ECANCELED: its yield window passed), or refused (EBUSY: no holder or no standby now) are
+  // all answers; any other error, or none within 20 s, is a violation. Its invariants are the
+  // cross group's: never two actives (from the members' reports), an active again in time.
+  "switchover-cross": async (run) => {
+    const active = run.crossActive();
+    if (active === null || run.cross === null || run.pending !== null) return null;
+    const nodes = run.cluster.nodes.filter((node) => CROSS_NODES.includes(node.name));
+    if (nodes.some((node) => node.state !== "up")) return null;
+    const asked = run.random.pick(nodes);
+    const at = monoMs();
+    run.cross.awaitActive("switchover-cross", `${active.entity} switched over (asked on ${asked.name})`, at, 2 * run.cluster.ttlS * 1_000 + ACTIVE_AGAIN_LIMIT_MS);
+    meanwhile(run, "switchover", async () => {
+      try {
+        await asked.system.ask("group_switchover", { gname: CROSS_GROUP, wait: true }, 20_000);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (code !== "ECANCELED" && code !== "EBUSY") throw error;
+      }
+    });
+    return `${CROSS_GROUP} from ${active.entity}, asked on ${asked.name}`;
   },
 };
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkQuietMoment } from "./checks.js";
-import { CLUSTER_FAULT_WEIGHTS, type ClusterFaultKind } from "./cluster-fault-kinds.js";
+import { CLUSTER_FAULT_WEIGHTS, OPT_IN_CLUSTER_FAULTS, type ClusterFaultKind } from "./cluster-fault-kinds.js";
 import { CLUSTER_FAULTS } from "./cluster-faults.js";
 import { ClusterNodes } from "./cluster-nodes.js";
 import { formatClusterReport, makeClusterReport } from "./cluster-report.js";
@@ -83,6 +83,8 @@ async function torture(run: ClusterRun, options: LabOptions): Promise<void> {
   const all: Record<string, number> = { ...FAULT_WEIGHTS, ...CLUSTER_FAULT_WEIGHTS };
   const weights = Object.fromEntries(Object.entries(all).filter(([kind]) => options.faults?.includes(kind) ?? true));
   if (!options.crossGroup) delete weights["kill-cross-active"];
+  if (!options.crossGroup) delete weights["switchover-cross"];
+  for (const kind of OPT_IN_CLUSTER_FAULTS) if (options.faults === null) delete weights[kind];
   const stopAt = () => run.now() >= endMs || (options.steps !== null && run.step >= options.steps);
   while (!stopAt()) {
     const burst = run.random.int(3, 8);

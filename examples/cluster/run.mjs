@@ -51,6 +51,8 @@ process.stdout.write([
   `  node ${hamctl} --run-dir ${runDirOf("n1")} nodes`,
   `  node ${hamctl} --run-dir ${runDirOf("n1")} ps`,
   `  node ${hamctl} --run-dir ${runDirOf("n2")} status`,
+  "move db's active role to the other node, gracefully (asked on any node):",
+  `  node ${hamctl} --run-dir ${runDirOf("n1")} switchover db`,
   "",
 ].join("\n"));
 

@@ -10,8 +10,8 @@ import type { EtcdAdapter, KeyFact } from "./etcd.js";
 export interface ElectionHooks {
   // This node holds the group's key (token: its create_revision).
   elected(group: string, token: string): void;
-  // Who holds it now (null: free).
-  holder(group: string, node: string | null): void;
+  // Who holds it now (null: free; `yielded`: freed by its holder for a switchover).
+  holder(group: string, node: string | null, yielded?: boolean): void;
   warn(fields: Record<string, unknown>, message: string): void;
   // This node's lease id now.
   lease(): string;
@@ -38,16 +38,31 @@ export class Election {
     return `${this.prefix}${group}/active`;
   }
 
-  private groupOf(key: string): string | null {
-    return key.startsWith(this.prefix) && key.endsWith("/active") ? key.slice(this.prefix.length, -"/active".length) : null;
+  // Put (on the holder's lease) in the same transaction as a resignation for a switchover, just
+  // before the delete: the other nodes see the key freed by a switchover, not a failure.
+  yieldKeyOf(group: string): string {
+    return `${this.prefix}${group}/yielded`;
   }
+
+  private groupOf(key: string, suffix = "/active"): string | null {
+    return key.startsWith(this.prefix) && key.endsWith(suffix) ? key.slice(this.prefix.length, -suffix.length) : null;
+  }
+
+  // Groups whose yield mark was just seen: the delete that follows it was a switchover.
+  private readonly yieldSeen = new Set<string>();
 
   // Watches the groups' keys from now on (a group learns of a key already there by campaigning).
   async start(): Promise<void> {
     const { revision } = await this.etcd.list(this.prefix, CALL_MS);
-    this.stopWatch = await this.etcd.watch(this.prefix, revision, (fact) => this.seen(fact), (key) => {
+    this.stopWatch = await this.etcd.watch(this.prefix, revision, (fact) => {
+      const yielded = this.groupOf(fact.key, "/yielded");
+      if (yielded !== null) this.yieldSeen.add(yielded);
+      else this.seen(fact);
+    }, (key) => {
       const group = this.groupOf(key);
-      if (group !== null) this.hooks.holder(group, null);
+      if (group === null) return;
+      const yielded = this.yieldSeen.delete(group);
+      this.hooks.holder(group, null, yielded);
     });
   }
 
@@ -66,6 +81,7 @@ export class Election {
   private seen(fact: KeyFact): void {
     const group = this.groupOf(fact.key);
     if (group === null) return;
+    this.yieldSeen.delete(group);
     const node = nodeOf(fact);
     if (node === this.node && fact.lease === this.hooks.lease()) this.hooks.elected(group, fact.createRevision);
     else this.hooks.holder(group, node);
@@ -86,9 +102,11 @@ export class Election {
 
   // Deletes the key if it is still the one of `token`, tried again while etcd does not answer
   // (the key is on this node's lease: it goes by itself if the lease expires meanwhile).
-  resign(group: string, token: string, tries = RESIGN_TRIES): void {
-    this.etcd.deleteIf(this.keyOf(group), token, CALL_MS).catch((error: unknown) => {
-      if (tries > 1) this.later(RETRY_MS, () => this.resign(group, token, tries - 1));
+  // `yielded`: for a switchover to another node (the yield mark goes in the same transaction).
+  resign(group: string, token: string, yielded = false, tries = RESIGN_TRIES): void {
+    const mark = yielded ? { key: this.yieldKeyOf(group), value: JSON.stringify({ node: this.node, token }), lease: this.hooks.lease() } : undefined;
+    this.etcd.deleteIf(this.keyOf(group), token, CALL_MS, mark).catch((error: unknown) => {
+      if (tries > 1) this.later(RETRY_MS, () => this.resign(group, token, yielded, tries - 1));
       else {
         this.hooks.warn({ event: "resign-failed", group }, `${group}: could not give up its election: ${String(error).split("\n")[0]}`);
         // The core campaigns again when it can serve: a key still here and on this lease comes back as `elected`.

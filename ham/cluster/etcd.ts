@@ -53,7 +53,8 @@ export interface EtcdAdapter {
   // else the key as it is (null: gone meanwhile).
   campaign(key: string, value: string, lease: string, deadlineMs: number): Promise<{ ok: true; token: string } | { ok: false; holder: KeyFact | null }>;
   // Deletes key only if it is still the one created at `token` (a fenced write); false: it was not.
-  deleteIf(key: string, token: string, deadlineMs: number): Promise<boolean>;
+  // `mark`: a key put on `mark.lease` in the same transaction, just before the delete.
+  deleteIf(key: string, token: string, deadlineMs: number, mark?: { key: string; value: string; lease: string }): Promise<boolean>;
   // The keys under prefix, and the revision they were read at (a watch starts after it).
   list(prefix: string, deadlineMs: number): Promise<{ facts: KeyFact[]; revision: string }>;
   watch(prefix: string, fromRevision: string, onPut: (fact: KeyFact) => void, onDelete: (key: string) => void): Promise<() => void>;
@@ -131,11 +132,13 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
       const held = answer.responses[0]?.response_range?.kvs[0];
       return { ok: false, holder: held === undefined ? null : fact(held) };
     },
-    async deleteIf(key, token, deadlineMs) {
+    async deleteIf(key, token, deadlineMs, mark) {
       const k = Buffer.from(key);
+      // The put first: a watch sees a transaction's events in the order of its operations.
+      const put = mark === undefined ? [] : [{ request_put: { key: Buffer.from(mark.key), value: Buffer.from(mark.value), lease: mark.lease } }];
       const answer = await client.kv.txn({
         compare: [{ key: k, target: "Create", result: "Equal", create_revision: token }],
-        success: [{ request_delete_range: { key: k } }], failure: [],
+        success: [...put, { request_delete_range: { key: k } }], failure: [],
       }, at(deadlineMs));
       return answer.succeeded;
     },

@@ -53,7 +53,8 @@ export type Effect =
   // Cluster groups (ham/cluster/election.ts): put the group's election key on this node's lease if
   // it is free (answered by `elected` or `holder`); delete it if it is still the one of `token`.
   | { readonly kind: "campaign"; readonly group: string; readonly member: string }
-  | { readonly kind: "resign"; readonly group: string; readonly token: string }
+  // `yielded`: given up for a switchover to another node (the others see it was not a failure).
+  | { readonly kind: "resign"; readonly group: string; readonly token: string; readonly yielded?: boolean }
   // A failed member that may still serve is killed (SIGKILL, if still the same process) before
   // any other member is made active: at most one active, whatever the failure.
   | { readonly kind: "fence"; readonly entity: string; readonly pid: number; readonly startTime: number | null };

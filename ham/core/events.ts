@@ -58,14 +58,16 @@ export type CoreEvent =
   // A config file (parsed and checked), applied as one change or not at all.
   | { readonly kind: "apply"; readonly at: At; readonly ref: number; readonly plan: ConfigPlan; readonly source: string; readonly replyTo?: ReplyTo | null }
   // In a cluster (ham/cluster/): a node's key appeared (`self`: this node, at its join) or went.
-  | { readonly kind: "node-up"; readonly at: At; readonly node: string; readonly pid: number | null; readonly self?: boolean }
+  // `ttlMs`: this node's lease TTL (at its own join).
+  | { readonly kind: "node-up"; readonly at: At; readonly node: string; readonly pid: number | null; readonly self?: boolean; readonly ttlMs?: number }
   | { readonly kind: "node-down"; readonly at: At; readonly node: string }
   // This node's lease deadline passed ("expiring"), or a keepalive was acknowledged again ("ok").
   | { readonly kind: "lease"; readonly at: At; readonly state: "ok" | "expiring" }
   // This node holds a cluster group's election key; `token`: its create_revision, in decimal.
   | { readonly kind: "elected"; readonly at: At; readonly group: string; readonly token: string }
   // Who holds a cluster group's election key now (null: free).
-  | { readonly kind: "holder"; readonly at: At; readonly group: string; readonly node: string | null };
+  // `yielded`: freed by its holder for a switchover to another node (not a failure there).
+  | { readonly kind: "holder"; readonly at: At; readonly group: string; readonly node: string | null; readonly yielded?: boolean };
 
 // A config file as the requests that make it (server/config-file.ts builds it): checked whole
 // before the apply transition (config.ts) sees it.

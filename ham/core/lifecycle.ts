@@ -9,6 +9,7 @@ import type { Firing } from "./state.js";
 import { selfCloseTimer, timerFor } from "./tx.js";
 import type { Tx } from "./tx.js";
 import { ackDue, memberDied, memberFailed, resumeGroups } from "./groups/roles.js";
+import { yieldDue } from "./groups/cross-switchover.js";
 
 // What happens to entity processes: deaths, spawns coming back, timers, beats.
 
@@ -78,6 +79,9 @@ export function timer(tx: Tx, id: string): void {
       return;
     case "self-close":
       died(tx, what.entity, what.pid, false, "connection closed, process still running");
+      return;
+    case "yield":
+      yieldDue(tx, what.group);
       return;
     case "unknown":
       return;

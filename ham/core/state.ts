@@ -171,6 +171,8 @@ export interface Meta {
   // name, and whether its lease deadline has not passed (cluster-groups.ts).
   readonly node?: string;
   readonly leaseOk?: boolean;
+  // This node's lease TTL (ms), told at its join: a cross-node switchover yields for 2 × TTL.
+  readonly leaseTtlMs?: number;
   // The nodes this HAM knows up or down (core/nodes/node-facts.ts), kept in the shared state.
   readonly nodes?: ReadonlyMap<string, NodeFact>;
 }

@@ -12,6 +12,7 @@ import { Tx, type StepResult } from "./tx.js";
 import { resend } from "./groups/roles.js";
 import { nodeDown, nodeUp } from "./nodes/node-facts.js";
 import { elected, holder, leaseState, nodeUp as groupsNodeUp } from "./groups/cluster-groups.js";
+import { acrossNodeDown } from "./groups/cross-switchover.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -69,11 +70,12 @@ export function step(state: HamState, event: CoreEvent): StepResult {
     // node's lease and its groups' elections.
     case "node-up":
       // The groups' first: at this node's own node-up they set its name with the lease ok.
-      groupsNodeUp(tx, event.node, event.self === true);
+      groupsNodeUp(tx, event.node, event.self === true, event.ttlMs ?? null);
       nodeUp(tx, event.node, event.pid, event.self === true);
       break;
     case "node-down":
       nodeDown(tx, event.node);
+      acrossNodeDown(tx, event.node);
       break;
     case "lease":
       leaseState(tx, event.state);
@@ -82,7 +84,7 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       elected(tx, event.group, event.token);
       break;
     case "holder":
-      holder(tx, event.group, event.node);
+      holder(tx, event.group, event.node, event.yielded === true);
       break;
     default:
       return assertNever(event);

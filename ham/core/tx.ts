@@ -245,6 +245,7 @@ export type TimerFor =
   | { readonly kind: "heartbeat"; readonly entity: string } // a heartbeat period ends
   | { readonly kind: "self-close"; readonly entity: string; readonly pid: number } // a closed connection's grace ends
   | { readonly kind: "role"; readonly group: string; readonly entity: string; readonly seq: number } // a role's acknowledgement is due
+  | { readonly kind: "yield"; readonly group: string } // a cross-node switchover's yield window ends
   | { readonly kind: "unknown"; readonly id: string };
 
 export const restartTimer = (firing: number): string => `restart:${firing}`;
@@ -252,6 +253,7 @@ export const waitTimer = (firing: number): string => `wait:${firing}`;
 export const heartbeatTimer = (entity: string): string => `hb:${entity}`;
 export const selfCloseTimer = (entity: string, pid: number): string => `close:${pid}:${entity}`;
 export const roleTimer = (group: string, entity: string, seq: number): string => `role:${seq}:${group}/${entity}`;
+export const yieldTimer = (group: string): string => `yield:${group}`;
 
 // Whether some member of the group serves (active or quiescing) and has not failed.
 export function groupServes(group: GroupState): boolean {
@@ -278,6 +280,8 @@ export function timerFor(id: string): TimerFor {
       const slash = rest.indexOf("/", colon);
       return { kind: "role", seq: Number(rest.slice(0, colon)), group: rest.slice(colon + 1, slash), entity: rest.slice(slash + 1) };
     }
+    case "yield":
+      return { kind: "yield", group: rest };
     default:
       return { kind: "unknown", id };
   }

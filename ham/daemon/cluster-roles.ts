@@ -34,11 +34,11 @@ export class ClusterRoles {
     const membership = this.membership();
     if (membership === null) return;
     const { context } = this;
-    context.dispatch({ kind: "node-up", at: context.at(), node: membership.options.node, pid: process.pid, self: true });
+    context.dispatch({ kind: "node-up", at: context.at(), node: membership.options.node, pid: process.pid, self: true, ttlMs: membership.options.ttlS * 1000 });
     context.dispatch({ kind: "lease", at: context.at(), state: "ok" });
     this.election = new Election(membership.etcd, membership.options.cluster, membership.options.node, {
       elected: (group, token) => context.dispatch({ kind: "elected", at: context.at(), group, token }),
-      holder: (group, node) => context.dispatch({ kind: "holder", at: context.at(), group, node }),
+      holder: (group, node, yielded) => context.dispatch({ kind: "holder", at: context.at(), group, node, ...(yielded === true ? { yielded } : {}) }),
       warn: (fields, message) => context.log().write(LOG_LEVEL.events, "warn", fields, message),
       lease: () => this.membership()?.lease ?? "",
       after: (ms, run) => {

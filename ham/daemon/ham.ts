@@ -121,7 +121,7 @@ export class Ham implements ServerContext {
       fence: killNow,
       assign: (token, message, leased) => this.sessionOf(token)?.connection.send({ ev: "role", ...message, ...(leased ? { until: this.clusterRoles.untilNow() } : {}) }) ?? false,
       campaign: (group, member) => this.clusterRoles.election?.campaign(group, member),
-      resign: (group, token) => this.clusterRoles.election?.resign(group, token),
+      resign: (group, token, yielded) => this.clusterRoles.election?.resign(group, token, yielded),
       preflight: () => this.clusterRoles.preflight(),
       recordReply: (to, payload) => this.journal.reply(to.token, to.id, payload),
       answerLater: (to, payload) => void this.sessionOf(to.token)?.connection.send({ i: to.id, ...payload }),

@@ -36,7 +36,7 @@ export interface Adapters {
   assign(token: string, message: { group: string; entity: string; role: string; seq: number }, leased: boolean): boolean;
   // Cluster groups' elections (ham/cluster/election.ts): answered by `elected` or `holder` events.
   campaign?(group: string, member: string): void;
-  resign?(group: string, token: string): void;
+  resign?(group: string, token: string, yielded: boolean): void;
   // Runs before each event from outside: a HAM resumed after a hang sees its lease deadline first.
   preflight?(): void;
   log(verbosity: number, level: "info" | "warn" | "error", fields: Readonly<Record<string, unknown>>, message: string): void;
@@ -225,7 +225,7 @@ export class Interpreter {
         a.campaign?.(effect.group, effect.member);
         return;
       case "resign":
-        a.resign?.(effect.group, effect.token);
+        a.resign?.(effect.group, effect.token, effect.yielded === true);
         return;
     }
   }

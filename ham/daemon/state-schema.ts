@@ -87,7 +87,8 @@ const group = shape({
     assigning: nullOr(shape({ role: haState, seq: number, until: number })),
   })),
   seq: number,
-  switchover: nullOr(shape({ from: string, to: string, startedMono: number, requester: optional(nullOr(shape({ token: string, id: number }))) })), deleting: optional(boolean),
+  switchover: nullOr(shape({ from: string, to: string, startedMono: number, requester: optional(nullOr(shape({ token: string, id: number }))),
+    across: optional(nullOr(shape({ until: nullOr(number) }))) })), deleting: optional(boolean),
   failure: nullOr(shape({ member: string, at: number, announced: boolean })),
   cluster: optional(shape({ members: arrayOf(string), token: nullOr(string), holder: nullOr(string), campaigning: boolean })),
   counters: shape({

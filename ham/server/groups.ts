@@ -38,6 +38,15 @@ export function groupRows(state: HamState, wallMs: number, monoMs: number): Grou
 
 const text = (value: number | null, unit = "") => (value === null ? "-" : `${value}${unit}`);
 
+// Across nodes: "db@n1 -> db@n2 (across nodes, election given up)" once this node yielded.
+function switchoverText(group: GroupState, nodes: NodesKnown): string {
+  const switching = group.switchover;
+  if (switching === null) return "none";
+  if (switching.across == null) return `${switching.from} -> ${switching.to}`;
+  const yielded = switching.across.until === null ? "" : ", election given up";
+  return `${switching.from}@${nodes.node ?? "?"} -> ${switching.to} (across nodes${yielded})`;
+}
+
 export function renderGroupInfo(group: GroupState, nodes: NodesKnown = {}): string {
   const { counters } = group;
   const figures = availabilityOf(counters, counters.failures, groupServes(group), counters.since ?? counters.createdMs);
@@ -54,7 +63,7 @@ export function renderGroupInfo(group: GroupState, nodes: NodesKnown = {}): stri
       ["Held By", group.cluster.holder === null ? "nobody" : `${group.cluster.holder}${group.cluster.token === null ? "" : ` (token ${group.cluster.token})`}`],
       ["Waiting For", waitingFor(nodes, group).join(", ") || "-"],
     ] as const),
-    ["Switchover", group.switchover === null ? "none" : `${group.switchover.from} -> ${group.switchover.to}`],
+    ["Switchover", switchoverText(group, nodes)],
     ["Ack Timeout", `${group.ackTimeoutMs} ms`],
     ["Failures", counters.failures],
     ["Failovers", counters.failovers],

@@ -73,9 +73,27 @@ export function dispatch(ham: ServerContext, client: ClientState, op: string, ra
   if (op === "remote") return forwardRemote(ham, client, rawArgs, to, dispatch);
   // A checkpoint of a group across nodes: its bytes are in etcd, not in the core.
   if (isGroupCheckpointRequest(op, rawArgs)) return groupCheckpointRequest(ham, op, rawArgs, to);
+  const holder = op === "group_switchover" ? switchoverHolder(ham, rawArgs) : null;
+  if (holder !== null) return forwardRemote(ham, client, { node: holder, op, a: rawArgs, timeoutMs: SWITCHOVER_FORWARD_MS }, to, dispatch);
   if (handler !== undefined) return handler(ham, client, new Args(rawArgs), to);
   const reply = ham.coreRequest(client, op, rawArgs, to);
   return reply === null ? ANSWERED_LATER : replyValue(reply);
+}
+
+// A switchover waited for answers once the other node's member took over (seconds at most).
+const SWITCHOVER_FORWARD_MS = 30_000;
+
+// A switchover of a cluster group asked on a node that does not hold its election goes to the
+// node that does (core/groups/cross-switchover.ts; the answer is that node's, made once even
+// across a takeover of either HAM: server/remote.ts). null: this node answers it.
+function switchoverHolder(ham: ServerContext, args: unknown): string | null {
+  const gname = (args as { gname?: unknown } | null)?.gname;
+  const group = typeof gname === "string" ? ham.state.groups.get(gname) : undefined;
+  const self = ham.membership?.options.node;
+  const holder = group?.cluster?.holder ?? null;
+  if (group?.cluster === undefined || group.cluster.token !== null || group.switchover !== null || self === undefined || ham.remote === null) return null;
+  // "?": held, by whom is unreadable (election.ts): the core says so.
+  return holder !== null && holder !== self && holder !== "?" ? holder : null;
 }
 
 interface RestartTarget {

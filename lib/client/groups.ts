@@ -92,7 +92,13 @@ const SWITCHOVER_WAIT_MS = 30_000;
 
 // A graceful switchover of a 2N group (active → quiescing → quiesced; standby → active; old
 // active → standby); resolves once it started, with who goes and who comes, or with `wait` once
-// it is done.
+// it is done. A cluster group (members NAME@NODE) switches over to another node's member: asked
+// on any node (one that does not hold the group forwards it to the one that does), the active
+// member goes quiescing → quiesced → standby, then its node gives up the group's election for
+// 2 × TTL and another node's standby takes it; with `wait`, resolves { from: "db@n1", to:
+// "db@n2", ... } once that node holds the election, or rejects ECANCELED when nobody took it in
+// the window (or the other nodes went down), the holder's member then active again (README,
+// "Switchover across nodes").
 export async function ham_group_switchover(gname: string, node: string | null = null, options: SwitchoverOptions = {}): Promise<SwitchoverResult> {
   checkName(gname, "group");
   const wait = options.wait === true;

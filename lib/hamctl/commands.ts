@@ -32,7 +32,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   command("status", [], "status", "the HAM's pids, failures, counts, verbosity and memory"),
   command("ps", [], "ps", "one row per entity: pid, state, role, uptime, restarts, deaths, last exit, CPU, RSS; then the groups"),
   command("nodes", [], "nodes", "the cluster's nodes as this HAM sees them: name, pid, up|down (self: expiring), lease left, since, the cross-node group members each hosts"),
-  command("switchover", ["GROUP"], "switchover GROUP", "hand a 2N group's active role to its standby gracefully, and wait until done"),
+  command("switchover", ["GROUP"], "switchover GROUP", "hand a 2N group's active role to its standby gracefully (a cluster group: to another node's member), and wait until done"),
   command("logs", ["ENTITY?"], "logs [-f] [-n N] [--file FILE] [--output] [ENTITY]",
     "the activity log's last N lines (20), ENTITY's only; --output: ENTITY's own stdout and stderr; -f follows", {
       follow: { type: "boolean", short: "f" }, lines: { type: "string", short: "n" }, file: { type: "string" }, output: { type: "boolean" },

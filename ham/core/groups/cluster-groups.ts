@@ -6,6 +6,7 @@ import type { Meta } from "../state.js";
 import type { ClusterFacts, GroupModel, GroupState, Member } from "./group-state.js";
 import { assign, cancelAck, mayServe, memberFailed, reconcile } from "./roles.js";
 import { withCluster } from "./election-step.js";
+import { acrossHolder, nodesOf, yielding } from "./cross-switchover.js";
 import { nodesUp } from "../nodes/node-facts.js";
 
 // Service groups across the nodes of a cluster (issue 17). A member written NAME@NODE is entity
@@ -55,6 +56,12 @@ export function elected(tx: Tx, gname: string, token: string): void {
     tx.emit({ kind: "resign", group: gname, token });
     return;
   }
+  // Given up for a switchover to another node, and still here (its resign was lost with a HAM
+  // that died, or not seen yet): given up again, the window goes on (cross-switchover.ts).
+  if (yielding(group)) {
+    tx.emit({ kind: "resign", group: gname, token, yielded: true });
+    return;
+  }
   // The key it held already (a refresh after a join or a lease back): its members may serve again.
   if (group.cluster.token === token) {
     reconcile(tx, gname);
@@ -65,15 +72,21 @@ export function elected(tx: Tx, gname: string, token: string): void {
   reconcile(tx, gname);
 }
 
-export function holder(tx: Tx, gname: string, node: string | null): void {
-  const group = tx.groups.get(gname);
+// `yielded`: the key was given up by its holder for a switchover (not a failure there).
+export function holder(tx: Tx, gname: string, node: string | null, yielded = false): void {
+  let group = tx.groups.get(gname);
   if (group?.cluster === undefined) return;
   const self = tx.meta.node;
   // Ours: `elected` says so with the token.
   if (node !== null && node === self) return;
-  const before = group.cluster.holder;
+  // This node gave the key up for a switchover, and another took it: done.
+  if (node !== null) {
+    acrossHolder(tx, gname, node);
+    group = tx.groups.get(gname) ?? group;
+  }
+  const before = group.cluster?.holder ?? null;
   let next = withCluster(tx, group, { holder: node, campaigning: false, token: null });
-  if (group.cluster.token !== null) {
+  if ((group.cluster?.token ?? null) !== null) {
     // The key went while this node held it (its lease expired unseen): no member here may serve on.
     tx.log(LOG_LEVEL.events, "error", { event: "election-lost", group: gname, holder: node }, `${gname}: its election key is no longer this node's`);
     for (const member of next.members) if (mayServe(member)) memberFailed(tx, member.name, "its node lost the group's election");
@@ -82,9 +95,11 @@ export function holder(tx: Tx, gname: string, node: string | null): void {
   if (node !== null && next.failure !== null) {
     // Another node serves: a failure here is over (this node's counts are of its own failovers).
     next = tx.putGroup({ ...next, failure: null });
-  } else if (node === null && before !== null && before !== self && next.failure === null) {
+  } else if (node === null && before !== null && before !== self && next.failure === null && !yielded) {
     // Another node's active went: this node's standby takes over (counted as a failover here).
     next = tx.putGroup({ ...next, failure: { member: `@${before}`, at: tx.at.mono, announced: false } });
+  } else if (node === null && yielded && before !== null && before !== self) {
+    tx.log(LOG_LEVEL.events, "info", { event: "yielded", group: gname, node: before }, `${gname}: node ${before} gave up its election for a switchover`);
   }
   if (node !== before) {
     tx.log(LOG_LEVEL.detail, "info", { event: "holder", group: gname, holder: node }, `${gname}: ${node === null ? "its election key is free" : `node ${node} holds its election`}`);
@@ -114,8 +129,9 @@ export function leaseState(tx: Tx, state: "ok" | "expiring"): void {
   }
 }
 
-export function nodeUp(tx: Tx, node: string, self: boolean): void {
+export function nodeUp(tx: Tx, node: string, self: boolean, ttlMs: number | null = null): void {
   if (self) {
+    if (ttlMs !== null && tx.meta.leaseTtlMs !== ttlMs) tx.setMeta({ leaseTtlMs: ttlMs });
     // Its join: the lease was just acknowledged (node-facts.ts may have set the name already).
     // The groups are reconciled then: while a HAM that took over had not joined yet, its members
     // were made standby only (the lab found a group held by this node with no active, for good).
@@ -137,8 +153,6 @@ export function nodeUp(tx: Tx, node: string, self: boolean): void {
 }
 
 export type NodesKnown = Pick<Meta, "node" | "nodes">;
-
-const nodesOf = (members: readonly string[]): string[] => [...new Set(members.map((member) => member.slice(member.lastIndexOf("@") + 1)))];
 
 // The nodes of a cluster group whose keys are not there (never joined, or down): the group
 // serves with the nodes it has and waits for these. `alsoUp`: a node being told up now.

@@ -1,5 +1,5 @@
 import { LOG_LEVEL } from "../describe.js";
-import type { Tx } from "../tx.js";
+import { yieldTimer, type Tx } from "../tx.js";
 import type { ClusterFacts, GroupState, Member } from "./group-state.js";
 
 // The election's step of a cluster group, as roles.ts's reconcile takes it (cluster-groups.ts has
@@ -33,3 +33,32 @@ export function electionStep(tx: Tx, group: GroupState, candidate: Member | unde
   return withCluster(tx, group, { campaigning: true });
 }
 
+// A switchover to another node (cross-switchover.ts), once this node's member acknowledged
+// standby: the key is given up (marked as yielded, so the other nodes do not count a failure)
+// and the yield window starts, during which reconcile does not campaign (a switchover is under way).
+// The window, in TTLs: the other node needs one watch event and one campaign (ms, not TTLs).
+export const YIELD_TTLS = 2;
+const DEFAULT_TTL_MS = 2_000;
+export const yieldMs = (tx: Pick<Tx, "meta">): number => YIELD_TTLS * (tx.meta.leaseTtlMs ?? DEFAULT_TTL_MS);
+
+export function yieldElection(tx: Tx, group: GroupState): void {
+  const switching = group.switchover;
+  const facts = group.cluster;
+  if (switching === null || facts === undefined) return;
+  const until = tx.at.mono + yieldMs(tx);
+  tx.log(LOG_LEVEL.events, "info", { event: "yield", group: group.name, token: facts.token, ms: yieldMs(tx) },
+    `${group.name}: ${switching.from} is standby; this node gives up its election for ${yieldMs(tx)} ms (switchover to ${switching.to})`);
+  tx.putGroup({ ...group, switchover: { ...switching, across: { until } }, cluster: { ...facts, token: null } });
+  // In the shared state before the key can go: a HAM that takes over knows this node yielded.
+  tx.emit({ kind: "persist-now" });
+  // A node past its lease deadline holds nothing to give up: the window runs all the same.
+  if (facts.token !== null) tx.emit({ kind: "resign", group: group.name, token: facts.token, yielded: true });
+  tx.emit({ kind: "arm", id: yieldTimer(group.name), at: until });
+}
+
+// A member whose failure abandons the switchover under way (roles.ts); not once its node gave up
+// its election for another node's member: that one is taking over.
+export function involves(group: GroupState, name: string): boolean {
+  const switching = group.switchover;
+  return switching !== null && (switching.across?.until ?? null) === null && (switching.from === name || switching.to === name);
+}

@@ -40,7 +40,13 @@ export interface GroupState {
   readonly seq: number;
   // A switchover under way (hamctl switchover): from the active to the standby. `requester`: the
   // request that waits for its end (answered then, or when it is abandoned; absent: none).
-  readonly switchover: { readonly from: string; readonly to: string; readonly startedMono: number; readonly requester?: ReplyTo | null } | null;
+  // `across`: a switchover to another node of a cluster group (cross-switchover.ts): `to` is the
+  // other node's member as declared (NAME@NODE); `until`: the end of the yield window (monotonic
+  // ms) once this node gave up its election, null before.
+  readonly switchover: {
+    readonly from: string; readonly to: string; readonly startedMono: number; readonly requester?: ReplyTo | null;
+    readonly across?: { readonly until: number | null } | null;
+  } | null;
   // ham_group_delete while members served: they are sent `quiesced`; the group goes once none
   // serves (so no member of it still serves when a group of the same name can be made again).
   readonly deleting?: boolean;

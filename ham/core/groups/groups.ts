@@ -5,6 +5,7 @@ import { LOG_LEVEL } from "../describe.js";
 import { warnRestartless } from "../faults.js";
 import { GROUP_MODELS, type GroupModel, type GroupState } from "./group-state.js";
 import { newClusterFacts, splitMembers, waitingFor } from "./cluster-groups.js";
+import { startAcross } from "./cross-switchover.js";
 import { acknowledged, assign, cancelAck, groupNamed, groupOfMember, mayServe, memberOf, ready, reconcile, send, servingNow } from "./roles.js";
 import { DEFERRED, type Args, type Request } from "../specs.js";
 import type { Tx } from "../tx.js";
@@ -138,19 +139,28 @@ export function groupMemberRemove(tx: Tx, { args }: Request): unknown {
 }
 
 // A graceful, manual switchover (2N): the active goes quiescing, then quiesced; the standby
-// becomes active; the old active becomes standby. Without `wait` the reply comes at once; with
+// becomes active; the old active becomes standby (a cluster group: to another node's member). Without `wait` the reply comes at once; with
 // it, the request is answered when the switchover is done or abandoned (roles.ts), from the
 // group's state, so a HAM that takes over answers it too (the request sent again finds itself).
 export function groupSwitchover(tx: Tx, { args, replyTo }: Request): unknown {
   const group = groupNamed(tx, args.name("gname", "group"), true);
   const wait = args.bool("wait", false) && replyTo !== null;
   if (group.model !== "2N") throw new HamError("EINVAL", `${group.name} is ${group.model}: switchover needs a 2N group`);
-  // Its active's node is chosen by its election: a graceful hand-over to another node is not done yet.
-  if (group.cluster !== undefined) throw new HamError("EINVAL", `${group.name} is a cluster group: switchover across nodes is not supported yet`);
   const requester = group.switchover?.requester;
   if (wait && requester !== undefined && requester !== null && requester.token === replyTo.token && requester.id === replyTo.id) return DEFERRED;
   if (group.switchover !== null) throw new HamError("EBUSY", `${group.name}: a switchover is under way`);
   const active = group.members.find((member) => member.role === "active" && member.assigning === null && ready(tx, member));
+  // A cluster group: its active goes to another node (cross-switchover.ts); asked on a node
+  // that does not hold its election, the server forwards the request to the one that does.
+  if (group.cluster !== undefined) {
+    const holder = group.cluster.holder;
+    if (group.cluster.token === null && holder !== null && holder !== tx.meta.node) {
+      throw new HamError("EINVAL", `${group.name} is active on node ${holder}: ask it (hamctl --node ${holder} switchover ${group.name})`);
+    }
+    if (group.cluster.token === null) throw new HamError("EBUSY", `${group.name} has no active node now (its election is free); try again`);
+    if (active === undefined) throw new HamError("EBUSY", `${group.name} has no acknowledged active member on this node`);
+    return startAcross(tx, group, active, wait ? replyTo : null);
+  }
   const standby = group.members.find((member) => member.role === "standby" && member.assigning === null && ready(tx, member));
   if (active === undefined || standby === undefined) {
     throw new HamError("EBUSY", `${group.name} has no ${active === undefined ? "acknowledged active" : "ready standby"} member`);

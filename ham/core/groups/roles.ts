@@ -2,8 +2,8 @@ import { HamError } from "../../../lib/errors.js";
 import { LOG_LEVEL } from "../describe.js";
 import { fire } from "../firings.js";
 import type { GroupEvent, GroupState, HaState, Member } from "./group-state.js";
-import { roleTimer, type Tx } from "../tx.js";
-import { electionStep, mayActivate } from "./election-step.js";
+import { roleTimer, yieldTimer, type Tx } from "../tx.js";
+import { electionStep, involves, mayActivate, yieldElection } from "./election-step.js";
 
 // The roles of service groups (groups.ts has the requests that make and change groups).
 // The one promise: at most one member of a 2N or no-redundancy group serves (active or
@@ -85,7 +85,7 @@ export function memberDied(tx: Tx, name: string): void {
   const failed = mayServe(member);
   let next = withMember(group, name, { role: null, assigning: null, failing: false });
   if (failed && !member.failing) next = noteFailure(tx, next, name, "died");
-  if (next.switchover !== null && (next.switchover.from === name || next.switchover.to === name)) next = abortSwitchover(tx, next, `${name} died`);
+  if (involves(next, name)) next = abortSwitchover(tx, next, `${name} died`);
   tx.putGroup(next);
   reconcile(tx, group.name);
 }
@@ -103,7 +103,7 @@ export function memberFailed(tx: Tx, name: string, reason: string): void {
   tx.log(LOG_LEVEL.events, "warn", { event: "member-failed", group: group.name, entity: name, reason }, `${name} failed in ${group.name}: ${reason}`);
   let next = group;
   if (mayServe(member)) next = noteFailure(tx, next, name, reason);
-  if (next.switchover !== null && (next.switchover.from === name || next.switchover.to === name)) next = abortSwitchover(tx, next, `${name} failed`);
+  if (involves(next, name)) next = abortSwitchover(tx, next, `${name} failed`);
   if (entity.run.pid > 0) {
     // The role it was sent stays: it may believe it until its death is seen (mayServe).
     next = withMember(next, name, { failing: true });
@@ -124,7 +124,7 @@ function noteFailure(tx: Tx, group: GroupState, name: string, reason: string): G
   };
 }
 
-function abortSwitchover(tx: Tx, group: GroupState, why: string): GroupState {
+export function abortSwitchover(tx: Tx, group: GroupState, why: string): GroupState {
   const message = `switchover of ${group.name} abandoned: ${why}`;
   tx.log(LOG_LEVEL.events, "warn", { event: "switchover-aborted", group: group.name }, message);
   const to = group.switchover?.requester ?? null;
@@ -227,6 +227,14 @@ function switchoverStep(tx: Tx, gname: string): void {
   const switching = group?.switchover;
   if (group === undefined || switching === null || switching === undefined) return;
   const from = memberOf(group, switching.from);
+  if (switching.across != null) {
+    // To another node (cross-switchover.ts): quiescing → quiesced → standby here, then the key goes.
+    if (from.assigning !== null || switching.across.until !== null) return;
+    if (from.role === "quiescing") assign(tx, group, from.name, "quiesced");
+    else if (from.role === "quiesced") assign(tx, group, from.name, "standby");
+    else if (from.role === "standby") yieldElection(tx, group);
+    return;
+  }
   const to = memberOf(group, switching.to);
   if (from.assigning !== null || to.assigning !== null) return;
   if (from.role === "quiescing") assign(tx, group, from.name, "quiesced");
@@ -251,9 +259,10 @@ function switchoverStep(tx: Tx, gname: string): void {
 
 // A group event fires its conditions on every member that has them, and the global entity's
 // once (on the member it is about).
-function fireGroup(tx: Tx, group: GroupState, event: GroupEvent, from: string | null, to: string | null): void {
+export function fireGroup(tx: Tx, group: GroupState, event: GroupEvent, from: string | null, to: string | null): void {
   const trigger = { kind: "group", event, group: group.name, from, to } as const;
-  const subject = to ?? from ?? group.members[0]?.name;
+  // A member of this node (a cross-node switchover's `to` is another node's).
+  const subject = [to, from].find((name) => group.members.some((member) => member.name === name)) ?? group.members[0]?.name;
   for (const member of group.members) {
     if (tx.entity(member.name) !== undefined) fire(tx, member.name, trigger, false, member.name === subject);
   }
@@ -264,6 +273,9 @@ function fireGroup(tx: Tx, group: GroupState, event: GroupEvent, from: string | 
 // again (the HAM that died may have written `failing` and died before its kill).
 export function resumeGroups(tx: Tx): void {
   for (const group of tx.groups.values()) {
+    // A cross-node switchover's yield window (cross-switchover.ts) ends when it did.
+    const until = group.switchover?.across?.until ?? null;
+    if (until !== null) tx.emit({ kind: "arm", id: yieldTimer(group.name), at: until });
     for (const member of group.members) {
       const run = tx.entity(member.name)?.run;
       if (member.failing && run !== undefined && run.pid > 0) tx.emit({ kind: "fence", entity: member.name, pid: run.pid, startTime: run.startTime });
