@@ -16,8 +16,12 @@ const cluster = given.cluster ?? null;
 const options: HamOptions = { ...given, cluster: cluster === null ? null : { ...cluster, password: process.env["HAMD_ETCD_PASSWORD"] ?? null } };
 const hamPid = Number(hamPidText);
 const hamStartTime = readStartTime(hamPid);
-// A clustered Guardian loads the cluster's code now, so its takeover does not wait for it.
-preloadCluster(options.cluster);
+// A clustered Guardian loads the cluster's code (etcd3, gRPC, protobufjs: ~0.5 s of CPU here), so
+// its takeover does not wait for it; but not at once: a Guardian starts right after a takeover,
+// while the new HAM recovers, and in the cluster lab Guardians started that way (and often killed
+// young) spent a core on it at the worst moment. A takeover before then loads it in the background.
+const PRELOAD_AFTER_MS = 3_000;
+setTimeout(() => preloadCluster(options.cluster), PRELOAD_AFTER_MS).unref();
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
 // Told to stop by the HAM (no takeover), or taking over.
 let stopping = false;
