@@ -44,8 +44,9 @@ export class Mutator {
   private lastSent: { op: string; name: string } | null = null;
   private onPaused: (() => void) | null = null;
 
-  constructor(runDir: string, seed: number) {
-    this.child = startHelper(MUTATOR_SCRIPT, [String(seed)], runDir);
+  // `slower`: the pauses between requests are this many times longer (a node of N on one machine).
+  constructor(runDir: string, seed: number, slower = 1) {
+    this.child = startHelper(MUTATOR_SCRIPT, [String(seed), String(slower)], runDir);
     createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on("line", (line) => this.onLine(line));
   }
 

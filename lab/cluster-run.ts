@@ -166,7 +166,7 @@ export class ClusterRun implements Judge {
     const onViolation = run.violate.bind(run);
     run.violate = (invariant, detail) => onViolation(invariant, `${node.name}${life > 1 ? ` (life ${life})` : ""}: ${detail}`);
     run.beaters = Array.from({ length: this.options.clients }, (_, index) => startBeater(`client-${index + 1}`, node.runDir));
-    run.mutator = new Mutator(node.runDir, this.options.seed + life * 1_000 + Number(node.name.slice(1)));
+    run.mutator = new Mutator(node.runDir, this.options.seed + life * 1_000 + Number(node.name.slice(1)), this.cluster.nodes.length);
     const attached = await run.until(() => run.beaters.every((beater) => beater.attached), 20_000, 20);
     if (!attached) throw new Error(`${node.name}: the lab's clients did not attach within 20 s`);
     run.lastFaultEndMs = run.now();

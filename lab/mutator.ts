@@ -8,6 +8,9 @@ import { Random } from "./random.js";
 // request may or may not have been applied) and what was sent. "pause" on stdin stops it
 // after the request under way and prints {"op":"paused"}; "resume" goes on.
 const random = new Random(Number(process.argv[2] ?? 1));
+// The pause between requests is 10–60 ms times this (argv[3]): N nodes on one machine share
+// one mutator's rate.
+const slower = Math.max(1, Number(process.argv[3] ?? 1));
 const RAISE = [1, 1, 1] as const;
 const live: string[] = [];
 let count = 0;
@@ -61,5 +64,5 @@ for (;;) {
   } catch (error) {
     say({ op: "error", code: (error as { code?: string }).code ?? "", message: String(error) });
   }
-  await new Promise((resolve) => setTimeout(resolve, random.between(10, 60)));
+  await new Promise((resolve) => setTimeout(resolve, random.between(10, 60) * slower));
 }

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
 import { Session } from "../../dist/lib/client/session.js";
 import { EtcdCluster } from "../../dist/lab/etcd-cluster.js";
 import { describeWithEtcd } from "../helpers/etcd.js";
+import { RoleLog, type Belief } from "../helpers/beliefs.js";
 import { cleanup, eventually, isAlive, killRunDir, startHam, tempDir, type HamInstance } from "../helpers/ham-instance.js";
 import { memberEntity } from "../helpers/members.js";
 import { guardianReady, status } from "../helpers/takeover.js";
@@ -16,7 +17,6 @@ import { guardianReady, status } from "../helpers/takeover.js";
 // through the node whose member is active. n1 dies at a fail point right after the etcd
 // transaction of its first ckpt_delete (HAMD_FAILPOINT=after-ckpt-txn:ckpt_delete).
 
-interface Belief { entity: string; pid: number; role: string }
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -34,28 +34,8 @@ describeWithEtcd("a cluster of HAMs: checkpoints across nodes", () => {
   const nodes: Record<string, HamInstance> = {};
   const handles: ham.ckpt_handle_t[] = [];
 
-  // The last role each member process logged (test/fixtures/member.mjs), read on from where the last reading stopped.
-  const last = new Map<number, Belief>();
-  let readUpTo = 0;
-  let partial = "";
-  const beliefs = (): Belief[] => {
-    const fd = openSync(log, "r");
-    try {
-      const chunk = Buffer.alloc(64 * 1024);
-      for (let got = readSync(fd, chunk, 0, chunk.length, readUpTo); got > 0; got = readSync(fd, chunk, 0, chunk.length, readUpTo)) {
-        readUpTo += got;
-        const lines = (partial + chunk.subarray(0, got).toString("utf8")).split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) {
-          const [, entity = "", pid = "", role = ""] = line.split(" ");
-          if (role !== "" && role !== "registered") last.set(Number(pid), { entity, pid: Number(pid), role });
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return [...last.values()].filter((belief) => isAlive(belief.pid));
-  };
+  let roleLog: RoleLog;
+  const beliefs = (): Belief[] => [...roleLog.read().values()].filter((belief) => isAlive(belief.pid));
   const oneActive = (where: string | null = null, timeoutMs = 10_000): Promise<Belief> => eventually(() => {
     const active = beliefs().filter((belief) => belief.role === "active" || belief.role === "quiescing");
     return active.length === 1 && active[0]?.role === "active" && (where === null || active[0].entity === `db@${where}`) ? active[0] : null;
@@ -91,6 +71,7 @@ describeWithEtcd("a cluster of HAMs: checkpoints across nodes", () => {
   beforeAll(async () => {
     dir = tempDir("cluster-ckpt");
     log = join(dir, "roles.log");
+    roleLog = new RoleLog(log);
     writeFileSync(log, "");
     etcd = await EtcdCluster.start(3);
     await Promise.all([startNode("n1", { HAMD_FAILPOINT: "after-ckpt-txn:ckpt_delete" }), startNode("n2")]);

@@ -1,8 +1,9 @@
-import { closeSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EtcdCluster } from "../../dist/lab/etcd-cluster.js";
 import { describeWithEtcd } from "../helpers/etcd.js";
+import { RoleLog, type Belief } from "../helpers/beliefs.js";
 import { cleanup, eventually, isAlive, killRunDir, startHam, tempDir, type HamInstance } from "../helpers/ham-instance.js";
 import { memberEntity } from "../helpers/members.js";
 import { guardianReady, status } from "../helpers/takeover.js";
@@ -12,7 +13,6 @@ import { guardianReady, status } from "../helpers/takeover.js";
 // that log every role they take, from which a checker samples what the members believe every
 // few ms and fails on two actives. The tests run in order on the same cluster.
 
-interface Belief { entity: string; pid: number; role: string; lease: boolean; at: number }
 interface GroupRow { name: string; active: string[]; standby: string[]; members: Array<{ name: string; assigning: string | null }> }
 
 const TTL_MS = 2_000;
@@ -35,29 +35,8 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
   const violations: string[] = [];
   let samples = 0;
 
-  // The last role each member process took, from the members' own log (read on from where the
-  // last reading stopped: the checker reads it every 5 ms).
-  const last = new Map<number, Belief>();
-  let readUpTo = 0;
-  let partial = "";
-  const beliefs = (): Map<number, Belief> => {
-    const fd = openSync(log, "r");
-    try {
-      const chunk = Buffer.alloc(64 * 1024);
-      for (let got = readSync(fd, chunk, 0, chunk.length, readUpTo); got > 0; got = readSync(fd, chunk, 0, chunk.length, readUpTo)) {
-        readUpTo += got;
-        const lines = (partial + chunk.subarray(0, got).toString("utf8")).split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) {
-          const [at = "", entity = "", pid = "", role = "", lease = ""] = line.split(" ");
-          if (role !== "" && role !== "registered") last.set(Number(pid), { entity, pid: Number(pid), role, lease: lease === "lease", at: Number(at) });
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return last;
-  };
+  let roleLog: RoleLog;
+  const beliefs = (): Map<number, Belief> => roleLog.read();
   const serving = (role: string) => role === "active" || role === "quiescing";
   const activeNow = (): Belief[] => [...beliefs().values()].filter((belief) => serving(belief.role) && isAlive(belief.pid));
 
@@ -100,6 +79,7 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
   beforeAll(async () => {
     dir = tempDir("cluster-groups");
     log = join(dir, "roles.log");
+    roleLog = new RoleLog(log);
     writeFileSync(log, "");
     etcd = await EtcdCluster.start(3);
     await Promise.all(["n1", "n2"].map((name) => startNode(name)));

@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
-import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EtcdCluster } from "../../dist/lab/etcd-cluster.js";
 import { describeWithEtcd } from "../helpers/etcd.js";
+import { RoleLog, type Belief } from "../helpers/beliefs.js";
 import { cleanup, eventually, HAMCTL_BIN, isAlive, startHam, tempDir, track, type HamInstance } from "../helpers/ham-instance.js";
 import { memberEntity } from "../helpers/members.js";
 import { guardianReady, status } from "../helpers/takeover.js";
@@ -14,7 +15,6 @@ import { guardianReady, status } from "../helpers/takeover.js";
 // believe every 5 ms and fails on two actives. The tests run in order on the same cluster; n1's
 // HAM carries a fail point that kills it at its first switchover's journal write (the first test).
 
-interface Belief { entity: string; pid: number; role: string; at: number }
 interface GroupRow { name: string; active: string[]; standby: string[]; switchovers: number; failovers: number; switchover: unknown; members: Array<{ name: string; assigning: string | null }> }
 interface Ran { code: number | null; stdout: string; stderr: string }
 
@@ -37,28 +37,8 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
   const violations: string[] = [];
   let samples = 0;
 
-  // The last role each member process took, read on from where the last reading stopped.
-  const last = new Map<number, Belief>();
-  let readUpTo = 0;
-  let partial = "";
-  const beliefs = (): Map<number, Belief> => {
-    const fd = openSync(log, "r");
-    try {
-      const chunk = Buffer.alloc(64 * 1024);
-      for (let got = readSync(fd, chunk, 0, chunk.length, readUpTo); got > 0; got = readSync(fd, chunk, 0, chunk.length, readUpTo)) {
-        readUpTo += got;
-        const lines = (partial + chunk.subarray(0, got).toString("utf8")).split("\n");
-        partial = lines.pop() ?? "";
-        for (const line of lines) {
-          const [at = "", entity = "", pid = "", role = ""] = line.split(" ");
-          if (role !== "" && role !== "registered") last.set(Number(pid), { entity, pid: Number(pid), role, at: Number(at) });
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return last;
-  };
+  let roleLog: RoleLog;
+  const beliefs = (): Map<number, Belief> => roleLog.read();
   const activeNow = (): Belief[] => [...beliefs().values()].filter((belief) => (belief.role === "active" || belief.role === "quiescing") && isAlive(belief.pid));
 
   const node = (name: string): HamInstance => nodes[name] ?? (() => { throw new Error(`no ${name}`); })();
@@ -98,6 +78,7 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
   beforeAll(async () => {
     dir = tempDir("cluster-switchover");
     log = join(dir, "roles.log");
+    roleLog = new RoleLog(log);
     writeFileSync(log, "");
     etcd = await EtcdCluster.start(3);
     for (const name of ["n1", "n2"]) {
