@@ -151,7 +151,12 @@ export function tempDir(prefix: string): string {
 export async function cleanup(): Promise<void> {
   spawnedPids.killAll();
   await Promise.all([...started].map((instance) => instance.stop()));
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  // A scratch directory may have been a run directory (a HAM a test ran itself): its shared
+  // state in /dev/shm goes with it.
+  for (const dir of scratch) {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(stateDirOf(dir), { recursive: true, force: true });
+  }
   scratch.clear();
 }
 
