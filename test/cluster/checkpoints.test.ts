@@ -6,8 +6,8 @@ import * as ham from "../../dist/lib/index.js";
 import { Session } from "../../dist/lib/client/session.js";
 import { EtcdCluster } from "../../dist/lab/etcd-cluster.js";
 import { describeWithEtcd } from "../helpers/etcd.js";
-import { RoleLog, type Belief } from "../helpers/beliefs.js";
-import { cleanup, eventually, isAlive, killRunDir, startHam, tempDir, type HamInstance } from "../helpers/ham-instance.js";
+import { Members, type Belief } from "../helpers/beliefs.js";
+import { cleanup, killRunDir, startHam, tempDir, type HamInstance } from "../helpers/ham-instance.js";
 import { memberEntity } from "../helpers/members.js";
 import { guardianReady, status } from "../helpers/takeover.js";
 
@@ -16,7 +16,6 @@ import { guardianReady, status } from "../helpers/takeover.js";
 // checkpoints' client on each node (ckpt_open_node with the node's run directory), writing
 // through the node whose member is active. n1 dies at a fail point right after the etcd
 // transaction of its first ckpt_delete (HAMD_FAILPOINT=after-ckpt-txn:ckpt_delete).
-
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -34,22 +33,9 @@ describeWithEtcd("a cluster of HAMs: checkpoints across nodes", () => {
   const nodes: Record<string, HamInstance> = {};
   const handles: ham.ckpt_handle_t[] = [];
 
-  let roleLog: RoleLog;
-  const beliefs = (): Belief[] => [...roleLog.read().values()].filter((belief) => isAlive(belief.pid));
-  const oneActive = (where: string | null = null, timeoutMs = 10_000): Promise<Belief> => eventually(() => {
-    const active = beliefs().filter((belief) => belief.role === "active" || belief.role === "quiescing");
-    return active.length === 1 && active[0]?.role === "active" && (where === null || active[0].entity === `db@${where}`) ? active[0] : null;
-  }, timeoutMs, `one active member${where === null ? "" : ` on ${where}`}`);
-  const standbyOn = (name: string, timeoutMs = 10_000): Promise<Belief> =>
-    eventually(() => beliefs().find((belief) => belief.entity === `db@${name}` && belief.role === "standby") ?? null, timeoutMs, `db@${name} standby`);
-
-  async function makeActive(name: string): Promise<Belief> {
-    const active = await oneActive();
-    if (active.entity === `db@${name}`) return active;
-    await standbyOn(name);
-    process.kill(active.pid, "SIGKILL");
-    return oneActive(name);
-  }
+  let members: Members;
+  const oneActive = (where: string | null = null, timeoutMs = 10_000): Promise<Belief> => members.oneActive(where, timeoutMs);
+  const makeActive = (name: string): Promise<Belief> => members.makeActive(name);
 
   const node = (name: string): HamInstance => nodes[name] ?? (() => { throw new Error(`no ${name}`); })();
 
@@ -71,7 +57,7 @@ describeWithEtcd("a cluster of HAMs: checkpoints across nodes", () => {
   beforeAll(async () => {
     dir = tempDir("cluster-ckpt");
     log = join(dir, "roles.log");
-    roleLog = new RoleLog(log);
+    members = new Members(log);
     writeFileSync(log, "");
     etcd = await EtcdCluster.start(3);
     await Promise.all([startNode("n1", { HAMD_FAILPOINT: "after-ckpt-txn:ckpt_delete" }), startNode("n2")]);
@@ -193,7 +179,7 @@ describeWithEtcd("a cluster of HAMs: checkpoints across nodes", () => {
     expect(await ham.ckpt_write(reader, "s0", "n2 was here")).toBe(0);
     await node("n1").stop();
     await startNode("n1");
-    await standbyOn("n1");
+    await members.standbyOn("n1");
   }, 60_000);
 
   it("a node that lost its election while hung (SIGSTOP past its lease, then SIGCONT) gets EPERM for a write it makes after resuming; the new active's bytes stay", async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EtcdCluster } from "../../dist/lab/etcd-cluster.js";
 import { describeWithEtcd } from "../helpers/etcd.js";
-import { RoleLog, type Belief } from "../helpers/beliefs.js";
+import { Members, type Belief } from "../helpers/beliefs.js";
 import { cleanup, eventually, isAlive, killRunDir, startHam, tempDir, type HamInstance } from "../helpers/ham-instance.js";
 import { memberEntity } from "../helpers/members.js";
 import { guardianReady, status } from "../helpers/takeover.js";
@@ -31,14 +31,13 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
   let dir: string;
   let log: string;
   const nodes: Record<string, HamInstance> = {};
-  let checker: NodeJS.Timeout | undefined;
-  const violations: string[] = [];
-  let samples = 0;
 
-  let roleLog: RoleLog;
-  const beliefs = (): Map<number, Belief> => roleLog.read();
-  const serving = (role: string) => role === "active" || role === "quiescing";
-  const activeNow = (): Belief[] => [...beliefs().values()].filter((belief) => serving(belief.role) && isAlive(belief.pid));
+  let members: Members;
+  const beliefs = (): Map<number, Belief> => members.read();
+  const activeNow = (): Belief[] => members.activeNow();
+  const oneActive = (where: string | null = null, timeoutMs = 10_000): Promise<Belief> => members.oneActive(where, timeoutMs);
+  const standbyOn = (name: string, timeoutMs = 10_000): Promise<Belief> => members.standbyOn(name, timeoutMs);
+  const makeActive = (name: string): Promise<Belief> => members.makeActive(name);
 
   async function startNode(name: string): Promise<HamInstance> {
     const config = join(dir, `${name}.json`);
@@ -54,48 +53,20 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
     return now.groups.find((group) => group.name === "g");
   }
 
-  // Waits for exactly one live member that believes it is active, on `where` if given.
-  async function oneActive(where: string | null = null, timeoutMs = 10_000): Promise<Belief> {
-    return eventually(() => {
-      const active = activeNow();
-      return active.length === 1 && active[0]?.role === "active" && (where === null || active[0].entity === `db@${where}`) ? active[0] : null;
-    }, timeoutMs, `one active member${where === null ? "" : ` on ${where}`}`);
-  }
-
-  // Waits until node `name`'s db believes it is standby (a process of its own).
-  async function standbyOn(name: string, timeoutMs = 10_000): Promise<Belief> {
-    return eventually(() => [...beliefs().values()].find((belief) => belief.entity === `db@${name}` && belief.role === "standby" && isAlive(belief.pid)) ?? null,
-      timeoutMs, `db@${name} standby`);
-  }
-
-  async function makeActive(name: string): Promise<Belief> {
-    const active = await oneActive();
-    if (active.entity === `db@${name}`) return active;
-    await standbyOn(name);
-    process.kill(active.pid, "SIGKILL");
-    return oneActive(name);
-  }
-
   beforeAll(async () => {
     dir = tempDir("cluster-groups");
     log = join(dir, "roles.log");
-    roleLog = new RoleLog(log);
+    members = new Members(log);
     writeFileSync(log, "");
     etcd = await EtcdCluster.start(3);
     await Promise.all(["n1", "n2"].map((name) => startNode(name)));
-    // The checker: what the live members believe, every 5 ms.
-    checker = setInterval(() => {
-      samples += 1;
-      const active = activeNow();
-      if (active.length > 1) violations.push(`${samples}: ${active.map((belief) => `${belief.entity} pid ${belief.pid} ${belief.role}`).join(" and ")}`);
-    }, 5);
+    members.startChecker();
   }, 40_000);
 
   afterAll(async () => {
-    clearInterval(checker);
     await cleanup();
     etcd?.stop();
-    console.log(`checker: ${samples} samples, ${violations.length} with two actives`);
+    console.log(members.stopChecker());
   });
 
   it("gets exactly one active across n1 and n2, the other member standby", async () => {
@@ -112,7 +83,7 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
       members: ["db@n1", "db@n2"], holder, token: name === holder ? expect.stringMatching(/^\d+$/) : null, waiting: [],
     })));
     expect(await node(holder).cat("/.groups/g/.info")).toMatch(new RegExp(`Held By +: ${holder} \\(token \\d+\\)\nWaiting For +: -`));
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   });
 
   it("a HAM takeover on the active's node is not a failover: the member stays active (its lease renewed by the new HAM)", async () => {
@@ -129,7 +100,7 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
     const drops = readFileSync(log, "utf8").split("\n").filter((line) => line.includes(` ${active.pid} `) && line.endsWith(" lease"));
     if (drops.length > 0) console.log(`takeover outlasted the role's lease: ${drops.length} drop(s), given back`);
     expect(isAlive(active.pid)).toBe(true);
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 20_000);
 
   it("SIGKILL of the active member: the other node's standby becomes active; the member is restarted as standby", async () => {
@@ -140,7 +111,7 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
     console.log(`member death on n1 -> db@n2 active in ${next.at - killedAt} ms (member clocks)`);
     const restarted = await standbyOn("n1");
     expect(restarted.pid).not.toBe(active.pid);
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   });
 
   it("node death (SIGKILL of n1's HAM, Guardian and members): n2 active within TTL + 1 s or so", async () => {
@@ -155,7 +126,7 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
     const took = next.at - killedAt;
     console.log(`node death of n1 -> db@n2 active in ${took} ms (TTL ${TTL_MS} ms)`);
     expect(took).toBeLessThan(6_000);
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
     await node("n1").stop();
     await startNode("n1");
     await standbyOn("n1");
@@ -181,7 +152,7 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
     await eventually(() => node("n1").logLines().some((line) => line["event"] === "quiesce" || line["event"] === "lease-expiring"), 5_000, "n1 to see its deadline passed");
     await eventually(() => [...beliefs().values()].some((belief) => belief.entity === "db@n1" && belief.role === "standby" && isAlive(belief.pid)), 10_000, "db@n1 standby again");
     await oneActive("n2");
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 30_000);
 
   it("one etcd member (a follower) down changes nothing: the same member stays active", async () => {
@@ -213,7 +184,7 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
       etcd.restart(leader);
       await etcd.healthy(10_000);
     }
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 30_000);
 
   it("etcd quorum lost: the active quiesces at its deadline, local restarts go on; quorum back: an active again", async () => {
@@ -240,6 +211,6 @@ describeWithEtcd("a cluster of HAMs: service groups across nodes", () => {
     await etcd.healthy(15_000);
     const back = await oneActive(null, 20_000);
     console.log(`quorum back: ${back.entity} active ${back.at - lostAt} ms after the quorum was lost`);
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 60_000);
 });

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EtcdCluster } from "../../dist/lab/etcd-cluster.js";
 import { describeWithEtcd } from "../helpers/etcd.js";
-import { RoleLog, type Belief } from "../helpers/beliefs.js";
-import { cleanup, eventually, HAMCTL_BIN, isAlive, startHam, tempDir, track, type HamInstance } from "../helpers/ham-instance.js";
+import { Members, type Belief } from "../helpers/beliefs.js";
+import { cleanup, eventually, HAMCTL_BIN, startHam, tempDir, track, type HamInstance } from "../helpers/ham-instance.js";
 import { memberEntity } from "../helpers/members.js";
 import { guardianReady, status } from "../helpers/takeover.js";
 
@@ -33,13 +33,12 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
   let dir: string;
   let log: string;
   const nodes: Record<string, HamInstance> = {};
-  let checker: NodeJS.Timeout | undefined;
-  const violations: string[] = [];
-  let samples = 0;
 
-  let roleLog: RoleLog;
-  const beliefs = (): Map<number, Belief> => roleLog.read();
-  const activeNow = (): Belief[] => [...beliefs().values()].filter((belief) => (belief.role === "active" || belief.role === "quiescing") && isAlive(belief.pid));
+  let members: Members;
+  const beliefs = (): Map<number, Belief> => members.read();
+  const activeNow = (): Belief[] => members.activeNow();
+  const oneActive = (where: string | null = null, timeoutMs = 10_000): Promise<Belief> => members.oneActive(where, timeoutMs);
+  const standbyOn = (name: string, timeoutMs = 10_000): Promise<Belief> => members.standbyOn(name, timeoutMs);
 
   const node = (name: string): HamInstance => nodes[name] ?? (() => { throw new Error(`no ${name}`); })();
   const other = (name: string): string => (name === "n1" ? "n2" : "n1");
@@ -49,18 +48,6 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
     const row = now.groups.find((group) => group.name === "db");
     if (row === undefined) throw new Error(`no group db on ${name}`);
     return row;
-  }
-
-  async function oneActive(where: string | null = null, timeoutMs = 10_000): Promise<Belief> {
-    return eventually(() => {
-      const active = activeNow();
-      return active.length === 1 && active[0]?.role === "active" && (where === null || active[0].entity === `db@${where}`) ? active[0] : null;
-    }, timeoutMs, `one active member${where === null ? "" : ` on ${where}`}`);
-  }
-
-  async function standbyOn(name: string, timeoutMs = 10_000): Promise<Belief> {
-    return eventually(() => [...beliefs().values()].find((belief) => belief.entity === `db@${name}` && belief.role === "standby" && isAlive(belief.pid)) ?? null,
-      timeoutMs, `db@${name} standby`);
   }
 
   // Both nodes settled: one active, the other standby, no role being acknowledged.
@@ -78,7 +65,7 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
   beforeAll(async () => {
     dir = tempDir("cluster-switchover");
     log = join(dir, "roles.log");
-    roleLog = new RoleLog(log);
+    members = new Members(log);
     writeFileSync(log, "");
     etcd = await EtcdCluster.start(3);
     for (const name of ["n1", "n2"]) {
@@ -87,18 +74,13 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
       const env: NodeJS.ProcessEnv = { MEMBER_LOG: log, MEMBER_NODE: name, ...(name === "n1" ? { HAMD_FAILPOINT: "journal-write:group_switchover" } : {}) };
       nodes[name] = await startHam(["--node", name, "--etcd", etcd.endpoints.join(","), "--config", config], env);
     }
-    checker = setInterval(() => {
-      samples += 1;
-      const active = activeNow();
-      if (active.length > 1) violations.push(`${samples}: ${active.map((belief) => `${belief.entity} pid ${belief.pid} ${belief.role}`).join(" and ")}`);
-    }, 5);
+    members.startChecker();
   }, 40_000);
 
   afterAll(async () => {
-    clearInterval(checker);
     await cleanup();
     etcd?.stop();
-    console.log(`checker: ${samples} samples, ${violations.length} with two actives`);
+    console.log(members.stopChecker());
   });
 
   it("exactly once: n1's HAM killed at the switchover's first journal write; the request sent again is answered by its Guardian, one switchover", async () => {
@@ -121,7 +103,7 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
     await standbyOn("n1");
     expect(await settled()).toBe("n2");
     expect((await groupOn("n1")).switchovers).toBe(1);
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 60_000);
 
   it("asked on the holder: answered once the other node's member took over; the old active ends standby; one switchover counted, no failover", async () => {
@@ -145,7 +127,7 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
     expect(after.map((row) => row.failovers)).toEqual(before.map((row) => row.failovers));
     expect(await node(holder).field("/.groups/db/.info", "Switchovers")).toBe(String(after[0].switchovers));
     expect(node(holder).logLines().some((line) => line["event"] === "switchover-done")).toBe(true);
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 60_000);
 
   it("asked on the node that does not hold the group: forwarded to the holder, same result", async () => {
@@ -156,7 +138,7 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
     expect(asked.stdout).toMatch(new RegExp(`^db: db@${holder} -> db@${asker} in \\d+ ms\n$`));
     await oneActive(asker);
     expect(await settled()).toBe(asker);
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 60_000);
 
   it("asked with --node of the node that does not hold it, from the holder: two hops (there and back), same result", async () => {
@@ -166,7 +148,7 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
     expect(asked.stderr).toBe("");
     expect(asked.stdout).toMatch(new RegExp(`^db: db@${holder} -> db@${target} in \\d+ ms\n$`));
     expect(await settled()).toBe(target);
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 60_000);
 
   it("the other node's member is not standby (detached): abandoned after the yield window with the reason, the holder's member active again", async () => {
@@ -188,6 +170,6 @@ describeWithEtcd("a cluster of HAMs: switchover across nodes", () => {
     expect(after.switchovers).toBe(before.switchovers);
     expect(after.active).toEqual(["db"]);
     process.kill(standby.pid, "SIGKILL");
-    expect(violations).toEqual([]);
+    expect(members.violations).toEqual([]);
   }, 60_000);
 });
