@@ -1,6 +1,7 @@
 import { HamError } from "../../lib/errors.js";
 import type { Membership, NodeRow } from "../cluster/membership.js";
 import type { GroupState } from "../core/groups/group-state.js";
+import { nodeOfMember } from "../core/groups/cross-switchover.js";
 
 // What a HAM says of its cluster: `hamctl nodes`, `cluster` in `hamctl status`, /ham/.nodes.
 
@@ -18,11 +19,10 @@ function hostsByNode(groups: Iterable<GroupState>): Map<string, string[]> {
   for (const group of groups) {
     if (group.cluster === undefined) continue;
     for (const member of group.cluster.members) {
-      const at = member.lastIndexOf("@");
-      const node = member.slice(at + 1);
+      const node = nodeOfMember(member);
       const active = group.cluster.holder === node ? " (active)" : "";
       const list = hosts.get(node) ?? [];
-      list.push(`${group.name}/${member.slice(0, at)}${active}`);
+      list.push(`${group.name}/${member.slice(0, -node.length - 1)}${active}`);
       hosts.set(node, list);
     }
   }
