@@ -1,4 +1,6 @@
-import { activityLogOptions, createActivityLog, exitProcess, Ham, LOG_LEVEL, preloadCluster, StoreReader, stopOnSignals, type HamOptions } from "../ham/daemon/ham.js";
+import type { HamOptions } from "../ham/daemon/ham-options.js";
+import { StoreReader } from "../ham/adapters/store.js";
+import { exitProcess } from "../ham/daemon/process-end.js";
 import { isSameProcessAlive, readStartTime } from "../lib/proc.js";
 import { stateDirOf } from "../lib/run-dir.js";
 import { Watchdog } from "./watchdog.js";
@@ -8,30 +10,62 @@ import { Watchdog } from "./watchdog.js";
 // HAM is really gone, becomes the HAM from that state and spawns a Guardian of its own. A HAM
 // that stops answering its pings (hung) is SIGKILLed, then taken over the same way.
 // It ignores the signals a terminal or a service manager sends; the HAM stops it.
+//
+// It is ready (protecting) as soon as it follows the state: this module loads only what that
+// takes (the state reader, /proc, the watchdog: ~25 ms of CPU here). The HAM's own code (the
+// server, the view, the config, pino: 110–150 ms from the bundle, more on a loaded machine) is
+// loaded right after, in the background; a takeover waits for what is left of it.
+// NODE_EXTRA_CA_CERTS came under another name (adapters/guardian-link.ts: it costs Node's start
+// 70–100 ms): back under its own for every process this one starts once it is the HAM.
+const carriedExtraCa = process.env["HAMD_NODE_EXTRA_CA_CERTS"];
+if (carriedExtraCa !== undefined) {
+  process.env["NODE_EXTRA_CA_CERTS"] = carriedExtraCa;
+  delete process.env["HAMD_NODE_EXTRA_CA_CERTS"];
+}
 const [optionsJson, hamPidText] = process.argv.slice(2);
 const given = JSON.parse(optionsJson ?? "{}") as HamOptions;
 // The etcd password comes in the environment (adapters/guardian-link.ts); a state of an older
 // hamd's options has no `cluster`.
 const cluster = given.cluster ?? null;
 const options: HamOptions = { ...given, cluster: cluster === null ? null : { ...cluster, password: process.env["HAMD_ETCD_PASSWORD"] ?? null } };
+// Not handed on to the processes it may start.
+delete process.env["HAMD_ETCD_PASSWORD"];
 const hamPid = Number(hamPidText);
 const hamStartTime = readStartTime(hamPid);
-// A clustered Guardian loads the cluster's code (etcd3, gRPC, protobufjs: ~0.5 s of CPU here), so
-// its takeover does not wait for it; but not at once: a Guardian starts right after a takeover,
-// while the new HAM recovers, and in the cluster lab Guardians started that way (and often killed
-// young) spent a core on it at the worst moment. A takeover before then loads it in the background.
-const PRELOAD_AFTER_MS = 3_000;
-setTimeout(() => preloadCluster(options.cluster), PRELOAD_AFTER_MS).unref();
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
 // Told to stop by the HAM (no takeover), or taking over.
 let stopping = false;
 let takingOver = false;
 // The HAM's stderr (a terminal, a pipe) may close under us: never a reason to die.
 process.stderr.on("error", () => undefined);
+
+// The HAM's code, once asked for (after the ready message, or by an early takeover).
+type HamCode = typeof import("../ham/daemon/ham.js");
+let hamCode: Promise<HamCode> | null = null;
+const loadHamCode = (): Promise<HamCode> => (hamCode ??= import("../ham/daemon/ham.js"));
+
 // What the Guardian has to say goes to the HAM's activity log, in the HAM's format (its
-// stderr is the HAM's: the format was chosen once, by `ham`).
-const log = createActivityLog(activityLogOptions(options));
-const say = (event: string, line: string) => log.write(LOG_LEVEL.events, "warn", { event, guardianPid: process.pid }, line);
+// stderr is the HAM's: the format was chosen once, by `ham`). Rare (a hang, a failed
+// takeover), so the log is made with the HAM's code when first needed; a line that cannot
+// wait for it (the code failed to load) goes to stderr as it is.
+let log: Promise<(event: string, line: string) => void> | null = null;
+const say = async (event: string, line: string) => {
+  log ??= loadHamCode().then(
+    (code) => {
+      const activityLog = code.createActivityLog(code.activityLogOptions(options));
+      return (event: string, line: string) => activityLog.write(code.LOG_LEVEL.events, "warn", { event, guardianPid: process.pid }, line);
+    },
+    () => (event: string, line: string) => void process.stderr.write(`guardian ${process.pid}: ${event}: ${line}\n`),
+  );
+  (await log)(event, line);
+};
+
+// A clustered Guardian loads the cluster's code (etcd3, gRPC, protobufjs: ~0.5 s of CPU here), so
+// its takeover does not wait for it; but not at once: a Guardian starts right after a takeover,
+// while the new HAM recovers, and in the cluster lab Guardians started that way (and often killed
+// young) spent a core on it at the worst moment. A takeover before then loads it in the background.
+const PRELOAD_AFTER_MS = 3_000;
+if (options.cluster !== null) setTimeout(() => void loadHamCode().then((code) => code.preloadCluster(options.cluster), () => undefined), PRELOAD_AFTER_MS).unref();
 
 // Follows the state by reading what was appended every FOLLOW_MS (a watch would wake this
 // process at every append and slow the HAM's writes on a busy machine); a takeover reads
@@ -60,7 +94,7 @@ const send = (message: object) => {
 
 const watchdog = new Watchdog(options.watchdogMs ?? 1_000, send, (silentMs) => {
   if (!isSameProcessAlive(hamPid, hamStartTime)) return;
-  say("hang", `the HAM (pid ${hamPid}) has not answered for ${Math.round(silentMs)} ms: SIGKILL, then takeover`);
+  void say("hang", `the HAM (pid ${hamPid}) has not answered for ${Math.round(silentMs)} ms: SIGKILL, then takeover`);
   try {
     process.kill(hamPid, "SIGKILL");
   } catch {
@@ -85,6 +119,8 @@ async function takeOver(): Promise<void> {
   if (takingOver) return;
   takingOver = true;
   watchdog.stop();
+  // Loading what is left of the HAM's code goes on while the old HAM is made sure of.
+  const loading = loadHamCode();
   // The channel closes when the HAM's process ends; a zombie main thread counts as gone (its
   // other threads may linger, blocked in the kernel, holding the old socket: it is replaced).
   const deadline = Date.now() + 2_000;
@@ -100,14 +136,21 @@ async function takeOver(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   clearInterval(following);
+  let code: HamCode;
+  try {
+    code = await loading;
+  } catch (error) {
+    process.stderr.write(`guardian ${process.pid}: takeover failed: the HAM's code did not load: ${error instanceof Error ? error.message : String(error)}\n`);
+    exitProcess(1);
+  }
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
-  const ham = new Ham(options);
+  const ham = new code.Ham(options);
   // From now on this is the HAM: the same signals stop it.
-  stopOnSignals(ham);
+  code.stopOnSignals(ham);
   try {
     await ham.start({ takeover: true, reader });
   } catch (error) {
-    say("takeover-failed", `takeover failed: ${error instanceof Error ? error.message : String(error)}`);
+    await say("takeover-failed", `takeover failed: ${error instanceof Error ? error.message : String(error)}`);
     exitProcess(1);
   }
   await ham.stopped;
@@ -115,11 +158,13 @@ async function takeOver(): Promise<void> {
 }
 
 // The channel may have closed while this module was still loading (the HAM died young): the
-// 'disconnect' event is gone by then, so look. Otherwise tell the HAM we are ready, and watch it.
+// 'disconnect' event is gone by then, so look. Otherwise tell the HAM we are ready, watch it,
+// and load the HAM's code it will need to take over.
 refresh();
 if (!takingOver) {
   if (process.connected) {
     send({ ready: true });
     watchdog.start();
+    setImmediate(() => void loadHamCode().catch(() => undefined));
   } else void takeOver();
 }

@@ -14,6 +14,27 @@ export const GUARDIAN_SCRIPT = distFile(import.meta.url, ["../../guardian/guardi
 export const HAM_NODE_FLAGS = ["--max-semi-space-size=1", "--optimize-for-size"];
 const RESPAWN_DELAY_MS = [0, 100, 500, 2_000];
 
+// The Guardian's environment: the HAM's, with the etcd password, and NODE_EXTRA_CA_CERTS carried
+// under another name. Node reads that file at its start whether or not it ever makes a TLS
+// connection: with Debian's bundle of ~140 certificates that was 70–100 ms of a Guardian's
+// ~150 ms start here, all of it between a takeover and the new HAM being protected again. The
+// Guardian puts it back for the processes it starts once it is the HAM (guardian/main.ts). Kept
+// as it is for a clustered HAM reaching etcd over TLS without --etcd-ca, whose connection may
+// rely on it.
+export function guardianEnv(options: HamOptions, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const result: NodeJS.ProcessEnv = { ...env };
+  const password = options.cluster?.password ?? null;
+  if (password !== null) result["HAMD_ETCD_PASSWORD"] = password;
+  const extraCa = env["NODE_EXTRA_CA_CERTS"];
+  const etcdTrustsNode = options.cluster !== null && options.cluster.ca === null && options.cluster.etcd.some((url) => url.startsWith("https:"));
+  if (extraCa !== undefined && !etcdTrustsNode) {
+    delete result["NODE_EXTRA_CA_CERTS"];
+    result[CARRIED_EXTRA_CA] = extraCa;
+  }
+  return result;
+}
+export const CARRIED_EXTRA_CA = "HAMD_NODE_EXTRA_CA_CERTS";
+
 export class GuardianLink {
   private child: ChildProcess | null = null;
   private stopping = false;
@@ -28,9 +49,8 @@ export class GuardianLink {
     const startedAt = Date.now();
     // An etcd password goes in the environment, not in an argv every user can read.
     const cluster = this.options.cluster === null ? null : { ...this.options.cluster, password: null };
-    const password = this.options.cluster?.password ?? null;
     const child = fork(GUARDIAN_SCRIPT, [JSON.stringify({ ...this.options, fresh: false, cluster }), String(process.pid)], {
-      execArgv: HAM_NODE_FLAGS, env: password === null ? process.env : { ...process.env, HAMD_ETCD_PASSWORD: password }, stdio: ["ignore", "ignore", "inherit", "ipc"],
+      execArgv: HAM_NODE_FLAGS, env: guardianEnv(this.options), stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
     this.child = child;
     this.pid = 0;

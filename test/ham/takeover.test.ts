@@ -6,6 +6,7 @@ import * as ham from "../../dist/lib/index.js";
 import { stateDirOf } from "../../dist/ham/adapters/store.js";
 import { cleanup, currentHamPid, entityPid, eventually, FIXTURES, HAM_BIN, isAlive, startHam, track, tempDir } from "../helpers/ham-instance.js";
 import { attachSleeper, guardianReady, killHam, processesOf, status, treeOf } from "../helpers/takeover.js";
+import { environOf } from "../../dist/lib/proc.js";
 
 // Guardian takeover (issue 3): every kill is a SIGKILL; after each, the tree is the same,
 // no entity process is duplicated, none is left unwatched, and the counters are right.
@@ -52,7 +53,14 @@ describe("Guardian takeover", () => {
       child.stdout?.on("data", (chunk: Buffer) => {
         out += chunk.toString();
       });
-      return new Promise<{ done: string[]; errors: string[] }>((resolve) => child.on("exit", () => resolve(JSON.parse(out) as { done: string[]; errors: string[] })));
+      // A client that ended without its line is a failure of this test, with what it said.
+      return new Promise<{ done: string[]; errors: string[] }>((resolve) => child.on("exit", (code, signal) => {
+        try {
+          resolve(JSON.parse(out) as { done: string[]; errors: string[] });
+        } catch {
+          resolve({ done: [], errors: [`client ${prefix} ended (${signal ?? `code ${code}`}) without its line: ${JSON.stringify(out)}`] });
+        }
+      }));
     });
     await eventually(async () => (await status(instance.runDir)).entities >= 100, 10_000, "the burst to be under way");
     await killHam(instance);
@@ -186,6 +194,28 @@ describe("Guardian takeover", () => {
     expect(after.hamPid).toBe(before.hamPid);
     expect(after.guardianFailures).toBe(1);
     expect(await instance.field("/.info", "Guardian Failures")).toBe("1");
+  });
+
+  it("starts the Guardian without NODE_EXTRA_CA_CERTS (its cost at Node's start) and gives it back to the processes it restarts after a takeover", async () => {
+    const certificates = join(tempDir(), "extra-ca.pem");
+    writeFileSync(certificates, "");
+    const instance = await startHam([], { NODE_EXTRA_CA_CERTS: certificates, HAMD_ETCD_PASSWORD: "secret" });
+    process.env["HAM_RUN_DIR"] = instance.runDir;
+    await attachSleeper("inetd");
+    const { guardianPid } = await guardianReady(instance.runDir);
+    const guardianEnv = environOf(guardianPid);
+    expect(guardianEnv).not.toContain(`NODE_EXTRA_CA_CERTS=${certificates}`);
+    expect(guardianEnv).toContain(`HAMD_NODE_EXTRA_CA_CERTS=${certificates}`);
+    await killHam(instance);
+    const [pid] = processesOf(instance.runDir, "inetd");
+    process.kill(pid ?? 0, "SIGKILL");
+    const next = await eventually(async () => {
+      const now = await entityPid(instance, "inetd");
+      return now !== pid && now > 0 ? now : 0;
+    }, 5_000, "a restart by the HAM that took over");
+    const restartedEnv = environOf(next);
+    expect(restartedEnv).toContain(`NODE_EXTRA_CA_CERTS=${certificates}`);
+    expect(restartedEnv.filter((entry) => entry.startsWith("HAMD_"))).toEqual([]);
   });
 
   it("recovers when HAM and Guardian die together: adopts the living, runs death conditions for the dead", async () => {
