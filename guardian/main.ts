@@ -60,13 +60,6 @@ const say = async (event: string, line: string) => {
   (await log)(event, line);
 };
 
-// A clustered Guardian loads the cluster's code (etcd3, gRPC, protobufjs: ~0.5 s of CPU here), so
-// its takeover does not wait for it; but not at once: a Guardian starts right after a takeover,
-// while the new HAM recovers, and in the cluster lab Guardians started that way (and often killed
-// young) spent a core on it at the worst moment. A takeover before then loads it in the background.
-const PRELOAD_AFTER_MS = 3_000;
-if (options.cluster !== null) setTimeout(() => void loadHamCode().then((code) => code.preloadCluster(options.cluster), () => undefined), PRELOAD_AFTER_MS).unref();
-
 // Follows the state by reading what was appended every FOLLOW_MS (a watch would wake this
 // process at every append and slow the HAM's writes on a busy machine); a takeover reads
 // the last few records left.
@@ -165,6 +158,10 @@ if (!takingOver) {
   if (process.connected) {
     send({ ready: true });
     watchdog.start();
-    setImmediate(() => void loadHamCode().catch(() => undefined));
+    // A clustered Guardian loads the cluster's code too (etcd3, gRPC, protobufjs: 170–220 ms of
+    // CPU here from their bundle): a HAM that took over before would load it in its own event
+    // loop before it renews the node's lease, and answer nothing meanwhile (its new Guardian's
+    // watchdog judged such a HAM hung after 1 s in the cluster lab).
+    setImmediate(() => void loadHamCode().then((code) => code.preloadCluster(options.cluster), () => undefined));
   } else void takeOver();
 }

@@ -29,3 +29,38 @@ await build({
   banner: { js: "import { createRequire as hamdBundleRequire } from 'node:module'; const require = hamdBundleRequire(import.meta.url);" },
   logLevel: "warning",
 });
+
+// The etcd adapter with etcd3, gRPC and protobufjs in one ES module, dist/ham/cluster/etcd.bundle.mjs,
+// which a clustered HAM (or its Guardian) imports instead of dist/ham/cluster/etcd.js. From their
+// ~200 CommonJS files the import took 330–380 ms of CPU here, from one ES module 170–220 ms (as a
+// CommonJS bundle it was slower: Node scans a CommonJS module imported from an ES module for its
+// exports, ~190 ms for this one). The import blocks the event loop of a HAM that takes over soon
+// after its Guardian started, before it can answer its own new Guardian's pings.
+// The one path etcd3 finds by __dirname (its .proto) is asked of Node's resolver instead, and
+// gRPC's (only for a server's channelz and xDS, unused) keep their folder.
+const etcdProto = {
+  name: "etcd3-proto-path",
+  setup(plugin) {
+    plugin.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async ({ path }) => {
+      const { readFile } = await import("node:fs/promises");
+      const source = await readFile(path, "utf8");
+      const from = "`${__dirname}/../proto/rpc.proto`";
+      if (!source.includes(from)) throw new Error(`${path}: etcd3 no longer loads ${from}; see guardian/make-bundle.mjs`);
+      return { contents: source.replace(from, `require.resolve("etcd3/proto/rpc.proto")`), loader: "js" };
+    });
+  },
+};
+await build({
+  entryPoints: [join(root, "dist/ham/cluster/etcd.js")],
+  outfile: join(root, "dist/ham/cluster/etcd.bundle.mjs"),
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  plugins: [etcdProto],
+  banner: {
+    js: "import { createRequire as hamdBundleRequire } from 'node:module'; import { dirname as hamdDirname } from 'node:path'; "
+      + "const require = hamdBundleRequire(import.meta.url); const __dirname = hamdDirname(require.resolve('@grpc/grpc-js'));",
+  },
+  logLevel: "warning",
+});

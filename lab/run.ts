@@ -205,7 +205,10 @@ export class Run {
       const info = await this.system.entity(name);
       if (info !== null && info.pid > 0 && info.pid !== oldPid) {
         const latency = performance.now() - killedAt;
-        if (generation !== this.hamFaultGeneration || !this.load.prompt.includes(name)) {
+        // A HAM fault after the kill, or one whose takeover was still under way when the process
+        // died (the HAM killed first, then the process: the new HAM restarts it), holds it up.
+        const duringHamFault = generation !== this.hamFaultGeneration || this.hamFaultAllowance(monoMs() - latency, monoMs()) > 0;
+        if (duringHamFault || !this.load.prompt.includes(name)) {
           this.restartDuringHamFaultMs.push(latency);
         } else {
           this.restartMs.push(latency);

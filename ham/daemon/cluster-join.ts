@@ -15,7 +15,8 @@ import { DEFAULTS } from "./defaults.js";
 // The etcd adapter by its file, not a literal import: the Guardian's bundle would otherwise take
 // it in, and with it a static import of etcd3 (~225 ms and 30 MB at every Guardian's start).
 // Seen from dist/ham/daemon/ or from the bundle in dist/guardian/.
-const ETCD_ADAPTER = pathToFileURL(distFile(import.meta.url, ["../cluster/etcd.js", "../ham/cluster/etcd.js"])).href;
+// The adapter bundled with etcd3 and gRPC (guardian/make-bundle.mjs: half the CPU to load), else its module.
+const ETCD_ADAPTER = pathToFileURL(distFile(import.meta.url, ["../cluster/etcd.bundle.mjs", "../ham/cluster/etcd.bundle.mjs", "../cluster/etcd.js", "../ham/cluster/etcd.js"])).href;
 
 // What a node key says of the hamd that holds it (the package's root, from either place).
 function hamdVersion(): string {
@@ -98,8 +99,9 @@ export async function joinCluster(cluster: HamOptions["cluster"], keptLease: str
   return { membership, remote };
 }
 
-// A clustered Guardian loads the cluster's code while it follows the state, so that its takeover
-// does not wait for it: etcd3 and gRPC cost a new HAM ~225 ms idle, over a second in the lab.
+// A clustered Guardian loads the cluster's code once it follows the state, so that its takeover
+// does not wait for it: etcd3 and gRPC cost a new HAM 170–220 ms of CPU from their bundle
+// (330–380 from their modules), and more than a second in the cluster lab.
 export function preloadCluster(cluster: HamOptions["cluster"]): void {
   if (cluster === null) return;
   void Promise.all([import(ETCD_ADAPTER), import("../cluster/membership.js"), import("../cluster/remote-calls.js")]).catch(() => undefined);
