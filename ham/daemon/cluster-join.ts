@@ -53,8 +53,7 @@ export async function joinCluster(cluster: HamOptions["cluster"], keptLease: str
   leaseChanged: (membership: Membership) => void, serve: (origin: string, call: RemoteCall) => Promise<RemoteAnswer>,
   coreHooks: NodeHooks = {}): Promise<Joined | null> {
   if (cluster === null) return null;
-  const [{ connectEtcd }, { Membership, NodeHeld }, { RemoteCalls }] = await Promise.all([import(ETCD_ADAPTER) as Promise<typeof EtcdAdapter>,
-    import("../cluster/membership.js"), import("../cluster/remote-calls.js")]);
+  const [{ connectEtcd }, { Membership, NodeHeld }, { RemoteCalls }] = await loadClusterCode();
   const etcd = connectEtcd(cluster);
   let remote: RemoteCalls | null = null;
   const membership: Membership = new Membership(etcd, {
@@ -104,5 +103,16 @@ export async function joinCluster(cluster: HamOptions["cluster"], keptLease: str
 // (330–380 from their modules), and more than a second in the cluster lab.
 export function preloadCluster(cluster: HamOptions["cluster"]): void {
   if (cluster === null) return;
-  void Promise.all([import(ETCD_ADAPTER), import("../cluster/membership.js"), import("../cluster/remote-calls.js")]).catch(() => undefined);
+  loadClusterCode().catch(() => undefined);
+}
+
+// The cluster's modules, imported once (a failed import is tried again by the next caller).
+type ClusterCode = [typeof EtcdAdapter, typeof import("../cluster/membership.js"), typeof import("../cluster/remote-calls.js")];
+let clusterCode: Promise<ClusterCode> | null = null;
+export function loadClusterCode(): Promise<ClusterCode> {
+  clusterCode ??= Promise.all([import(ETCD_ADAPTER) as Promise<typeof EtcdAdapter>, import("../cluster/membership.js"), import("../cluster/remote-calls.js")]);
+  clusterCode.catch(() => {
+    clusterCode = null;
+  });
+  return clusterCode;
 }

@@ -19,7 +19,7 @@ import { DEFAULTS } from "./defaults.js";
 import { failPoint } from "../adapters/fail-point.js";
 import { answerFrame } from "../server/frames.js";
 import { GuardianLink } from "../adapters/guardian-link.js";
-import { joinCluster } from "./cluster-join.js";
+import { joinCluster, loadClusterCode } from "./cluster-join.js";
 import { checkStateCluster } from "./cluster-check.js";
 import { activityLogOptions, type HamOptions, type StartMode } from "./ham-options.js";
 import { acquireInstance, prepareRunDir, releaseInstance } from "../adapters/instance-lock.js";
@@ -186,6 +186,12 @@ export class Ham implements ServerContext {
         throw error;
       }
     }
+    // A takeover by a Guardian too young to have loaded the cluster's code loads it now, before
+    // it serves and forks its own Guardian: the import holds the event loop (170–220 ms of CPU
+    // here, over a second in the cluster lab), and held after serving it made heartbeats that
+    // were queued unread look missed (their grace counts from serving) and the new Guardian's
+    // watchdog judge this HAM hung. A Guardian that loaded it already passes at once.
+    if (this.options.cluster !== null && mode.takeover) await loadClusterCode().catch(() => undefined);
     this.server = await serveSocket(this.files.socketPath, {
       maxConnections: DEFAULTS.maxConnections,
       maxFrameBytes: SERVER_MAX_FRAME_BYTES,
