@@ -6,7 +6,8 @@
 // time through createRequire (immutable, pino-pretty, yaml, fuse-native) and etcd3 (the
 // cluster's, loaded only when clustered) stay outside.
 import { build } from "esbuild";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,17 +37,21 @@ await build({
 // CommonJS bundle it was slower: Node scans a CommonJS module imported from an ES module for its
 // exports, ~190 ms for this one). The import blocks the event loop of a HAM that takes over soon
 // after its Guardian started, before it can answer its own new Guardian's pings.
-// The one path etcd3 finds by __dirname (its .proto) is asked of Node's resolver instead, and
-// gRPC's (only for a server's channelz and xDS, unused) keep their folder.
+// etcd3 parses its .proto files (found by __dirname) at every load: 85 ms of the import's CPU
+// here. The bundle gets them parsed at build time instead, as protobufjs JSON handed to
+// proto-loader's fromJSON (what its loadSync does after parsing, with the same options); gRPC's
+// own __dirname paths (a server's channelz and xDS, unused) keep their folder.
 const etcdProto = {
-  name: "etcd3-proto-path",
+  name: "etcd3-proto-json",
   setup(plugin) {
     plugin.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async ({ path }) => {
-      const { readFile } = await import("node:fs/promises");
-      const source = await readFile(path, "utf8");
-      const from = "`${__dirname}/../proto/rpc.proto`";
-      if (!source.includes(from)) throw new Error(`${path}: etcd3 no longer loads ${from}; see guardian/make-bundle.mjs`);
-      return { contents: source.replace(from, `require.resolve("etcd3/proto/rpc.proto")`), loader: "js" };
+      const source = readFileSync(path, "utf8");
+      const from = "(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {";
+      if (!source.includes(from)) throw new Error(`${path}: etcd3 no longer loads its .proto as expected; see guardian/make-bundle.mjs`);
+      // The protobufjs proto-loader itself uses, and the option of etcd3's that changes names.
+      const protobuf = createRequire(createRequire(path).resolve("@grpc/proto-loader"))("protobufjs");
+      const parsed = new protobuf.Root().loadSync(join(dirname(path), "../proto/rpc.proto"), { keepCase: true });
+      return { contents: source.replace(from, `(0, proto_loader_1.fromJSON)(${JSON.stringify(parsed.toJSON())}, {`), loader: "js" };
     });
   },
 };
