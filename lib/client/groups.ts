@@ -2,7 +2,7 @@ import { HamError } from "../errors.js";
 import { checkName } from "../names.js";
 import type { FaultPolicy } from "../tree/types.js";
 import { requestAuto } from "./handles.js";
-import { RoleLeases } from "./role-lease.js";
+import { RoleDelivery, type RoleAnswer } from "./role-delivery.js";
 import { placeOfNode, releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
 
 // Beyond QNX: service groups (AIS AMF's service groups and HA states, on one node). The HAM
@@ -120,50 +120,15 @@ export async function ham_role_register(
   const entity = checkName(options.entity ?? process.env["HAM_ENTITY"], "entity");
   const session = await sessionFor(runDirOfNode(options.node ?? null));
   session.holds += 1;
-  let chain: Promise<void> = Promise.resolve();
   let closed = false;
-  // The last role of each group handed to onRole: the HAM sends a role again after a takeover
-  // (or a second registration) when it has not seen its acknowledgement; the callback must not
-  // run twice for it, only the acknowledgement goes again.
-  const handled = new Map<string, { seq: number; answer: Promise<{ ok: boolean; reason: string | undefined }> }>();
-  // Calls onRole outside the HAM's sequence (a leased role passed, or came back): not acknowledged.
-  const onOwn = (assignment: RoleAssignment) => {
-    chain = chain.then(async () => {
-      try {
-        await onRole(assignment);
-      } catch {
-        // The member's own business: nothing to tell the HAM.
-      }
-    });
-  };
-  const leases = new RoleLeases(
-    (group, seq) => onOwn({ group, entity, role: "quiesced", seq, leaseExpired: true }),
-    (group, role, seq) => onOwn({ group, entity, role: role as HaState, seq }),
-  );
-  session.onLease = (message) => {
-    if (!closed && message.entity === entity) leases.renew(message.group, message.until);
-  };
-  const acknowledge = (group: string, seq: number, answer: { ok: boolean; reason: string | undefined }) =>
+  const acknowledge = (group: string, seq: number, answer: RoleAnswer) =>
     closed ? undefined : session.request("role_ack", { gname: group, ename: entity, seq, ...answer }).catch(() => undefined);
+  const delivery = new RoleDelivery(entity, onRole, acknowledge);
+  session.onLease = (message) => {
+    if (!closed && message.entity === entity) delivery.renew(message.group, message.until);
+  };
   session.onRole = (message) => {
-    if (closed || message.entity !== entity) return;
-    const last = handled.get(message.group);
-    if (last !== undefined && last.seq >= message.seq) {
-      if (last.seq === message.seq) void last.answer.then((answer) => acknowledge(message.group, message.seq, answer));
-      return;
-    }
-    leases.role(message.group, message.role, message.seq, message.until);
-    const until = message.until === undefined ? {} : { until: message.until };
-    const answer = chain.then(async () => {
-      try {
-        await onRole({ group: message.group, entity: message.entity, role: message.role as HaState, seq: message.seq, ...until });
-        return { ok: true, reason: undefined };
-      } catch (error) {
-        return { ok: false, reason: error instanceof Error ? error.message : String(error) };
-      }
-    });
-    handled.set(message.group, { seq: message.seq, answer });
-    chain = answer.then((result) => acknowledge(message.group, message.seq, result)).then(() => undefined);
+    if (!closed && message.entity === entity) delivery.role(message);
   };
   let result: { group: string | null };
   try {
@@ -171,7 +136,7 @@ export async function ham_role_register(
   } catch (error) {
     session.onRole = null;
     session.onLease = null;
-    leases.close();
+    delivery.close();
     session.holds -= 1;
     releaseIfUnused(session);
     throw error;
@@ -183,7 +148,7 @@ export async function ham_role_register(
       closed = true;
       session.onRole = null;
       session.onLease = null;
-      leases.close();
+      delivery.close();
       session.holds -= 1;
       releaseIfUnused(session);
     },
