@@ -144,6 +144,8 @@ async function takeOver(): Promise<void> {
     await ham.start({ takeover: true, reader });
   } catch (error) {
     await say("takeover-failed", `takeover failed: ${error instanceof Error ? error.message : String(error)}`);
+    // The Guardian this takeover forked first would take over in turn, and fail the same way.
+    await ham.guardian.stop().catch(() => undefined);
     exitProcess(1);
   }
   await ham.stopped;

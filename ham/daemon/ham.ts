@@ -155,6 +155,11 @@ export class Ham implements ServerContext {
     // The Guardian and every process the HAM starts carry it (tests find them by it).
     process.env["HAM_RUN_DIR"] = this.options.runDir;
     this.files = await acquireInstance(this.options.runDir, mode.takeover);
+    // A takeover forks its own Guardian first: it loads (Node, the HAM's code, the cluster's)
+    // while this HAM recovers, on the other core, so a HAM killed right after it took over has
+    // a Guardian that is loaded sooner (a cold start forks it once it serves, as before). Its
+    // watchdog allows a longer first answer (guardian/watchdog.ts) for the recovery below.
+    if (mode.takeover) this.guardian.start();
     const reader = mode.reader ?? new StoreReader(this.store.dir);
     if (this.options.fresh && !mode.takeover) this.store.remove();
     const recovered = reader.exists();
@@ -207,7 +212,7 @@ export class Ham implements ServerContext {
     if (recovered) this.core.dispatch({ kind: "serving", at: this.core.at() });
     this.markServing();
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
-    this.guardian.start();
+    if (!mode.takeover) this.guardian.start();
     // A takeover joins the cluster in the background, once it serves and its Guardian is forked:
     // making the etcd client (gRPC channels, ~80 ms of CPU here) before the socket listened held
     // every client up that long (kill → answered: p50 140 ms clustered, 60 ms not).
