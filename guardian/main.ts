@@ -95,12 +95,25 @@ const watchdog = new Watchdog(options.watchdogMs ?? 1_000, send, (silentMs) => {
   }
 });
 
-process.on("message", (message: { stop?: boolean; pong?: number }) => {
+// The watchdog judges the HAM once it serves (it says so: a takeover forks this Guardian before
+// it recovers the state, which holds its event loop a while) and this Guardian is ready; a HAM
+// that never says so is judged all the same SERVING_WAIT_MS after the ready message.
+const SERVING_WAIT_MS = 10_000;
+let serving = false;
+let readySent = false;
+const watchIfBoth = () => {
+  if (serving && readySent && !takingOver && !stopping) watchdog.start();
+};
+process.on("message", (message: { stop?: boolean; pong?: number; serving?: boolean }) => {
   if (message.stop === true) {
     stopping = true;
     exitProcess(0);
   }
   if (typeof message.pong === "number") watchdog.answered(message.pong);
+  if (message.serving === true) {
+    serving = true;
+    watchIfBoth();
+  }
 });
 
 process.on("disconnect", () => {
@@ -159,7 +172,12 @@ refresh();
 if (!takingOver) {
   if (process.connected) {
     send({ ready: true });
-    watchdog.start();
+    readySent = true;
+    watchIfBoth();
+    setTimeout(() => {
+      serving = true;
+      watchIfBoth();
+    }, SERVING_WAIT_MS).unref();
     // A clustered Guardian loads the cluster's code too (etcd3, gRPC, protobufjs: 170–220 ms of
     // CPU here from their bundle): a HAM that took over before would load it in its own event
     // loop before it renews the node's lease, and answer nothing meanwhile (its new Guardian's

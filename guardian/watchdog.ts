@@ -3,18 +3,12 @@
 // limit means the HAM is hung (SIGSTOP, a blocked loop). The judgement runs after a turn of
 // I/O (setImmediate), so answers queued while this process itself was descheduled are read
 // first: a Guardian that stalled never blames the HAM for it.
-const FIRST_ANSWER_FACTOR = 5;
-
 export class Watchdog {
   private timer: NodeJS.Timeout | null = null;
   private seq = 0;
   // Pings still unanswered: seq → when sent (performance.now), oldest first. The HAM answers
   // in order, so an answer settles its ping and every earlier one.
   private readonly unanswered = new Map<number, number>();
-  // Until the HAM's first answer the limit is FIRST_ANSWER_FACTOR times longer: a HAM that takes
-  // over forks its Guardian before it recovers the state (and, young, loads the cluster's code),
-  // which holds its event loop for a while on a busy machine; it is not hung for that.
-  private everAnswered = false;
 
   constructor(
     private readonly limitMs: number,
@@ -28,7 +22,6 @@ export class Watchdog {
   }
 
   answered(seq: number): void {
-    this.everAnswered = true;
     for (const sent of this.unanswered.keys()) {
       if (sent > seq) break;
       this.unanswered.delete(sent);
@@ -48,7 +41,7 @@ export class Watchdog {
       const oldest = this.unanswered.values().next();
       if (this.timer === null || oldest.done === true) return;
       const silent = performance.now() - oldest.value;
-      if (silent <= (this.everAnswered ? this.limitMs : this.limitMs * FIRST_ANSWER_FACTOR)) return;
+      if (silent <= this.limitMs) return;
       this.stop();
       this.onHung(silent);
     });

@@ -40,6 +40,7 @@ export class GuardianLink {
   private stopping = false;
   private quickDeaths = 0;
   private waiters: Array<() => void> = [];
+  private hamServing = false;
   pid = 0;
 
   constructor(private readonly options: HamOptions, private readonly log: ActivityLog, private readonly onFailure: () => void) {}
@@ -54,6 +55,7 @@ export class GuardianLink {
     });
     this.child = child;
     this.pid = 0;
+    if (this.hamServing) this.send(child, { serving: true });
     child.on("error", () => undefined);
     child.on("message", (message: { ready?: boolean; ping?: number }) => {
       if (this.child !== child) return;
@@ -95,6 +97,14 @@ export class GuardianLink {
       }, timeoutMs);
       this.waiters.push(wake);
     });
+  }
+
+  // The HAM serves its socket: its Guardian's watchdog may judge it from now on (a takeover forks
+  // its Guardian before it recovers the state, which holds the event loop for a while on a busy
+  // machine; it is not hung for that). A Guardian forked later is told at once.
+  serving(): void {
+    this.hamServing = true;
+    if (this.child !== null) this.send(this.child, { serving: true });
   }
 
   // A message the channel may no longer carry (the Guardian just died): its exit tells.

@@ -158,7 +158,7 @@ export class Ham implements ServerContext {
     // A takeover forks its own Guardian first: it loads (Node, the HAM's code, the cluster's)
     // while this HAM recovers, on the other core, so a HAM killed right after it took over has
     // a Guardian that is loaded sooner (a cold start forks it once it serves, as before). Its
-    // watchdog allows a longer first answer (guardian/watchdog.ts) for the recovery below.
+    // watchdog waits until this HAM serves (guardian.serving() below) to judge it.
     if (mode.takeover) this.guardian.start();
     const reader = mode.reader ?? new StoreReader(this.store.dir);
     if (this.options.fresh && !mode.takeover) this.store.remove();
@@ -211,6 +211,7 @@ export class Ham implements ServerContext {
     });
     if (recovered) this.core.dispatch({ kind: "serving", at: this.core.at() });
     this.markServing();
+    this.guardian.serving();
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
     if (!mode.takeover) this.guardian.start();
     // A takeover joins the cluster in the background, once it serves and its Guardian is forked:
