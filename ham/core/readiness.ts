@@ -71,16 +71,18 @@ export function entityReady(tx: Tx, name: string, pid: number | null, how: strin
 }
 
 // Starts the waiting entities whose requirements are all ready now: those requiring `readied`
-// (an entity that just became ready), or every one (null: after an apply or a takeover). It scans
-// the entities, only on a change of readiness (a start, a restart, a notification): ~30 µs for
-// 1,000 entities here, against the spawn each of these events comes with.
+// (an entity that just became ready), or every one (null: after an apply or a takeover). It
+// looks only at the waiting ones (Meta.waiting, kept by tx.ts): a scan of every entity at each
+// start or notification cost 1-4 ms with 1,000 entities on this (loaded) machine.
 export function startWaiting(tx: Tx, readied: string | null): void {
+  if (tx.meta.waiting === undefined || tx.meta.waiting.size === 0) return;
   if (readied !== null) {
     const entity = tx.entity(readied);
     if (entity === undefined || !isReady(entity)) return;
   }
-  for (const entity of [...tx.entities.values()]) {
-    if (!entity.run.waiting || (readied !== null && !entity.spec.readiness.requires.includes(readied))) continue;
+  for (const name of [...tx.meta.waiting]) {
+    const entity = tx.entity(name);
+    if (entity === undefined || !entity.run.waiting || (readied !== null && !entity.spec.readiness.requires.includes(readied))) continue;
     if (entity.run.pid !== 0 || unmetRequirements(tx, entity).length > 0) continue;
     startHeld(tx, entity);
   }

@@ -191,6 +191,9 @@ export interface Meta {
   readonly leaseTtlMs?: number;
   // The nodes this HAM knows up or down (core/nodes/node-facts.ts), kept in the shared state.
   readonly nodes?: ReadonlyMap<string, NodeFact>;
+  // The entities whose start waits for their requirements (readiness.ts): an index of
+  // run.waiting that tx.ts keeps up to date, never written (restore.ts builds it again).
+  readonly waiting?: ReadonlySet<string>;
 }
 
 

@@ -106,6 +106,8 @@ export function restoreState(base: HamState, records: CheckedRecords): Restored 
       verbosity: meta?.verbosity ?? base.meta.verbosity, nextFiringId, nextActionId, nextOrder: Math.max(nextOrder, nextId, meta?.nextOrder ?? 0),
       spawnCount: meta?.spawnCount ?? 0, config,
       ...(meta?.nodes === undefined ? {} : { nodes: new Map(meta.nodes.map(({ name, ...fact }) => [name, fact])) }),
+      // Derived from the entities (core/tx.ts keeps it from here on).
+      waiting: new Set([...entities.values()].filter((entity) => entity.run.waiting).map((entity) => entity.name)),
     },
     global,
     entities: entities.size === 0 ? emptyIndex() : indexOf(entities),
