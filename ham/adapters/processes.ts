@@ -1,4 +1,6 @@
-import { spawn } from "node:child_process";
+import { spawn, type StdioOptions } from "node:child_process";
+import { Socket } from "node:net";
+import type { Readable, Writable } from "node:stream";
 import { constants } from "node:os";
 import { splitCommandLine } from "../../lib/command-line.js";
 import { HamError } from "../../lib/errors.js";
@@ -49,11 +51,20 @@ export interface Spawned {
 }
 
 // `output`: the descriptors its stdout and stderr go to (its files, output.ts); without them
-// it shares the HAM's.
-export function spawnLine(line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void, output: { out: number; err: number } | null = null): Spawned {
+// it shares the HAM's. `notify`: s6's notification fd (below).
+export function spawnLine(
+  line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void, output: { out: number; err: number } | null = null,
+  notify?: { fd: number; onReady: () => void },
+): Spawned {
   const [file, ...args] = splitCommandLine(line);
   if (file === undefined) throw new HamError("EINVAL", "empty command line");
-  const child = spawn(file, args, { detached: true, stdio: ["ignore", output?.out ?? "inherit", output?.err ?? "inherit"], env });
+  const stdio: StdioOptions = ["ignore", output?.out ?? "inherit", output?.err ?? "inherit"];
+  if (notify !== undefined) {
+    while (stdio.length < notify.fd) stdio.push("ignore");
+    stdio.push("pipe");
+  }
+  const child = spawn(file, args, { detached: true, stdio, env });
+  if (notify !== undefined) readNotification(child.stdio[notify.fd], notify.onReady);
   let spawnError: Error | null = null;
   child.on("error", (error) => {
     spawnError = error;
@@ -64,6 +75,20 @@ export function spawnLine(line: string, env: NodeJS.ProcessEnv, onExit: (exit: E
   }
   child.on("exit", (code, signal) => onExit(describeExit(code, signal)));
   return { pid: child.pid, startTime: readStartTime(child.pid) };
+}
+
+// s6's notification fd: the process writes a newline on it once ready. The HAM reads up to that
+// newline, then closes its end (as s6-supervise does), so a process writing again meets EPIPE.
+// The pipe is the HAM's alone: a HAM that takes over cannot read it (README, "Readiness").
+function readNotification(stream: Readable | Writable | null | undefined, onReady: () => void): void {
+  if (!(stream instanceof Socket)) return;
+  stream.unref();
+  stream.on("error", () => undefined);
+  stream.on("data", (chunk: Buffer) => {
+    if (!chunk.includes(0x0a)) return;
+    stream.destroy();
+    onReady();
+  });
 }
 
 // Sends a signal; false when the target does not exist or may not be signalled.

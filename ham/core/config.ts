@@ -9,6 +9,8 @@ import { LOG_LEVEL } from "./describe.js";
 import { applyRequest, detachEntity } from "./requests.js";
 import type { Tx } from "./tx.js";
 import { servingNow } from "./groups/roles.js";
+import { checkRequirements } from "./start-order.js";
+import { readReadiness, startWaiting } from "./readiness.js";
 
 
 // A config file applied as a diff, in one transition: entities whose section is unchanged are
@@ -69,6 +71,8 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
       throw new HamError("EEXIST", `entity ${entity.name} exists and was not created by ${source}`);
     }
   }
+  // Before anything changes: every name required exists (in the file or the HAM), and no cycle.
+  checkRequirements(tx, plan, previous);
   const caller: Caller = { pid: tx.meta.hamPid, token: null };
   const run = (request: PlannedRequest) => applyRequest(tx, request.op, { ref: 0, caller, replyTo: null, args: new Args(request.args), pidStart: null, viaConfig: source });
   const result: ApplyResult = { added: [], changed: [], removed: [], unchanged: [] };
@@ -91,6 +95,7 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
       tx.spec(entity.name, {
         command: typeof line === "string" && existing.spec.kind === "attached" ? line : existing.spec.command,
         flags: Number(entity.create.args["flags"] ?? existing.spec.flags),
+        readiness: readReadiness(entity.create.args["readiness"]),
       });
       result.changed.push(entity.name);
     }
@@ -118,6 +123,8 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
     if (entity !== undefined && entity.spec.kind !== "self") detachEntity(tx, entity, `removed from ${source}`);
     result.removed.push(name);
   }
+  // A changed entity may require less than before, an added one be what another waited for.
+  startWaiting(tx, null);
   // Judged on the whole file: a restart action may follow the policy that needs it.
   const members = (plan.groups ?? []).flatMap((request) => (Array.isArray(request.args["members"]) ? request.args["members"].map(String) : []));
   const warnings = [...new Set([...result.added, ...result.changed, ...members])].flatMap((name) => warnRestartless(tx, name) ?? []);

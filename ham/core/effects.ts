@@ -13,7 +13,8 @@ export type SpawnCause =
 
 export type Effect =
   // Starts an entity's process (its environment carries HAM_SPAWN=token) and watches its exit.
-  | { readonly kind: "spawn"; readonly entity: string; readonly line: string; readonly token: string; readonly cause: SpawnCause }
+  // `notifyFd`: the process gets a pipe on that fd; a newline on it is an `entity-ready` event.
+  | { readonly kind: "spawn"; readonly entity: string; readonly line: string; readonly token: string; readonly cause: SpawnCause; readonly notifyFd?: number }
   // An execute action: a process nobody watches. Answered with `action-done`.
   | { readonly kind: "execute"; readonly firing: number; readonly entity: string; readonly line: string }
   | { readonly kind: "signal"; readonly firing: number; readonly pid: number; readonly signal: number }

@@ -40,6 +40,9 @@ export type CoreEvent =
   // ham_entity_heartbeat from a client: its self-attached entities with its pid had a beat.
   | { readonly kind: "beat"; readonly at: At; readonly pid: number; readonly entities: readonly string[] }
   | { readonly kind: "timer"; readonly at: At; readonly id: string }
+  // An entity's process said it is ready: a newline on its notification fd (with the pid that
+  // wrote it), or a readiness probe that passed (core/readiness.ts).
+  | { readonly kind: "entity-ready"; readonly at: At; readonly entity: string; readonly pid?: number }
   // The result of an action carried out by an effect (execute, signal, pulse, waitfor).
   | { readonly kind: "action-done"; readonly at: At; readonly firing: number; readonly ok: boolean }
   | { readonly kind: "spawned"; readonly at: At; readonly entity: string; readonly token: string; readonly pid: number; readonly startTime: number | null; readonly cause: SpawnCause }

@@ -10,6 +10,7 @@ import { selfCloseTimer, timerFor } from "./tx.js";
 import type { Tx } from "./tx.js";
 import { ackDue, memberDied, memberFailed, resumeGroups } from "./groups/roles.js";
 import { yieldDue } from "./groups/cross-switchover.js";
+import { notifyOf, startWaiting } from "./readiness.js";
 
 // What happens to entity processes: deaths, spawns coming back, timers, beats.
 
@@ -28,7 +29,7 @@ export function died(tx: Tx, name: string, pid: number, abnormal: boolean, reaso
     : { ...run.episode, pending: run.episode.pending + 1, restarted: false };
   tx.put({
     ...after,
-    run: { ...run, pid: 0, spawnToken: null, episode, roleToken: null },
+    run: { ...run, pid: 0, spawnToken: null, episode, roleToken: null, ready: false },
     counters: {
       ...counters, lastDeathMs: tx.at.wall, deaths: counters.deaths + 1, abnormalDeaths: counters.abnormalDeaths + (abnormal ? 1 : 0),
       lastExit: reason,
@@ -94,6 +95,7 @@ export function spawned(tx: Tx, name: string, pid: number, startTime: number | n
       restarted(tx, name, pid, startTime);
       fire(tx, name, { kind: "restart" }, tx.entity(name)?.run.episode != null);
       actionDone(tx, cause.firing, true);
+      startWaiting(tx, name);
       return;
     case "attach":
     case "config": {
@@ -105,6 +107,7 @@ export function spawned(tx: Tx, name: string, pid: number, startTime: number | n
         if (cause.previous) fire(tx, name, { kind: "attach" });
         tx.emit({ kind: "reply", ref: cause.ref, to: cause.to, result: { ename: name } });
       }
+      startWaiting(tx, name);
       return;
     }
   }
@@ -146,7 +149,7 @@ function resumeSpawns(tx: Tx, facts: TakeoverFacts): void {
     tx.run(entity.name, { spawnToken: token });
     tx.log(LOG_LEVEL.events, "info", { event: "resume-spawn", entity: entity.name }, `${entity.name}: the HAM that died had not started its process yet; starting it`);
     tx.emit({ kind: "persist-now" });
-    tx.emit({ kind: "spawn", entity: entity.name, line, token, cause: { kind: "config", source: "the takeover" } });
+    tx.emit({ kind: "spawn", entity: entity.name, line, token, cause: { kind: "config", source: "the takeover" }, ...notifyOf(tx, entity.name) });
   }
 }
 
@@ -201,6 +204,9 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
     tx.run(entity.name, { episode: { ...episode, resumed: false } });
     episodeDone(tx, entity.name);
   }
+  // Entities still waiting whose requirements are ready (the HAM that died did not start them):
+  // started now; one whose requirement is not ready keeps waiting.
+  startWaiting(tx, null);
   const summary = { entities: tx.entities.size, adopted, died: deaths, resumed: firings.length, torn: facts.torn };
   tx.log(LOG_LEVEL.events, "info", { event: facts.takeover ? "takeover" : "recovered", ...summary }, facts.takeover
     ? `took over from the dead HAM: ${summary.entities} entities, ${adopted} processes adopted, ${deaths} died meanwhile`

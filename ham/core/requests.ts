@@ -16,6 +16,7 @@ import { answerFault, warnRestartless } from "./faults.js";
 import { CHECKPOINT_REQUESTS } from "./checkpoints/checkpoints.js";
 import { nodeEntity, refuseNode, refuseProcess } from "./nodes/node-entities.js";
 import { isNodeEntityName } from "./nodes/node-facts.js";
+import { entityReady, holdStart, notifyOf, readReadiness, startWaiting } from "./readiness.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.
@@ -37,15 +38,23 @@ function attach(tx: Tx, { ref, replyTo, args, pidStart, viaConfig }: Request): u
   const flags = checkFlags(args.flags(), ENTITY_FLAGS, "entity");
   if (pid <= 0 && line === null) throw new HamError("EINVAL", "ham_attach needs a pid > 0 or a command line");
   if (pid <= 0 && line !== null) splitCommandLine(line);
+  // Readiness and requirements come from a config file's entity (config-file.ts).
+  const readiness = readReadiness(args.raw("readiness"));
+  if (pid > 0 && (readiness.mode !== "start" || readiness.requires.length > 0)) {
+    throw new HamError("EINVAL", "readiness and requires need a command line the HAM starts");
+  }
   const existing = tx.entities.get(ename);
   if (existing !== undefined && !fillable(existing)) throw new HamError("EEXIST", `entity ${ename} exists`);
   if (pid > 0 && pidStart === null) throw new HamError("ESRCH", `no process ${pid}`);
   const base = existing ?? newEntity(ename, "attached", tx.at.wall);
   tx.put({
     ...base,
-    spec: { ...base.spec, kind: "attached", flags, command: pid > 0 ? null : line },
+    spec: { ...base.spec, kind: "attached", flags, command: pid > 0 ? null : line, readiness },
     counters: { ...base.counters, gaveUp: false },
+    run: { ...base.run, ready: false, waiting: false },
   });
+  // Its requirements are not all ready: it waits (readiness.ts starts it).
+  if (pid <= 0 && viaConfig !== undefined && holdStart(tx, ename)) return { ename };
   if (pid <= 0) {
     const token = tx.nextSpawnToken(ename);
     tx.run(ename, { spawnToken: token });
@@ -54,13 +63,14 @@ function attach(tx: Tx, { ref, replyTo, args, pidStart, viaConfig }: Request): u
     if (replyTo !== null) tx.emit({ kind: "reply-pending", to: replyTo, result: { ename } });
     tx.emit({ kind: "persist-now" });
     const cause = viaConfig === undefined ? { kind: "attach" as const, ref, to: replyTo, previous: existing !== undefined } : { kind: "config" as const, source: viaConfig };
-    tx.emit({ kind: "spawn", entity: ename, line: line ?? "", token, cause });
+    tx.emit({ kind: "spawn", entity: ename, line: line ?? "", token, cause, ...notifyOf(tx, ename) });
     return DEFERRED;
   }
   tx.run(ename, { pid, startTime: pidStart, ownChild: false });
   tx.emit({ kind: "watch-pid", entity: ename, pid, startTime: pidStart, adopted: false });
   tx.log(LOG_LEVEL.events, "info", { event: "attach", entity: ename, pid }, `${ename} attached (pid ${pid})`);
   if (existing !== undefined) fire(tx, ename, { kind: "attach" });
+  startWaiting(tx, ename);
   return { ename };
 }
 
@@ -101,7 +111,21 @@ function attachSelf(tx: Tx, { ref, args, caller, pidStart }: Request): unknown {
   armHeartbeat(tx, ename, 0);
   tx.log(LOG_LEVEL.events, "info", { event: "attach-self", entity: ename, pid: caller.pid }, `${ename} self-attached (pid ${caller.pid})`);
   if (existing !== undefined && !rebinding) fire(tx, ename, { kind: "attach" });
+  startWaiting(tx, ename);
   return { ename };
+}
+
+// ham_ready(): the caller says its entity is ready (readiness "notify"). Only the entity's own
+// process may (systemd's NotifyAccess=main): a shell that starts it should exec it. Ready
+// already (or readiness "start"): nothing changes, 0 all the same.
+function ready(tx: Tx, { args, caller }: Request): unknown {
+  const entity = entityOf(tx.state, args.name("ename", "entity"));
+  refuseProcess(entity.name, "ham_ready");
+  if (entity.spec.kind === "placeholder") throw new HamError("ESRCH", `${entity.name} has no process`);
+  if (entity.run.pid <= 0) throw new HamError("ESRCH", `${entity.name} has no running process`);
+  if (entity.run.pid !== caller.pid) throw new HamError("EPERM", `pid ${caller.pid} is not ${entity.name}'s process (pid ${entity.run.pid})`);
+  entityReady(tx, entity.name, caller.pid, "ham_ready");
+  return 0;
 }
 
 export function detachEntity(tx: Tx, entity: EntityState, how: string): void {
@@ -231,7 +255,7 @@ export const REQUESTS: Readonly<Record<string, Handler>> = {
   entity_condition_state: reportState, entity_condition_raise: reportRaise, policy: setPolicy,
   condition: items.condition, condition_state: items.conditionState, condition_raise: items.conditionRaise,
   condition_remove: items.conditionRemove, action: items.action, action_remove: items.actionRemove,
-  action_fail: items.actionFail, action_fail_remove: items.actionFailRemove, control: items.control, lookup: items.lookup, verbose,
+  ready, action_fail: items.actionFail, action_fail_remove: items.actionFailRemove, control: items.control, lookup: items.lookup, verbose,
   group_create: groups.groupCreate, group_delete: groups.groupDelete, group_member_add: groups.groupMemberAdd,
   group_member_remove: groups.groupMemberRemove, group_switchover: groups.groupSwitchover, group_update: groups.groupUpdate,
   role_register: groups.roleRegister, role_ack: groups.roleAck,

@@ -3,6 +3,7 @@ import { LOG_LEVEL } from "./describe.js";
 import type { Firing } from "./state.js";
 import { restartTimer } from "./tx.js";
 import type { Tx } from "./tx.js";
+import { notifyOf } from "./readiness.js";
 
 // Restart-storm policy (beyond QNX). A process that ran at least minUptime is restarted at
 // once; one that died sooner waits a backoff that doubles from backoffInitialMs up to
@@ -102,7 +103,7 @@ function spawnRestart(tx: Tx, firing: Firing, line: string): Outcome {
   const token = tx.nextSpawnToken(firing.entity);
   tx.run(firing.entity, { spawnToken: token });
   tx.emit({ kind: "persist-now" });
-  tx.emit({ kind: "spawn", entity: firing.entity, line, token, cause: { kind: "restart", firing: firing.id } });
+  tx.emit({ kind: "spawn", entity: firing.entity, line, token, cause: { kind: "restart", firing: firing.id }, ...notifyOf(tx, firing.entity) });
   return PENDING;
 }
 

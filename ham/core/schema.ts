@@ -34,6 +34,10 @@ export interface ConfigEntity {
   readonly flags?: ConfigFlags;
   readonly policy?: unknown;
   readonly conditions?: readonly ConfigCondition[];
+  // Readiness and start order (core/readiness.ts).
+  readonly readiness?: "start" | "notify";
+  readonly notifyFd?: number;
+  readonly requires?: readonly string[];
 }
 export interface ConfigGroup {
   readonly name: string;

@@ -53,6 +53,17 @@ export interface HeartbeatSpec {
   readonly high: number;
 }
 
+// When the entity counts as ready (readiness.ts): "start", once its process runs; "notify", once
+// its process says so (a newline on its notification fd, ham_ready(), or a readiness probe). It
+// is started only once every entity it `requires` is ready.
+export interface Readiness {
+  readonly mode: "start" | "notify";
+  readonly notifyFd: number | null;
+  readonly requires: readonly string[];
+}
+
+export const START_READINESS: Readiness = Object.freeze({ mode: "start", notifyFd: null, requires: Object.freeze([]) });
+
 export interface EntitySpec {
   readonly kind: EntityKind;
   readonly command: string | null;
@@ -60,6 +71,7 @@ export interface EntitySpec {
   readonly enabled: boolean;
   readonly policy: RestartPolicy;
   readonly heartbeat: HeartbeatSpec | null;
+  readonly readiness: Readiness;
 }
 
 export interface EntityCounters extends AvailabilityCounters {
@@ -114,6 +126,10 @@ export interface EntityRun {
   // The client session (its token) of the process that registered a role callback
   // (ham_role_register), for this pid only: a death clears it.
   readonly roleToken: string | null;
+  // Its process said it is ready (readiness "notify"): cleared by its death.
+  readonly ready: boolean;
+  // Its start is held until every entity it requires is ready (readiness.ts).
+  readonly waiting: boolean;
 }
 
 export interface EntityState {
@@ -175,6 +191,9 @@ export interface Meta {
   readonly leaseTtlMs?: number;
   // The nodes this HAM knows up or down (core/nodes/node-facts.ts), kept in the shared state.
   readonly nodes?: ReadonlyMap<string, NodeFact>;
+  // The entities whose start waits for their requirements (readiness.ts): an index of
+  // run.waiting that tx.ts keeps up to date, never written (restore.ts builds it again).
+  readonly waiting?: ReadonlySet<string>;
 }
 
 
@@ -218,13 +237,13 @@ export const DEFAULT_POLICY: RestartPolicy = Object.freeze({
 export function newEntity(name: string, kind: EntityKind, nowMs: number): EntityState {
   return {
     name,
-    spec: { kind, command: null, flags: 0, enabled: true, policy: DEFAULT_POLICY, heartbeat: null },
+    spec: { kind, command: null, flags: 0, enabled: true, policy: DEFAULT_POLICY, heartbeat: null, readiness: START_READINESS },
     counters: {
       createdMs: nowMs, startedMs: nowMs, lastDeathMs: null, restartedMs: null, restarts: 0, deaths: 0, abnormalDeaths: 0,
       missedLow: 0, missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false,
       upMs: 0, downMs: 0, since: null, firstUpMs: null, repairs: 0, outages: [],
     },
-    run: { pid: 0, startTime: null, ownChild: false, spawnToken: null, restartAt: null, clientToken: null, heartbeat: null, episode: null, roleToken: null },
+    run: { pid: 0, startTime: null, ownChild: false, spawnToken: null, restartAt: null, clientToken: null, heartbeat: null, episode: null, roleToken: null, ready: false, waiting: false },
     conditions: ordered(),
   };
 }

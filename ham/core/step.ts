@@ -13,6 +13,7 @@ import { resend } from "./groups/roles.js";
 import { nodeDown, nodeUp } from "./nodes/node-facts.js";
 import { elected, holder, leaseState, nodeUp as groupsNodeUp } from "./groups/cluster-groups.js";
 import { acrossNodeDown } from "./groups/cross-switchover.js";
+import { entityReady } from "./readiness.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -34,6 +35,9 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       break;
     case "timer":
       timer(tx, event.id);
+      break;
+    case "entity-ready":
+      entityReady(tx, event.entity, event.pid ?? null, event.pid === undefined ? "readiness probe" : "notification fd");
       break;
     case "action-done":
       actionDone(tx, event.firing, event.ok);

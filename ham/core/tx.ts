@@ -80,6 +80,7 @@ export class Tx {
     const wasUp = (before?.run.pid ?? 0) > 0;
     const isUp = next.run.pid > 0;
     const entity = wasUp === isUp || next.name === "" ? next : { ...next, counters: accounted(next.counters, wasUp, isUp, this.at.wall) };
+    if ((before?.run.waiting ?? false) !== entity.run.waiting) this.indexWaiting(entity.name, entity.run.waiting);
     if (entity.name === "") this.global = entity;
     else this.entities = this.entities.set(entity.name, entity);
   }
@@ -112,8 +113,17 @@ export class Tx {
     const entity = this.entities.get(name);
     if (entity === undefined) return;
     this.entities = this.entities.delete(name);
+    if (entity.run.waiting) this.indexWaiting(name, false);
     this.changes.add(entityKey(name));
     for (const cname of entity.conditions.keys()) this.changes.add(conditionKey(name, cname));
+  }
+
+  // The index of waiting entities (Meta.waiting): derived, so not a change of the HAM-wide record.
+  private indexWaiting(name: string, waiting: boolean): void {
+    const next = new Set(this.meta.waiting);
+    if (waiting) next.add(name);
+    else next.delete(name);
+    this.meta = { ...this.meta, waiting: next };
   }
 
   // ---- service groups: a group's availability is accounted here, whenever it goes from a

@@ -102,11 +102,11 @@ export class Ham implements ServerContext {
     }, (keys) => this.announcer.changed(keys));
     const timers = new RealTimers(this.clock, (id) => this.core.timerFired(id));
     this.core = new Interpreter(initialState(process.pid, options.verbosity, this.clock.wall()), this.clock, timers, {
-      spawn: (entity, line, env, onExit) => {
+      spawn: (entity, line, env, onExit, notify) => {
         const output = openOutput(options.runDir, entity);
         this.rotator.watch(entity);
         try {
-          return spawnLine(line, env, onExit, output);
+          return spawnLine(line, env, onExit, output, notify);
         } finally {
           closeOutput(output);
         }

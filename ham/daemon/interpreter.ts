@@ -12,8 +12,9 @@ import { spawnEnv, type ExitInfo, type Spawned } from "../adapters/processes.js"
 // the current one: events are handled one at a time, in order, to completion.
 
 export interface Adapters {
-  // Starts a process for `entity` (its output goes to the entity's files).
-  spawn(entity: string, line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void): Spawned;
+  // Starts a process for `entity` (its output goes to the entity's files); `notify`: a pipe on
+  // that fd of the process, `onReady` called at the first newline it writes there.
+  spawn(entity: string, line: string, env: NodeJS.ProcessEnv, onExit: (exit: ExitInfo) => void, notify?: { fd: number; onReady: () => void }): Spawned;
   // The environment of every process the HAM starts for `entity`.
   childEnv(entity: string): NodeJS.ProcessEnv;
   signal(pid: number, signal: number): boolean;
@@ -144,7 +145,7 @@ export class Interpreter {
     const a = this.adapters;
     switch (effect.kind) {
       case "spawn":
-        this.spawn(effect.entity, effect.line, effect.token, effect.cause);
+        this.spawn(effect.entity, effect.line, effect.token, effect.cause, effect.notifyFd ?? null);
         return;
       case "execute": {
         let ok = true;
@@ -230,13 +231,14 @@ export class Interpreter {
     }
   }
 
-  private spawn(entity: string, line: string, token: string, cause: SpawnCause): void {
+  private spawn(entity: string, line: string, token: string, cause: SpawnCause, notifyFd: number | null): void {
     const a = this.adapters;
     let pid = 0;
+    const notify = notifyFd === null ? undefined : { fd: notifyFd, onReady: () => this.dispatch({ kind: "entity-ready", at: this.at(), entity, pid }) };
     try {
       const spawned = a.spawn(entity, line, { ...a.childEnv(entity), ...spawnEnv(token) }, (exit) => this.dispatch({
         kind: "died", at: this.at(), entity, pid, abnormal: exit.abnormal, reason: exit.description,
-      }));
+      }), notify);
       pid = spawned.pid;
       if (cause.kind !== "config") a.failPoint(cause.kind === "restart" ? "after-restart-spawn" : "after-attach-spawn", entity);
       this.events.push({ kind: "spawned", at: this.at(), entity, token, pid, startTime: spawned.startTime, cause });

@@ -1,5 +1,5 @@
 import type { ActionSpec, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
-import type { Condition, EntityCounters, EntityState, Firing, GroupState, HamState, Meta } from "../core/state.js";
+import { START_READINESS, type Condition, type EntityCounters, type EntityState, type Firing, type GroupState, type HamState, type Meta, type Readiness } from "../core/state.js";
 import { conditionKey, entityKey, firingKey, groupKey, META_KEY } from "../core/tx.js";
 import type { Trigger } from "../core/triggers.js";
 import type { NodeFact } from "../core/nodes/node-facts.js";
@@ -32,6 +32,11 @@ export interface EntityValue extends EntityCounters {
   readonly episode: { readonly restarted: boolean } | null;
   // The session of its process's role callback (absent before groups existed).
   readonly roleToken?: string | null;
+  // Readiness and start order (absent before issue 18, and for an entity of readiness "start"
+  // that requires nothing): its readiness, whether its process said it is ready, whether it waits.
+  readonly readiness?: Readiness;
+  readonly ready?: boolean;
+  readonly waiting?: boolean;
 }
 
 // A service group's record: the group as it is (plain data).
@@ -113,6 +118,8 @@ export function entityValue(entity: EntityState): EntityValue {
     policy: spec.policy, ...counters,
     spawnToken: run.spawnToken, restartAt: run.restartAt, clientToken: run.clientToken,
     episode: run.episode === null ? null : { restarted: run.episode.restarted }, roleToken: run.roleToken,
+    ...(spec.readiness === START_READINESS ? {} : { readiness: spec.readiness }),
+    ...(run.ready ? { ready: true } : {}), ...(run.waiting ? { waiting: true } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import { freshBeat } from "../core/heartbeats.js";
-import { emptyIndex, indexOf, ordered } from "../core/state.js";
+import { emptyIndex, indexOf, ordered, START_READINESS } from "../core/state.js";
 import type { Action, Condition, EntityState, Firing, HamState } from "../core/state.js";
 import { queueOf } from "../core/firings.js";
 import { restoreCheckpoints, type CheckpointValue, type SectionValue } from "./checkpoint-records.js";
@@ -33,6 +33,7 @@ export function entityFromValue(value: EntityValue): EntityState {
       // A state written before output limits existed has none: the defaults.
       kind: value.kind, command: value.command, flags: value.flags, enabled: value.enabled, policy: { ...value.policy, output: value.policy.output ?? null, faults: value.policy.faults ?? null },
       heartbeat: heartbeat === null ? null : { periodNs: heartbeat.periodNs, low: heartbeat.low, high: heartbeat.high },
+      readiness: value.readiness ?? START_READINESS,
     },
     counters: {
       createdMs: value.createdMs, startedMs: value.startedMs, lastDeathMs: value.lastDeathMs, restartedMs: value.restartedMs,
@@ -51,6 +52,8 @@ export function entityFromValue(value: EntityValue): EntityState {
       },
       episode: value.episode === null ? null : { pending: 1, restarted: value.episode.restarted, resumed: true },
       roleToken: value.roleToken ?? null,
+      ready: value.ready ?? false,
+      waiting: value.waiting ?? false,
     },
     conditions: ordered(),
   };
@@ -103,6 +106,8 @@ export function restoreState(base: HamState, records: CheckedRecords): Restored 
       verbosity: meta?.verbosity ?? base.meta.verbosity, nextFiringId, nextActionId, nextOrder: Math.max(nextOrder, nextId, meta?.nextOrder ?? 0),
       spawnCount: meta?.spawnCount ?? 0, config,
       ...(meta?.nodes === undefined ? {} : { nodes: new Map(meta.nodes.map(({ name, ...fact }) => [name, fact])) }),
+      // Derived from the entities (core/tx.ts keeps it from here on).
+      waiting: new Set([...entities.values()].filter((entity) => entity.run.waiting).map((entity) => entity.name)),
     },
     global,
     entities: entities.size === 0 ? emptyIndex() : indexOf(entities),

@@ -57,6 +57,8 @@ const entity = shape({
   lastExit: nullOr(string), restartTimes: arrayOf(number), backoffMs: number, gaveUp: boolean,
   spawnToken: nullOr(string), restartAt: nullOr(number), clientToken: nullOr(string),
   episode: nullOr(shape({ restarted: boolean })), roleToken: optional(nullOr(string)),
+  readiness: optional(shape({ mode: oneOf("start", "notify"), notifyFd: nullOr(number), requires: arrayOf(string) })),
+  ready: optional(boolean), waiting: optional(boolean),
 });
 
 const event = union({

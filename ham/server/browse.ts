@@ -6,6 +6,7 @@ import type { EntityState as Entity } from "../core/state.js";
 import { GROUPS_DIR, renderGroupInfo } from "./groups.js";
 import { CHECKPOINTS_DIR, resolveCheckpointPath } from "./checkpoint-view.js";
 import { NODES_DIR, resolveNodePath } from "./node-view.js";
+import { unmetRequirements } from "../core/readiness.js";
 
 // Resolves a /ham path to a directory listing or a file's bytes: the one place that maps
 // paths to renderings, for `hamctl ls`/`cat` and the FUSE view alike.
@@ -41,6 +42,12 @@ function groupNode(view: TreeView, name: string | undefined, file2: string | und
   return file(renderGroupInfo(group, view.nodesKnown));
 }
 
+// What a waiting entity's start waits for (its requirements not ready), for its .info.
+function waitingFor(view: TreeView, entity: Entity): readonly string[] {
+  if (!entity.run.waiting) return [];
+  return unmetRequirements({ entity: (name) => view.entities.get(name) }, entity);
+}
+
 export function resolveTreePath(view: TreeView, path: string): Node {
   const parts = splitTreePath(path);
   const missing = () => new HamError("ENOENT", `no such item: /${parts.join("/")}`);
@@ -60,11 +67,11 @@ export function resolveTreePath(view: TreeView, path: string): Node {
   const entity = findEntity(view, entityName);
   if (entity === undefined || extra !== undefined) throw missing();
   if (second === undefined) {
-    const entries: DirEntry[] = [fileEntry(INFO, renderEntityInfo(entity))];
+    const entries: DirEntry[] = [fileEntry(INFO, renderEntityInfo(entity, waitingFor(view, entity)))];
     for (const name of entity.conditions.keys()) entries.push({ name, type: "dir", size: 0 });
     return { type: "dir", entries };
   }
-  if (second === INFO && third === undefined) return file(renderEntityInfo(entity));
+  if (second === INFO && third === undefined) return file(renderEntityInfo(entity, waitingFor(view, entity)));
   const condition = entity.conditions.get(second);
   if (condition === undefined) throw missing();
   if (third === undefined) {

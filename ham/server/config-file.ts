@@ -8,6 +8,7 @@ import { DEFAULTS } from "../daemon/defaults.js";
 import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFile, type ConfigFlags } from "../core/schema.js";
 import type { ConfigPlan, PlannedEntity, PlannedRequest, ProgramLine } from "../core/events.js";
 import { formatOf, readConfigText, type ConfigText } from "./config-text.js";
+import { describeCycle, findCycle } from "../core/start-order.js";
 
 // The declarative config file (JSON or YAML, config-text.ts): checked whole before anything is
 // applied, every error naming the line, and the field (meaning) at fault. Its structure is checked
@@ -97,6 +98,12 @@ function planConfig(raw: unknown): ConfigPlan {
     seen.add(planned.name);
     return planned;
   });
+  // A cycle within the file, named with its first entity's field (the apply checks the HAM's too).
+  const cycle = findCycle(new Map((raw.entities ?? []).map((item) => [item.name, item.requires ?? []])));
+  if (cycle !== null) {
+    const index = (raw.entities ?? []).findIndex((item) => item.name === cycle[0]);
+    throw configError(`entities[${index}].requires`, `a cycle: ${describeCycle(cycle)}`);
+  }
   (raw.nodes ?? []).forEach((item, index) => {
     const planned = planNode(item, `nodes[${index}]`);
     if (seen.has(planned.name)) throw configError(`nodes[${index}].name`, `duplicate node ${item.name}`);
@@ -123,6 +130,8 @@ function planEntity(section: ConfigEntity, field: string): PlannedEntity {
   if (command !== undefined) create = { op: "attach", args: { ename: name, pid: -1, line: command, flags: entityFlags } };
   else if (pid !== undefined) create = { op: "attach", args: { ename: name, pid, flags: entityFlags } };
   else create = { op: "entity", args: { ename: name, flags: entityFlags } };
+  const readiness = planReadiness(section, field);
+  if (readiness !== null) create.args["readiness"] = readiness;
   const setup: PlannedRequest[] = [];
   const programs: ProgramLine[] = command === undefined ? [] : [{ field: `${field}.command`, line: command }];
   if (section.policy !== undefined) {
@@ -132,6 +141,18 @@ function planEntity(section: ConfigEntity, field: string): PlannedEntity {
   setup.push(...planConditions(name, section.conditions ?? [], `${field}.conditions`, command ?? null, programs));
   // A digest, not the text: the fingerprints are in the shared state's HAM-wide record.
   return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup, programs };
+}
+
+// `readiness`, `notifyFd` and `requires` as the attach's `readiness` argument (null: none of them).
+function planReadiness(section: ConfigEntity, field: string): Record<string, unknown> | null {
+  const { readiness, notifyFd, requires } = section;
+  if (readiness === undefined && notifyFd === undefined && requires === undefined) return null;
+  const present = requires !== undefined ? "requires" : notifyFd !== undefined ? "notifyFd" : "readiness";
+  if (section.command === undefined) throw configError(`${field}.${present}`, "needs \"command\": only a process the HAM starts can wait or say it is ready");
+  if (notifyFd !== undefined && readiness === "start") throw configError(`${field}.readiness`, "an entity with a notifyFd is ready when it says so: \"notify\" (or leave it out)");
+  (requires ?? []).forEach((name, index) => checked(`${field}.requires[${index}]`, () => checkName(name, "entity")));
+  if (new Set(requires).size !== (requires ?? []).length) throw configError(`${field}.requires`, "names an entity twice");
+  return { mode: readiness ?? (notifyFd === undefined ? "start" : "notify"), notifyFd: notifyFd ?? null, requires: requires ?? [] };
 }
 
 // A node entity (@NAME, core/nodes/): made by ham_entity, its conditions as an entity's; no

@@ -1,6 +1,7 @@
 import type { AvailabilityFigures, PsRow, PsState } from "../../lib/wire/ps-row.js";
 import { availabilityOf, type Availability } from "../core/availability.js";
 import type { EntityState, HamState } from "../core/state.js";
+import { isReady, unmetRequirements } from "../core/readiness.js";
 
 const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
 
@@ -19,19 +20,26 @@ export function psRows(state: HamState, wallMs: number, monoMs: number): PsRow[]
   const roles = new Map<string, { group: string; role: string | null }>();
   for (const group of state.groups.values()) for (const member of group.members) roles.set(member.name, { group: group.name, role: member.role });
   // Node entities (@NAME) have no process: `hamctl nodes` shows the nodes.
-  for (const entity of state.entities.values()) if (entity.spec.kind !== "node") rows.push({ ...psRow(entity, wallMs, monoMs), ...(roles.get(entity.name) ?? { group: null, role: null }) });
+  const lookup = { entity: (name: string) => state.entities.get(name) };
+  for (const entity of state.entities.values()) {
+    if (entity.spec.kind === "node") continue;
+    const waitingFor = entity.spec.readiness.requires.length === 0 ? [] : unmetRequirements(lookup, entity);
+    rows.push({ ...psRow(entity, wallMs, monoMs, waitingFor), ...(roles.get(entity.name) ?? { group: null, role: null }) });
+  }
   return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function psStateOf(entity: EntityState): PsState {
   if (entity.spec.kind === "placeholder") return "placeholder";
+  if (entity.run.pid > 0 && !isReady(entity)) return "starting";
   if (entity.run.pid > 0) return entity.spec.kind === "self" ? "self-attached" : "running";
+  if (entity.run.waiting) return "waiting";
   if (entity.run.restartAt !== null) return "backing off";
   if (entity.counters.gaveUp) return "gave up";
   return "dead";
 }
 
-function psRow(entity: EntityState, wallMs: number, monoMs: number): Omit<PsRow, "group" | "role"> {
+function psRow(entity: EntityState, wallMs: number, monoMs: number, waitingFor: readonly string[]): Omit<PsRow, "group" | "role"> {
   const live = entity.run.pid > 0;
   const { restartAt } = entity.run;
   return {
@@ -46,6 +54,9 @@ function psRow(entity: EntityState, wallMs: number, monoMs: number): Omit<PsRow,
     deaths: entity.counters.deaths,
     lastExit: entity.counters.lastExit,
     restartInMs: restartAt === null ? null : Math.max(0, Math.round(restartAt - monoMs)),
+    ready: isReady(entity),
+    requires: entity.spec.readiness.requires,
+    waitingFor: entity.run.waiting ? waitingFor : [],
     ...figures(availabilityOf(entity.counters, entity.counters.deaths, live, wallMs)),
   };
 }

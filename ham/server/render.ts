@@ -2,6 +2,7 @@ import { CONDITION_TYPE_NAMES, HREARMAFTERRESTART } from "../../lib/constants.js
 import type { HamInfo } from "../../lib/tree/types.js";
 import { conditionQueueName } from "../../lib/tree/conditions.js";
 import { availabilityOf } from "../core/availability.js";
+import { isReady } from "../core/readiness.js";
 import { describeSpec, specRows, GLOBAL_DIR } from "../core/describe.js";
 import type { Action, Condition, EntityState as Entity, FailAction, GroupState, Index } from "../core/state.js";
 import type { Checkpoint } from "../core/checkpoints/checkpoint-data.js";
@@ -83,7 +84,8 @@ export function renderHamInfo(view: TreeView): string {
 const seconds = (ms: number | null): string => (ms === null ? "-" : `${(ms / 1000).toFixed(1)} s`);
 const percent = (value: number | null): string => (value === null ? "-" : `${value.toFixed(3)} %`);
 
-export function renderEntityInfo(entity: Entity): string {
+// `waitingFor`: the requirements its start waits for (readiness.ts), none when it does not wait.
+export function renderEntityInfo(entity: Entity, waitingFor: readonly string[] = []): string {
   const rows: Array<readonly [string, string | number] | string> = [
     ["Path", entityPath(entity)],
     ["Entity Pid", entity.run.pid],
@@ -135,6 +137,13 @@ export function renderEntityInfo(entity: Entity): string {
       ["Availability", percent(availability.percent)],
       ["Avail 24h", percent(availability.percent24h)],
     );
+  }
+  if (spec.kind === "attached" || spec.kind === "self") {
+    const { readiness } = spec;
+    rows.push(["Ready", yesNo(isReady(entity))]);
+    if (readiness.mode === "notify") rows.push(["Readiness", readiness.notifyFd === null ? "notify" : `notify (fd ${readiness.notifyFd})`]);
+    if (readiness.requires.length > 0) rows.push(["Requires", readiness.requires.join(", ")]);
+    if (entity.run.waiting) rows.push(["Waiting For", waitingFor.length === 0 ? "-" : waitingFor.join(", ")]);
   }
   return lines(16, rows);
 }

@@ -1,5 +1,6 @@
 import type { ActivityLog } from "../adapters/activity-log.js";
 import { counts, type HamState } from "../core/state.js";
+import { isReady } from "../core/readiness.js";
 import type { HamOptions } from "../daemon/ham-options.js";
 import { groupRows } from "./groups.js";
 import type { TreeView } from "./render.js";
@@ -14,6 +15,22 @@ export class HamFacts {
   private countsOf(state: HamState): ReturnType<typeof counts> {
     let found = this.counted.get(state);
     if (found === undefined) this.counted.set(state, (found = counts(state)));
+    return found;
+  }
+
+  // How many entities with a process are ready, starting (not ready yet) and waiting for what they
+  // require: counted once per state, as the counts above.
+  private readonly readiness = new WeakMap<HamState, { ready: number; starting: number; waiting: number }>();
+
+  private readinessOf(state: HamState): { ready: number; starting: number; waiting: number } {
+    let found = this.readiness.get(state);
+    if (found !== undefined) return found;
+    found = { ready: 0, starting: 0, waiting: 0 };
+    for (const entity of state.entities.values()) {
+      if (entity.run.waiting) found.waiting += 1;
+      else if (entity.run.pid > 0) found[isReady(entity) ? "ready" : "starting"] += 1;
+    }
+    this.readiness.set(state, found);
     return found;
   }
 
@@ -35,7 +52,7 @@ export class HamFacts {
   }): Record<string, unknown> {
     const memory = process.memoryUsage();
     return {
-      ...this.info(state, now.guardianPid), ...this.countsOf(state), groups: groupRows(state, now.wallMs, now.monoMs),
+      ...this.info(state, now.guardianPid), ...this.countsOf(state), readiness: this.readinessOf(state), groups: groupRows(state, now.wallMs, now.monoMs),
       verbosity: now.log.verbosity, runDir: now.options.runDir, mount: now.options.mount, clients: now.clients,
       logWriteFailures: now.log.writeFailures, cluster: now.cluster,
       rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,

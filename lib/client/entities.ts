@@ -134,3 +134,16 @@ export async function ham_entity_handle_free(ehdl: ham_entity_t): Promise<number
   checkHandle(ehdl, "entity").freed = true;
   return 0;
 }
+
+// ham_ready() (beyond QNX; s6's notification fd, systemd's sd_notify READY=1): the calling
+// process says its entity is ready, and what requires it may start. `ename` defaults to
+// HAM_ENTITY, which the HAM puts in the environment of every process it starts. Only the
+// entity's own process may say so (EPERM otherwise); an entity whose readiness is "start" is
+// ready already (0, nothing changes). Made once, even when sent again after a takeover.
+export async function ham_ready(ename: string | null = null): Promise<number> {
+  const name = ename ?? process.env["HAM_ENTITY"] ?? "";
+  if (name === "") throw new HamError("EINVAL", "ham_ready: no entity named, and no HAM_ENTITY in the environment (a process the HAM did not start)");
+  checkName(name, "entity");
+  await requestAuto(placeOfNode(null), "ready", { ename: name });
+  return 0;
+}

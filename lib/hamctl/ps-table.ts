@@ -27,7 +27,7 @@ export function psLines(rows: readonly PsRow[], read: (pid: number, startTime: n
 const COLUMNS: ReadonlyArray<{ title: string; right: boolean; cell: (line: PsLine) => string }> = [
   { title: "NAME", right: false, cell: (line) => line.name },
   { title: "PID", right: true, cell: (line) => (line.pid > 0 ? String(line.pid) : "-") },
-  { title: "STATE", right: false, cell: (line) => line.state },
+  { title: "STATE", right: false, cell: (line) => (line.state === "waiting" && line.waitingFor.length > 0 ? `waiting for ${line.waitingFor.join(",")}` : line.state) },
   { title: "ROLE", right: false, cell: (line) => (line.group === null ? "-" : `${line.group}:${line.role ?? "none"}`) },
   { title: "UPTIME", right: true, cell: (line) => (line.uptimeMs === null ? "-" : formatDuration(line.uptimeMs)) },
   { title: "RESTARTS", right: true, cell: (line) => String(line.restarts) },

@@ -1,11 +1,13 @@
 // The rows of `hamctl ps`: what the HAM answers to the `ps` request (ham/server/ps.ts), one per
 // entity; hamctl adds each live process's CPU and memory from /proc (lib/hamctl/ps-table.ts).
 
-// One word per row, by precedence (the first that holds): a placeholder; a live process
-// ("self-attached" when it attached itself, else "running"); a restart waiting out its
-// backoff; a restart budget spent ("gave up"); else "dead" (kept by HENTITYKEEPONDEATH, or
-// for the moment between a death and its restart).
-export type PsState = "placeholder" | "self-attached" | "running" | "backing off" | "gave up" | "dead";
+// One word per row, by precedence (the first that holds): a placeholder; a live process that
+// has not said it is ready yet ("starting", readiness "notify"); a live process ("self-attached"
+// when it attached itself, else "running"); a start held until what it requires is ready
+// ("waiting", `waitingFor` says for what); a restart waiting out its backoff; a restart budget
+// spent ("gave up"); else "dead" (kept by HENTITYKEEPONDEATH, or for the moment between a death
+// and its restart).
+export type PsState = "placeholder" | "starting" | "self-attached" | "running" | "waiting" | "backing off" | "gave up" | "dead";
 
 // Availability (ham/core/availability.ts): up and down time since first up, mean time to
 // repair and between failures (null before one), percent up since first up and over the last
@@ -38,6 +40,11 @@ export interface PsRow extends AvailabilityFigures {
   readonly lastExit: string | null;
   // A backoff under way: ms until the restart.
   readonly restartInMs: number | null;
+  // Ready (core/readiness.ts): its process runs and, for readiness "notify", said so.
+  readonly ready: boolean;
+  // What it requires, and those of them not ready (its start waits for them while it has no process).
+  readonly requires: readonly string[];
+  readonly waitingFor: readonly string[];
   // Its service group and the role it acknowledged there (null: none).
   readonly group: string | null;
   readonly role: string | null;

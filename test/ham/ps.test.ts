@@ -40,7 +40,7 @@ describe("ps rows", () => {
     ]);
     expect(rows.find((row) => row.name === "web")).toEqual({
       name: "web", kind: "attached", state: "running", pid: 41, startTime: 4242, startedMs: WALL - 3_000, uptimeMs: 3_000,
-      restarts: 2, deaths: 2, lastExit: "exit 1", restartInMs: null,
+      restarts: 2, deaths: 2, lastExit: "exit 1", restartInMs: null, ready: true, requires: [], waitingFor: [],
       // Built by hand, never accounted: no availability figures yet.
       upMs: 0, downMs: 0, mttrMs: null, mtbfMs: null, availabilityPercent: null, availability24hPercent: null, group: null, role: null,
     });
