@@ -75,15 +75,18 @@ export class SystemdNotifier {
       onDone?.();
       return;
     }
-    child.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") this.notInstalled();
-      else this.failed(fields, error.message);
+    // A failed spawn may be followed by an `exit` too: each send ends once.
+    let ended = false;
+    const end = (why: string | null, missing = false) => {
+      if (ended) return;
+      ended = true;
+      if (missing) this.notInstalled();
+      else if (why !== null) this.failed(fields, why);
       onDone?.();
-    });
+    };
+    child.on("error", (error: NodeJS.ErrnoException) => end(error.message, error.code === "ENOENT"));
     child.on("exit", (code, signal) => {
-      if (code !== 0 && code !== null) this.failed(fields, `systemd-notify exited with ${code}`);
-      else if (signal !== null) this.failed(fields, `systemd-notify killed by ${signal}`);
-      onDone?.();
+      end(code === 0 ? null : signal !== null ? `systemd-notify killed by ${signal}` : `systemd-notify exited with ${code}`);
     });
   }
 

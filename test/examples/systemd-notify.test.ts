@@ -122,7 +122,7 @@ describeWithNotify("systemd's notify protocol (Type=notify)", () => {
     const stop = spawnSync(HAMCTL_BIN, ["stop", "--run-dir", runDir], { encoding: "utf8" });
     expect(stop.status, stop.stderr).toBe(0);
     await socket.waitFor("STOPPING=1", ready.index + 1);
-  });
+  }, 60_000);
 
   it("systemd starting the unit again after a takeover hands the unit over to the HAM that took over (MAINPID=, READY=1) instead of failing 'already running'", async () => {
     socket = await bindNotifySocket(tempDir("notify"));
