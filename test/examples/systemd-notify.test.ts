@@ -1,9 +1,10 @@
 import { afterEach, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, symlinkSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import * as ham from "../../dist/lib/index.js";
 import { environOf } from "../../dist/lib/proc.js";
+import { stateDirOf } from "../../dist/ham/adapters/store.js";
 import { cleanup, eventually, HAM_BIN, HAMCTL_BIN, isAlive, killRunDir, startHam, tempDir, track } from "../helpers/ham-instance.js";
 import { attachSleeper, guardianReady, killHam, processesOf, status } from "../helpers/takeover.js";
 import { bindNotifySocket, describeWithNotify, type NotifySocket } from "../helpers/notify-socket.js";
@@ -19,7 +20,10 @@ afterEach(async () => {
   await ham.ham_disconnect(0).catch(() => undefined);
   socket?.close();
   socket = null;
-  for (const runDir of runDirs.splice(0)) await killRunDir(runDir);
+  for (const runDir of runDirs.splice(0)) {
+    await killRunDir(runDir);
+    rmSync(stateDirOf(runDir), { recursive: true, force: true });
+  }
   await cleanup();
 });
 
