@@ -106,7 +106,8 @@ describeWithNotify("systemd's notify protocol (Type=notify)", () => {
     // systemd sets WATCHDOG_PID to the pid it started: `ham` itself (python's exec keeps its pid).
     const exec = "import os, sys; os.environ['WATCHDOG_PID'] = str(os.getpid()); os.execv(sys.argv[1], sys.argv[1:])";
     const launcher = spawn("python3", ["-c", exec, HAM_BIN, "--run-dir", runDir, "--no-mount"], {
-      env: { ...process.env, NOTIFY_SOCKET: socket.path, WATCHDOG_USEC: "300000" }, stdio: ["ignore", "ignore", "pipe"],
+      // HAM_RUN_DIR from birth: the launcher and the HAM it forks are found by killRunDir after a failure.
+      env: { ...process.env, HAM_RUN_DIR: runDir, NOTIFY_SOCKET: socket.path, WATCHDOG_USEC: "300000" }, stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
     launcher.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
