@@ -16,6 +16,8 @@ import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./daemon/optio
 import { ClusterConfigError } from "./daemon/cluster-options.js";
 import { socketAnswers } from "../lib/wire/probe.js";
 import { Session } from "../lib/client/session.js";
+import { notifyNow, sameCgroup, takeSystemdEnv } from "./adapters/systemd-notify.js";
+import type { SystemdOptions } from "./daemon/ham-options.js";
 
 
 // `ham`: starts a HAM. In the foreground it runs here (Ctrl-C, or its terminal closing, stops
@@ -28,21 +30,38 @@ function die(message: string, code = 1): never {
 }
 
 async function runForeground(options: CliOptions): Promise<void> {
+  // Taken out of the environment before anything is started (the Guardian gets it in its options).
+  const systemd = takeSystemdEnv(process.env, process.pid);
   const ham = new Ham({
     runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps, logFormat: options.logFormat, logColor: options.logColor,
     verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh, gid: options.gid,
-    watchdogMs: options.watchdogMs, cluster: options.cluster,
+    watchdogMs: options.watchdogMs, cluster: options.cluster, systemd,
   });
   process.on("SIGPIPE", () => undefined);
   stopOnSignals(ham);
   try {
     await ham.start();
   } catch (error) {
-    if (error instanceof AlreadyRunning) die(error.message);
+    if (error instanceof AlreadyRunning) {
+      if (systemd !== null && handOver(systemd, error)) process.exit(0);
+      die(error.message);
+    }
     die(`ham: ${error instanceof Error ? error.message : String(error)}`);
   }
   await ham.stopped;
   exitProcess(0);
+}
+
+// systemd starting its unit again finds the HAM that a Guardian made of itself when the HAM it
+// started was killed (systemd had seen its main process die and restarted the unit). That HAM
+// belongs to the unit (same cgroup): the unit is handed over to it (MAINPID=, READY=1, read by
+// systemd before this process exits), so `systemctl stop` and the watchdog follow it, instead of
+// a restart that fails with "already running" every RestartSec.
+function handOver(systemd: SystemdOptions, running: AlreadyRunning): boolean {
+  if (!sameCgroup(running.pid)) return false;
+  if (!notifyNow(systemd, [`MAINPID=${running.pid}`, "READY=1", `STATUS=following the HAM (pid ${running.pid}) that took over`])) return false;
+  process.stderr.write(`ham: already running (pid ${running.pid}) in ${running.runDir}: systemd's unit follows that HAM now (MAINPID=${running.pid})\n`);
+  return true;
 }
 
 async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<void> {
@@ -53,8 +72,13 @@ async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<
   const err = openSync(logFile, "a", 0o600);
   const logStart = fstatSync(err).size;
   const script = fileURLToPath(import.meta.url);
+  // Under a Type=notify unit the HAM forked here becomes the unit's main process (it sends
+  // MAINPID= with READY=1): the watchdog systemd meant for this process (WATCHDOG_PID) is its.
+  const systemd = takeSystemdEnv({ ...process.env }, process.pid);
+  const env = { ...process.env };
+  if (env["WATCHDOG_PID"] === String(process.pid)) delete env["WATCHDOG_PID"];
   const child = spawn(process.execPath, [...HAM_NODE_FLAGS, script, ...argv, "--foreground", "-f", logFile], {
-    detached: true, stdio: ["ignore", "ignore", err],
+    detached: true, stdio: ["ignore", "ignore", err], env,
   });
   let exited: number | null = null;
   child.on("exit", (code) => {
@@ -67,6 +91,8 @@ async function runDaemon(options: CliOptions, argv: readonly string[]): Promise<
       // Up means protected: wait until a ready Guardian stands behind the HAM.
       const guarded = await guardianReady(options.runDir, deadline);
       child.unref();
+      // Read by systemd before this process (the unit's main one until then) exits.
+      if (systemd !== null && child.pid !== undefined) notifyNow(systemd, [`MAINPID=${child.pid}`]);
       if (!guarded) process.stderr.write(`ham: running, but no Guardian became ready within 10 s (the HAM is unprotected), see ${logFile}\n`);
       process.exit(0);
     }

@@ -21,6 +21,16 @@ export interface HamOptions {
   readonly watchdogMs: number;
   // In a cluster (issue 17): --node and --etcd; null outside one.
   readonly cluster: ClusterOptions | null;
+  // Under a systemd unit of Type=notify (NOTIFY_SOCKET): what the HAM tells systemd, carried
+  // to its Guardian here since no process the HAM starts may inherit NOTIFY_SOCKET
+  // (adapters/systemd-notify.ts). Absent in the options of an older hamd.
+  readonly systemd?: SystemdOptions | null;
+}
+
+export interface SystemdOptions {
+  readonly notifySocket: string;
+  // WATCHDOG_USEC when the unit sets WatchdogSec= and the watchdog is this HAM's (else null).
+  readonly watchdogUsec: number | null;
 }
 
 export interface ClusterOptions {

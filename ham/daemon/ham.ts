@@ -19,6 +19,7 @@ import { DEFAULTS } from "./defaults.js";
 import { failPoint } from "../adapters/fail-point.js";
 import { answerFrame } from "../server/frames.js";
 import { GuardianLink } from "../adapters/guardian-link.js";
+import { SystemdNotifier } from "../adapters/systemd-notify.js";
 import { joinCluster, loadClusterCode } from "./cluster-join.js";
 import { checkStateCluster } from "./cluster-check.js";
 import { activityLogOptions, type HamOptions, type StartMode } from "./ham-options.js";
@@ -57,6 +58,8 @@ export class Ham implements ServerContext {
   readonly store: StateStore;
   readonly journal: Journal;
   readonly guardian: GuardianLink;
+  // systemd's unit, when it is of Type=notify (adapters/systemd-notify.ts).
+  readonly systemd: SystemdNotifier;
   readonly log: ActivityLog;
   readonly core: Interpreter;
   readonly channels = new Channels();
@@ -137,6 +140,7 @@ export class Ham implements ServerContext {
       },
       failPoint,
     });
+    this.systemd = new SystemdNotifier(options.systemd ?? null, () => this.log);
     this.guardian = new GuardianLink(options, this.log, () => this.core.dispatch({ kind: "guardian-failed", at: this.core.at() }));
     this.config = new ConfigSources(this);
     this.rotator = new OutputRotator(options.runDir, (name) => this.core.state.entities.get(name)?.spec.policy.output,
@@ -212,6 +216,10 @@ export class Ham implements ServerContext {
     if (recovered) this.core.dispatch({ kind: "serving", at: this.core.at() });
     this.markServing();
     this.guardian.serving();
+    // A Guardian that took over is the unit's main process now: `systemctl stop` must reach it.
+    // Sent once it serves (the takeover's restarts were started before).
+    if (mode.takeover) this.systemd.send([`MAINPID=${process.pid}`, "STATUS=took over from a HAM that died; a new Guardian is starting"]);
+    this.systemd.startWatchdog();
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
     if (!mode.takeover) this.guardian.start();
     // A takeover joins the cluster in the background, once it serves and its Guardian is forked:
@@ -236,6 +244,12 @@ export class Ham implements ServerContext {
     const ready = await this.guardian.ready(GUARDIAN_READY_MS);
     this.log.write(LOG_LEVEL.events, ready ? "info" : "error", { event: "protected", ready, ms: Math.round(performance.now() - since) },
       ready ? `Guardian ready (pid ${this.guardian.pid})` : `no Guardian became ready within ${GUARDIAN_READY_MS} ms; running unprotected until one does`);
+    // The unit is up once its HAM answers and is protected (or gave up waiting for a Guardian),
+    // said once, by the first HAM; MAINPID= for a HAM that `ham` forked (the daemon).
+    if (!mode.takeover) {
+      this.systemd.send(["READY=1", `MAINPID=${process.pid}`,
+        ready ? `STATUS=protected (Guardian pid ${this.guardian.pid})` : "STATUS=running unprotected: no Guardian became ready"]);
+    }
   }
 
   // Joins the cluster (cluster-join.ts); etcd3 is loaded only then. Node facts go to the core.
@@ -400,7 +414,7 @@ export class Ham implements ServerContext {
     return this.facts.status(this.core.state, {
       cluster: clusterView(this.membership, this.core.state.groups.values()),
       guardianPid: this.guardian.pid, wallMs: this.clock.wall(), monoMs: this.clock.mono(), log: this.log, options: this.options, clients: this.clients.size,
-    });
+    }, this.systemd.failures);
   }
 
   // ham_stop removes the state (QNX: the only proper way to stop); a signal keeps it, so
@@ -408,6 +422,8 @@ export class Ham implements ServerContext {
   async stop(reason: string, removeState: boolean): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.systemd.stopWatchdog();
+    this.systemd.send(["STOPPING=1", `STATUS=stopping (${reason})`]);
     this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason, stateKept: !removeState },
       `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
     await this.guardian.stop();

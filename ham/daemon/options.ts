@@ -7,7 +7,8 @@ import { ClusterConfigError, readClusterSection, resolveCluster, type ClusterFla
 import { DEFAULTS } from "./defaults.js";
 
 // What `ham` is told: the HAM's own options, and what only the command line has.
-export interface CliOptions extends HamOptions {
+// (The systemd unit's part comes from the environment: adapters/systemd-notify.ts.)
+export interface CliOptions extends Omit<HamOptions, "systemd"> {
   readonly group: string | null;
   readonly foreground: boolean;
   readonly help: boolean;

@@ -49,12 +49,12 @@ export class HamFacts {
 
   status(state: HamState, now: {
     cluster: ClusterView | null; guardianPid: number; wallMs: number; monoMs: number; log: ActivityLog; options: HamOptions; clients: number;
-  }): Record<string, unknown> {
+  }, systemdNotifyFailures = 0): Record<string, unknown> {
     const memory = process.memoryUsage();
     return {
       ...this.info(state, now.guardianPid), ...this.countsOf(state), readiness: this.readinessOf(state), groups: groupRows(state, now.wallMs, now.monoMs),
       verbosity: now.log.verbosity, runDir: now.options.runDir, mount: now.options.mount, clients: now.clients,
-      logWriteFailures: now.log.writeFailures, cluster: now.cluster,
+      logWriteFailures: now.log.writeFailures, systemdNotifyFailures, cluster: now.cluster,
       rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external,
     };
   }

@@ -92,9 +92,12 @@ afterEach(async () => {
 });
 
 describe("examples/systemd/hamd.service", () => {
-  it("runs ham in the foreground, restarts it always after 1 s, and stops only the HAM", () => {
+  it("runs ham in the foreground as a notify service any of its processes may speak for, restarts it always after 1 s, and stops only the HAM", () => {
     expect([...unit.keys()]).toEqual(["Unit", "Service", "Install"]);
-    expect(["simple", "exec"]).toContain(value(unit, "Service", "Type"));
+    // READY=1, MAINPID= after a takeover, STOPPING=1, WATCHDOG=1 (test/examples/systemd-notify.test.ts).
+    expect(value(unit, "Service", "Type")).toBe("notify");
+    expect(value(unit, "Service", "NotifyAccess")).toBe("all");
+    expect(value(unit, "Service", "WatchdogSec")).toBe("30");
     expect(value(unit, "Service", "Restart")).toBe("always");
     expect(value(unit, "Service", "RestartSec")).toBe("1");
     expect(value(unit, "Service", "KillMode")).toBe("process");
