@@ -71,6 +71,12 @@ function finishDeath(tx: Tx, name: string, restarted: boolean): void {
       "pruned items not re-armed after restart");
     return;
   }
+  // hamctl stop / delete (services.ts): the process they ended is gone.
+  if (entity.run.pid === 0 && entity.spec.stop !== undefined) {
+    if (entity.spec.stop === "delete") dropEntity(tx, name);
+    tx.log(LOG_LEVEL.events, "info", { event: entity.spec.stop === "delete" ? "deleted" : "stopped", entity: name }, `${name} ${entity.spec.stop === "delete" ? "deleted" : "stopped"}`);
+    return;
+  }
   if (entity.run.pid !== 0 || !entity.spec.enabled || entity.counters.gaveUp || (entity.spec.flags & HENTITYKEEPONDEATH) !== 0) return;
   dropEntity(tx, name);
   tx.log(LOG_LEVEL.events, "info", { event: "removed", entity: name }, `${name} removed: died and was not restarted`);

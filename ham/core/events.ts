@@ -34,7 +34,7 @@ export interface TakeoverFacts {
 
 export type CoreEvent =
   // An entity's process died (`reason` describes how, or why its status is unknown).
-  | { readonly kind: "died"; readonly at: At; readonly entity: string; readonly pid: number; readonly abnormal: boolean; readonly reason: string }
+  | { readonly kind: "died"; readonly at: At; readonly entity: string; readonly pid: number; readonly abnormal: boolean; readonly reason: string; readonly clean?: boolean }
   // A self-attached entity's connection closed without ham_detach_self.
   | { readonly kind: "connection-lost"; readonly at: At; readonly entity: string; readonly pid: number }
   // ham_entity_heartbeat from a client: its self-attached entities with its pid had a beat.

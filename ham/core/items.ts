@@ -1,5 +1,5 @@
 import {
-  ACTION_FLAGS, CONDATTACH, CONDITION_FLAGS, CONDRAISE, CONDSTATE, ENTITY_FLAGS, HACTIONDONOW, HADDFLAGS,
+  ACTION_FLAGS, CONDATTACH, CONDDEATH, CONDITION_FLAGS, CONDRAISE, CONDSTATE, ENTITY_FLAGS, HACTIONDONOW, HADDFLAGS,
   HCONDNOWAIT, HDISABLE, HENABLE, HGETFLAGS, HRECURSE, HREMOVEFLAGS, HSETFLAGS,
 } from "../../lib/constants.js";
 import { HamError } from "../../lib/errors.js";
@@ -18,6 +18,7 @@ import { checkNodeAction, checkNodeCondition } from "./nodes/node-entities.js";
 
 // Conditions without a filter share one (immutable) filter object.
 const PLAIN: ConditionFilter = Object.freeze({ kind: "plain" });
+const FAILURE: ConditionFilter = Object.freeze({ kind: "failure" });
 
 function addCondition(tx: Tx, args: Args, type: number, filter: ConditionFilter): { cname: string } {
   const entity = entityOf(tx.state, args.entityName());
@@ -35,7 +36,10 @@ export function condition(tx: Tx, { args }: Request): unknown {
     const hint = type === CONDSTATE || type === CONDRAISE ? " (use ham_condition_state / ham_condition_raise)" : "";
     throw new HamError("EINVAL", `invalid condition type ${type}${hint}`);
   }
-  return addCondition(tx, args, type, PLAIN);
+  // hamd's extension (restart: on-failure): a CONDDEATH that a clean exit (status 0) does not fire.
+  const failureOnly = args.bool("failureOnly", false);
+  if (failureOnly && type !== CONDDEATH) throw new HamError("EINVAL", "failureOnly: only a CONDDEATH condition takes it");
+  return addCondition(tx, args, type, failureOnly ? FAILURE : PLAIN);
 }
 
 export function conditionState(tx: Tx, { args }: Request): unknown {

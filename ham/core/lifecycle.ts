@@ -17,7 +17,8 @@ import { notifyOf, startWaiting } from "./readiness.js";
 // A self-attached child whose connection closed but whose exit was not seen by then is declared dead.
 export const SELF_CLOSE_GRACE_MS = 1_000;
 
-export function died(tx: Tx, name: string, pid: number, abnormal: boolean, reason: string): void {
+// `clean`: it exited with status 0 (an unknown status is not clean).
+export function died(tx: Tx, name: string, pid: number, abnormal: boolean, reason: string, clean = false): void {
   const entity = tx.entity(name);
   if (entity === undefined || name === "" || pid === 0 || entity.run.pid !== pid) return;
   unwatch(tx, name);
@@ -36,7 +37,7 @@ export function died(tx: Tx, name: string, pid: number, abnormal: boolean, reaso
     },
   });
   tx.log(LOG_LEVEL.events, "warn", { event: "death", entity: name, pid, abnormal }, `${name} (pid ${pid}) died: ${reason}`);
-  fire(tx, name, { kind: "death", abnormal }, true);
+  fire(tx, name, { kind: "death", abnormal, clean }, true);
   // Its group's roles move on (a standby becomes active) while its restart runs.
   memberDied(tx, name);
   // The death itself is counted done: the episode ends with the last firing it set off.
@@ -191,6 +192,8 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
       tx.run(entity.name, { ownChild: false });
       tx.emit({ kind: "watch-pid", entity: entity.name, pid, startTime, adopted: true });
       graceHeartbeat(tx, entity.name);
+      // hamctl stop / delete answered by the HAM that died, its process maybe not yet ended.
+      if (entity.spec.stop !== undefined) tx.emit({ kind: "terminate", pid, startTime });
     } else {
       deaths += 1;
       died(tx, entity.name, pid, false, "died while no HAM was watching; exit status unknown");

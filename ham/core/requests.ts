@@ -17,6 +17,7 @@ import { CHECKPOINT_REQUESTS } from "./checkpoints/checkpoints.js";
 import { nodeEntity, refuseNode, refuseProcess } from "./nodes/node-entities.js";
 import { isNodeEntityName } from "./nodes/node-facts.js";
 import { entityReady, holdStart, notifyOf, readReadiness, startWaiting } from "./readiness.js";
+import { serviceStart, serviceStop } from "./services.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.
@@ -259,6 +260,10 @@ export const REQUESTS: Readonly<Record<string, Handler>> = {
   group_create: groups.groupCreate, group_delete: groups.groupDelete, group_member_add: groups.groupMemberAdd,
   group_member_remove: groups.groupMemberRemove, group_switchover: groups.groupSwitchover, group_update: groups.groupUpdate,
   role_register: groups.roleRegister, role_ack: groups.roleAck,
+  // hamctl start / stop NAME / delete NAME (beyond QNX): core/services.ts.
+  service_start: (tx, request) => serviceStart(tx, request, (op, inner) => applyRequest(tx, op, inner)),
+  service_stop: (tx, request) => serviceStop(tx, request, "stop"),
+  service_delete: (tx, request) => serviceStop(tx, request, "delete"),
   ...CHECKPOINT_REQUESTS,
 };
 

@@ -58,6 +58,7 @@ export const PENDING: Outcome = { kind: "pending" };
 export function startRestart(tx: Tx, firing: Firing, line: string): Outcome {
   const entity = tx.entity(firing.entity);
   if (entity === undefined || entity.name === "") return DONE_FAILED;
+  if (skipStopped(tx, entity.name, entity.spec.stop)) return DONE_OK;
   // Running already: the HAM that died restarted it, and a takeover adopted the process.
   if (entity.run.pid !== 0) {
     markRestarted(tx, entity.name);
@@ -95,8 +96,15 @@ export function startRestart(tx: Tx, firing: Firing, line: string): Outcome {
 export function restartDue(tx: Tx, firing: Firing, line: string): Outcome {
   const entity = tx.run(firing.entity, { restartAt: null });
   if (entity === undefined) return DONE_FAILED;
-  if (entity.run.pid !== 0) return DONE_OK;
+  if (entity.run.pid !== 0 || skipStopped(tx, entity.name, entity.spec.stop)) return DONE_OK;
   return spawnRestart(tx, firing, line);
+}
+
+// hamctl stop / delete while a restart was under way (a backoff): it is not made, and not a failure.
+function skipStopped(tx: Tx, name: string, stop: string | undefined): boolean {
+  if (stop === undefined) return false;
+  tx.log(LOG_LEVEL.events, "info", { event: "restart-skipped", entity: name }, `${name} is ${stop === "stop" ? "stopped" : "deleted"}: not restarted`);
+  return true;
 }
 
 function spawnRestart(tx: Tx, firing: Firing, line: string): Outcome {

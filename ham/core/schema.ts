@@ -24,6 +24,7 @@ export interface ConfigCondition {
   readonly flags?: ConfigFlags;
   readonly fromstate?: number; readonly tostate?: number;
   readonly rtype?: number; readonly rclass?: number; readonly rseverity?: number;
+  readonly failureOnly?: boolean;
   readonly actions?: readonly ConfigAction[];
 }
 export interface ConfigEntity {
@@ -33,6 +34,7 @@ export interface ConfigEntity {
   readonly placeholder?: boolean;
   readonly flags?: ConfigFlags;
   readonly policy?: unknown;
+  readonly restart?: "always" | "on-failure" | "never";
   readonly conditions?: readonly ConfigCondition[];
   // Readiness and start order (core/readiness.ts).
   readonly readiness?: "start" | "notify";

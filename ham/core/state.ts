@@ -72,7 +72,12 @@ export interface EntitySpec {
   readonly policy: RestartPolicy;
   readonly heartbeat: HeartbeatSpec | null;
   readonly readiness: Readiness;
+  // `hamctl stop` (stop) or `hamctl delete` (delete) asked for it (core/services.ts): the entity
+  // is disabled, its process ended and not restarted; a deleted one goes once its process has.
+  readonly stop?: ServiceStop;
 }
+
+export type ServiceStop = "stop" | "delete";
 
 export interface EntityCounters extends AvailabilityCounters {
   readonly createdMs: number;
@@ -199,7 +204,8 @@ export interface Meta {
 
 // Everything that can make a condition fire.
 export type Trigger =
-  | { readonly kind: "death"; readonly abnormal: boolean }
+  // clean: it exited with status 0 (absent in a state written before it was told: a failure).
+  | { readonly kind: "death"; readonly abnormal: boolean; readonly clean?: boolean }
   | { readonly kind: "detach" }
   | { readonly kind: "attach" }
   | { readonly kind: "restart" }

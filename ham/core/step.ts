@@ -25,7 +25,7 @@ export function step(state: HamState, event: CoreEvent): StepResult {
   const tx = new Tx(state, event.at);
   switch (event.kind) {
     case "died":
-      died(tx, event.entity, event.pid, event.abnormal, event.reason);
+      died(tx, event.entity, event.pid, event.abnormal, event.reason, event.clean === true);
       break;
     case "connection-lost":
       connectionLost(tx, event.entity, event.pid);

@@ -27,7 +27,8 @@ export function conditionMatches(condition: Pick<Condition, "type" | "flags" | "
   if (condition.type === CONDANY) return true;
   switch (event.kind) {
     case "death":
-      return condition.type === CONDDEATH || (event.abnormal && condition.type === CONDABNORMALDEATH);
+      if (condition.type === CONDDEATH) return condition.filter.kind !== "failure" || event.clean !== true;
+      return event.abnormal && condition.type === CONDABNORMALDEATH;
     case "detach":
       return condition.type === CONDDETACH;
     case "attach":

@@ -172,6 +172,7 @@ export class Interpreter {
         const unknown = effect.adopted ? "exit status unknown (adopted after a takeover)" : "exit status unknown (not the HAM's child)";
         a.watchPid(effect.pid, effect.startTime, (exit) => this.dispatch({
           kind: "died", at: this.at(), entity: effect.entity, pid: effect.pid, abnormal: exit?.abnormal ?? false, reason: exit?.description ?? unknown,
+          clean: exit?.code === 0 && exit.signal === null,
         }));
         return;
       }
@@ -237,7 +238,7 @@ export class Interpreter {
     const notify = notifyFd === null ? undefined : { fd: notifyFd, onReady: () => this.dispatch({ kind: "entity-ready", at: this.at(), entity, pid }) };
     try {
       const spawned = a.spawn(entity, line, { ...a.childEnv(entity), ...spawnEnv(token) }, (exit) => this.dispatch({
-        kind: "died", at: this.at(), entity, pid, abnormal: exit.abnormal, reason: exit.description,
+        kind: "died", at: this.at(), entity, pid, abnormal: exit.abnormal, reason: exit.description, clean: exit.code === 0 && exit.signal === null,
       }), notify);
       pid = spawned.pid;
       if (cause.kind !== "config") a.failPoint(cause.kind === "restart" ? "after-restart-spawn" : "after-attach-spawn", entity);

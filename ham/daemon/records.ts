@@ -20,6 +20,8 @@ export interface EntityValue extends EntityCounters {
   readonly command: string | null;
   readonly flags: number;
   readonly enabled: boolean;
+  // hamctl stop / delete (absent: neither; and in a state written before they existed).
+  readonly stop?: "stop" | "delete";
   readonly heartbeat: {
     readonly periodNs: number; readonly low: number; readonly high: number; readonly state: HeartbeatState;
     readonly beatInPeriod: boolean; readonly consecutiveMisses: number; readonly lastBeatMs: number | null;
@@ -111,7 +113,7 @@ export function entityValue(entity: EntityState): EntityValue {
   const beat = run.heartbeat;
   return {
     name: entity.name, kind: spec.kind, pid: run.pid, startTime: run.startTime, ownChild: run.ownChild, command: spec.command,
-    flags: spec.flags, enabled: spec.enabled,
+    flags: spec.flags, enabled: spec.enabled, ...(spec.stop === undefined ? {} : { stop: spec.stop }),
     heartbeat: spec.heartbeat === null || beat === null ? null : {
       ...spec.heartbeat, state: beat.state, beatInPeriod: beat.beatInPeriod, consecutiveMisses: beat.consecutiveMisses, lastBeatMs: beat.lastBeatMs,
     },

@@ -32,6 +32,7 @@ export function entityFromValue(value: EntityValue): EntityState {
     spec: {
       // A state written before output limits existed has none: the defaults.
       kind: value.kind, command: value.command, flags: value.flags, enabled: value.enabled, policy: { ...value.policy, output: value.policy.output ?? null, faults: value.policy.faults ?? null },
+      ...(value.stop === undefined ? {} : { stop: value.stop }),
       heartbeat: heartbeat === null ? null : { periodNs: heartbeat.periodNs, low: heartbeat.low, high: heartbeat.high },
       readiness: value.readiness ?? START_READINESS,
     },

@@ -38,12 +38,12 @@ const action = shape({
 
 const condition = shape({
   name: string, type: number, flags: number, enabled: boolean, fired: number, order: number, actions: arrayOf(action),
-  filter: union({ plain: {}, state: { from: number, to: number }, raise: { type: number, class: number, severity: number } }),
+  filter: union({ plain: {}, failure: {}, state: { from: number, to: number }, raise: { type: number, class: number, severity: number } }),
 });
 
 const entity = shape({
   name: string, kind: oneOf("attached", "self", "placeholder", "global", "node"), pid: number, startTime: nullOr(number),
-  ownChild: boolean, command: nullOr(string), flags: number, enabled: boolean,
+  ownChild: boolean, command: nullOr(string), flags: number, enabled: boolean, stop: optional(oneOf("stop", "delete")),
   heartbeat: nullOr(shape({
     periodNs: number, low: number, high: number, state: oneOf("HEALTHY", "MISSEDLOW", "MISSEDHIGH"),
     beatInPeriod: boolean, consecutiveMisses: number, lastBeatMs: nullOr(number),

@@ -9,6 +9,7 @@ import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigF
 import type { ConfigPlan, PlannedEntity, PlannedRequest, ProgramLine } from "../core/events.js";
 import { formatOf, readConfigText, type ConfigText } from "./config-text.js";
 import { describeCycle, findCycle } from "../core/start-order.js";
+import { restartConditionName, restartTree } from "../core/services.js";
 
 // The declarative config file (JSON or YAML, config-text.ts): checked whole before anything is
 // applied, every error naming the line, and the field (meaning) at fault. Its structure is checked
@@ -123,7 +124,8 @@ function planConfig(raw: unknown): ConfigPlan {
 
 function planEntity(section: ConfigEntity, field: string): PlannedEntity {
   const name = checked(`${field}.name`, () => checkName(section.name, "entity"));
-  const entityFlags = flags(section.flags, `${field}.flags`);
+  // The short form keeps a service that ended listed (ps: dead), as systemd and PM2 do.
+  const entityFlags = flags(section.flags, `${field}.flags`) | (section.restart === undefined ? 0 : Q.HENTITYKEEPONDEATH);
   const { command, pid } = section;
   // The schema checked that one of the three is there.
   let create: PlannedRequest;
@@ -138,6 +140,7 @@ function planEntity(section: ConfigEntity, field: string): PlannedEntity {
     checked(`${field}.policy`, () => readPolicy(section.policy, DEFAULTS.restartPolicy));
     setup.push({ op: "policy", args: { ename: name, policy: section.policy } });
   }
+  setup.push(...planRestart(section, name, field));
   setup.push(...planConditions(name, section.conditions ?? [], `${field}.conditions`, command ?? null, programs));
   // A digest, not the text: the fingerprints are in the shared state's HAM-wide record.
   return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup, programs };
@@ -153,6 +156,21 @@ function planReadiness(section: ConfigEntity, field: string): Record<string, unk
   (requires ?? []).forEach((name, index) => checked(`${field}.requires[${index}]`, () => checkName(name, "entity")));
   if (new Set(requires).size !== (requires ?? []).length) throw configError(`${field}.requires`, "names an entity twice");
   return { mode: readiness ?? (notifyFd === undefined ? "start" : "notify"), notifyFd: notifyFd ?? null, requires: requires ?? [] };
+}
+
+// `restart: MODE` (core/services.ts): the tree the long form makes, before the file's own
+// conditions (nothing of theirs runs before the restart). Both may be given; not two restarts.
+function planRestart(section: ConfigEntity, name: string, field: string): PlannedRequest[] {
+  if (section.restart === undefined) return [];
+  const at = `${field}.restart`;
+  const conditions = section.conditions ?? [];
+  const restartAt = conditions.findIndex((condition) => (condition.actions ?? []).some((action) => action.kind === "restart"));
+  if (restartAt >= 0) throw configError(at, `${name} has a restart action in conditions[${restartAt}] already: give restart: or that action, not both`);
+  const cname = restartConditionName(section.restart);
+  const clash = conditions.findIndex((condition) => condition.name === cname);
+  if (clash >= 0) throw configError(`${field}.conditions[${clash}].name`, `${cname} is the condition restart: ${section.restart} makes for ${name}: name it otherwise`);
+  if (section.command === undefined && cname !== null) throw configError(at, `${name} has no command to restart: restart: needs "command"`);
+  return restartTree(name, section.command ?? "", section.restart);
 }
 
 // A node entity (@NAME, core/nodes/): made by ham_entity, its conditions as an entity's; no
@@ -185,12 +203,13 @@ function planConditions(
     const conditionFlags = flags(section.flags, `${at}.flags`);
     if ((conditionFlags & ~Q.CONDITION_FLAGS) !== 0) throw configError(`${at}.flags`, "invalid condition flags");
     const base = { ename, cname, flags: conditionFlags };
+    if (section.failureOnly === true && type !== Q.CONDDEATH) throw configError(`${at}.failureOnly`, "only a CONDDEATH condition takes it");
     if (type === Q.CONDSTATE) {
       requests.push({ op: "condition_state", args: { ...base, fromstate: section.fromstate ?? 0, tostate: section.tostate ?? 0 } });
     } else if (type === Q.CONDRAISE) {
       requests.push({ op: "condition_raise", args: { ...base, rtype: section.rtype ?? 0, rclass: section.rclass ?? 0, rseverity: section.rseverity ?? 0 } });
     } else if (type <= Q.CONDATTACH || isGroupConditionType(type)) {
-      requests.push({ op: "condition", args: { ...base, type } });
+      requests.push({ op: "condition", args: { ...base, type, ...(section.failureOnly === true ? { failureOnly: true } : {}) } });
     } else throw configError(`${at}.type`, `invalid condition type ${type}`);
     const death = type === Q.CONDDEATH || type === Q.CONDABNORMALDEATH;
     const actionNames = new Set<string>();

@@ -31,6 +31,7 @@ export function psRows(state: HamState, wallMs: number, monoMs: number): PsRow[]
 
 function psStateOf(entity: EntityState): PsState {
   if (entity.spec.kind === "placeholder") return "placeholder";
+  if (entity.spec.stop !== undefined) return entity.run.pid > 0 ? "stopping" : "stopped";
   if (entity.run.pid > 0 && !isReady(entity)) return "starting";
   if (entity.run.pid > 0) return entity.spec.kind === "self" ? "self-attached" : "running";
   if (entity.run.waiting) return "waiting";

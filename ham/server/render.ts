@@ -158,6 +158,7 @@ export function renderConditionInfo(entity: Entity, condition: Condition): strin
   ];
   const filter = condition.filter;
   if (filter.kind === "state") rows.push(["From State", filter.from], ["To State", filter.to]);
+  if (filter.kind === "failure") rows.push(["Fires On", "failure (not exit 0)"]);
   if (filter.kind === "raise") {
     rows.push(["Raise Type", filter.type], ["Raise Class", filter.class], ["Raise Severity", filter.severity]);
   }

@@ -11,6 +11,7 @@ import type { GroupRow, PsRow } from "../wire/ps-row.js";
 import { parseCommandLine, UsageError, type Invocation } from "./args.js";
 import { commandUsage, usage } from "./commands.js";
 import { showLogs } from "./logs.js";
+import { startArgs, stopService } from "./services.js";
 import { clusterSummary, nodesTable, type ClusterSummary } from "./nodes-table.js";
 import type { NodeRow } from "../wire/node-row.js";
 import { groupSummary, groupTable, psLines, psTable } from "./ps-table.js";
@@ -52,8 +53,22 @@ async function execute(run: Run): Promise<string> {
   const print = (value: unknown, text: string) => (run.json ? `${JSON.stringify(value)}\n` : text);
   switch (run.command.name) {
     case "stop":
+      // `stop NAME` stops that entity; a bare `stop`, the HAM (as ever).
       return request(run, async (session) => {
-        await session.request("stop", {});
+        if (run.operands[0] === undefined) await session.request("stop", {});
+        else await stopService(operand(run, 0), "stop", session.request);
+        return "";
+      });
+    case "start": {
+      const args = startArgs(run, operand(run, 0));
+      return request(run, async (session) => {
+        await session.request("service_start", args);
+        return "";
+      });
+    }
+    case "delete":
+      return request(run, async (session) => {
+        await stopService(operand(run, 0), "delete", session.request);
         return "";
       });
     case "status":

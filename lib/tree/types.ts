@@ -38,6 +38,9 @@ export interface Action {
 
 export type ConditionFilter =
   | { readonly kind: "plain" }
+  // CONDDEATH only: fires on a death that is a failure (anything but exit status 0), hamd's
+  // extension behind `restart: on-failure` (QNX's CONDABNORMALDEATH sees core dumps only).
+  | { readonly kind: "failure" }
   | { readonly kind: "state"; readonly from: number; readonly to: number }
   | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number };
 

@@ -1,13 +1,14 @@
 // The rows of `hamctl ps`: what the HAM answers to the `ps` request (ham/server/ps.ts), one per
 // entity; hamctl adds each live process's CPU and memory from /proc (lib/hamctl/ps-table.ts).
 
-// One word per row, by precedence (the first that holds): a placeholder; a live process that
-// has not said it is ready yet ("starting", readiness "notify"); a live process ("self-attached"
+// One word per row, by precedence (the first that holds): a placeholder; `hamctl stop` or
+// `delete` asked ("stopping" while its process lives, then "stopped"); a live process that has
+// not said it is ready yet ("starting", readiness "notify"); a live process ("self-attached"
 // when it attached itself, else "running"); a start held until what it requires is ready
 // ("waiting", `waitingFor` says for what); a restart waiting out its backoff; a restart budget
 // spent ("gave up"); else "dead" (kept by HENTITYKEEPONDEATH, or for the moment between a death
 // and its restart).
-export type PsState = "placeholder" | "starting" | "self-attached" | "running" | "waiting" | "backing off" | "gave up" | "dead";
+export type PsState = "placeholder" | "stopping" | "stopped" | "starting" | "self-attached" | "running" | "waiting" | "backing off" | "gave up" | "dead";
 
 // Availability (ham/core/availability.ts): up and down time since first up, mean time to
 // repair and between failures (null before one), percent up since first up and over the last
