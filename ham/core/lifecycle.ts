@@ -10,6 +10,7 @@ import { selfCloseTimer, timerFor } from "./tx.js";
 import type { Tx } from "./tx.js";
 import { ackDue, memberDied, memberFailed, resumeGroups } from "./groups/roles.js";
 import { yieldDue } from "./groups/cross-switchover.js";
+import { startProbes } from "./probes.js";
 
 // What happens to entity processes: deaths, spawns coming back, timers, beats.
 
@@ -188,6 +189,8 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
       tx.run(entity.name, { ownChild: false });
       tx.emit({ kind: "watch-pid", entity: entity.name, pid, startTime, adopted: true });
       graceHeartbeat(tx, entity.name);
+      // Its probes count again from zero, after their start grace.
+      startProbes(tx, entity.name);
     } else {
       deaths += 1;
       died(tx, entity.name, pid, false, "died while no HAM was watching; exit status unknown");

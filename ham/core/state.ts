@@ -8,7 +8,8 @@ import type { NodeFact } from "./nodes/node-fact.js";
 export type { AvailabilityCounters } from "./availability.js";
 export type { GroupCounters, GroupEvent, GroupModel, GroupState, HaState, Member } from "./groups/group-state.js";
 export { GROUP_MODELS } from "./groups/group-state.js";
-import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
+import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, ProbeSpec, RestartPolicy } from "../../lib/tree/types.js";
+import type { ProbeRun } from "./probes.js";
 
 export { emptyIndex, indexOf, Ordered, ordered, type Index } from "./collections.js";
 
@@ -60,6 +61,8 @@ export interface EntitySpec {
   readonly enabled: boolean;
   readonly policy: RestartPolicy;
   readonly heartbeat: HeartbeatSpec | null;
+  // Health probes (probes.ts), in the order they were set.
+  readonly probes: readonly ProbeSpec[];
 }
 
 export interface EntityCounters extends AvailabilityCounters {
@@ -78,6 +81,8 @@ export interface EntityCounters extends AvailabilityCounters {
   readonly restartTimes: readonly number[];
   readonly backoffMs: number;
   readonly gaveUp: boolean;
+  // CONDPROBEFAIL episodes (a liveness probe reached its failure threshold); absent before probes.
+  readonly probeFailures?: number;
 }
 
 export interface HeartbeatRun {
@@ -114,6 +119,9 @@ export interface EntityRun {
   // The client session (its token) of the process that registered a role callback
   // (ham_role_register), for this pid only: a death clears it.
   readonly roleToken: string | null;
+  // What the probes' results have done since the process started, by probe name (not kept in
+  // the shared state); null before the first result.
+  readonly probes?: ReadonlyMap<string, ProbeRun> | null;
 }
 
 export interface EntityState {
@@ -188,7 +196,8 @@ export type Trigger =
   | { readonly kind: "missed-high" }
   | { readonly kind: "state"; readonly from: number; readonly to: number }
   | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number }
-  | { readonly kind: "group"; readonly event: GroupEvent; readonly group: string; readonly from: string | null; readonly to: string | null };
+  | { readonly kind: "group"; readonly event: GroupEvent; readonly group: string; readonly from: string | null; readonly to: string | null }
+  | { readonly kind: "probe"; readonly probe: string };
 
 
 
@@ -218,7 +227,7 @@ export const DEFAULT_POLICY: RestartPolicy = Object.freeze({
 export function newEntity(name: string, kind: EntityKind, nowMs: number): EntityState {
   return {
     name,
-    spec: { kind, command: null, flags: 0, enabled: true, policy: DEFAULT_POLICY, heartbeat: null },
+    spec: { kind, command: null, flags: 0, enabled: true, policy: DEFAULT_POLICY, heartbeat: null, probes: [] },
     counters: {
       createdMs: nowMs, startedMs: nowMs, lastDeathMs: null, restartedMs: null, restarts: 0, deaths: 0, abnormalDeaths: 0,
       missedLow: 0, missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false,

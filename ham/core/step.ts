@@ -13,6 +13,7 @@ import { resend } from "./groups/roles.js";
 import { nodeDown, nodeUp } from "./nodes/node-facts.js";
 import { elected, holder, leaseState, nodeUp as groupsNodeUp } from "./groups/cluster-groups.js";
 import { acrossNodeDown } from "./groups/cross-switchover.js";
+import { probeResults } from "./probes.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -85,6 +86,12 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       break;
     case "holder":
       holder(tx, event.group, event.node, event.yielded === true);
+      break;
+    case "probe-results":
+      probeResults(tx, event.results);
+      break;
+    // Readiness and start order (issue 18) is not in this core yet: nothing waits on it.
+    case "entity-ready":
       break;
     default:
       return assertNever(event);

@@ -1,4 +1,4 @@
-import type { ActionSpec, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
+import type { ActionSpec, EntityKind, FailSpec, HeartbeatState, ProbeSpec, RestartPolicy } from "../../lib/tree/types.js";
 import type { Condition, EntityCounters, EntityState, Firing, GroupState, HamState, Meta } from "../core/state.js";
 import { conditionKey, entityKey, firingKey, groupKey, META_KEY } from "../core/tx.js";
 import type { Trigger } from "../core/triggers.js";
@@ -25,6 +25,8 @@ export interface EntityValue extends EntityCounters {
     readonly beatInPeriod: boolean; readonly consecutiveMisses: number; readonly lastBeatMs: number | null;
   } | null;
   readonly policy: RestartPolicy;
+  // Health probes (absent before probes existed).
+  readonly probes?: readonly ProbeSpec[];
   readonly spawnToken: string | null;
   readonly restartAt: number | null;
   readonly clientToken: string | null;
@@ -110,7 +112,7 @@ export function entityValue(entity: EntityState): EntityValue {
     heartbeat: spec.heartbeat === null || beat === null ? null : {
       ...spec.heartbeat, state: beat.state, beatInPeriod: beat.beatInPeriod, consecutiveMisses: beat.consecutiveMisses, lastBeatMs: beat.lastBeatMs,
     },
-    policy: spec.policy, ...counters,
+    policy: spec.policy, probes: spec.probes, ...counters,
     spawnToken: run.spawnToken, restartAt: run.restartAt, clientToken: run.clientToken,
     episode: run.episode === null ? null : { restarted: run.episode.restarted }, roleToken: run.roleToken,
   };

@@ -33,12 +33,13 @@ export function entityFromValue(value: EntityValue): EntityState {
       // A state written before output limits existed has none: the defaults.
       kind: value.kind, command: value.command, flags: value.flags, enabled: value.enabled, policy: { ...value.policy, output: value.policy.output ?? null, faults: value.policy.faults ?? null },
       heartbeat: heartbeat === null ? null : { periodNs: heartbeat.periodNs, low: heartbeat.low, high: heartbeat.high },
+      probes: value.probes ?? [],
     },
     counters: {
       createdMs: value.createdMs, startedMs: value.startedMs, lastDeathMs: value.lastDeathMs, restartedMs: value.restartedMs,
       restarts: value.restarts, deaths: value.deaths, abnormalDeaths: value.abnormalDeaths, missedLow: value.missedLow,
       missedHigh: value.missedHigh, lastState: value.lastState, lastExit: value.lastExit, restartTimes: value.restartTimes,
-      backoffMs: value.backoffMs, gaveUp: value.gaveUp,
+      backoffMs: value.backoffMs, gaveUp: value.gaveUp, probeFailures: value.probeFailures ?? 0,
       // Availability (absent in a state written before it was counted: counted from now on).
       upMs: value.upMs ?? 0, downMs: value.downMs ?? 0, since: value.since ?? null, firstUpMs: value.firstUpMs ?? null,
       repairs: value.repairs ?? 0, outages: value.outages ?? [],

@@ -1,6 +1,7 @@
 import type { AvailabilityFigures, PsRow, PsState } from "../../lib/wire/ps-row.js";
 import { availabilityOf, type Availability } from "../core/availability.js";
 import type { EntityState, HamState } from "../core/state.js";
+import { probeRows, probeSummary } from "./probe-rows.js";
 
 const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
 
@@ -46,6 +47,7 @@ function psRow(entity: EntityState, wallMs: number, monoMs: number): Omit<PsRow,
     deaths: entity.counters.deaths,
     lastExit: entity.counters.lastExit,
     restartInMs: restartAt === null ? null : Math.max(0, Math.round(restartAt - monoMs)),
+    probe: probeSummary(entity), probeFailures: entity.counters.probeFailures ?? 0, probes: probeRows(entity),
     ...figures(availabilityOf(entity.counters, entity.counters.deaths, live, wallMs)),
   };
 }
