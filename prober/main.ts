@@ -69,6 +69,10 @@ process.on("message", (message: ToProber) => {
   }
 });
 
+// As the Guardian: a Ctrl-C or a service manager's SIGTERM to the HAM's process group is the
+// HAM's to answer; the prober ends when its channel closes.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE"] as const) process.on(signal, () => undefined);
+
 // The HAM is gone: checks under way are ended (an exec probe's process group with them).
 process.on("disconnect", () => {
   for (const entity of [...entities.keys()]) stopEntity(entity);

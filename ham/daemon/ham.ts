@@ -414,6 +414,7 @@ export class Ham implements ServerContext {
     this.stopping = true;
     this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason, stateKept: !removeState },
       `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
+    this.prober.stop();
     await this.guardian.stop();
     this.remote?.stop();
     this.clusterRoles.stop();
@@ -421,7 +422,6 @@ export class Ham implements ServerContext {
     this.config.close();
     // After this, deaths are the next HAM's business.
     this.core.stop();
-    this.prober.stop();
     this.poller.stop();
     this.rotator.stop();
     stopMount(this);

@@ -47,7 +47,7 @@ function psRow(entity: EntityState, wallMs: number, monoMs: number): Omit<PsRow,
     deaths: entity.counters.deaths,
     lastExit: entity.counters.lastExit,
     restartInMs: restartAt === null ? null : Math.max(0, Math.round(restartAt - monoMs)),
-    probe: probeSummary(entity), probeFailures: entity.counters.probeFailures ?? 0, probes: probeRows(entity),
+    ...(entity.spec.probes.length === 0 ? {} : { probe: probeSummary(entity), probeFailures: entity.counters.probeFailures ?? 0, probes: probeRows(entity) }),
     ...figures(availabilityOf(entity.counters, entity.counters.deaths, live, wallMs)),
   };
 }

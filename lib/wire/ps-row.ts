@@ -58,7 +58,7 @@ export interface PsRow extends AvailabilityFigures {
   readonly group: string | null;
   readonly role: string | null;
   // Its probes in one word ("-", "idle", "starting", "ok", "failing"), CONDPROBEFAIL episodes,
-  // and each probe (absent from a HAM without probes).
+  // and each probe (absent for an entity without probes).
   readonly probe?: string;
   readonly probeFailures?: number;
   readonly probes?: readonly ProbeRow[];

@@ -174,6 +174,32 @@ describe("health probes", () => {
     expect(await instance.field("/job/bad/.info", "Times Fired")).toBe("1");
   });
 
+  it("restarts after failed checks from a config file's probes: and CONDPROBEFAIL, and names the line of a bad probe", async () => {
+    const dir = tempDir("probe-config");
+    const port = await closedPort();
+    const file = join(dir, "ham.yaml");
+    writeFileSync(file, [
+      "entities:",
+      "  - name: web",
+      "    command: /bin/sleep 1000",
+      `    probes: [{ kind: tcp, port: ${port}, intervalMs: 100, failureThreshold: 2 }]`,
+      "    conditions:",
+      "      - { name: died, type: CONDDEATH, flags: HREARMAFTERRESTART, actions: [{ name: restart, kind: restart, flags: HREARMAFTERRESTART }] }",
+      "      - { name: unhealthy, type: CONDPROBEFAIL, flags: HREARMAFTERRESTART, actions: [{ name: restart, kind: restart }] }",
+      "",
+    ].join("\n"));
+    const instance = await startHam(["--config", file]);
+    const pid = await eventually(() => entityPid(instance, "web"), 10_000, "web");
+    await eventually(async () => (await entityPid(instance, "web")) !== pid, 15_000, "the restart after 2 failed checks");
+    expect(Number(await instance.field("/web/.info", "Num Restarts"))).toBeGreaterThanOrEqual(1);
+    expect(await instance.field("/web/.info", "Probe Kind")).toBe(`tcp 127.0.0.1:${port}`);
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "entities:\n  - name: web2\n    command: /bin/sleep 1000\n    probes:\n      - { kind: http, url: \"ftp://x/\" }\n");
+    const applied = spawnSync(HAMCTL_BIN, ["--run-dir", instance.runDir, "apply", bad], { encoding: "utf8" });
+    expect(applied.status).toBe(1);
+    expect(applied.stderr.trim()).toMatch(/^hamctl: .*line 5: entities\[0\]\.probes\[0\]\.url: must be an http:\/\/ or https:\/\/ URL$/);
+  });
+
   it("refuses a bad probe spec with EINVAL", async () => {
     await withHam();
     await attachSleeper("svc");
