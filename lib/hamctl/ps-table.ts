@@ -51,8 +51,10 @@ function table<T>(columns: ReadonlyArray<Column<T>>, lines: readonly T[]): strin
   }).join("  ").trimEnd()).join("\n") + "\n";
 }
 
+// PROBES only when some entity has probes.
 export function psTable(lines: readonly PsLine[]): string {
-  return table(COLUMNS, lines);
+  const probes = lines.some((line) => line.probe !== undefined);
+  return table(probes ? COLUMNS : COLUMNS.filter((column) => column.title !== "PROBES"), lines);
 }
 
 const ms = (value: number | null) => (value === null ? "-" : `${value} ms`);
