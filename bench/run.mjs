@@ -15,6 +15,7 @@ import { haCounterFigures } from "./hacounter.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { labFigures } from "./lab.mjs";
 import { memoryFigures } from "./memory.mjs";
+import { probeFigures } from "./probes.mjs";
 import { remoteFigures } from "./remote.mjs";
 import { reprotectFigures } from "./reprotect.mjs";
 import { restartLatency } from "./restart.mjs";
@@ -37,6 +38,7 @@ const SECTIONS = {
   remote: () => remoteFigures(),
   "cluster-checkpoints": () => clusterCheckpointFigures(),
   cluster: () => clusterFigures(),
+  probes: () => probeFigures({ kills: Number(process.env.BENCH_PROBE_KILLS ?? 40), probing: Number(process.env.BENCH_PROBING ?? 1_000) }),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 

@@ -23,6 +23,11 @@ export const CONDGROUPFAILOVER = 16;
 export const CONDGROUPSWITCHOVER = 17;
 export const CONDGROUPNOACTIVE = 18;
 
+// Beyond QNX: a health probe of the entity (ham_entity_probe, `probes:` in a config file) failed
+// `failureThreshold` times in a row. Fires once per episode; the probe passing
+// `successThreshold` times in a row ends the episode.
+export const CONDPROBEFAIL = 19;
+
 // Beyond QNX: fault severities of ham_entity_condition_raise that the HAM itself answers when
 // asked to (the entity's or its group's fault policy; a group member: fatal → failover). Other
 // severities, and these without a policy or a group, only fire conditions, as in QNX.
@@ -91,6 +96,7 @@ export const CONDITION_TYPE_NAMES: Readonly<Record<number, string>> = {
   [CONDGROUPFAILOVER]: "CONDGROUPFAILOVER",
   [CONDGROUPSWITCHOVER]: "CONDGROUPSWITCHOVER",
   [CONDGROUPNOACTIVE]: "CONDGROUPNOACTIVE",
+  [CONDPROBEFAIL]: "CONDPROBEFAIL",
 };
 
 // Flags valid per item kind (used to reject unknown bits with EINVAL).

@@ -27,6 +27,7 @@ const code = standaloneCode(ajv, {
   action: `${schema.$id}#/$defs/actionSpec`,
   failAction: `${schema.$id}#/$defs/failActionSpec`,
   policy: `${schema.$id}#/$defs/policy`,
+  probe: `${schema.$id}#/$defs/probe`,
 });
 const out = join(root, "dist/ham/core/schema-validators.js");
 mkdirSync(dirname(out), { recursive: true });

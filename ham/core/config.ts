@@ -94,6 +94,8 @@ export function applyConfig(tx: Tx, plan: ConfigPlan, source: string): ApplyResu
       const line = entity.create.args["line"];
       tx.spec(entity.name, {
         command: typeof line === "string" && existing.spec.kind === "attached" ? line : existing.spec.command,
+        // The file's probes replace the entity's (set again by its setup requests).
+        probes: [],
         flags: Number(entity.create.args["flags"] ?? existing.spec.flags),
         readiness: readReadiness(entity.create.args["readiness"]),
       });

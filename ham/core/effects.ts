@@ -1,6 +1,7 @@
 import type { LogLevelName } from "./describe.js";
 import type { HaState } from "./state.js";
 import type { ReplyTo } from "./reply-to.js";
+import type { ProbeSpec } from "../../lib/tree/types.js";
 
 // What a transition asks of the world, as data. One interpreter (daemon/interpreter.ts)
 // carries them out, in order, through the adapters.
@@ -58,4 +59,10 @@ export type Effect =
   | { readonly kind: "resign"; readonly group: string; readonly token: string; readonly yielded?: boolean }
   // A failed member that may still serve is killed (SIGKILL, if still the same process) before
   // any other member is made active: at most one active, whatever the failure.
-  | { readonly kind: "fence"; readonly entity: string; readonly pid: number; readonly startTime: number | null };
+  | { readonly kind: "fence"; readonly entity: string; readonly pid: number; readonly startTime: number | null }
+  // The prober checks the entity's process `pid` with these probes (replacing what it checked
+  // for it), each first after its start grace; or stops checking it. Results: `probe-results`.
+  | { readonly kind: "probe-start"; readonly entity: string; readonly pid: number; readonly probes: readonly ProbeSpec[] }
+  | { readonly kind: "probe-stop"; readonly entity: string }
+  // A readiness probe of the process `pid` passed: answered by an `entity-ready` event.
+  | { readonly kind: "ready"; readonly entity: string; readonly pid: number };

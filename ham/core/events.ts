@@ -1,6 +1,7 @@
 import type { SpawnCause } from "./effects.js";
 import type { Firing } from "./state.js";
 import type { ReplyTo } from "./reply-to.js";
+import type { ProbeResult } from "./probes.js";
 
 // Everything the HAM reacts to, as data. Each carries the time it happened (`at`), read by
 // the interpreter from its Clock: the core never reads a clock.
@@ -70,7 +71,9 @@ export type CoreEvent =
   | { readonly kind: "elected"; readonly at: At; readonly group: string; readonly token: string }
   // Who holds a cluster group's election key now (null: free).
   // `yielded`: freed by its holder for a switchover to another node (not a failure there).
-  | { readonly kind: "holder"; readonly at: At; readonly group: string; readonly node: string | null; readonly yielded?: boolean };
+  | { readonly kind: "holder"; readonly at: At; readonly group: string; readonly node: string | null; readonly yielded?: boolean }
+  // The prober's results that changed a count or a state (batched; probes.ts).
+  | { readonly kind: "probe-results"; readonly at: At; readonly results: readonly ProbeResult[] };
 
 // A config file as the requests that make it (server/config-file.ts builds it): checked whole
 // before the apply transition (config.ts) sees it.

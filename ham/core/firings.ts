@@ -5,7 +5,7 @@ import { armHeartbeat, healthy } from "./heartbeats.js";
 import { describeSpec, LOG_LEVEL, pathOf } from "./describe.js";
 import { describeTrigger, conditionMatches, type Trigger } from "./triggers.js";
 import { episodeAdd, episodeDone } from "./episodes.js";
-import { DONE_OK, PENDING, startRestart, type Outcome } from "./restart.js";
+import { DONE_OK, PENDING, startRestart, stopForRestart, type Outcome } from "./restart.js";
 import type { Condition, Action, FailAction, Firing } from "./state.js";
 import { waitTimer } from "./tx.js";
 import type { Tx } from "./tx.js";
@@ -209,7 +209,7 @@ function finish(tx: Tx, firing: Firing): void {
 function perform(tx: Tx, firing: Firing, label: string, spec: ActionSpec | FailSpec): Outcome {
   switch (spec.kind) {
     case "restart":
-      return startRestart(tx, firing, spec.line);
+      return firing.trigger.kind === "probe" ? stopForRestart(tx, firing) : startRestart(tx, firing, spec.line);
     case "execute":
       tx.emit({ kind: "execute", firing: firing.id, entity: firing.entity, line: spec.line });
       return PENDING;

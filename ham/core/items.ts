@@ -1,5 +1,5 @@
 import {
-  ACTION_FLAGS, CONDATTACH, CONDDEATH, CONDITION_FLAGS, CONDRAISE, CONDSTATE, ENTITY_FLAGS, HACTIONDONOW, HADDFLAGS,
+  ACTION_FLAGS, CONDATTACH, CONDDEATH, CONDITION_FLAGS, CONDPROBEFAIL, CONDRAISE, CONDSTATE, ENTITY_FLAGS, HACTIONDONOW, HADDFLAGS,
   HCONDNOWAIT, HDISABLE, HENABLE, HGETFLAGS, HRECURSE, HREMOVEFLAGS, HSETFLAGS,
 } from "../../lib/constants.js";
 import { HamError } from "../../lib/errors.js";
@@ -32,7 +32,7 @@ function addCondition(tx: Tx, args: Args, type: number, filter: ConditionFilter)
 
 export function condition(tx: Tx, { args }: Request): unknown {
   const type = args.int("type");
-  if ((type < 0 || type > CONDATTACH) && !isGroupConditionType(type)) {
+  if ((type < 0 || type > CONDATTACH) && !isGroupConditionType(type) && type !== CONDPROBEFAIL) {
     const hint = type === CONDSTATE || type === CONDRAISE ? " (use ham_condition_state / ham_condition_raise)" : "";
     throw new HamError("EINVAL", `invalid condition type ${type}${hint}`);
   }
@@ -85,8 +85,10 @@ export function action(tx: Tx, { args }: Request): unknown {
   if (spec.kind === "waitfor" && (target.flags & HCONDNOWAIT) !== 0) throw new HamError("EINVAL", "no waitfor in an HCONDNOWAIT condition");
   if (spec.kind === "restart") {
     if (entity.spec.kind === "global") throw new HamError("EINVAL", "the global entity cannot hold a restart action");
-    if (!isDeathType(target.type)) throw new HamError("EINVAL", "restart actions belong in CONDDEATH or CONDABNORMALDEATH conditions");
-    if (hasRestart(entity)) throw new HamError("EEXIST", `${entity.name} already has a restart action`);
+    // In a CONDPROBEFAIL condition it stops the process for its death condition's restart (restart.ts).
+    const probe = target.type === CONDPROBEFAIL;
+    if (!isDeathType(target.type) && !probe) throw new HamError("EINVAL", "restart actions belong in CONDDEATH, CONDABNORMALDEATH or CONDPROBEFAIL conditions");
+    if (!probe && hasRestart(entity)) throw new HamError("EEXIST", `${entity.name} already has a restart action`);
   }
   const item: Action = { name: aname, id: tx.nextActionId(), spec, flags, enabled: true, runs: 0, failures: 0, fails: null };
   const updated = { ...target, actions: target.actions.set(aname, item) };

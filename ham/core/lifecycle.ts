@@ -11,6 +11,7 @@ import type { Tx } from "./tx.js";
 import { ackDue, memberDied, memberFailed, resumeGroups } from "./groups/roles.js";
 import { yieldDue } from "./groups/cross-switchover.js";
 import { notifyOf, startWaiting } from "./readiness.js";
+import { startProbes } from "./probes.js";
 
 // What happens to entity processes: deaths, spawns coming back, timers, beats.
 
@@ -194,6 +195,8 @@ export function takeOver(tx: Tx, facts: TakeoverFacts, firings: readonly Firing[
       graceHeartbeat(tx, entity.name);
       // hamctl stop / delete answered by the HAM that died, its process maybe not yet ended.
       if (entity.spec.stop !== undefined) tx.emit({ kind: "terminate", pid, startTime });
+      // Its probes count again from zero, after their start grace.
+      startProbes(tx, entity.name);
     } else {
       deaths += 1;
       died(tx, entity.name, pid, false, "died while no HAM was watching; exit status unknown");

@@ -18,6 +18,7 @@ import { nodeEntity, refuseNode, refuseProcess } from "./nodes/node-entities.js"
 import { isNodeEntityName } from "./nodes/node-facts.js";
 import { entityReady, holdStart, notifyOf, readReadiness, startWaiting } from "./readiness.js";
 import { serviceStart, serviceStop } from "./services.js";
+import { removeProbe, setProbe } from "./probes.js";
 
 // Every API mutation as a transition. A handler checks everything before it changes
 // anything, and throws HamError for bad input; the step then drops the transition whole.
@@ -253,7 +254,7 @@ function verbose(tx: Tx, { args }: Request): unknown {
 
 export const REQUESTS: Readonly<Record<string, Handler>> = {
   attach: attachFilling, attach_self: attachSelf, detach, detach_self: detachSelf, entity: placeholder,
-  entity_condition_state: reportState, entity_condition_raise: reportRaise, policy: setPolicy,
+  entity_condition_state: reportState, entity_condition_raise: reportRaise, policy: setPolicy, probe: setProbe, probe_remove: removeProbe,
   condition: items.condition, condition_state: items.conditionState, condition_raise: items.conditionRaise,
   condition_remove: items.conditionRemove, action: items.action, action_remove: items.actionRemove,
   ready, action_fail: items.actionFail, action_fail_remove: items.actionFailRemove, control: items.control, lookup: items.lookup, verbose,

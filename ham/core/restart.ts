@@ -1,4 +1,5 @@
 import type { RestartPolicy } from "../../lib/tree/types.js";
+import { isDeathType } from "../../lib/tree/conditions.js";
 import { LOG_LEVEL } from "./describe.js";
 import type { Firing } from "./state.js";
 import { restartTimer } from "./tx.js";
@@ -54,6 +55,26 @@ export type Outcome = { readonly kind: "done"; readonly ok: boolean } | { readon
 export const DONE_OK: Outcome = { kind: "done", ok: true };
 export const DONE_FAILED: Outcome = { kind: "done", ok: false };
 export const PENDING: Outcome = { kind: "pending" };
+
+// A restart action in a CONDPROBEFAIL condition (a live process that fails its probe): the
+// process is stopped (SIGTERM, then SIGKILL after the grace) and its death condition's restart
+// action restarts it, with its policy, as a fault policy's `restart` does (Kubernetes: the
+// container is killed, its restart policy restarts it). Without such an action it fails: the
+// process is left running and the action's fail-actions run.
+export function stopForRestart(tx: Tx, firing: Firing): Outcome {
+  const entity = tx.entity(firing.entity);
+  if (entity === undefined || entity.run.pid <= 0) return DONE_FAILED;
+  const fields = { event: "probe-restart", entity: entity.name, pid: entity.run.pid };
+  const restarts = [...entity.conditions.values()].some((condition) =>
+    isDeathType(condition.type) && condition.enabled && [...condition.actions.values()].some((action) => action.spec.kind === "restart"));
+  if (!restarts) {
+    tx.log(LOG_LEVEL.events, "warn", fields, `${entity.name}: no restart action in a death condition would start it again: left running`);
+    return DONE_FAILED;
+  }
+  tx.log(LOG_LEVEL.events, "warn", fields, `${entity.name}: stopping pid ${entity.run.pid} (SIGTERM, then SIGKILL) for its death condition to restart it`);
+  tx.emit({ kind: "terminate", pid: entity.run.pid, startTime: entity.run.startTime });
+  return DONE_OK;
+}
 
 export function startRestart(tx: Tx, firing: Firing, line: string): Outcome {
   const entity = tx.entity(firing.entity);

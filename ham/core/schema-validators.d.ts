@@ -5,3 +5,4 @@ export declare const config: ValidateFunction;
 export declare const action: ValidateFunction;
 export declare const failAction: ValidateFunction;
 export declare const policy: ValidateFunction;
+export declare const probe: ValidateFunction;

@@ -35,6 +35,7 @@ export interface ConfigEntity {
   readonly flags?: ConfigFlags;
   readonly policy?: unknown;
   readonly restart?: "always" | "on-failure" | "never";
+  readonly probes?: readonly unknown[];
   readonly conditions?: readonly ConfigCondition[];
   // Readiness and start order (core/readiness.ts).
   readonly readiness?: "start" | "notify";
@@ -81,6 +82,17 @@ export type ActionFields =
   | { kind: "log"; message: string; prefix?: boolean | number; verbosity?: number };
 export type FailActionFields = Exclude<ActionFields, { kind: "restart" } | { kind: "healthy" }>;
 
+// A probe as the schema allows it (ham_entity_probe and `probes:` send the same); unset fields
+// take their defaults (probe-spec.ts).
+export type ProbeFields = {
+  readonly name?: string; readonly use?: "liveness" | "readiness"; readonly intervalMs?: number; readonly timeoutMs?: number;
+  readonly startGraceMs?: number; readonly failureThreshold?: number; readonly successThreshold?: number;
+} & (
+  | { readonly kind: "exec"; readonly command: string }
+  | { readonly kind: "http"; readonly url: string; readonly bodyContains?: string; readonly bodyMatches?: string }
+  | { readonly kind: "tcp"; readonly host?: string; readonly port: number }
+);
+
 // A policy as the API's ham_entity_policy takes it (the same fields, all optional).
 export type PolicyFields = RestartPolicyOptions;
 
@@ -96,10 +108,16 @@ const schema = JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) as AnySchemaObject 
 // code): plain functions, nothing compiled when the HAM starts or takes over.
 const validators = (): typeof generated => generated;
 
-// The kinds of a discriminated union: its branches are `{ "$ref": "#/$defs/<kind>" }`.
+// The kinds of a discriminated union: its branches are `{ "$ref": "#/$defs/<name>" }`, each
+// with `kind: { const: <kind> }` (the name is the kind for actions, not for probes).
 function kindsOf(union: AnySchemaObject): string[] {
   const refs = (union["oneOf"] ?? []) as { $ref: string }[];
-  return refs.map((ref) => ref.$ref.split("/").at(-1) ?? "");
+  const defs = (schema["$defs"] ?? {}) as Record<string, AnySchemaObject>;
+  return refs.map((ref) => {
+    const name = ref.$ref.split("/").at(-1) ?? "";
+    const kind = (defs[name]?.["properties"] as Record<string, { const?: unknown }> | undefined)?.["kind"]?.const;
+    return typeof kind === "string" ? kind : name;
+  });
 }
 
 // Each action kind's own field names, read from the schema: the API picks these out of a
@@ -192,6 +210,10 @@ export function checkActionFields(fields: Record<string, unknown>): asserts fiel
 
 export function checkFailActionFields(fields: Record<string, unknown>): asserts fields is FailActionFields {
   check(validators().failAction, fields, "", "fail-action");
+}
+
+export function checkProbeFields(raw: unknown): asserts raw is ProbeFields {
+  check(validators().probe, raw, "probe", "probe");
 }
 
 export function checkPolicyFields(raw: unknown): asserts raw is PolicyFields {

@@ -8,7 +8,8 @@ import type { NodeFact } from "./nodes/node-fact.js";
 export type { AvailabilityCounters } from "./availability.js";
 export type { GroupCounters, GroupEvent, GroupModel, GroupState, HaState, Member } from "./groups/group-state.js";
 export { GROUP_MODELS } from "./groups/group-state.js";
-import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
+import type { ActionSpec, ConditionFilter, EntityKind, FailSpec, HeartbeatState, ProbeSpec, RestartPolicy } from "../../lib/tree/types.js";
+import type { ProbeRun } from "./probes.js";
 
 export { emptyIndex, indexOf, Ordered, ordered, type Index } from "./collections.js";
 
@@ -75,6 +76,8 @@ export interface EntitySpec {
   // `hamctl stop` (stop) or `hamctl delete` (delete) asked for it (core/services.ts): the entity
   // is disabled, its process ended and not restarted; a deleted one goes once its process has.
   readonly stop?: ServiceStop;
+  // Health probes (probes.ts), in the order they were set.
+  readonly probes: readonly ProbeSpec[];
 }
 
 export type ServiceStop = "stop" | "delete";
@@ -95,6 +98,8 @@ export interface EntityCounters extends AvailabilityCounters {
   readonly restartTimes: readonly number[];
   readonly backoffMs: number;
   readonly gaveUp: boolean;
+  // CONDPROBEFAIL episodes (a liveness probe reached its failure threshold); absent before probes.
+  readonly probeFailures?: number;
 }
 
 export interface HeartbeatRun {
@@ -135,6 +140,9 @@ export interface EntityRun {
   readonly ready: boolean;
   // Its start is held until every entity it requires is ready (readiness.ts).
   readonly waiting: boolean;
+  // What the probes' results have done since the process started, by probe name (not kept in
+  // the shared state); null before the first result.
+  readonly probes?: ReadonlyMap<string, ProbeRun> | null;
 }
 
 export interface EntityState {
@@ -213,7 +221,8 @@ export type Trigger =
   | { readonly kind: "missed-high" }
   | { readonly kind: "state"; readonly from: number; readonly to: number }
   | { readonly kind: "raise"; readonly type: number; readonly class: number; readonly severity: number }
-  | { readonly kind: "group"; readonly event: GroupEvent; readonly group: string; readonly from: string | null; readonly to: string | null };
+  | { readonly kind: "group"; readonly event: GroupEvent; readonly group: string; readonly from: string | null; readonly to: string | null }
+  | { readonly kind: "probe"; readonly probe: string };
 
 
 
@@ -243,7 +252,7 @@ export const DEFAULT_POLICY: RestartPolicy = Object.freeze({
 export function newEntity(name: string, kind: EntityKind, nowMs: number): EntityState {
   return {
     name,
-    spec: { kind, command: null, flags: 0, enabled: true, policy: DEFAULT_POLICY, heartbeat: null, readiness: START_READINESS },
+    spec: { kind, command: null, flags: 0, enabled: true, policy: DEFAULT_POLICY, heartbeat: null, readiness: START_READINESS, probes: [] },
     counters: {
       createdMs: nowMs, startedMs: nowMs, lastDeathMs: null, restartedMs: null, restarts: 0, deaths: 0, abnormalDeaths: 0,
       missedLow: 0, missedHigh: 0, lastState: 0, lastExit: null, restartTimes: [], backoffMs: 0, gaveUp: false,

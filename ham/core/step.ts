@@ -14,6 +14,7 @@ import { nodeDown, nodeUp } from "./nodes/node-facts.js";
 import { elected, holder, leaseState, nodeUp as groupsNodeUp } from "./groups/cluster-groups.js";
 import { acrossNodeDown } from "./groups/cross-switchover.js";
 import { entityReady } from "./readiness.js";
+import { probeResults } from "./probes.js";
 
 export type { StepResult } from "./tx.js";
 
@@ -89,6 +90,9 @@ export function step(state: HamState, event: CoreEvent): StepResult {
       break;
     case "holder":
       holder(tx, event.group, event.node, event.yielded === true);
+      break;
+    case "probe-results":
+      probeResults(tx, event.results);
       break;
     default:
       return assertNever(event);

@@ -3,7 +3,7 @@ import {
   CONDRAISE, CONDRESTART, CONDSTATE, HCONDSTATEFROMINV, HCONDSTATEFROMSET, HCONDSTATETOINV, HCONDSTATETOSET,
 } from "../../lib/constants.js";
 import type { Condition, GroupEvent, Trigger } from "./state.js";
-import { CONDGROUPFAILOVER, CONDGROUPNOACTIVE, CONDGROUPSWITCHOVER } from "../../lib/constants.js";
+import { CONDGROUPFAILOVER, CONDGROUPNOACTIVE, CONDGROUPSWITCHOVER, CONDPROBEFAIL } from "../../lib/constants.js";
 
 const GROUP_CONDITIONS: Readonly<Record<GroupEvent, number>> = {
   failover: CONDGROUPFAILOVER, switchover: CONDGROUPSWITCHOVER, "no-active": CONDGROUPNOACTIVE,
@@ -56,6 +56,8 @@ export function conditionMatches(condition: Pick<Condition, "type" | "flags" | "
     }
     case "group":
       return condition.type === GROUP_CONDITIONS[event.event];
+    case "probe":
+      return condition.type === CONDPROBEFAIL;
     default:
       return assertNever(event);
   }
@@ -71,6 +73,8 @@ export function describeTrigger(trigger: Trigger): string {
       return `raise type=${trigger.type} class=${trigger.class} severity=${trigger.severity}`;
     case "group":
       return `${trigger.group} ${trigger.event}${trigger.from === null ? "" : ` from ${trigger.from}`}${trigger.to === null ? "" : ` to ${trigger.to}`}`;
+    case "probe":
+      return `probe ${trigger.probe} failed`;
     default:
       return trigger.kind;
   }

@@ -3,6 +3,7 @@ import type { Effect } from "./effects.js";
 import type { At } from "./events.js";
 import type { LogLevelName } from "./describe.js";
 import { checkpointKey, sectionKey, type Checkpoint } from "./checkpoints/checkpoint-data.js";
+import { probeChange } from "./probe-change.js";
 import type { Condition, EntityCounters, EntityRun, EntitySpec, EntityState, Firing, GroupState, HamState, Index, Meta, Ordered } from "./state.js";
 
 // Keys of the shared state's records (lib/store/format.ts): "g" the global entity, "e/<name>"
@@ -79,8 +80,13 @@ export class Tx {
     const before = this.entity(next.name);
     const wasUp = (before?.run.pid ?? 0) > 0;
     const isUp = next.run.pid > 0;
-    const entity = wasUp === isUp || next.name === "" ? next : { ...next, counters: accounted(next.counters, wasUp, isUp, this.at.wall) };
+    let entity = wasUp === isUp || next.name === "" ? next : { ...next, counters: accounted(next.counters, wasUp, isUp, this.at.wall) };
     if ((before?.run.waiting ?? false) !== entity.run.waiting) this.indexWaiting(entity.name, entity.run.waiting);
+    // Probes start and stop with the process, and count again from zero (probe-change.ts).
+    const probe = probeChange(before, entity);
+    if (probe !== null) this.effects.push(probe);
+    if (before !== undefined && before.run.pid !== entity.run.pid && entity.run.probes != null) entity = { ...entity, run: { ...entity.run, probes: null } };
+    else if (probe?.kind === "probe-start") entity = { ...entity, run: { ...entity.run, probes: null } };
     if (entity.name === "") this.global = entity;
     else this.entities = this.entities.set(entity.name, entity);
   }
@@ -115,6 +121,8 @@ export class Tx {
     this.entities = this.entities.delete(name);
     if (entity.run.waiting) this.indexWaiting(name, false);
     this.changes.add(entityKey(name));
+    const probe = probeChange(entity, undefined);
+    if (probe !== null) this.effects.push(probe);
     for (const cname of entity.conditions.keys()) this.changes.add(conditionKey(name, cname));
   }
 

@@ -1,5 +1,6 @@
 import { SELF_CLOSE_GRACE_MS } from "../core/lifecycle.js";
 import { DEFAULT_POLICY } from "../core/state.js";
+import { PROBE_DEFAULTS } from "../core/probe-spec.js";
 
 // Every default of the daemon, in one place.
 export const DEFAULTS = {
@@ -22,4 +23,6 @@ export const DEFAULTS = {
   leaseMarginMs: 300,
   // An entity's restart policy until ham_entity_policy (the core's).
   restartPolicy: DEFAULT_POLICY,
+  // A probe's fields left unset (the core's; Kubernetes' defaults).
+  probe: PROBE_DEFAULTS,
 };

@@ -14,12 +14,14 @@ import { metaValue } from "./state-version.js";
 import { HamFacts } from "../server/status.js";
 import { clusterView, nodeRowsOf } from "../server/nodes.js";
 import type { HamState } from "../core/state.js";
-import { META_KEY } from "../core/tx.js";
+import { entityKey, META_KEY } from "../core/tx.js";
 import { DEFAULTS } from "./defaults.js";
 import { failPoint } from "../adapters/fail-point.js";
 import { answerFrame } from "../server/frames.js";
 import { GuardianLink } from "../adapters/guardian-link.js";
 import { SystemdNotifier } from "../adapters/systemd-notify.js";
+import { ProberLink } from "../adapters/prober-link.js";
+import { probeRows } from "../server/probe-rows.js";
 import { joinCluster, loadClusterCode } from "./cluster-join.js";
 import { checkStateCluster } from "./cluster-check.js";
 import { activityLogOptions, type HamOptions, type StartMode } from "./ham-options.js";
@@ -60,6 +62,8 @@ export class Ham implements ServerContext {
   readonly guardian: GuardianLink;
   // systemd's unit, when it is of Type=notify (adapters/systemd-notify.ts).
   readonly systemd: SystemdNotifier;
+  // The health probes' process (prober/), forked at the first probe.
+  readonly prober: ProberLink;
   readonly log: ActivityLog;
   readonly core: Interpreter;
   readonly channels = new Channels();
@@ -104,6 +108,11 @@ export class Ham implements ServerContext {
         `state compacted: ${stats.keys} keys, ${stats.bytes} bytes in ${Math.round(stats.wallMs)} ms (longest step ${stats.longestStepMs.toFixed(1)} ms)`);
     }, (keys) => this.announcer.changed(keys));
     const timers = new RealTimers(this.clock, (id) => this.core.timerFired(id));
+    this.prober = new ProberLink(this.log, (results) => {
+      this.core.dispatch({ kind: "probe-results", at: this.core.at(), results });
+      // A probe's counts are not journaled (not kept): the view is told they changed.
+      this.announcer.changed(results.map((result) => entityKey(result.entity)));
+    });
     this.core = new Interpreter(initialState(process.pid, options.verbosity, this.clock.wall()), this.clock, timers, {
       spawn: (entity, line, env, onExit, notify) => {
         const output = openOutput(options.runDir, entity);
@@ -126,6 +135,8 @@ export class Ham implements ServerContext {
       campaign: (group, member) => this.clusterRoles.election?.campaign(group, member),
       resign: (group, token, yielded) => this.clusterRoles.election?.resign(group, token, yielded),
       preflight: () => this.clusterRoles.preflight(),
+      probeStart: (entity, pid, probes) => this.prober.start(entity, pid, probes),
+      probeStop: (entity) => this.prober.stopEntity(entity),
       recordReply: (to, payload) => this.journal.reply(to.token, to.id, payload),
       answerLater: (to, payload) => void this.sessionOf(to.token)?.connection.send({ i: to.id, ...payload }),
       log: (verbosity, level, fields, message) => this.log.write(verbosity, level, fields, message),
@@ -187,6 +198,7 @@ export class Ham implements ServerContext {
         this.remote?.stop();
         this.membership?.stop();
         this.core.stop();
+        this.prober.stop();
         this.poller.stop();
         if (recovered) this.store.close();
         else this.store.remove();
@@ -411,10 +423,14 @@ export class Ham implements ServerContext {
   }
 
   status(): Record<string, unknown> {
-    return this.facts.status(this.core.state, {
-      cluster: clusterView(this.membership, this.core.state.groups.values()),
-      guardianPid: this.guardian.pid, wallMs: this.clock.wall(), monoMs: this.clock.mono(), log: this.log, options: this.options, clients: this.clients.size,
-    }, this.systemd.failures);
+    return {
+      ...this.facts.status(this.core.state, {
+        cluster: clusterView(this.membership, this.core.state.groups.values()),
+        guardianPid: this.guardian.pid, wallMs: this.clock.wall(), monoMs: this.clock.mono(), log: this.log, options: this.options, clients: this.clients.size,
+      }, this.systemd.failures),
+      prober: this.prober.facts(),
+      probes: [...this.core.state.entities.values()].flatMap((entity) => (entity.spec.probes.length === 0 ? [] : probeRows(entity))),
+    };
   }
 
   // ham_stop removes the state (QNX: the only proper way to stop); a signal keeps it, so
@@ -426,6 +442,7 @@ export class Ham implements ServerContext {
     this.systemd.send(["STOPPING=1", `STATUS=stopping (${reason})`]);
     this.log.write(LOG_LEVEL.events, "info", { event: "stop", reason, stateKept: !removeState },
       `HAM stopping; monitored processes keep running${removeState ? "" : "; state kept for the next ham"}`);
+    this.prober.stop();
     await this.guardian.stop();
     this.remote?.stop();
     this.clusterRoles.stop();

@@ -5,6 +5,7 @@ import type { HamState } from "../core/state.js";
 import { step } from "../core/step.js";
 import type { Clock, Timers } from "../adapters/clock.js";
 import { spawnEnv, type ExitInfo, type Spawned } from "../adapters/processes.js";
+import type { ProbeSpec } from "../../lib/tree/types.js";
 
 // The one interpreter: it feeds events to the core (step), keeps the state it returns, notes
 // the changed records for the journal, and carries out the effects through the adapters. An
@@ -38,6 +39,10 @@ export interface Adapters {
   // Cluster groups' elections (ham/cluster/election.ts): answered by `elected` or `holder` events.
   campaign?(group: string, member: string): void;
   resign?(group: string, token: string, yielded: boolean): void;
+  // The prober process (adapters/prober-link.ts): checks `entity`'s process with these probes
+  // (replacing what it checked for it), or stops; its results come back as `probe-results`.
+  probeStart?(entity: string, pid: number, probes: readonly ProbeSpec[]): void;
+  probeStop?(entity: string): void;
   // Runs before each event from outside: a HAM resumed after a hang sees its lease deadline first.
   preflight?(): void;
   log(verbosity: number, level: "info" | "warn" | "error", fields: Readonly<Record<string, unknown>>, message: string): void;
@@ -228,6 +233,15 @@ export class Interpreter {
         return;
       case "resign":
         a.resign?.(effect.group, effect.token, effect.yielded === true);
+        return;
+      case "probe-start":
+        a.probeStart?.(effect.entity, effect.pid, effect.probes);
+        return;
+      case "probe-stop":
+        a.probeStop?.(effect.entity);
+        return;
+      case "ready":
+        this.events.push({ kind: "entity-ready", at: this.at(), entity: effect.entity });
         return;
     }
   }

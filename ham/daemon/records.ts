@@ -1,4 +1,4 @@
-import type { ActionSpec, EntityKind, FailSpec, HeartbeatState, RestartPolicy } from "../../lib/tree/types.js";
+import type { ActionSpec, EntityKind, FailSpec, HeartbeatState, ProbeSpec, RestartPolicy } from "../../lib/tree/types.js";
 import { START_READINESS, type Condition, type EntityCounters, type EntityState, type Firing, type GroupState, type HamState, type Meta, type Readiness } from "../core/state.js";
 import { conditionKey, entityKey, firingKey, groupKey, META_KEY } from "../core/tx.js";
 import type { Trigger } from "../core/triggers.js";
@@ -27,6 +27,8 @@ export interface EntityValue extends EntityCounters {
     readonly beatInPeriod: boolean; readonly consecutiveMisses: number; readonly lastBeatMs: number | null;
   } | null;
   readonly policy: RestartPolicy;
+  // Health probes (absent before probes existed).
+  readonly probes?: readonly ProbeSpec[];
   readonly spawnToken: string | null;
   readonly restartAt: number | null;
   readonly clientToken: string | null;
@@ -117,7 +119,7 @@ export function entityValue(entity: EntityState): EntityValue {
     heartbeat: spec.heartbeat === null || beat === null ? null : {
       ...spec.heartbeat, state: beat.state, beatInPeriod: beat.beatInPeriod, consecutiveMisses: beat.consecutiveMisses, lastBeatMs: beat.lastBeatMs,
     },
-    policy: spec.policy, ...counters,
+    policy: spec.policy, probes: spec.probes, ...counters,
     spawnToken: run.spawnToken, restartAt: run.restartAt, clientToken: run.clientToken,
     episode: run.episode === null ? null : { restarted: run.episode.restarted }, roleToken: run.roleToken,
     ...(spec.readiness === START_READINESS ? {} : { readiness: spec.readiness }),

@@ -35,12 +35,13 @@ export function entityFromValue(value: EntityValue): EntityState {
       ...(value.stop === undefined ? {} : { stop: value.stop }),
       heartbeat: heartbeat === null ? null : { periodNs: heartbeat.periodNs, low: heartbeat.low, high: heartbeat.high },
       readiness: value.readiness ?? START_READINESS,
+      probes: value.probes ?? [],
     },
     counters: {
       createdMs: value.createdMs, startedMs: value.startedMs, lastDeathMs: value.lastDeathMs, restartedMs: value.restartedMs,
       restarts: value.restarts, deaths: value.deaths, abnormalDeaths: value.abnormalDeaths, missedLow: value.missedLow,
       missedHigh: value.missedHigh, lastState: value.lastState, lastExit: value.lastExit, restartTimes: value.restartTimes,
-      backoffMs: value.backoffMs, gaveUp: value.gaveUp,
+      backoffMs: value.backoffMs, gaveUp: value.gaveUp, probeFailures: value.probeFailures ?? 0,
       // Availability (absent in a state written before it was counted: counted from now on).
       upMs: value.upMs ?? 0, downMs: value.downMs ?? 0, since: value.since ?? null, firstUpMs: value.firstUpMs ?? null,
       repairs: value.repairs ?? 0, outages: value.outages ?? [],

@@ -41,6 +41,16 @@ const condition = shape({
   filter: union({ plain: {}, failure: {}, state: { from: number, to: number }, raise: { type: number, class: number, severity: number } }),
 });
 
+const timing = {
+  name: string, use: oneOf("liveness", "readiness"), intervalMs: number, timeoutMs: number, startGraceMs: number,
+  failureThreshold: number, successThreshold: number,
+};
+const probe = union({
+  exec: { ...timing, command: string },
+  http: { ...timing, url: string, bodyContains: nullOr(string), bodyMatches: nullOr(string) },
+  tcp: { ...timing, host: string, port: number },
+});
+
 const entity = shape({
   name: string, kind: oneOf("attached", "self", "placeholder", "global", "node"), pid: number, startTime: nullOr(number),
   ownChild: boolean, command: nullOr(string), flags: number, enabled: boolean, stop: optional(oneOf("stop", "delete")),
@@ -52,6 +62,7 @@ const entity = shape({
     minUptimeMs: number, backoffInitialMs: number, backoffMaxMs: number, backoffResetMs: number,
     budget: nullOr(shape({ restarts: number, windowMs: number })),
   }),
+  probes: optional(arrayOf(probe)), probeFailures: optional(number),
   createdMs: number, startedMs: number, lastDeathMs: nullOr(number), restartedMs: nullOr(number),
   restarts: number, deaths: number, abnormalDeaths: number, missedLow: number, missedHigh: number, lastState: number,
   lastExit: nullOr(string), restartTimes: arrayOf(number), backoffMs: number, gaveUp: boolean,
@@ -65,6 +76,7 @@ const event = union({
   death: { abnormal: boolean }, detach: {}, attach: {}, restart: {}, "missed-low": {}, "missed-high": {},
   state: { from: number, to: number }, raise: { type: number, class: number, severity: number },
   group: { event: oneOf("failover", "switchover", "no-active"), group: string, from: nullOr(string), to: nullOr(string) },
+  probe: { probe: string },
 });
 
 const firing = shape({

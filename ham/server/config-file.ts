@@ -4,6 +4,7 @@ import * as Q from "../../lib/constants.js";
 import { HamError, type HamErrorCode } from "../../lib/errors.js";
 import { checkName } from "../../lib/names.js";
 import { readActionSpec, readFailSpec, readPolicy, Args } from "../core/specs.js";
+import { readProbeSpec } from "../core/probe-spec.js";
 import { DEFAULTS } from "../daemon/defaults.js";
 import { checkConfigShape, type ConfigCondition, type ConfigEntity, type ConfigFile, type ConfigFlags } from "../core/schema.js";
 import type { ConfigPlan, PlannedEntity, PlannedRequest, ProgramLine } from "../core/events.js";
@@ -141,6 +142,15 @@ function planEntity(section: ConfigEntity, field: string): PlannedEntity {
     setup.push({ op: "policy", args: { ename: name, policy: section.policy } });
   }
   setup.push(...planRestart(section, name, field));
+  const probeNames = new Set<string>();
+  (section.probes ?? []).forEach((probe, index) => {
+    const at = `${field}.probes[${index}]`;
+    const spec = checked(at, () => readProbeSpec(probe));
+    if (probeNames.has(spec.name)) throw configError(`${at}.name`, `duplicate probe ${spec.name} (give each probe of a kind a name)`);
+    probeNames.add(spec.name);
+    if (spec.kind === "exec") programs.push({ field: `${at}.command`, line: spec.command });
+    setup.push({ op: "probe", args: { ename: name, probe } });
+  });
   setup.push(...planConditions(name, section.conditions ?? [], `${field}.conditions`, command ?? null, programs));
   // A digest, not the text: the fingerprints are in the shared state's HAM-wide record.
   return { name, fingerprint: createHash("sha256").update(JSON.stringify(section)).digest("base64url").slice(0, 22), create, setup, programs };
@@ -149,13 +159,15 @@ function planEntity(section: ConfigEntity, field: string): PlannedEntity {
 // `readiness`, `notifyFd` and `requires` as the attach's `readiness` argument (null: none of them).
 function planReadiness(section: ConfigEntity, field: string): Record<string, unknown> | null {
   const { readiness, notifyFd, requires } = section;
-  if (readiness === undefined && notifyFd === undefined && requires === undefined) return null;
+  // A readiness probe makes the entity ready when it passes: `notify` unless said otherwise.
+  const probed = (section.probes ?? []).some((probe) => typeof probe === "object" && probe !== null && (probe as { use?: unknown }).use === "readiness");
+  if (readiness === undefined && notifyFd === undefined && requires === undefined && !probed) return null;
   const present = requires !== undefined ? "requires" : notifyFd !== undefined ? "notifyFd" : "readiness";
   if (section.command === undefined) throw configError(`${field}.${present}`, "needs \"command\": only a process the HAM starts can wait or say it is ready");
   if (notifyFd !== undefined && readiness === "start") throw configError(`${field}.readiness`, "an entity with a notifyFd is ready when it says so: \"notify\" (or leave it out)");
   (requires ?? []).forEach((name, index) => checked(`${field}.requires[${index}]`, () => checkName(name, "entity")));
   if (new Set(requires).size !== (requires ?? []).length) throw configError(`${field}.requires`, "names an entity twice");
-  return { mode: readiness ?? (notifyFd === undefined ? "start" : "notify"), notifyFd: notifyFd ?? null, requires: requires ?? [] };
+  return { mode: readiness ?? (notifyFd === undefined && !probed ? "start" : "notify"), notifyFd: notifyFd ?? null, requires: requires ?? [] };
 }
 
 // `restart: MODE` (core/services.ts): the tree the long form makes, before the file's own
@@ -208,10 +220,12 @@ function planConditions(
       requests.push({ op: "condition_state", args: { ...base, fromstate: section.fromstate ?? 0, tostate: section.tostate ?? 0 } });
     } else if (type === Q.CONDRAISE) {
       requests.push({ op: "condition_raise", args: { ...base, rtype: section.rtype ?? 0, rclass: section.rclass ?? 0, rseverity: section.rseverity ?? 0 } });
-    } else if (type <= Q.CONDATTACH || isGroupConditionType(type)) {
+    } else if (type <= Q.CONDATTACH || isGroupConditionType(type) || type === Q.CONDPROBEFAIL) {
       requests.push({ op: "condition", args: { ...base, type, ...(section.failureOnly === true ? { failureOnly: true } : {}) } });
     } else throw configError(`${at}.type`, `invalid condition type ${type}`);
     const death = type === Q.CONDDEATH || type === Q.CONDABNORMALDEATH;
+    // A restart in CONDPROBEFAIL stops the process for the death condition's restart (core/restart.ts).
+    const probe = type === Q.CONDPROBEFAIL;
     const actionNames = new Set<string>();
     (section.actions ?? []).forEach((actionItem, actionIndex) => {
       const actionAt = `${at}.actions[${actionIndex}]`;
@@ -225,8 +239,8 @@ function planConditions(
       else if ((kind === "restart" || kind === "execute") && typeof action["line"] === "string") programs.push({ field: `${actionAt}.line`, line: action["line"] });
       checkedSpec(actionAt, () => readActionSpec(kind, new Args(action)));
       if (kind === "restart") {
-        if (ename === null || !death) throw configError(actionAt, "a restart action belongs in an entity's CONDDEATH or CONDABNORMALDEATH condition");
-        restarts += 1;
+        if (ename === null || (!death && !probe)) throw configError(actionAt, "a restart action belongs in an entity's CONDDEATH, CONDABNORMALDEATH or CONDPROBEFAIL condition");
+        if (!probe) restarts += 1;
         if (restarts > 1) throw configError(actionAt, "an entity may have only one restart action");
       }
       if (kind === "waitfor" && (conditionFlags & Q.HCONDNOWAIT) !== 0) throw configError(actionAt, "no waitfor in an HCONDNOWAIT condition");

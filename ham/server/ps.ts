@@ -2,6 +2,7 @@ import type { AvailabilityFigures, PsRow, PsState } from "../../lib/wire/ps-row.
 import { availabilityOf, type Availability } from "../core/availability.js";
 import type { EntityState, HamState } from "../core/state.js";
 import { isReady, unmetRequirements } from "../core/readiness.js";
+import { probeRows, probeSummary } from "./probe-rows.js";
 
 const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
 
@@ -58,6 +59,7 @@ function psRow(entity: EntityState, wallMs: number, monoMs: number, waitingFor: 
     ready: isReady(entity),
     requires: entity.spec.readiness.requires,
     waitingFor: entity.run.waiting ? waitingFor : [],
+    ...(entity.spec.probes.length === 0 ? {} : { probe: probeSummary(entity), probeFailures: entity.counters.probeFailures ?? 0, probes: probeRows(entity) }),
     ...figures(availabilityOf(entity.counters, entity.counters.deaths, live, wallMs)),
   };
 }

@@ -6,6 +6,7 @@ import { isReady } from "../core/readiness.js";
 import { describeSpec, specRows, GLOBAL_DIR } from "../core/describe.js";
 import type { Action, Condition, EntityState as Entity, FailAction, GroupState, Index } from "../core/state.js";
 import type { Checkpoint } from "../core/checkpoints/checkpoint-data.js";
+import { probeRows } from "./probe-rows.js";
 
 // The bytes of the /ham files (reference §7): "Label<padding>: value\n", QNX labels first,
 // in QNX order, then our extra lines. Label widths: 19 top level, 16 entity and condition
@@ -115,6 +116,14 @@ export function renderEntityInfo(entity: Entity, waitingFor: readonly string[] =
     ["Flags", hex(spec.flags)],
   );
   if (spec.command !== null) rows.push(["Command", spec.command]);
+  // Probes (beyond QNX): their counts since the process started (not kept across a takeover).
+  if (spec.probes.length > 0) rows.push(["Probe Episodes", counters.probeFailures ?? 0]);
+  for (const probe of probeRows(entity)) {
+    rows.push(
+      ["Probe", `${probe.name} (${probe.use})`], ["Probe Kind", probe.target], ["Probe Result", probe.result ?? "-"],
+      ["Probe Fails Row", probe.consecutiveFailures], ["Probe Fails", probe.totalFailures], ["Probe Last Error", probe.lastError ?? "-"],
+    );
+  }
   if (counters.lastExit !== null) rows.push(["Last Exit", counters.lastExit]);
   if (spec.kind !== "global") {
     const policy = spec.policy;

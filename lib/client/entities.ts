@@ -115,6 +115,23 @@ export async function ham_entity_policy(ehdl: ham_entity_t, policy: RestartPolic
   return Number(await requestConnected(handle, "policy", { ename: handle.ename, policy }));
 }
 
+// Beyond QNX: a health probe of the entity (see README, "Health probes"): adds it, or replaces
+// the entity's probe of the same name (`name`, default the kind). EINVAL for a bad spec.
+export type ProbeOptions =
+  & { name?: string; use?: "liveness" | "readiness"; intervalMs?: number; timeoutMs?: number; startGraceMs?: number; failureThreshold?: number; successThreshold?: number }
+  & ({ kind: "exec"; command: string } | { kind: "http"; url: string; bodyContains?: string; bodyMatches?: string } | { kind: "tcp"; host?: string; port: number });
+
+export async function ham_entity_probe(ehdl: ham_entity_t, spec: ProbeOptions): Promise<number> {
+  const handle = checkHandle(ehdl, "entity");
+  return Number(await requestConnected(handle, "probe", { ename: handle.ename, probe: spec }));
+}
+
+// Beyond QNX: removes the entity's probe `name` (ENOENT if it has none of that name).
+export async function ham_entity_probe_remove(ehdl: ham_entity_t, name: string): Promise<number> {
+  const handle = checkHandle(ehdl, "entity");
+  return Number(await requestConnected(handle, "probe_remove", { ename: handle.ename, probe: name }));
+}
+
 export async function ham_entity_handle(nd: number, ename: string | null, flags = 0): Promise<ham_entity_t> {
   return entityLookup(placeOfNd(nd), ename, flags);
 }

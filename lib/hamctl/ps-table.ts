@@ -33,6 +33,7 @@ const COLUMNS: ReadonlyArray<{ title: string; right: boolean; cell: (line: PsLin
   { title: "RESTARTS", right: true, cell: (line) => String(line.restarts) },
   { title: "DEATHS", right: true, cell: (line) => String(line.deaths) },
   { title: "LAST EXIT", right: false, cell: (line) => line.lastExit ?? "-" },
+  { title: "PROBES", right: false, cell: (line) => line.probe ?? "-" },
   { title: "AVAIL %", right: true, cell: (line) => (line.availabilityPercent === null ? "-" : line.availabilityPercent.toFixed(3)) },
   { title: "CPU %", right: true, cell: (line) => (line.cpuPercent === null ? "-" : line.cpuPercent.toFixed(1)) },
   { title: "RSS", right: true, cell: (line) => (line.rssBytes === null ? "-" : formatBytes(line.rssBytes)) },
@@ -50,8 +51,10 @@ function table<T>(columns: ReadonlyArray<Column<T>>, lines: readonly T[]): strin
   }).join("  ").trimEnd()).join("\n") + "\n";
 }
 
+// PROBES only when some entity has probes.
 export function psTable(lines: readonly PsLine[]): string {
-  return table(COLUMNS, lines);
+  const probes = lines.some((line) => line.probe !== undefined);
+  return table(probes ? COLUMNS : COLUMNS.filter((column) => column.title !== "PROBES"), lines);
 }
 
 const ms = (value: number | null) => (value === null ? "-" : `${value} ms`);

@@ -87,6 +87,25 @@ export interface FaultPolicy {
   readonly fatal?: FaultResponse;
 }
 
+// A health probe (ham_entity_probe, `probes:` in a config file), run by the prober process
+// against the entity's running process. Defaults are filled in when it is read (core/probes.ts).
+export type ProbeUse = "liveness" | "readiness";
+export interface ProbeTiming {
+  readonly name: string;
+  readonly use: ProbeUse;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  // No probe runs this long after the process started (Kubernetes' initialDelaySeconds).
+  readonly startGraceMs: number;
+  readonly failureThreshold: number;
+  readonly successThreshold: number;
+}
+export type ProbeSpec = ProbeTiming & (
+  | { readonly kind: "exec"; readonly command: string }
+  | { readonly kind: "http"; readonly url: string; readonly bodyContains: string | null; readonly bodyMatches: string | null }
+  | { readonly kind: "tcp"; readonly host: string; readonly port: number }
+);
+
 export interface OutputLimits {
   readonly maxBytes: number;
   readonly files: number;

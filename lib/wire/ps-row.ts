@@ -22,6 +22,22 @@ export interface AvailabilityFigures {
   readonly availability24hPercent: number | null;
 }
 
+// A health probe of an entity (ham/server/probe-rows.ts). `result`: the last one since the
+// process started (null: none yet, or no process); the counts are since it started.
+export interface ProbeRow {
+  readonly entity: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly use: string;
+  readonly target: string;
+  readonly result: "ok" | "failed" | null;
+  readonly failing: boolean;
+  readonly ready: boolean;
+  readonly consecutiveFailures: number;
+  readonly totalFailures: number;
+  readonly lastError: string | null;
+}
+
 // Availability: since the entity's first process.
 export interface PsRow extends AvailabilityFigures {
   readonly name: string;
@@ -49,6 +65,11 @@ export interface PsRow extends AvailabilityFigures {
   // Its service group and the role it acknowledged there (null: none).
   readonly group: string | null;
   readonly role: string | null;
+  // Its probes in one word ("-", "idle", "starting", "ok", "failing"), CONDPROBEFAIL episodes,
+  // and each probe (absent for an entity without probes).
+  readonly probe?: string;
+  readonly probeFailures?: number;
+  readonly probes?: readonly ProbeRow[];
 }
 
 // A service group, as `status --json` (its `groups`) and `hamctl ps` show it (ham/server/groups.ts).

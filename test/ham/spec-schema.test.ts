@@ -74,7 +74,7 @@ describe("config files are checked against the published schema", () => {
     [withAction({ kind: "execute", line: '/bin/echo "open' }), `${at}.line: unterminated " quote in command line`],
     [withAction({ kind: "healthy", fail: [{ name: "f", kind: "restart" }] }), `${at}.fail[0].kind: must be one of execute, waitfor, pulse, signal, log, got "restart"`],
     [withAction({ kind: "healthy", fail: [{ name: "f", kind: "log", message: "m", flags: 1 }] }), `${at}.fail[0].flags: unknown field`],
-    [withAction({ kind: "restart" }, { type: "CONDATTACH" }), `${at}: a restart action belongs in an entity's CONDDEATH or CONDABNORMALDEATH condition`],
+    [withAction({ kind: "restart" }, { type: "CONDATTACH" }), `${at}: a restart action belongs in an entity's CONDDEATH, CONDABNORMALDEATH or CONDPROBEFAIL condition`],
     [withAction({ kind: "waitfor", delay: 5 }, { flags: "HCONDNOWAIT" }), `${at}: no waitfor in an HCONDNOWAIT condition`],
     [config({ entities: [{ name: "w", pid: 1, conditions: [{ name: "d", type: "CONDDEATH", actions: [{ name: "a", kind: "restart" }] }] }] }), `${at}.line: is required`],
   ] as const).map(([text, message]) => [message, text]))("rejects a file: %s", (message, text) => {
