@@ -27,7 +27,9 @@ const given = JSON.parse(optionsJson ?? "{}") as HamOptions;
 // The etcd password comes in the environment (adapters/guardian-link.ts); a state of an older
 // hamd's options has no `cluster`.
 const cluster = given.cluster ?? null;
-const options: HamOptions = { ...given, cluster: cluster === null ? null : { ...cluster, password: process.env["HAMD_ETCD_PASSWORD"] ?? null } };
+const options: HamOptions = {
+  ...given, cluster: cluster === null ? null : { ...cluster, password: process.env["HAMD_ETCD_PASSWORD"] ?? null }, metrics: given.metrics ?? null,
+};
 // Not handed on to the processes it may start.
 delete process.env["HAMD_ETCD_PASSWORD"];
 const hamPid = Number(hamPidText);

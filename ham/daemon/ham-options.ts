@@ -21,6 +21,13 @@ export interface HamOptions {
   readonly watchdogMs: number;
   // In a cluster (issue 17): --node and --etcd; null outside one.
   readonly cluster: ClusterOptions | null;
+  // --metrics HOST:PORT (or the config file's `metrics:`): the Prometheus endpoint; null: none.
+  readonly metrics: MetricsAddress | null;
+}
+
+export interface MetricsAddress {
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface ClusterOptions {
