@@ -15,6 +15,7 @@ import { haCounterFigures } from "./hacounter.mjs";
 import { heartbeatLateness } from "./heartbeat.mjs";
 import { labFigures } from "./lab.mjs";
 import { memoryFigures } from "./memory.mjs";
+import { metricsFigures } from "./metrics.mjs";
 import { remoteFigures } from "./remote.mjs";
 import { reprotectFigures } from "./reprotect.mjs";
 import { restartLatency } from "./restart.mjs";
@@ -37,6 +38,7 @@ const SECTIONS = {
   remote: () => remoteFigures(),
   "cluster-checkpoints": () => clusterCheckpointFigures(),
   cluster: () => clusterFigures(),
+  metrics: () => metricsFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 

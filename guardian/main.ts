@@ -164,6 +164,10 @@ if (!takingOver) {
     // CPU here from their bundle): a HAM that took over before would load it in its own event
     // loop before it renews the node's lease, and answer nothing meanwhile (its new Guardian's
     // watchdog judged such a HAM hung after 1 s in the cluster lab).
-    setImmediate(() => void loadHamCode().then((code) => code.preloadCluster(options.cluster), () => undefined));
+    // Likewise prom-client for a HAM with --metrics (ham/daemon/metrics-service.ts).
+    setImmediate(() => void loadHamCode().then((code) => {
+      code.preloadCluster(options.cluster);
+      code.preloadMetrics(options.metrics);
+    }, () => undefined));
   } else void takeOver();
 }

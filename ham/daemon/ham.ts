@@ -46,6 +46,7 @@ export type { HamOptions, StartMode } from "./ham-options.js";
 export { createActivityLog, LOG_LEVEL } from "../adapters/activity-log.js";
 export { StoreReader } from "../adapters/store.js";
 export { preloadCluster } from "./cluster-join.js";
+export { preloadMetrics } from "./metrics-service.js";
 export { activityLogOptions } from "./ham-options.js";
 export { exitProcess, stopOnSignals } from "./process-end.js";
 
