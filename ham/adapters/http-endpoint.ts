@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 
 export interface Answer {
   readonly contentType: string;
-  readonly body: string;
+  readonly body: Buffer;
 }
 
 export interface HttpEndpoint {
@@ -60,7 +60,7 @@ async function respond(request: IncomingMessage, response: ServerResponse, path:
   }
   try {
     const answer = await hooks.answer();
-    response.writeHead(200, { "content-type": answer.contentType, "content-length": Buffer.byteLength(answer.body) });
+    response.writeHead(200, { "content-type": answer.contentType, "content-length": answer.body.length });
     response.end(request.method === "HEAD" ? undefined : answer.body);
   } catch (error) {
     hooks.failed(error);

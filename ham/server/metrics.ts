@@ -1,12 +1,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import { availabilityOf } from "../core/availability.js";
-import type { EntityState, GroupState, HaState, HamState } from "../core/state.js";
-import { groupServes } from "../core/tx.js";
+import type { HamState } from "../core/state.js";
+import { EntityLabels, TextSink, writeEntities, writeGroups } from "./metrics-text.js";
 
 // The Prometheus endpoint's metric families (`ham --metrics`), read from the HAM's state when a
-// scrape asks (each family's collect()): nothing is counted on the restart or heartbeat path, and
-// the counters are those the shared state keeps, so they go on across a takeover. Loaded only by
-// import() (daemon/metrics-service.ts): prom-client is not loaded by a HAM without --metrics.
+// scrape asks: nothing is counted on the restart or heartbeat path, and the counters are those
+// the shared state keeps, so they go on across a takeover. The HAM's own figures are prom-client
+// metrics with collect() callbacks, beside prom-client's default Node metrics; the per-entity and
+// per-group families are written as text from the state in one pass each (metrics-text.ts says
+// why). Loaded only by import() (daemon/metrics-service.ts): a HAM without --metrics loads no
+// prom-client.
 
 // What the families read, at scrape time.
 export interface MetricsSource {
@@ -20,22 +22,10 @@ export interface MetricsSource {
 
 export interface Metrics {
   readonly contentType: string;
-  render(): Promise<string>;
+  render(): Promise<Buffer>;
 }
 
-type Labels = Record<string, string>;
-type Sample = readonly [Labels, number];
-
-const ROLES: readonly (HaState | "none")[] = ["active", "standby", "quiescing", "quiesced", "none"];
-// Node entities (@NAME, a cluster's nodes) have no process: `hamctl nodes` shows them, as ps leaves them out.
-const supervised = (entity: EntityState): boolean => entity.spec.kind !== "node";
-
-// A counter another part of the HAM may keep on an entity (issue 18's probes: `probeFailures`),
-// read when it is there; the family has no sample for entities without it.
-function probeFailuresOf(entity: EntityState): number | undefined {
-  const value = (entity.counters as { readonly probeFailures?: unknown }).probeFailures;
-  return typeof value === "number" ? value : undefined;
-}
+type Sample = readonly [Record<string, string>, number];
 
 export function createMetrics(source: MetricsSource): Metrics {
   const registry = new Registry();
@@ -44,15 +34,6 @@ export function createMetrics(source: MetricsSource): Metrics {
   collectDefaultMetrics({ register: registry });
   // Gauges prom-client names like counters (promtool's lint refuses them); the same counts by type stay.
   for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name);
-  const entities = function* (): Generator<EntityState> {
-    for (const entity of source.state().entities.values()) if (supervised(entity)) yield entity;
-  };
-  const perEntity = (value: (entity: EntityState) => number | undefined) => function* (): Generator<Sample> {
-    for (const entity of entities()) {
-      const found = value(entity);
-      if (found !== undefined) yield [{ entity: entity.name }, found];
-    }
-  };
   const family = (kind: "gauge" | "counter", name: string, help: string, labelNames: readonly string[], samples: () => Iterable<Sample>) => {
     if (kind === "gauge") {
       new Gauge({ name, help, labelNames, registers: [registry], collect(this: Gauge) {
@@ -67,51 +48,6 @@ export function createMetrics(source: MetricsSource): Metrics {
       } });
     }
   };
-  const ENTITY = ["entity"];
-  family("gauge", "hamd_entity_up", "1 while a process of the entity runs, else 0.", ENTITY, perEntity((entity) => (entity.run.pid > 0 ? 1 : 0)));
-  family("counter", "hamd_entity_restarts_total", "Restarts of the entity (Num Restarts in its .info).", ENTITY, perEntity((entity) => entity.counters.restarts));
-  family("counter", "hamd_entity_deaths_total", "Deaths of the entity's process.", ENTITY, perEntity((entity) => entity.counters.deaths));
-  family("counter", "hamd_entity_abnormal_deaths_total", "Deaths by a core-dump signal (SIGSEGV, SIGABRT, ...).", ENTITY,
-    perEntity((entity) => entity.counters.abnormalDeaths));
-  family("counter", "hamd_entity_heartbeat_misses_total", "Times the entity's missed heartbeats reached its low or high threshold (CONDHBEATMISSEDLOW/HIGH).",
-    ["entity", "threshold"], function* () {
-      for (const entity of entities()) {
-        yield [{ entity: entity.name, threshold: "low" }, entity.counters.missedLow];
-        yield [{ entity: entity.name, threshold: "high" }, entity.counters.missedHigh];
-      }
-    });
-  family("counter", "hamd_entity_probe_failures_total", "Failed health probes of the entity.", ENTITY, perEntity(probeFailuresOf));
-  family("gauge", "hamd_entity_availability_ratio", "Time up over time up and down since the entity's first process (its .info's Availability, 0-1).",
-    ENTITY, perEntity((entity) => {
-      const percent = availabilityOf(entity.counters, entity.counters.deaths, entity.run.pid > 0, source.wallMs()).percent;
-      return percent === null ? undefined : percent / 100;
-    }));
-
-  const groups = () => source.state().groups.values();
-  family("gauge", "hamd_group_member_role", "1 for the role the member acknowledged last (none: no role, or it failed), 0 for the others.",
-    ["group", "entity", "role"], function* () {
-      for (const group of groups()) {
-        for (const member of group.members) {
-          const role = member.role ?? "none";
-          for (const each of ROLES) yield [{ group: group.name, entity: member.name, role: each }, each === role ? 1 : 0];
-        }
-      }
-    });
-  const perGroup = (value: (group: GroupState) => number | undefined) => function* (): Generator<Sample> {
-    for (const group of groups()) {
-      const found = value(group);
-      if (found !== undefined) yield [{ group: group.name }, found];
-    }
-  };
-  family("counter", "hamd_group_failovers_total", "Failovers of the group (a standby made active after the active failed).", ["group"],
-    perGroup((group) => group.counters.failovers));
-  family("counter", "hamd_group_switchovers_total", "Switchovers of the group (asked for: hamctl switchover).", ["group"], perGroup((group) => group.counters.switchovers));
-  family("counter", "hamd_group_failures_total", "Failures of the group's serving member.", ["group"], perGroup((group) => group.counters.failures));
-  family("gauge", "hamd_group_availability_ratio", "Time a member served over all the time since one first did (0-1).", ["group"], perGroup((group) => {
-    const percent = availabilityOf(group.counters, group.counters.failures, groupServes(group), source.wallMs()).percent;
-    return percent === null ? undefined : percent / 100;
-  }));
-
   const one = (value: () => number) => (): Iterable<Sample> => [[{}, value()]];
   family("counter", "hamd_takeovers_total", "Times a Guardian took over from a dead or hung HAM (Ham Failures).", [], one(() => source.state().meta.hamFailures));
   family("counter", "hamd_guardian_failures_total", "Deaths of a Guardian (Guardian Failures).", [], one(() => source.state().meta.guardianFailures));
@@ -133,5 +69,18 @@ export function createMetrics(source: MetricsSource): Metrics {
   family("counter", "hamd_log_write_failures_total", "Activity log lines dropped because they could not be written.", [], one(() => source.logWriteFailures()));
   family("gauge", "hamd_info", "hamd's version and Node.js's (node), value 1.", ["version", "node"],
     () => [[{ version: source.version, node: process.versions.node }, 1]]);
-  return { contentType: registry.contentType, render: () => registry.metrics() };
+  const labels = new EntityLabels();
+  return {
+    contentType: registry.contentType,
+    render: async () => {
+      const sink = new TextSink();
+      // The same state for every family of one scrape.
+      const state = source.state();
+      const wallMs = source.wallMs();
+      writeEntities(sink, labels, state, wallMs);
+      writeGroups(sink, state, wallMs);
+      sink.write(await registry.metrics());
+      return sink.bytes();
+    },
+  };
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as ham from "../../dist/lib/index.js";
 import { parseMetricsAddress } from "../../dist/ham/daemon/metrics-options.js";
+import { labelValue } from "../../dist/ham/server/metrics-text.js";
 import { cleanup, entityPid, eventually, FIXTURES, HAM_BIN, killRunDir, ROOT, startHam, tempDir } from "../helpers/ham-instance.js";
 import { attachSleeper, killHam } from "../helpers/takeover.js";
 import { memberEntity } from "../helpers/members.js";
@@ -200,6 +201,11 @@ describe("the Prometheus endpoint", () => {
     expect(parseMetricsAddress("[::1]:9464")).toEqual({ host: "::1", port: 9464 });
     expect(parseMetricsAddress("node1.example:80")).toEqual({ host: "node1.example", port: 80 });
     expect(() => parseMetricsAddress("0")).toThrow(/1-65535/);
+  });
+
+  it("escapes an entity name's backslash, double quote and newline in its label", () => {
+    expect(labelValue('web "a"\\b\nc')).toBe('web \\"a\\"\\\\b\\nc');
+    expect(labelValue("plain-name.1")).toBe("plain-name.1");
   });
 });
 
