@@ -16,6 +16,7 @@ import { heartbeatLateness } from "./heartbeat.mjs";
 import { labFigures } from "./lab.mjs";
 import { memoryFigures } from "./memory.mjs";
 import { probeFigures } from "./probes.mjs";
+import { metricsFigures } from "./metrics.mjs";
 import { remoteFigures } from "./remote.mjs";
 import { reprotectFigures } from "./reprotect.mjs";
 import { restartLatency } from "./restart.mjs";
@@ -39,6 +40,7 @@ const SECTIONS = {
   "cluster-checkpoints": () => clusterCheckpointFigures(),
   cluster: () => clusterFigures(),
   probes: () => probeFigures({ kills: Number(process.env.BENCH_PROBE_KILLS ?? 40), probing: Number(process.env.BENCH_PROBING ?? 1_000) }),
+  metrics: () => metricsFigures(),
   memory: () => memoryFigures({ large: Number(process.env.BENCH_ENTITIES ?? 10_000) }),
 };
 

@@ -27,7 +27,9 @@ const given = JSON.parse(optionsJson ?? "{}") as HamOptions;
 // The etcd password comes in the environment (adapters/guardian-link.ts); a state of an older
 // hamd's options has no `cluster`.
 const cluster = given.cluster ?? null;
-const options: HamOptions = { ...given, cluster: cluster === null ? null : { ...cluster, password: process.env["HAMD_ETCD_PASSWORD"] ?? null } };
+const options: HamOptions = {
+  ...given, cluster: cluster === null ? null : { ...cluster, password: process.env["HAMD_ETCD_PASSWORD"] ?? null }, metrics: given.metrics ?? null,
+};
 // Not handed on to the processes it may start.
 delete process.env["HAMD_ETCD_PASSWORD"];
 const hamPid = Number(hamPidText);
@@ -182,6 +184,10 @@ if (!takingOver) {
     // CPU here from their bundle): a HAM that took over before would load it in its own event
     // loop before it renews the node's lease, and answer nothing meanwhile (its new Guardian's
     // watchdog judged such a HAM hung after 1 s in the cluster lab).
-    setImmediate(() => void loadHamCode().then((code) => code.preloadCluster(options.cluster), () => undefined));
+    // Likewise prom-client for a HAM with --metrics (ham/daemon/metrics-service.ts).
+    setImmediate(() => void loadHamCode().then((code) => {
+      code.preloadCluster(options.cluster);
+      code.preloadMetrics(options.metrics);
+    }, () => undefined));
   } else void takeOver();
 }

@@ -4,7 +4,7 @@
 // after it is ready (guardian/main.ts). From ~120 files the HAM's code took 225–250 ms here
 // (mostly module resolution, by a CPU profile), from one file 110–150 ms. Packages loaded at run
 // time through createRequire (immutable, pino-pretty, yaml, fuse-native) and etcd3 (the
-// cluster's, loaded only when clustered) stay outside.
+// cluster's, loaded only when clustered) and prom-client (--metrics only, from a chunk imported then) stay outside.
 import { build } from "esbuild";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -25,7 +25,7 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["fuse-native", "pino-pretty", "yaml", "immutable", "etcd3", "@grpc/*"],
+  external: ["fuse-native", "pino-pretty", "yaml", "immutable", "etcd3", "@grpc/*", "prom-client"],
   // node-ipc and pino are CommonJS inside: their require() calls need one in an ES module.
   banner: { js: "import { createRequire as hamdBundleRequire } from 'node:module'; const require = hamdBundleRequire(import.meta.url);" },
   logLevel: "warning",

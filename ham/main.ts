@@ -14,6 +14,7 @@ import { exitProcess, stopOnSignals } from "./daemon/process-end.js";
 import { AlreadyRunning, prepareRunDir, runningPid } from "./adapters/instance-lock.js";
 import { parseHamArgs, USAGE, UsageError, type CliOptions } from "./daemon/options.js";
 import { ClusterConfigError } from "./daemon/cluster-options.js";
+import { MetricsConfigError } from "./daemon/metrics-options.js";
 import { socketAnswers } from "../lib/wire/probe.js";
 import { Session } from "../lib/client/session.js";
 import { notifyNow, sameCgroup, takeSystemdEnv } from "./adapters/systemd-notify.js";
@@ -35,7 +36,7 @@ async function runForeground(options: CliOptions): Promise<void> {
   const ham = new Ham({
     runDir: options.runDir, logFile: options.logFile, timestamps: options.timestamps, logFormat: options.logFormat, logColor: options.logColor,
     verbosity: options.verbosity, configFile: options.configFile, mount: options.mount, fresh: options.fresh, gid: options.gid,
-    watchdogMs: options.watchdogMs, cluster: options.cluster, systemd,
+    watchdogMs: options.watchdogMs, cluster: options.cluster, systemd, metrics: options.metrics,
   });
   process.on("SIGPIPE", () => undefined);
   stopOnSignals(ham);
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
     options = parseHamArgs(argv);
   } catch (error) {
     if (error instanceof UsageError) die(`ham: ${error.message}\n${USAGE}`, 2);
-    if (error instanceof ClusterConfigError) die(`ham: ${error.message}`);
+    if (error instanceof ClusterConfigError || error instanceof MetricsConfigError) die(`ham: ${error.message}`);
     throw error;
   }
   if (options.help) {

@@ -58,6 +58,8 @@ export interface ConfigFile {
   readonly nodes?: ReadonlyArray<{ readonly name: string; readonly conditions?: readonly ConfigCondition[] }>;
   // Read by `ham` at its start (daemon/cluster-options.ts); an apply ignores it.
   readonly cluster?: ConfigCluster;
+  // Read by `ham` at its start (daemon/metrics-options.ts); an apply ignores it.
+  readonly metrics?: string;
 }
 
 export interface ConfigCluster {

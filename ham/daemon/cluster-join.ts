@@ -19,7 +19,7 @@ import { DEFAULTS } from "./defaults.js";
 const ETCD_ADAPTER = pathToFileURL(distFile(import.meta.url, ["../cluster/etcd.bundle.mjs", "../ham/cluster/etcd.bundle.mjs", "../cluster/etcd.js", "../ham/cluster/etcd.js"])).href;
 
 // What a node key says of the hamd that holds it (the package's root, from either place).
-function hamdVersion(): string {
+export function hamdVersion(): string {
   try {
     const file = distFile(import.meta.url, ["../../../package.json", "../../package.json"]);
     return String((JSON.parse(readFileSync(file, "utf8")) as { version?: unknown }).version ?? "unknown");

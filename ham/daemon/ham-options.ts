@@ -25,6 +25,13 @@ export interface HamOptions {
   // to its Guardian here since no process the HAM starts may inherit NOTIFY_SOCKET
   // (adapters/systemd-notify.ts). Absent in the options of an older hamd.
   readonly systemd?: SystemdOptions | null;
+  // --metrics HOST:PORT (or the config file's `metrics:`): the Prometheus endpoint; null: none.
+  readonly metrics: MetricsAddress | null;
+}
+
+export interface MetricsAddress {
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface SystemdOptions {

@@ -41,12 +41,15 @@ import type { RemoteCall, RemoteCalls } from "../cluster/remote-calls.js";
 import { RemoteCallers } from "../server/remote.js";
 import { ClusterRoles } from "./cluster-roles.js";
 import { nodesUp } from "../core/nodes/node-facts.js";
+import { MetricsService } from "./metrics-service.js";
+import { hamdVersion } from "./cluster-join.js";
 
 // The one entry of ham/ the Guardian uses.
 export type { HamOptions, StartMode } from "./ham-options.js";
 export { createActivityLog, LOG_LEVEL } from "../adapters/activity-log.js";
 export { StoreReader } from "../adapters/store.js";
 export { preloadCluster } from "./cluster-join.js";
+export { preloadMetrics } from "./metrics-service.js";
 export { activityLogOptions } from "./ham-options.js";
 export { exitProcess, stopOnSignals } from "./process-end.js";
 
@@ -88,6 +91,8 @@ export class Ham implements ServerContext {
   private keptLease: string | null = null;
   // Calls to and from the other nodes' HAMs; the callers from other nodes (server/remote.ts).
   remote: RemoteCalls | null = null;
+  // --metrics: the Prometheus endpoint (metrics-service.ts); null without it.
+  private readonly metrics: MetricsService | null;
   private readonly remoteCallers = new RemoteCallers((token) => this.journal.forgetClient(token));
   // Other nodes' calls wait until this HAM serves (a takeover lists them before that).
   private markServing: () => void = () => undefined;
@@ -159,6 +164,10 @@ export class Ham implements ServerContext {
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
+    this.metrics = options.metrics === null ? null : new MetricsService(options.metrics, {
+      state: () => this.core.state, wallMs: () => this.clock.wall(), guardianPid: () => this.guardian.pid, clients: () => this.clients.size,
+      logWriteFailures: () => this.log.writeFailures, version: hamdVersion(),
+    }, () => this.log);
   }
 
   get state(): HamState {
@@ -170,6 +179,14 @@ export class Ham implements ServerContext {
     // The Guardian and every process the HAM starts carry it (tests find them by it).
     process.env["HAM_RUN_DIR"] = this.options.runDir;
     this.files = await acquireInstance(this.options.runDir, mode.takeover);
+    // A port that cannot be bound is `ham`'s one-line error, before anything else is started.
+    if (!mode.takeover) {
+      await this.metrics?.start().catch((error: unknown) => {
+        if (this.files !== null) releaseInstance(this.files);
+        this.files = null;
+        throw error;
+      });
+    }
     // A takeover forks its own Guardian first: it loads (Node, the HAM's code, the cluster's)
     // while this HAM recovers, on the other core, so a HAM killed right after it took over has
     // a Guardian that is loaded sooner (a cold start forks it once it serves, as before). Its
@@ -197,6 +214,7 @@ export class Ham implements ServerContext {
         // Guardian was started, and a state it did not recover is not kept.
         this.remote?.stop();
         this.membership?.stop();
+        this.metrics?.stop();
         this.core.stop();
         this.prober.stop();
         this.poller.stop();
@@ -238,6 +256,7 @@ export class Ham implements ServerContext {
     // making the etcd client (gRPC channels, ~80 ms of CPU here) before the socket listened held
     // every client up that long (kill → answered: p50 140 ms clustered, 60 ms not).
     if (this.options.cluster !== null && mode.takeover) this.rejoin();
+    if (mode.takeover) this.metrics?.resume();
     // Processes a HAM that stopped or died started write on: their files are looked at too.
     for (const entity of this.core.state.entities.values()) if (entity.spec.command !== null) this.rotator.watch(entity.name);
     if (this.options.mount !== null) startMount(this, this.options.mount);
@@ -448,6 +467,7 @@ export class Ham implements ServerContext {
     this.clusterRoles.stop();
     this.membership?.stop();
     this.config.close();
+    this.metrics?.stop();
     // After this, deaths are the next HAM's business.
     this.core.stop();
     this.poller.stop();

@@ -5,6 +5,7 @@ import type { LogFormat, TimestampMode } from "../adapters/activity-log.js";
 import type { ClusterOptions, HamOptions } from "./ham-options.js";
 import { ClusterConfigError, readClusterSection, resolveCluster, type ClusterFlags } from "./cluster-options.js";
 import { DEFAULTS } from "./defaults.js";
+import { resolveMetrics, MetricsConfigError } from "./metrics-options.js";
 
 // What `ham` is told: the HAM's own options, and what only the command line has.
 // (The systemd unit's part comes from the environment: adapters/systemd-notify.ts.)
@@ -16,7 +17,7 @@ export interface CliOptions extends Omit<HamOptions, "systemd"> {
 
 export const USAGE = `usage: ham [-?dh] [-f file] [-t none|relative|absolute|shortabs] [-V level] [-v[v...]]
            [--run-dir DIR] [--mount DIR] [--no-mount] [--config FILE] [--group NAME] [--foreground] [--fresh]
-           [--watchdog-ms MS] [--log-format pretty|json]
+           [--watchdog-ms MS] [--log-format pretty|json] [--metrics [HOST:]PORT]
            [--node NAME --etcd URL[,URL...] [--cluster NAME] [--lease-ttl S] [--etcd-ca FILE]
             [--etcd-cert FILE --etcd-key FILE] [--etcd-user USER [--etcd-password PASS]]]`;
 
@@ -49,6 +50,7 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
   let fresh = false;
   let watchdogMs: number = DEFAULTS.watchdogMs;
   let help = false;
+  let metrics: string | null = null;
   const cluster: ClusterFlags = { node: null, etcd: null, name: null, ca: null, cert: null, key: null, user: null,
     password: process.env["HAMD_ETCD_PASSWORD"] ?? null, leaseTtlS: null };
   const args = [...argv];
@@ -68,6 +70,7 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
     else if (flag === "--group") group = value(flag, inlineLong);
     else if (flag === "--foreground") foreground = true;
     else if (flag === "--fresh") fresh = true;
+    else if (flag === "--metrics") metrics = value(flag, inlineLong);
     else if (flag === "--log-format") {
       const format = value(flag, inlineLong);
       if (!FORMATS.includes(format as LogFormat)) throw new UsageError(`--log-format takes pretty or json, not ${format}`);
@@ -114,6 +117,13 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
     if (error instanceof ClusterConfigError && configFile === null) throw new UsageError(error.message);
     throw error;
   }
+  let resolvedMetrics;
+  try {
+    resolvedMetrics = resolveMetrics(metrics, configFile);
+  } catch (error) {
+    if (error instanceof MetricsConfigError) throw error;
+    throw new UsageError((error as Error).message);
+  }
   // Human lines only where a human reads them: on stderr, a terminal by default. A log file
   // (-f, or the background daemon's RUN_DIR/ham.log) stays JSON lines.
   const toStderr = foreground && logFile === null;
@@ -128,7 +138,7 @@ export function parseHamArgs(argv: readonly string[], stderr: Stderr = stderrOf(
     timestamps: timestamps ?? (format === "pretty" ? "shortabs" : DEFAULTS.timestamps),
     logFormat: format, logColor: format === "pretty" && stderr.hasColors,
     mount: mount === undefined ? defaultMount : mount, group, gid: group === null ? null : groupId(group), foreground, fresh, watchdogMs, help,
-    cluster: resolvedCluster,
+    cluster: resolvedCluster, metrics: resolvedMetrics,
   };
 }
 
