@@ -97,9 +97,9 @@ const watchdog = new Watchdog(options.watchdogMs ?? 1_000, send, (silentMs) => {
   }
 });
 
-// The watchdog judges the HAM once it serves (it says so: a takeover forks this Guardian before
-// it recovers the state, which holds its event loop a while) and this Guardian is ready; a HAM
-// that never says so is judged all the same SERVING_WAIT_MS after the ready message.
+// The watchdog judges the HAM once it serves (it says so; today it forks this Guardian only
+// after, but a HAM recovering a state holds its event loop a while and is not hung for that) and
+// this Guardian is ready; a HAM that never says so is judged SERVING_WAIT_MS after ready.
 const SERVING_WAIT_MS = 10_000;
 let serving = false;
 let readySent = false;

@@ -187,11 +187,6 @@ export class Ham implements ServerContext {
         throw error;
       });
     }
-    // A takeover forks its own Guardian first: it loads (Node, the HAM's code, the cluster's)
-    // while this HAM recovers, on the other core, so a HAM killed right after it took over has
-    // a Guardian that is loaded sooner (a cold start forks it once it serves, as before). Its
-    // watchdog waits until this HAM serves (guardian.serving() below) to judge it.
-    if (mode.takeover) this.guardian.start();
     const reader = mode.reader ?? new StoreReader(this.store.dir);
     if (this.options.fresh && !mode.takeover) this.store.remove();
     const recovered = reader.exists();
@@ -251,7 +246,10 @@ export class Ham implements ServerContext {
     if (mode.takeover) this.systemd.send([`MAINPID=${process.pid}`, "STATUS=took over from a HAM that died; a new Guardian is starting"]);
     this.systemd.startWatchdog();
     if (!mode.takeover) this.log.write(LOG_LEVEL.events, "info", { event: "start", pid: process.pid, runDir: this.options.runDir }, "HAM started");
-    if (!mode.takeover) this.guardian.start();
+    // Forked once this HAM serves. Forking it before a takeover's recovery (so that it loads
+    // meanwhile) was tried on 2026-12-03 and undone: the fault lab then killed that HAM before it
+    // had journaled its own takeover, and `Ham Failures` counted one death short.
+    this.guardian.start();
     // A takeover joins the cluster in the background, once it serves and its Guardian is forked:
     // making the etcd client (gRPC channels, ~80 ms of CPU here) before the socket listened held
     // every client up that long (kill → answered: p50 140 ms clustered, 60 ms not).
