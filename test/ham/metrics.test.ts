@@ -116,7 +116,7 @@ describe("the Prometheus endpoint", () => {
       const { text } = await scrape(port);
       const a = sample(text, "hamd_group_member_role", { group: "db", entity: "a", role: "active" });
       return a === 1 && sample(text, "hamd_group_member_role", { group: "db", entity: "b", role: "standby" }) === 1 ? text : null;
-    }, 10_000, "a active and b standby in the scrape");
+    }, 20_000, "a active and b standby in the scrape");
     expect(sample(roles, "hamd_group_member_role", { group: "db", entity: "b", role: "standby" })).toBe(1);
     expect(sample(roles, "hamd_group_member_role", { group: "db", entity: "a", role: "standby" })).toBe(0);
     expect(sample(roles, "hamd_group_failovers_total", { group: "db" })).toBe(0);
