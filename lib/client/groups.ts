@@ -2,14 +2,14 @@ import { HamError } from "../errors.js";
 import { checkName } from "../names.js";
 import type { FaultPolicy } from "../tree/types.js";
 import { requestAuto } from "./handles.js";
-import { RoleDelivery, type RoleAnswer } from "./role-delivery.js";
+import { RoleDelivery, type RoleAnswer, type RoleAssignment } from "./role-delivery.js";
+export type { HaState, RoleAssignment } from "./role-delivery.js";
 import { placeOfNode, releaseIfUnused, runDirOfNode, sessionFor } from "./session.js";
 
 // Beyond QNX: service groups (AIS AMF's service groups and HA states, on one node). The HAM
 // assigns each member entity a role; the member's process hears of it through the callback it
 // registers with ham_role_register and acknowledges it by returning (or refuses it by throwing).
 
-export type HaState = "active" | "standby" | "quiescing" | "quiesced";
 export type GroupModel = "2N" | "N-way-active" | "no-redundancy";
 
 export interface GroupOptions {
@@ -25,17 +25,6 @@ export interface GroupOptions {
   readonly faults?: FaultPolicy | null;
 }
 
-export interface RoleAssignment {
-  readonly group: string;
-  readonly entity: string;
-  readonly role: HaState;
-  readonly seq: number;
-  // A serving role of a cluster group: CLOCK_MONOTONIC ms until which it holds (renewed by the
-  // HAM). Past it without a renewal the library calls back with `quiesced` and `leaseExpired`
-  // (not acknowledged to the HAM: the HAM quiesces the member itself at the same deadline).
-  readonly until?: number;
-  readonly leaseExpired?: boolean;
-}
 
 export interface ham_role_t {
   readonly entity: string;

@@ -1,5 +1,4 @@
 import { monotonicMs, RoleLeases } from "./role-lease.js";
-import type { HaState, RoleAssignment } from "./groups.js";
 
 // How a member's roles reach its callback (ham_role_register): in the HAM's order, one at a
 // time, each acknowledged when the callback returns; a role the HAM sends again (after a
@@ -14,6 +13,20 @@ import type { HaState, RoleAssignment } from "./groups.js";
 // (the old order queued the lease's `quiesced` before the role itself). It is refused when a
 // later role of the group comes first, at close(), or after WAIT_MS (the HAM has failed the
 // member for not acknowledging by then).
+
+export type HaState = "active" | "standby" | "quiescing" | "quiesced";
+
+export interface RoleAssignment {
+  readonly group: string;
+  readonly entity: string;
+  readonly role: HaState;
+  readonly seq: number;
+  // A serving role of a cluster group: CLOCK_MONOTONIC ms until which it holds (renewed by the
+  // HAM). Past it without a renewal the library calls back with `quiesced` and `leaseExpired`
+  // (not acknowledged to the HAM: the HAM quiesces the member itself at the same deadline).
+  readonly until?: number;
+  readonly leaseExpired?: boolean;
+}
 
 export interface RoleMessage {
   readonly group: string;
