@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
-import { Etcd3, type IKeyValue } from "etcd3";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
+import { Etcd3, isRecoverableError, type IKeyValue } from "etcd3";
 import type { ClusterOptions } from "../daemon/ham-options.js";
 
 // The one file that knows etcd3 (and gRPC). The daemon loads it with import() only when
@@ -68,7 +70,26 @@ export interface EtcdAdapter {
   close(): void;
 }
 
+// etcd3 opens a host's circuit breaker after 3 recoverable failures in a row and then refuses
+// every call to it at once; its default keeps it open 5 s, longer than an etcd quorum needs to
+// come back. Ours re-opens after 1 s, and a call refused by open breakers (it never left) is
+// tried again until its deadline: a request after the quorum's return is answered, not refused.
 const at = (ms: number) => ({ deadline: new Date(Date.now() + ms) });
+const BREAKER_OPEN_MS = 1000;
+const RETRY_REFUSED_MS = 100;
+const refused = (error: unknown) => typeof error === "object" && error !== null && "isBrokenCircuitError" in error;
+
+async function within<T>(ms: number, call: (options: { deadline: Date }) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await call({ deadline: new Date(deadline) });
+    } catch (error) {
+      if (!refused(error) || Date.now() + RETRY_REFUSED_MS >= deadline) throw error;
+      await sleep(RETRY_REFUSED_MS);
+    }
+  }
+}
 const fact = (kv: IKeyValue): KeyFact => ({ key: kv.key.toString(), value: kv.value.toString(), lease: String(kv.lease), createRevision: String(kv.create_revision) });
 
 // The end of a prefix's range: the prefix with its last byte + 1.
@@ -88,13 +109,14 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
     // etcd3 sets no gRPC keepalive: without pings a half-open link is seen by nothing (etcd3#110).
     // 5 s: etcd refuses pings more often than its --grpc-keepalive-min-time (5 s) with GOAWAY.
     grpcOptions: { "grpc.keepalive_time_ms": 5000, "grpc.keepalive_timeout_ms": 2000 },
+    faultHandling: { host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: BREAKER_OPEN_MS, breaker: new ConsecutiveBreaker(3) }) },
   });
   return {
     async grant(ttlS, deadlineMs) {
-      return String((await client.leaseClient.leaseGrant({ TTL: ttlS }, at(deadlineMs))).ID);
+      return String((await within(deadlineMs, (options) => client.leaseClient.leaseGrant({ TTL: ttlS }, options))).ID);
     },
     async keepAlive(lease, deadlineMs) {
-      const stream = await client.leaseClient.leaseKeepAlive(at(deadlineMs));
+      const stream = await within(deadlineMs, (options) => client.leaseClient.leaseKeepAlive(options));
       try {
         return await new Promise<number>((resolve, reject) => {
           stream.on("data", (response: { TTL: string }) => resolve(Number(response.TTL)));
@@ -112,7 +134,7 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
       // Free (never created), or ours already (a takeover re-claims on the same lease).
       for (const compare of [{ key: k, target: "Create" as const, result: "Equal" as const, create_revision: 0 },
         { key: k, target: "Lease" as const, result: "Equal" as const, lease }]) {
-        const answer = await client.kv.txn({ compare: [compare], success: [put], failure: [{ request_range: { key: k } }] }, at(deadlineMs));
+        const answer = await within(deadlineMs, (options) => client.kv.txn({ compare: [compare], success: [put], failure: [{ request_range: { key: k } }] }, options));
         if (answer.succeeded) return { ok: true };
         const held = answer.responses[0]?.response_range?.kvs[0];
         if (held === undefined) continue;
@@ -122,11 +144,11 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
     },
     async campaign(key, value, lease, deadlineMs) {
       const k = Buffer.from(key);
-      const answer = await client.kv.txn({
+      const answer = await within(deadlineMs, (options) => client.kv.txn({
         compare: [{ key: k, target: "Create", result: "Equal", create_revision: 0 }],
         success: [{ request_put: { key: k, value: Buffer.from(value), lease } }],
         failure: [{ request_range: { key: k } }],
-      }, at(deadlineMs));
+      }, options));
       // The put's revision is the key's create_revision.
       if (answer.succeeded) return { ok: true, token: String(answer.header.revision) };
       const held = answer.responses[0]?.response_range?.kvs[0];
@@ -136,14 +158,14 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
       const k = Buffer.from(key);
       // The put first: a watch sees a transaction's events in the order of its operations.
       const put = mark === undefined ? [] : [{ request_put: { key: Buffer.from(mark.key), value: Buffer.from(mark.value), lease: mark.lease } }];
-      const answer = await client.kv.txn({
+      const answer = await within(deadlineMs, (options) => client.kv.txn({
         compare: [{ key: k, target: "Create", result: "Equal", create_revision: token }],
         success: [...put, { request_delete_range: { key: k } }], failure: [],
-      }, at(deadlineMs));
+      }, options));
       return answer.succeeded;
     },
     async list(prefix, deadlineMs) {
-      const answer = await client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) }, at(deadlineMs));
+      const answer = await within(deadlineMs, (options) => client.kv.range({ key: Buffer.from(prefix), range_end: rangeEnd(prefix) }, options));
       return { facts: answer.kvs.map(fact), revision: answer.header.revision };
     },
     async watch(prefix, fromRevision, onPut, onDelete) {
@@ -154,11 +176,11 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
       return () => void watcher.cancel().catch(() => undefined);
     },
     async put(key, value, lease, deadlineMs) {
-      await client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease }, at(deadlineMs));
+      await within(deadlineMs, (options) => client.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease }, options));
     },
     async remove(key, deadlineMs, prefix = false) {
       const k = Buffer.from(key);
-      await client.kv.deleteRange({ key: k, ...(prefix ? { range_end: rangeEnd(key) } : {}) }, at(deadlineMs));
+      await within(deadlineMs, (options) => client.kv.deleteRange({ key: k, ...(prefix ? { range_end: rangeEnd(key) } : {}) }, options));
     },
     async txn(compare, success, failure, deadlineMs) {
       const request = (op: TxnOp) => {
@@ -167,10 +189,10 @@ export function connectEtcd(options: ClusterOptions): EtcdAdapter {
         if (op.kind === "get") return { request_range: { key } };
         return { request_delete_range: { key, ...(op.prefix ? { range_end: rangeEnd(op.key) } : {}) } };
       };
-      const answer = await client.kv.txn({
+      const answer = await within(deadlineMs, (options) => client.kv.txn({
         compare: compare.map((c) => ({ key: Buffer.from(c.key), result: "Equal" as const, ...(c.target === "create" ? { target: "Create" as const, create_revision: c.equals } : { target: "Mod" as const, mod_revision: c.equals }) })),
         success: success.map(request), failure: failure.map(request),
-      }, at(deadlineMs));
+      }, options));
       const ran = answer.succeeded ? success : failure;
       const results = ran.map((op, index): RawKey | null => {
         if (op.kind !== "get") return null;
